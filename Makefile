@@ -1,0 +1,69 @@
+# worldstate — PGXS build.
+#
+# `make demo` and `make test` first run test/deps.sh (which installs the
+# Debian packages PostgreSQL 15 needs when they are missing), so both work on
+# a machine where pg_config does not exist yet; the rest of this file only
+# includes PGXS once the server development files are there.
+
+EXTENSION = worldstate
+MODULE_big = worldstate
+OBJS = \
+	src/worldstate.o \
+	src/hlc.o \
+	src/clock.o \
+	src/stats.o \
+	src/util.o \
+	src/hlc_parse.o \
+	src/vclock.o \
+	src/vclock_parse.o
+
+DATA = sql/worldstate--1.0.sql
+
+# pg_regress suites (sql/NAME.sql, expected/NAME.out), run in one database
+# where the extension is already created.
+REGRESS = hlc hlc_errors hlc_order hlc_rules hlc_clock vclock settings
+REGRESS_OPTS = --load-extension=worldstate
+
+# Isolation specs live in test/isolation/{specs,expected}.
+ISOLATION = hlc_now_concurrent
+ISOLATION_OPTS = --inputdir=test/isolation --load-extension=worldstate
+
+PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers
+EXTRA_CLEAN = tmp results output_iso regression.diffs regression.out log
+
+# Debian's PostgreSQL 15; any pg_config on PATH otherwise.
+PG_CONFIG ?= $(firstword $(wildcard /usr/lib/postgresql/15/bin/pg_config) pg_config)
+PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
+
+ifneq ($(wildcard $(PGXS)),)
+include $(PGXS)
+else
+all:
+	@echo "PostgreSQL server development files are missing: run 'make deps' (or 'make demo' / 'make test', which do it)." >&2
+	@exit 1
+endif
+
+.PHONY: deps demo test fuzz bench
+
+deps:
+	@test/deps.sh
+
+# The two commands of the README.  Each re-enters make after deps so that
+# PGXS is included with the freshly installed pg_config.
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@test/install.sh $(MAKE)
+	@test/demo.sh $(if $(KEEP),--keep)
+
+test: deps
+	@$(MAKE) --no-print-directory all
+	@test/install.sh $(MAKE)
+	@test/run-tests.sh
+
+fuzz: deps
+	@test/fuzz/run.sh
+
+bench: deps
+	@$(MAKE) --no-print-directory all
+	@test/install.sh $(MAKE)
+	@test/bench/run.sh $(BENCH)

@@ -1,0 +1,433 @@
+/*
+ * worldstate 1.0 install script.
+ *
+ * Sections: setup check, roles, type ws.hlc (I/O, functions, operators,
+ * operator classes, aggregates, cast), the node clock, type ws.vclock,
+ * monitoring, grants.
+ */
+
+\echo Use "CREATE EXTENSION worldstate" to load this file. \quit
+
+------------------------------------------------------------------------
+-- Setup check: fail early, naming the setting, when the server is not
+-- configured for worldstate.
+------------------------------------------------------------------------
+
+CREATE FUNCTION ws._check_setup() RETURNS void
+AS 'MODULE_PATHNAME', 'ws_check_setup'
+LANGUAGE C STRICT;
+
+SELECT ws._check_setup();
+
+COMMENT ON FUNCTION ws._check_setup() IS
+'raises an error naming the setting to change unless worldstate is preloaded and wal_level is logical';
+
+------------------------------------------------------------------------
+-- Roles.  Roles are cluster-wide, so they are created only when missing
+-- and survive DROP EXTENSION.
+------------------------------------------------------------------------
+
+DO $$
+DECLARE
+    r text;
+BEGIN
+    FOREACH r IN ARRAY ARRAY['ws_reader', 'ws_writer', 'ws_admin'] LOOP
+        IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = r) THEN
+            EXECUTE pg_catalog.format('CREATE ROLE %I NOLOGIN', r);
+        END IF;
+    END LOOP;
+END
+$$;
+
+GRANT ws_reader TO ws_writer;
+GRANT ws_writer TO ws_admin;
+
+------------------------------------------------------------------------
+-- Type ws.hlc: hybrid logical clock timestamp
+------------------------------------------------------------------------
+
+CREATE TYPE ws.hlc;
+
+CREATE FUNCTION ws.hlc_in(cstring) RETURNS ws.hlc
+AS 'MODULE_PATHNAME', 'hlc_in'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE FUNCTION ws.hlc_out(ws.hlc) RETURNS cstring
+AS 'MODULE_PATHNAME', 'hlc_out'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE FUNCTION ws.hlc_recv(internal) RETURNS ws.hlc
+AS 'MODULE_PATHNAME', 'hlc_recv_binary'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE FUNCTION ws.hlc_send(ws.hlc) RETURNS bytea
+AS 'MODULE_PATHNAME', 'hlc_send_binary'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE TYPE ws.hlc (
+    INPUT = ws.hlc_in,
+    OUTPUT = ws.hlc_out,
+    RECEIVE = ws.hlc_recv,
+    SEND = ws.hlc_send,
+    INTERNALLENGTH = 16,
+    ALIGNMENT = double,
+    STORAGE = plain
+);
+
+COMMENT ON TYPE ws.hlc IS
+'hybrid logical clock timestamp: wall time (microseconds, UTC), logical counter, node id; text form 2026-01-15T10:00:00.123456Z/5@3';
+COMMENT ON FUNCTION ws.hlc_in(cstring) IS 'text input of ws.hlc';
+COMMENT ON FUNCTION ws.hlc_out(ws.hlc) IS 'text output of ws.hlc';
+COMMENT ON FUNCTION ws.hlc_recv(internal) IS 'binary input of ws.hlc';
+COMMENT ON FUNCTION ws.hlc_send(ws.hlc) IS 'binary output of ws.hlc';
+
+-- constructor and accessors
+
+CREATE FUNCTION ws.hlc(wall timestamptz, counter int DEFAULT 0, node int DEFAULT 0)
+RETURNS ws.hlc
+AS 'MODULE_PATHNAME', 'hlc_make'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE FUNCTION ws.hlc_wall(ws.hlc) RETURNS timestamptz
+AS 'MODULE_PATHNAME', 'hlc_wall'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE FUNCTION ws.hlc_counter(ws.hlc) RETURNS int
+AS 'MODULE_PATHNAME', 'hlc_counter'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE FUNCTION ws.hlc_node(ws.hlc) RETURNS int
+AS 'MODULE_PATHNAME', 'hlc_node'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+COMMENT ON FUNCTION ws.hlc(timestamptz, int, int) IS 'builds an hlc from a wall time, a logical counter and a node id';
+COMMENT ON FUNCTION ws.hlc_wall(ws.hlc) IS 'wall time of an hlc';
+COMMENT ON FUNCTION ws.hlc_counter(ws.hlc) IS 'logical counter of an hlc';
+COMMENT ON FUNCTION ws.hlc_node(ws.hlc) IS 'node id of an hlc';
+
+CREATE CAST (ws.hlc AS timestamptz) WITH FUNCTION ws.hlc_wall(ws.hlc);
+
+COMMENT ON CAST (ws.hlc AS timestamptz) IS 'the wall time of an hlc (explicit only)';
+
+-- the pure HLC rules (Kulkarni et al. 2014)
+
+CREATE FUNCTION ws.hlc_send(prev ws.hlc, wall timestamptz, node int) RETURNS ws.hlc
+AS 'MODULE_PATHNAME', 'hlc_send'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE FUNCTION ws.hlc_merge(local ws.hlc, remote ws.hlc, wall timestamptz, node int) RETURNS ws.hlc
+AS 'MODULE_PATHNAME', 'hlc_merge'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+COMMENT ON FUNCTION ws.hlc_send(ws.hlc, timestamptz, int) IS
+'HLC send rule: the timestamp that follows prev for a local event when the physical clock reads wall';
+COMMENT ON FUNCTION ws.hlc_merge(ws.hlc, ws.hlc, timestamptz, int) IS
+'HLC receive rule: the timestamp after local has received remote when the physical clock reads wall';
+
+-- comparison
+
+CREATE FUNCTION ws.hlc_eq(ws.hlc, ws.hlc) RETURNS bool
+AS 'MODULE_PATHNAME', 'hlc_eq' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF;
+CREATE FUNCTION ws.hlc_ne(ws.hlc, ws.hlc) RETURNS bool
+AS 'MODULE_PATHNAME', 'hlc_ne' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF;
+CREATE FUNCTION ws.hlc_lt(ws.hlc, ws.hlc) RETURNS bool
+AS 'MODULE_PATHNAME', 'hlc_lt' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF;
+CREATE FUNCTION ws.hlc_le(ws.hlc, ws.hlc) RETURNS bool
+AS 'MODULE_PATHNAME', 'hlc_le' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF;
+CREATE FUNCTION ws.hlc_gt(ws.hlc, ws.hlc) RETURNS bool
+AS 'MODULE_PATHNAME', 'hlc_gt' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF;
+CREATE FUNCTION ws.hlc_ge(ws.hlc, ws.hlc) RETURNS bool
+AS 'MODULE_PATHNAME', 'hlc_ge' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF;
+CREATE FUNCTION ws.hlc_cmp(ws.hlc, ws.hlc) RETURNS int
+AS 'MODULE_PATHNAME', 'hlc_cmp' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF;
+CREATE FUNCTION ws.hlc_sortsupport(internal) RETURNS void
+AS 'MODULE_PATHNAME', 'hlc_sortsupport' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION ws.hlc_hash(ws.hlc) RETURNS int
+AS 'MODULE_PATHNAME', 'hlc_hash' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF;
+CREATE FUNCTION ws.hlc_hash_extended(ws.hlc, bigint) RETURNS bigint
+AS 'MODULE_PATHNAME', 'hlc_hash_extended' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF;
+CREATE FUNCTION ws.hlc_larger(ws.hlc, ws.hlc) RETURNS ws.hlc
+AS 'MODULE_PATHNAME', 'hlc_larger' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION ws.hlc_smaller(ws.hlc, ws.hlc) RETURNS ws.hlc
+AS 'MODULE_PATHNAME', 'hlc_smaller' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+COMMENT ON FUNCTION ws.hlc_eq(ws.hlc, ws.hlc) IS 'implementation of = for hlc';
+COMMENT ON FUNCTION ws.hlc_ne(ws.hlc, ws.hlc) IS 'implementation of <> for hlc';
+COMMENT ON FUNCTION ws.hlc_lt(ws.hlc, ws.hlc) IS 'implementation of < for hlc';
+COMMENT ON FUNCTION ws.hlc_le(ws.hlc, ws.hlc) IS 'implementation of <= for hlc';
+COMMENT ON FUNCTION ws.hlc_gt(ws.hlc, ws.hlc) IS 'implementation of > for hlc';
+COMMENT ON FUNCTION ws.hlc_ge(ws.hlc, ws.hlc) IS 'implementation of >= for hlc';
+COMMENT ON FUNCTION ws.hlc_cmp(ws.hlc, ws.hlc) IS 'three-way comparison of hlc in (wall, counter, node) order';
+COMMENT ON FUNCTION ws.hlc_sortsupport(internal) IS 'sort support for hlc';
+COMMENT ON FUNCTION ws.hlc_hash(ws.hlc) IS 'hash of an hlc';
+COMMENT ON FUNCTION ws.hlc_hash_extended(ws.hlc, bigint) IS 'seeded 64-bit hash of an hlc';
+COMMENT ON FUNCTION ws.hlc_larger(ws.hlc, ws.hlc) IS 'the greater of two hlc values';
+COMMENT ON FUNCTION ws.hlc_smaller(ws.hlc, ws.hlc) IS 'the lesser of two hlc values';
+
+CREATE OPERATOR ws.= (
+    LEFTARG = ws.hlc, RIGHTARG = ws.hlc, FUNCTION = ws.hlc_eq,
+    COMMUTATOR = OPERATOR(ws.=), NEGATOR = OPERATOR(ws.<>),
+    RESTRICT = eqsel, JOIN = eqjoinsel, HASHES, MERGES
+);
+CREATE OPERATOR ws.<> (
+    LEFTARG = ws.hlc, RIGHTARG = ws.hlc, FUNCTION = ws.hlc_ne,
+    COMMUTATOR = OPERATOR(ws.<>), NEGATOR = OPERATOR(ws.=),
+    RESTRICT = neqsel, JOIN = neqjoinsel
+);
+CREATE OPERATOR ws.< (
+    LEFTARG = ws.hlc, RIGHTARG = ws.hlc, FUNCTION = ws.hlc_lt,
+    COMMUTATOR = OPERATOR(ws.>), NEGATOR = OPERATOR(ws.>=),
+    RESTRICT = scalarltsel, JOIN = scalarltjoinsel
+);
+CREATE OPERATOR ws.<= (
+    LEFTARG = ws.hlc, RIGHTARG = ws.hlc, FUNCTION = ws.hlc_le,
+    COMMUTATOR = OPERATOR(ws.>=), NEGATOR = OPERATOR(ws.>),
+    RESTRICT = scalarlesel, JOIN = scalarlejoinsel
+);
+CREATE OPERATOR ws.> (
+    LEFTARG = ws.hlc, RIGHTARG = ws.hlc, FUNCTION = ws.hlc_gt,
+    COMMUTATOR = OPERATOR(ws.<), NEGATOR = OPERATOR(ws.<=),
+    RESTRICT = scalargtsel, JOIN = scalargtjoinsel
+);
+CREATE OPERATOR ws.>= (
+    LEFTARG = ws.hlc, RIGHTARG = ws.hlc, FUNCTION = ws.hlc_ge,
+    COMMUTATOR = OPERATOR(ws.<=), NEGATOR = OPERATOR(ws.<),
+    RESTRICT = scalargesel, JOIN = scalargejoinsel
+);
+
+COMMENT ON OPERATOR ws.= (ws.hlc, ws.hlc) IS 'equal';
+COMMENT ON OPERATOR ws.<> (ws.hlc, ws.hlc) IS 'not equal';
+COMMENT ON OPERATOR ws.< (ws.hlc, ws.hlc) IS 'less than';
+COMMENT ON OPERATOR ws.<= (ws.hlc, ws.hlc) IS 'less than or equal';
+COMMENT ON OPERATOR ws.> (ws.hlc, ws.hlc) IS 'greater than';
+COMMENT ON OPERATOR ws.>= (ws.hlc, ws.hlc) IS 'greater than or equal';
+
+-- operator classes
+
+CREATE OPERATOR CLASS ws.hlc_ops
+DEFAULT FOR TYPE ws.hlc USING btree AS
+    OPERATOR 1 ws.<,
+    OPERATOR 2 ws.<=,
+    OPERATOR 3 ws.=,
+    OPERATOR 4 ws.>=,
+    OPERATOR 5 ws.>,
+    FUNCTION 1 ws.hlc_cmp(ws.hlc, ws.hlc),
+    FUNCTION 2 ws.hlc_sortsupport(internal);
+
+CREATE OPERATOR CLASS ws.hlc_hash_ops
+DEFAULT FOR TYPE ws.hlc USING hash AS
+    OPERATOR 1 ws.=,
+    FUNCTION 1 ws.hlc_hash(ws.hlc),
+    FUNCTION 2 ws.hlc_hash_extended(ws.hlc, bigint);
+
+CREATE OPERATOR CLASS ws.hlc_minmax_ops
+DEFAULT FOR TYPE ws.hlc USING brin AS
+    OPERATOR 1 ws.<,
+    OPERATOR 2 ws.<=,
+    OPERATOR 3 ws.=,
+    OPERATOR 4 ws.>=,
+    OPERATOR 5 ws.>,
+    FUNCTION 1 brin_minmax_opcinfo(internal),
+    FUNCTION 2 brin_minmax_add_value(internal, internal, internal, internal),
+    FUNCTION 3 brin_minmax_consistent(internal, internal, internal),
+    FUNCTION 4 brin_minmax_union(internal, internal, internal);
+
+COMMENT ON OPERATOR CLASS ws.hlc_ops USING btree IS 'default btree operator class for hlc';
+COMMENT ON OPERATOR CLASS ws.hlc_hash_ops USING hash IS 'default hash operator class for hlc';
+COMMENT ON OPERATOR CLASS ws.hlc_minmax_ops USING brin IS 'BRIN minmax operator class for hlc';
+
+-- aggregates
+
+CREATE AGGREGATE ws.min(ws.hlc) (
+    SFUNC = ws.hlc_smaller,
+    STYPE = ws.hlc,
+    COMBINEFUNC = ws.hlc_smaller,
+    SORTOP = OPERATOR(ws.<),
+    PARALLEL = SAFE
+);
+
+CREATE AGGREGATE ws.max(ws.hlc) (
+    SFUNC = ws.hlc_larger,
+    STYPE = ws.hlc,
+    COMBINEFUNC = ws.hlc_larger,
+    SORTOP = OPERATOR(ws.>),
+    PARALLEL = SAFE
+);
+
+COMMENT ON AGGREGATE ws.min(ws.hlc) IS 'least hlc';
+COMMENT ON AGGREGATE ws.max(ws.hlc) IS 'greatest hlc';
+
+------------------------------------------------------------------------
+-- The node clock
+------------------------------------------------------------------------
+
+CREATE FUNCTION ws.hlc_now() RETURNS ws.hlc
+AS 'MODULE_PATHNAME', 'hlc_now'
+LANGUAGE C VOLATILE PARALLEL RESTRICTED;
+
+CREATE FUNCTION ws.hlc_receive(remote ws.hlc) RETURNS ws.hlc
+AS 'MODULE_PATHNAME', 'hlc_receive'
+LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED;
+
+COMMENT ON FUNCTION ws.hlc_now() IS
+'next value of this node''s hybrid logical clock: above every value issued or received before, across backends, restarts and crashes';
+COMMENT ON FUNCTION ws.hlc_receive(ws.hlc) IS
+'merges a remote hlc into this node''s clock by the receive rule and returns the new local value; refuses remote times ahead by more than worldstate.max_clock_skew (WS508)';
+
+------------------------------------------------------------------------
+-- Type ws.vclock: vector clock
+------------------------------------------------------------------------
+
+--
+-- ws.vclock: vector clock (node -> counter), see src/vclock.c
+--
+-- Stored canonically (sorted by node, no zero counters), so "=" is a byte
+-- comparison.  Every function here is pure and callable by PUBLIC.
+--
+
+CREATE TYPE ws.vclock;
+
+CREATE FUNCTION ws.vclock_in(cstring)
+	RETURNS ws.vclock
+	AS 'MODULE_PATHNAME', 'vclock_in'
+	LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE FUNCTION ws.vclock_out(ws.vclock)
+	RETURNS cstring
+	AS 'MODULE_PATHNAME', 'vclock_out'
+	LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE FUNCTION ws.vclock_recv(internal)
+	RETURNS ws.vclock
+	AS 'MODULE_PATHNAME', 'vclock_recv'
+	LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE FUNCTION ws.vclock_send(ws.vclock)
+	RETURNS bytea
+	AS 'MODULE_PATHNAME', 'vclock_send'
+	LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE TYPE ws.vclock (
+	INPUT = ws.vclock_in,
+	OUTPUT = ws.vclock_out,
+	RECEIVE = ws.vclock_recv,
+	SEND = ws.vclock_send,
+	INTERNALLENGTH = VARIABLE,
+	STORAGE = extended,
+	ALIGNMENT = double
+);
+
+COMMENT ON TYPE ws.vclock IS
+	'vector clock: a map from node number (0..2147483647) to event counter, written {node:counter,...}';
+COMMENT ON FUNCTION ws.vclock_in(cstring) IS
+	'input function of ws.vclock: parses {node:counter,...}, sorting entries and dropping zero counters';
+COMMENT ON FUNCTION ws.vclock_out(ws.vclock) IS
+	'output function of ws.vclock: canonical text {node:counter,...} sorted by node';
+COMMENT ON FUNCTION ws.vclock_recv(internal) IS
+	'binary receive function of ws.vclock';
+COMMENT ON FUNCTION ws.vclock_send(ws.vclock) IS
+	'binary send function of ws.vclock: int4 entry count, then int4 node and int8 counter per entry';
+
+CREATE FUNCTION ws.vclock_tick(v ws.vclock, node int)
+	RETURNS ws.vclock
+	AS 'MODULE_PATHNAME', 'vclock_tick'
+	LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE FUNCTION ws.vclock_get(v ws.vclock, node int)
+	RETURNS bigint
+	AS 'MODULE_PATHNAME', 'vclock_get'
+	LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE FUNCTION ws.vclock_merge(a ws.vclock, b ws.vclock)
+	RETURNS ws.vclock
+	AS 'MODULE_PATHNAME', 'vclock_merge'
+	LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE FUNCTION ws.vclock_relation(a ws.vclock, b ws.vclock)
+	RETURNS text
+	AS 'MODULE_PATHNAME', 'vclock_relation'
+	LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE FUNCTION ws.vclock_eq(ws.vclock, ws.vclock)
+	RETURNS boolean
+	AS 'MODULE_PATHNAME', 'vclock_eq'
+	LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE FUNCTION ws.vclock_ne(ws.vclock, ws.vclock)
+	RETURNS boolean
+	AS 'MODULE_PATHNAME', 'vclock_ne'
+	LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+COMMENT ON FUNCTION ws.vclock_tick(ws.vclock, int) IS
+	'v with the counter of node incremented by one (a local event on node)';
+COMMENT ON FUNCTION ws.vclock_get(ws.vclock, int) IS
+	'counter of node in v, 0 when v has no entry for node';
+COMMENT ON FUNCTION ws.vclock_merge(ws.vclock, ws.vclock) IS
+	'pointwise maximum of two vector clocks (commutative, associative, idempotent)';
+COMMENT ON FUNCTION ws.vclock_relation(ws.vclock, ws.vclock) IS
+	'causal relation of a to b: equal, before (a happened before b), after, or concurrent';
+COMMENT ON FUNCTION ws.vclock_eq(ws.vclock, ws.vclock) IS
+	'implementation of = for ws.vclock';
+COMMENT ON FUNCTION ws.vclock_ne(ws.vclock, ws.vclock) IS
+	'implementation of <> for ws.vclock';
+
+CREATE OPERATOR ws.= (
+	LEFTARG = ws.vclock,
+	RIGHTARG = ws.vclock,
+	FUNCTION = ws.vclock_eq,
+	COMMUTATOR = OPERATOR(ws.=),
+	NEGATOR = OPERATOR(ws.<>),
+	RESTRICT = eqsel,
+	JOIN = eqjoinsel
+);
+
+CREATE OPERATOR ws.<> (
+	LEFTARG = ws.vclock,
+	RIGHTARG = ws.vclock,
+	FUNCTION = ws.vclock_ne,
+	COMMUTATOR = OPERATOR(ws.<>),
+	NEGATOR = OPERATOR(ws.=),
+	RESTRICT = neqsel,
+	JOIN = neqjoinsel
+);
+
+COMMENT ON OPERATOR ws.= (ws.vclock, ws.vclock) IS
+	'equal: the same counter for every node';
+COMMENT ON OPERATOR ws.<> (ws.vclock, ws.vclock) IS
+	'not equal: some node has different counters';
+
+CREATE AGGREGATE ws.vclock_merge(ws.vclock) (
+	SFUNC = ws.vclock_merge,
+	STYPE = ws.vclock,
+	COMBINEFUNC = ws.vclock_merge,
+	PARALLEL = SAFE
+);
+
+COMMENT ON AGGREGATE ws.vclock_merge(ws.vclock) IS
+	'pointwise maximum of all non-null input vector clocks; null when there are none';
+
+------------------------------------------------------------------------
+-- Monitoring
+------------------------------------------------------------------------
+
+CREATE FUNCTION ws.stats(OUT name text, OUT value bigint) RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'ws_stats'
+LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED;
+
+COMMENT ON FUNCTION ws.stats() IS
+'node-wide counters since server start: clock_skew_rejections, max_clock_skew_observed_us';
+
+------------------------------------------------------------------------
+-- Grants.  The types and pure functions are for everyone; what changes
+-- node state is for worldstate's roles.
+------------------------------------------------------------------------
+
+GRANT USAGE ON SCHEMA ws TO PUBLIC;
+
+REVOKE ALL ON FUNCTION ws._check_setup() FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION ws.hlc_receive(ws.hlc) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ws.hlc_receive(ws.hlc) TO ws_writer;
+
+REVOKE ALL ON FUNCTION ws.stats() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ws.stats() TO ws_reader;

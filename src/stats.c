@@ -1,0 +1,107 @@
+/*-------------------------------------------------------------------------
+ *
+ * stats.c
+ *		Node-wide counters in shared memory and ws.stats().
+ *
+ * Counters are atomics, so the paths that bump them (often on their way to
+ * raising an error) never take a lock.  They count since the server
+ * started; like pg_stat_* counters they are not persisted.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "fmgr.h"
+#include "funcapi.h"
+#include "port/atomics.h"
+#include "storage/lwlock.h"
+#include "storage/shmem.h"
+#include "utils/builtins.h"
+
+#include "stats.h"
+#include "worldstate.h"
+
+PG_FUNCTION_INFO_V1(ws_stats);
+
+typedef struct WsStatsShared
+{
+	pg_atomic_uint64 counters[WS_STAT_COUNT];
+	pg_atomic_uint64 max_skew_us;	/* greatest remote-ahead skew seen */
+} WsStatsShared;
+
+/* Names reported by ws.stats(), in WsStat order. */
+static const char *const ws_stat_names[WS_STAT_COUNT] = {
+	"clock_skew_rejections",
+};
+
+static WsStatsShared *ws_stats_shared = NULL;
+
+Size
+ws_stats_shmem_size(void)
+{
+	return MAXALIGN(sizeof(WsStatsShared));
+}
+
+/* Called from the shmem_startup hook. */
+void
+ws_stats_shmem_init(void)
+{
+	bool		found;
+
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	ws_stats_shared = ShmemInitStruct("worldstate stats", ws_stats_shmem_size(), &found);
+	if (!found)
+	{
+		for (int i = 0; i < WS_STAT_COUNT; i++)
+			pg_atomic_init_u64(&ws_stats_shared->counters[i], 0);
+		pg_atomic_init_u64(&ws_stats_shared->max_skew_us, 0);
+	}
+	LWLockRelease(AddinShmemInitLock);
+}
+
+/* Add one to a counter; a no-op when the library was not preloaded. */
+void
+ws_stats_count(WsStat stat)
+{
+	if (ws_stats_shared)
+		pg_atomic_fetch_add_u64(&ws_stats_shared->counters[stat], 1);
+}
+
+/* Record how far a remote clock was ahead of ours, keeping the maximum. */
+void
+ws_stats_observe_skew(int64 skew_us)
+{
+	uint64		seen;
+
+	if (ws_stats_shared == NULL || skew_us <= 0)
+		return;
+	seen = pg_atomic_read_u64(&ws_stats_shared->max_skew_us);
+	while (seen < (uint64) skew_us &&
+		   !pg_atomic_compare_exchange_u64(&ws_stats_shared->max_skew_us,
+										   &seen, (uint64) skew_us))
+		;
+}
+
+/* ws.stats() → TABLE(name text, value bigint) */
+Datum
+ws_stats(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	Datum		values[2];
+	bool		nulls[2] = {false, false};
+
+	if (ws_stats_shared == NULL)
+		ws_require_preload("ws.stats()");
+
+	InitMaterializedSRF(fcinfo, 0);
+	for (int i = 0; i < WS_STAT_COUNT; i++)
+	{
+		values[0] = CStringGetTextDatum(ws_stat_names[i]);
+		values[1] = Int64GetDatum((int64) pg_atomic_read_u64(&ws_stats_shared->counters[i]));
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	values[0] = CStringGetTextDatum("max_clock_skew_observed_us");
+	values[1] = Int64GetDatum((int64) pg_atomic_read_u64(&ws_stats_shared->max_skew_us));
+	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	return (Datum) 0;
+}

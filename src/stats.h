@@ -1,0 +1,24 @@
+/*-------------------------------------------------------------------------
+ *
+ * stats.h
+ *		Node-wide counters in shared memory, reported by ws.stats().
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef WS_STATS_H
+#define WS_STATS_H
+
+#include "postgres.h"
+
+typedef enum WsStat
+{
+	WS_STAT_CLOCK_SKEW_REJECTIONS,
+	WS_STAT_COUNT				/* number of counters; keep last */
+} WsStat;
+
+extern Size ws_stats_shmem_size(void);
+extern void ws_stats_shmem_init(void);
+extern void ws_stats_count(WsStat stat);
+extern void ws_stats_observe_skew(int64 skew_us);
+
+#endif							/* WS_STATS_H */

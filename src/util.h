@@ -1,0 +1,18 @@
+/*-------------------------------------------------------------------------
+ *
+ * util.h
+ *		Small helpers shared by worldstate's files.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef WS_UTIL_H
+#define WS_UTIL_H
+
+#include "postgres.h"
+
+/* how much of a bad input value an error message quotes */
+#define WS_QUOTE_MAX	80
+
+extern const char *ws_input_for_message(const char *str);
+
+#endif							/* WS_UTIL_H */

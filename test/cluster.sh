@@ -1,0 +1,86 @@
+# Throwaway PostgreSQL 15 cluster for the demo, the test suites and the
+# benchmarks; sourced by test/run-tests.sh, test/demo.sh and test/bench/*.
+#
+# PostgreSQL refuses to run as root, so as root the cluster (and the TAP
+# tests, which start clusters of their own) run as the unprivileged OS user
+# `postgres` that Debian's package creates; clients connect over TCP on
+# loopback.  The cluster lives under ./tmp, or under /tmp when that user
+# cannot reach ./tmp (for example a checkout under /root).
+
+WS_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+WS_BINDIR=$(/usr/lib/postgresql/15/bin/pg_config --bindir 2>/dev/null || pg_config --bindir)
+WS_PGXS=$(dirname "$("$WS_BINDIR/pg_config" --pgxs)")/..
+export PATH="$WS_BINDIR:$PATH"
+
+if [ "$(id -u)" -eq 0 ]; then
+	WS_OSUSER=postgres
+	id "$WS_OSUSER" >/dev/null 2>&1 || useradd --system --home-dir /var/lib/postgresql --shell /bin/bash "$WS_OSUSER"
+else
+	WS_OSUSER=$(id -un)
+fi
+
+# Run a command as the cluster's OS user, keeping the environment.
+ws_as_user() {
+	if [ "$(id -u)" -eq 0 ]; then
+		runuser -u "$WS_OSUSER" --preserve-environment -- "$@"
+	else
+		"$@"
+	fi
+}
+
+# A directory the cluster's OS user can write: ./tmp/NAME, else /tmp.
+ws_workdir() {
+	local name=$1
+	local dir="$WS_ROOT/tmp/$name"
+	mkdir -p "$dir"
+	[ "$(id -u)" -eq 0 ] && chown "$WS_OSUSER" "$WS_ROOT/tmp" "$dir"
+	if ! ws_as_user test -w "$dir" 2>/dev/null; then
+		dir=$(mktemp -d "/tmp/worldstate-$name.XXXXXX")
+		[ "$(id -u)" -eq 0 ] && chown "$WS_OSUSER" "$dir"
+	fi
+	echo "$dir"
+}
+
+# A TCP port on loopback that nothing listens on.
+ws_free_port() {
+	local port=${1:-54329}
+	while (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do
+		port=$((port + 1))
+	done
+	echo "$port"
+}
+
+# ws_cluster_start NAME [extra postgresql.conf lines...]
+# Creates and starts a cluster; sets PGHOST, PGPORT, PGUSER, WS_DATA.
+ws_cluster_start() {
+	local name=$1
+	shift
+	WS_CLUSTER_DIR=$(ws_workdir "$name")
+	WS_DATA="$WS_CLUSTER_DIR/data"
+	rm -rf "$WS_DATA"
+	export PGHOST=127.0.0.1 PGPORT PGUSER="$WS_OSUSER" PGDATABASE=postgres
+	PGPORT=$(ws_free_port "${WS_PORT:-54329}")
+	ws_as_user initdb -D "$WS_DATA" -A trust -U "$WS_OSUSER" --no-sync -E UTF8 --locale=C >"$WS_CLUSTER_DIR/initdb.log" 2>&1 ||
+		{ cat "$WS_CLUSTER_DIR/initdb.log" >&2; return 1; }
+	{
+		echo "port = $PGPORT"
+		echo "listen_addresses = '127.0.0.1'"
+		echo "unix_socket_directories = ''"
+		echo "shared_preload_libraries = 'worldstate'"
+		echo "wal_level = logical"
+		echo "max_replication_slots = 10"
+		echo "max_wal_senders = 10"
+		echo "max_connections = 60"
+		echo "fsync = off"
+		echo "max_prepared_transactions = 10"
+		for line in "$@"; do echo "$line"; done
+	} >>"$WS_DATA/postgresql.conf"
+	ws_as_user pg_ctl -D "$WS_DATA" -l "$WS_CLUSTER_DIR/server.log" -w -t 60 start >/dev/null ||
+		{ cat "$WS_CLUSTER_DIR/server.log" >&2; return 1; }
+}
+
+ws_cluster_stop() {
+	[ -n "${WS_DATA:-}" ] && [ -f "$WS_DATA/postmaster.pid" ] &&
+		ws_as_user pg_ctl -D "$WS_DATA" -m fast -w stop >/dev/null 2>&1
+	return 0
+}

@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# Runs every suite against throwaway clusters: pg_regress and isolation
+# (through `make installcheck`), pgTAP (pg_prove) and the TAP tests
+# (PostgreSQL::Test::Cluster).  Ends with one line "N passed, N failed" and
+# exits non-zero when anything failed; no server is left running.
+set -uo pipefail
+source "$(dirname "$0")/cluster.sh"
+cd "$WS_ROOT"
+
+passed=0
+failed=0
+logdir=$(ws_workdir logs)
+trap ws_cluster_stop EXIT
+
+# Count a pg_regress run's "... ok" and "... FAILED" lines.
+count_regress() {
+	local log=$1 ok bad
+	ok=$(grep -cE '\.\.\. ok' "$log")
+	bad=$(grep -cE '\.\.\. FAILED|\.\.\. failed' "$log")
+	passed=$((passed + ok))
+	failed=$((failed + bad))
+}
+
+# Count a prove run: assertions passed and failed; a script that died
+# without a count is one failure.
+count_prove() {
+	local log=$1 rc=$2 tests bad
+	tests=$(sed -nE 's/^Files=[0-9]+, Tests=([0-9]+),.*/\1/p' "$log" | tail -1)
+	bad=$(sed -nE 's/.*Failed ([0-9]+)\/[0-9]+ subtests.*/\1/p' "$log" | awk '{s+=$1} END {print s+0}')
+	tests=${tests:-0}
+	if [ "$rc" -ne 0 ] && [ "$bad" -eq 0 ]; then
+		bad=1
+	fi
+	passed=$((passed + tests - (bad > tests ? tests : bad)))
+	failed=$((failed + bad))
+}
+
+echo "== starting a throwaway cluster"
+ws_cluster_start main || { echo "0 passed, 1 failed"; exit 1; }
+echo "   port $PGPORT, data in $WS_DATA"
+
+echo "== pg_regress"
+make --no-print-directory installcheck ISOLATION= >"$logdir/regress.log" 2>&1
+rc=$?
+cat "$logdir/regress.log" | grep -E '^(test| +[a-z_]+ +\.\.\.|ok|not ok|# )' || true
+count_regress "$logdir/regress.log"
+if [ $rc -ne 0 ]; then
+	[ -f regression.diffs ] && cat regression.diffs
+	grep -q '\.\.\.' "$logdir/regress.log" || { cat "$logdir/regress.log"; failed=$((failed + 1)); }
+fi
+
+echo "== isolation"
+make --no-print-directory installcheck REGRESS= >"$logdir/isolation.log" 2>&1
+rc=$?
+grep -E '^(test| +[a-z_]+ +\.\.\.|ok|not ok|# )' "$logdir/isolation.log" || true
+count_regress "$logdir/isolation.log"
+if [ $rc -ne 0 ]; then
+	[ -f output_iso/regression.diffs ] && cat output_iso/regression.diffs
+	grep -q '\.\.\.' "$logdir/isolation.log" || { cat "$logdir/isolation.log"; failed=$((failed + 1)); }
+fi
+
+echo "== pgTAP"
+psql -X -q -v ON_ERROR_STOP=1 -c "DROP DATABASE IF EXISTS ws_pgtap" -c "CREATE DATABASE ws_pgtap" >/dev/null &&
+	psql -X -q -v ON_ERROR_STOP=1 -d ws_pgtap -c "CREATE EXTENSION pgtap" -c "CREATE EXTENSION worldstate" >/dev/null
+pg_prove -d ws_pgtap test/pgtap/*.sql >"$logdir/pgtap.log" 2>&1
+rc=$?
+cat "$logdir/pgtap.log"
+count_prove "$logdir/pgtap.log" $rc
+
+ws_cluster_stop
+
+echo "== TAP (PostgreSQL::Test::Cluster)"
+tapdir=$(ws_workdir tap)
+rm -rf "$tapdir/tmp_check"
+tsrc="$WS_ROOT/test/t"
+if ! ws_as_user test -r "$tsrc/001_clock_persistence.pl" 2>/dev/null; then
+	cp -r "$tsrc" "$tapdir/t" && chown -R "$WS_OSUSER" "$tapdir/t" && tsrc="$tapdir/t"
+fi
+(
+	cd "$tapdir" &&
+	TESTDIR="$tapdir" PG_REGRESS="$WS_PGXS/test/regress/pg_regress" \
+		PERL5LIB="$WS_PGXS/test/perl${PERL5LIB:+:$PERL5LIB}" \
+		ws_as_user prove ${PROVE_FLAGS:-} "$tsrc"/*.pl
+) >"$logdir/tap.log" 2>&1
+rc=$?
+cat "$logdir/tap.log"
+if [ $rc -ne 0 ]; then
+	for f in "$tapdir"/tmp_check/log/regress_log_*; do
+		[ -f "$f" ] && grep -q "not ok\|died\|Dubious" "$f" && { echo "--- $f"; tail -40 "$f"; }
+	done
+fi
+count_prove "$logdir/tap.log" $rc
+
+echo
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
