@@ -1,7 +1,7 @@
 --
 -- ws.vclock: vector clocks
 --
--- The extension is created by the setup test.  Checks that must hold over
+-- pg_regress creates the extension (--load-extension).  Checks that must hold over
 -- generated data print a count of violations, which must be 0.
 --
 \set SHOW_CONTEXT never
