@@ -13,6 +13,10 @@ OBJS = \
 	src/clock.o \
 	src/stats.o \
 	src/util.o \
+	src/canon.o \
+	src/module.o \
+	src/transition.o \
+	src/merge_patch.o \
 	src/hlc_parse.o \
 	src/vclock.o \
 	src/vclock_parse.o
@@ -21,7 +25,8 @@ DATA = sql/worldstate--1.0.sql
 
 # pg_regress suites (sql/NAME.sql, expected/NAME.out), run in one database
 # where the extension is already created.
-REGRESS = hlc hlc_errors hlc_order hlc_rules hlc_clock vclock settings
+REGRESS = hlc hlc_errors hlc_order hlc_rules hlc_clock vclock settings \
+	merge_patch transition transition_errors
 REGRESS_OPTS = --load-extension=worldstate
 
 # Isolation specs live in test/isolation/{specs,expected}.

@@ -3,7 +3,8 @@
  *
  * Sections: setup check, roles, type ws.hlc (I/O, functions, operators,
  * operator classes, aggregates, cast), the node clock, type ws.vclock,
- * monitoring, grants.
+ * JSON merge patch, the canon memory layer (tables, modules, the
+ * transition protocol), monitoring, grants.
  */
 
 \echo Use "CREATE EXTENSION worldstate" to load this file. \quit
@@ -407,6 +408,227 @@ COMMENT ON AGGREGATE ws.vclock_merge(ws.vclock) IS
 	'pointwise maximum of all non-null input vector clocks; null when there are none';
 
 ------------------------------------------------------------------------
+-- JSON merge patch (RFC 7396), see src/merge_patch.c
+------------------------------------------------------------------------
+
+-- Not strict: a NULL target is an absent document, a NULL patch changes
+-- nothing (returns the target); the JSON patch 'null' replaces the
+-- document with JSON null, as the RFC says.
+CREATE FUNCTION ws.merge_patch(target jsonb, patch jsonb)
+	RETURNS jsonb
+	AS 'MODULE_PATHNAME', 'merge_patch'
+	LANGUAGE C IMMUTABLE PARALLEL SAFE;
+
+COMMENT ON FUNCTION ws.merge_patch(jsonb, jsonb) IS
+	'apply an RFC 7396 JSON merge patch: null removes a member, an object merges recursively, anything else replaces; a NULL patch returns the target unchanged';
+
+-- Internal: the merge with counter fields that ws.transition uses, for
+-- tests.  result is the new document; effective is the plain merge patch
+-- that gives the same result (each counter delta replaced by the value it
+-- produced).
+CREATE FUNCTION ws._merge_patch_counters(target jsonb, patch jsonb,
+										 counters text[],
+										 OUT result jsonb,
+										 OUT effective jsonb)
+	AS 'MODULE_PATHNAME', 'merge_patch_counters'
+	LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+COMMENT ON FUNCTION ws._merge_patch_counters(jsonb, jsonb, text[]) IS
+	'internal, for tests: merge patch where the named top-level fields take numeric deltas; also returns the equivalent plain merge patch';
+
+------------------------------------------------------------------------
+-- The canon memory layer: tables.  Applications never write these
+-- directly; the functions below do, as the table owner, after checking
+-- the calling role's module grant.
+------------------------------------------------------------------------
+
+CREATE TABLE ws.modules (
+    name          text PRIMARY KEY CHECK (name <> '' AND length(name) <= 63),
+    api_version   int NOT NULL CHECK (api_version > 0),
+    registered_at timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+
+CREATE TABLE ws.module_grants (
+    module    text NOT NULL REFERENCES ws.modules (name) ON DELETE CASCADE,
+    role_name name NOT NULL,
+    PRIMARY KEY (module, role_name)
+);
+
+CREATE TABLE ws.kinds (
+    kind       text PRIMARY KEY CHECK (kind <> '' AND length(kind) <= 63),
+    module     text NOT NULL REFERENCES ws.modules (name),
+    policy     text NOT NULL DEFAULT 'lww' CHECK (policy IN ('lww', 'merge', 'manual')),
+    counters   text[] NOT NULL DEFAULT '{}',
+    defined_at timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+
+CREATE TABLE ws.constraints (
+    kind      text NOT NULL REFERENCES ws.kinds (kind) ON DELETE CASCADE,
+    name      text NOT NULL CHECK (name <> ''),
+    predicate jsonpath NOT NULL,
+    PRIMARY KEY (kind, name)
+);
+
+CREATE TABLE ws.entities (
+    entity_id   text PRIMARY KEY CHECK (entity_id <> '' AND length(entity_id) <= 1024),
+    kind        text NOT NULL REFERENCES ws.kinds (kind),
+    module      text NOT NULL REFERENCES ws.modules (name),
+    state       jsonb NOT NULL,
+    version     bigint NOT NULL CHECK (version > 0),
+    hlc         ws.hlc NOT NULL,
+    vclock      ws.vclock NOT NULL,
+    created_hlc ws.hlc NOT NULL,
+    retired     boolean NOT NULL DEFAULT false
+);
+CREATE INDEX entities_state_idx ON ws.entities USING gin (state jsonb_path_ops);
+
+CREATE TABLE ws.relationships (
+    from_id text NOT NULL REFERENCES ws.entities (entity_id),
+    rel     text NOT NULL CHECK (rel <> ''),
+    to_id   text NOT NULL REFERENCES ws.entities (entity_id),
+    props   jsonb NOT NULL DEFAULT '{}',
+    hlc     ws.hlc NOT NULL,
+    PRIMARY KEY (from_id, rel, to_id)
+);
+CREATE INDEX relationships_to_idx ON ws.relationships (to_id);
+
+-- The event log: one row per change, never updated or deleted.  `patch` is
+-- the effective RFC 7396 merge patch (counter deltas resolved), so folding
+-- an entity's patches in version order gives its state; `state` holds the
+-- full state after the event on keyframes (the first version and every
+-- worldstate.keyframe_interval-th), so a past state needs at most K-1
+-- patches on top of a keyframe.
+CREATE TABLE ws.events (
+    event_id       uuid PRIMARY KEY,
+    entity_id      text NOT NULL,
+    version        bigint NOT NULL CHECK (version > 0),
+    hlc            ws.hlc NOT NULL,
+    origin_node    int NOT NULL,
+    module         text NOT NULL,
+    kind           text NOT NULL,
+    event_type     text NOT NULL CHECK (event_type <> ''),
+    patch          jsonb NOT NULL,
+    state          jsonb,
+    meta           jsonb,
+    handshake      text NOT NULL,
+    causal_deps    uuid[],
+    vclock         ws.vclock NOT NULL,
+    schema_version int NOT NULL DEFAULT 1,
+    request_digest text NOT NULL,
+    txid           xid8 NOT NULL DEFAULT pg_catalog.pg_current_xact_id(),
+    recorded_at    timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    UNIQUE (entity_id, version)
+);
+CREATE INDEX events_hlc_brin ON ws.events USING brin (hlc);
+
+CREATE FUNCTION ws.events_immutable() RETURNS trigger
+AS 'MODULE_PATHNAME', 'events_immutable'
+LANGUAGE C;
+
+CREATE TRIGGER events_no_update BEFORE UPDATE OR DELETE ON ws.events
+    FOR EACH ROW EXECUTE FUNCTION ws.events_immutable();
+CREATE TRIGGER events_no_truncate BEFORE TRUNCATE ON ws.events
+    FOR EACH STATEMENT EXECUTE FUNCTION ws.events_immutable();
+-- also under session_replication_role = replica
+ALTER TABLE ws.events ENABLE ALWAYS TRIGGER events_no_update;
+ALTER TABLE ws.events ENABLE ALWAYS TRIGGER events_no_truncate;
+
+SELECT pg_catalog.pg_extension_config_dump('ws.modules', '');
+SELECT pg_catalog.pg_extension_config_dump('ws.module_grants', '');
+SELECT pg_catalog.pg_extension_config_dump('ws.kinds', '');
+SELECT pg_catalog.pg_extension_config_dump('ws.constraints', '');
+SELECT pg_catalog.pg_extension_config_dump('ws.entities', '');
+SELECT pg_catalog.pg_extension_config_dump('ws.relationships', '');
+SELECT pg_catalog.pg_extension_config_dump('ws.events', '');
+
+COMMENT ON TABLE ws.modules IS 'registered modules; a module owns its kinds, entities and events';
+COMMENT ON TABLE ws.module_grants IS 'roles allowed to change a module''s state (see ws.grant_module)';
+COMMENT ON TABLE ws.kinds IS 'entity kinds: owning module, conflict policy, counter fields';
+COMMENT ON TABLE ws.constraints IS 'jsonpath predicates every state of a kind must satisfy';
+COMMENT ON TABLE ws.entities IS 'current state of every entity';
+COMMENT ON TABLE ws.relationships IS 'the current relationship graph';
+COMMENT ON TABLE ws.events IS 'immutable event log: one row per change of an entity';
+COMMENT ON FUNCTION ws.events_immutable() IS 'trigger refusing UPDATE, DELETE and TRUNCATE on ws.events';
+
+------------------------------------------------------------------------
+-- Modules, kinds and constraints
+------------------------------------------------------------------------
+
+CREATE FUNCTION ws.register_module(name text, api_version int) RETURNS void
+AS 'MODULE_PATHNAME', 'module_register'
+LANGUAGE C VOLATILE STRICT SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION ws.grant_module(module text, role name) RETURNS void
+AS 'MODULE_PATHNAME', 'module_grant'
+LANGUAGE C VOLATILE STRICT SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION ws.define_kind(kind text, module text, policy text DEFAULT 'lww',
+                               counters text[] DEFAULT '{}') RETURNS void
+AS 'MODULE_PATHNAME', 'kind_define'
+LANGUAGE C VOLATILE STRICT SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION ws.add_constraint(kind text, name text, predicate jsonpath) RETURNS void
+AS 'MODULE_PATHNAME', 'constraint_add'
+LANGUAGE C VOLATILE STRICT SET search_path = pg_catalog, pg_temp;
+
+COMMENT ON FUNCTION ws.register_module(text, int) IS 'registers a module (or updates its api_version)';
+COMMENT ON FUNCTION ws.grant_module(text, name) IS 'lets a role (and its members) change the module''s entities';
+COMMENT ON FUNCTION ws.define_kind(text, text, text, text[]) IS 'defines or redefines a kind: owning module, conflict policy (lww, merge, manual), counter fields';
+COMMENT ON FUNCTION ws.add_constraint(kind text, name text, predicate jsonpath) IS 'adds or replaces a jsonpath predicate every state of the kind must satisfy';
+
+------------------------------------------------------------------------
+-- The transition protocol
+------------------------------------------------------------------------
+
+CREATE FUNCTION ws.create_entity(entity_id text, kind text, module text, state jsonb,
+                                 handshake text DEFAULT NULL, event_id uuid DEFAULT NULL)
+RETURNS ws.entities
+AS 'MODULE_PATHNAME', 'entity_create'
+LANGUAGE C VOLATILE SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION ws.transition(entity_id text, patch jsonb, expected_version bigint DEFAULT NULL,
+                              handshake text DEFAULT NULL, event_id uuid DEFAULT NULL,
+                              event_type text DEFAULT 'update', causal_deps uuid[] DEFAULT NULL,
+                              consistency text DEFAULT NULL)
+RETURNS ws.entities
+AS 'MODULE_PATHNAME', 'entity_transition'
+LANGUAGE C VOLATILE SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION ws.transition_many(updates jsonb) RETURNS SETOF ws.entities
+AS 'MODULE_PATHNAME', 'entity_transition_many'
+LANGUAGE C VOLATILE SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION ws.retire_entity(entity_id text, expected_version bigint DEFAULT NULL,
+                                 handshake text DEFAULT NULL)
+RETURNS ws.entities
+AS 'MODULE_PATHNAME', 'entity_retire'
+LANGUAGE C VOLATILE SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION ws.link(from_id text, rel text, to_id text, props jsonb DEFAULT '{}',
+                        handshake text DEFAULT NULL)
+RETURNS ws.relationships
+AS 'MODULE_PATHNAME', 'entity_link'
+LANGUAGE C VOLATILE SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION ws.unlink(from_id text, rel text, to_id text, handshake text DEFAULT NULL)
+RETURNS ws.relationships
+AS 'MODULE_PATHNAME', 'entity_unlink'
+LANGUAGE C VOLATILE SET search_path = pg_catalog, pg_temp;
+
+COMMENT ON FUNCTION ws.create_entity(text, text, text, jsonb, text, uuid) IS
+'creates an entity at version 1 (event type created)';
+COMMENT ON FUNCTION ws.transition(text, jsonb, bigint, text, uuid, text, uuid[], text) IS
+'applies an RFC 7396 merge patch to an entity through the transition protocol: handshake, lock, idempotency, expected version, patch, constraints, event, version + 1';
+COMMENT ON FUNCTION ws.transition_many(jsonb) IS
+'applies several transitions all-or-nothing, locking entities in entity id order';
+COMMENT ON FUNCTION ws.retire_entity(text, bigint, text) IS
+'retires an entity (a tombstone event); later transitions are refused with WS410';
+COMMENT ON FUNCTION ws.link(text, text, text, jsonb, text) IS
+'adds or updates the relationship from_id -rel-> to_id (an event on from_id)';
+COMMENT ON FUNCTION ws.unlink(text, text, text, text) IS
+'removes the relationship from_id -rel-> to_id (an event on from_id)';
+
+------------------------------------------------------------------------
 -- Monitoring
 ------------------------------------------------------------------------
 
@@ -431,3 +653,32 @@ GRANT EXECUTE ON FUNCTION ws.hlc_receive(ws.hlc) TO ws_writer;
 
 REVOKE ALL ON FUNCTION ws.stats() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION ws.stats() TO ws_reader;
+
+-- the canon memory layer: readers read, nobody writes directly
+REVOKE ALL ON ALL TABLES IN SCHEMA ws FROM PUBLIC;
+GRANT SELECT ON ALL TABLES IN SCHEMA ws TO ws_reader;
+
+REVOKE ALL ON FUNCTION ws.events_immutable() FROM PUBLIC;
+REVOKE ALL ON FUNCTION ws._merge_patch_counters(jsonb, jsonb, text[]) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION ws.register_module(text, int) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ws.grant_module(text, name) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ws.define_kind(text, text, text, text[]) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ws.add_constraint(text, text, jsonpath) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ws.register_module(text, int) TO ws_admin;
+GRANT EXECUTE ON FUNCTION ws.grant_module(text, name) TO ws_admin;
+GRANT EXECUTE ON FUNCTION ws.define_kind(text, text, text, text[]) TO ws_writer;
+GRANT EXECUTE ON FUNCTION ws.add_constraint(text, text, jsonpath) TO ws_writer;
+
+REVOKE ALL ON FUNCTION ws.create_entity(text, text, text, jsonb, text, uuid) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ws.transition(text, jsonb, bigint, text, uuid, text, uuid[], text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ws.transition_many(jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ws.retire_entity(text, bigint, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ws.link(text, text, text, jsonb, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ws.unlink(text, text, text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ws.create_entity(text, text, text, jsonb, text, uuid) TO ws_writer;
+GRANT EXECUTE ON FUNCTION ws.transition(text, jsonb, bigint, text, uuid, text, uuid[], text) TO ws_writer;
+GRANT EXECUTE ON FUNCTION ws.transition_many(jsonb) TO ws_writer;
+GRANT EXECUTE ON FUNCTION ws.retire_entity(text, bigint, text) TO ws_writer;
+GRANT EXECUTE ON FUNCTION ws.link(text, text, text, jsonb, text) TO ws_writer;
+GRANT EXECUTE ON FUNCTION ws.unlink(text, text, text, text) TO ws_writer;

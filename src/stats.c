@@ -32,6 +32,15 @@ typedef struct WsStatsShared
 /* Names reported by ws.stats(), in WsStat order. */
 static const char *const ws_stat_names[WS_STAT_COUNT] = {
 	"clock_skew_rejections",
+	"events_written",
+	"rejected_handshake",
+	"rejected_no_entity",
+	"rejected_version_conflict",
+	"rejected_retired",
+	"rejected_idempotency",
+	"rejected_constraint",
+	"rejected_causal",
+	"rejected_permission",
 };
 
 static WsStatsShared *ws_stats_shared = NULL;

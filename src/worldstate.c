@@ -37,6 +37,8 @@ int			ws_max_clock_skew_ms = 500;
 int			ws_clock_offset_ms = 0;
 char	   *ws_required_handshake = NULL;
 char	   *ws_handshake = NULL;
+int			ws_keyframe_interval = 32;
+bool		ws_notify = false;
 
 bool		ws_preloaded = false;
 
@@ -110,6 +112,22 @@ define_settings(bool preloading)
 							0, -INT_MAX, INT_MAX,
 							PGC_SUSET, GUC_UNIT_MS | GUC_NOT_IN_SAMPLE,
 							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("worldstate.keyframe_interval",
+							"Every how many versions an event also stores the entity's full state.",
+							"Bounds the patches replayed to answer a past state; takes effect for new events.",
+							&ws_keyframe_interval,
+							32, 1, 1000000,
+							PGC_SUSET, 0,
+							NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("worldstate.notify",
+							 "Send NOTIFY worldstate with the header of each event written.",
+							 NULL,
+							 &ws_notify,
+							 false,
+							 PGC_USERSET, 0,
+							 NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("worldstate");
 }

@@ -16,6 +16,8 @@ extern int	ws_max_clock_skew_ms;
 extern int	ws_clock_offset_ms;
 extern char *ws_required_handshake;
 extern char *ws_handshake;
+extern int	ws_keyframe_interval;
+extern bool ws_notify;
 
 /* true when the library was loaded through shared_preload_libraries */
 extern bool ws_preloaded;

@@ -1,0 +1,210 @@
+/*-------------------------------------------------------------------------
+ *
+ * canon.c
+ *		Helpers for the canon memory layer: running table access as the
+ *		tables' owner, module grants, and rejections.
+ *
+ * Applications hold no privilege on the ws tables.  The C functions that
+ * change state check the *calling* role against the module's grants, then
+ * switch to the owner of schema ws for the table access itself (the way
+ * PostgreSQL's referential integrity triggers switch to the table owner),
+ * so no SECURITY DEFINER function and no search_path is involved in
+ * deciding who may do what.  Every statement the functions run is
+ * schema-qualified, operators included, and the functions also carry
+ * SET search_path = pg_catalog, pg_temp.
+ *
+ * A refused change is reported twice: as the caller's ERROR, and, before
+ * that, as a non-transactional logical decoding message with prefix
+ * "worldstate", so consumers of the broadcast see the rejection although
+ * the caller's transaction rolls back.  Rejections are also counted in
+ * shared memory for ws.stats().
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_namespace.h"
+#include "miscadmin.h"
+#include "replication/message.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/json.h"
+#include "utils/lsyscache.h"
+#include "utils/syscache.h"
+
+#include "canon.h"
+#include "worldstate.h"
+
+/* OID of schema ws in this database; raises if the extension is absent. */
+Oid
+ws_namespace(void)
+{
+	return get_namespace_oid("ws", false);
+}
+
+/* OID of type ws.<name>. */
+Oid
+ws_type_oid(const char *name)
+{
+	Oid			typid = GetSysCacheOid2(TYPENAMENSP, Anum_pg_type_oid,
+										CStringGetDatum(name),
+										ObjectIdGetDatum(ws_namespace()));
+
+	if (!OidIsValid(typid))
+		elog(ERROR, "type ws.%s does not exist", name);
+	return typid;
+}
+
+/*
+ * Switch to the owner of schema ws for table access.  The caller's identity
+ * comes back with ws_as_owner_end, or with transaction (or subtransaction)
+ * abort if an error intervenes.
+ */
+void
+ws_as_owner_begin(WsAsOwner *saved)
+{
+	HeapTuple	tup;
+	Oid			owner;
+
+	tup = SearchSysCache1(NAMESPACEOID, ObjectIdGetDatum(ws_namespace()));
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for schema ws");
+	owner = ((Form_pg_namespace) GETSTRUCT(tup))->nspowner;
+	ReleaseSysCache(tup);
+
+	GetUserIdAndSecContext(&saved->save_userid, &saved->save_sec_context);
+	SetUserIdAndSecContext(owner, saved->save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
+}
+
+void
+ws_as_owner_end(const WsAsOwner *saved)
+{
+	SetUserIdAndSecContext(saved->save_userid, saved->save_sec_context);
+}
+
+/* Prepare a statement and keep its plan for the life of the backend. */
+SPIPlanPtr
+ws_prepare(const char *sql, int nargs, const Oid *argtypes)
+{
+	SPIPlanPtr	plan = SPI_prepare(sql, nargs, (Oid *) argtypes);
+
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed for \"%s\": %s", sql,
+			 SPI_result_code_string(SPI_result));
+	if (SPI_keepplan(plan) != 0)
+		elog(ERROR, "SPI_keepplan failed");
+	return plan;
+}
+
+/*
+ * The text of a required text argument, or 22023 naming the argument when
+ * it is NULL or empty.
+ */
+char *
+ws_text_arg(Datum d, bool isnull, const char *argname)
+{
+	char	   *s;
+
+	if (isnull)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must not be null", argname)));
+	s = TextDatumGetCString(d);
+	if (s[0] == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must not be empty", argname)));
+	return s;
+}
+
+/*
+ * Raise 42501 unless the calling role may change the module's state:
+ * superusers may, and so may members of any role the module was granted
+ * to with ws.grant_module.  Must run inside SPI, as the table owner.
+ */
+void
+ws_check_module_grant(Oid caller, const char *module, const char *entity_id)
+{
+	static SPIPlanPtr plan = NULL;
+	static Oid	plan_nsp = InvalidOid;
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		args[1];
+
+	if (superuser_arg(caller))
+		return;
+
+	if (plan == NULL || plan_nsp != ws_namespace())
+	{
+		if (plan)
+			SPI_freeplan(plan);
+		plan = ws_prepare("SELECT role_name FROM ws.module_grants"
+						  " WHERE module OPERATOR(pg_catalog.=) $1", 1, argtypes);
+		plan_nsp = ws_namespace();
+	}
+	args[0] = CStringGetTextDatum(module);
+	if (SPI_execute_plan(plan, args, NULL, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read ws.module_grants");
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull);
+		Oid			roleid = get_role_oid(NameStr(*DatumGetName(d)), true);
+
+		if (OidIsValid(roleid) && has_privs_of_role(caller, roleid))
+			return;
+	}
+	ws_reject(WS_STAT_REJECT_PERMISSION, ERRCODE_INSUFFICIENT_PRIVILEGE, entity_id,
+			  psprintf("Role \"%s\" holds no grant of module \"%s\".",
+					   GetUserNameFromId(caller, false), module),
+			  psprintf("A ws_admin can allow it with ws.grant_module('%s', role).", module),
+			  "permission denied for module \"%s\"", module);
+}
+
+/*
+ * Refuse a change: broadcast a "rejected" message (non-transactional, so it
+ * survives the rollback), count it, and raise the error.
+ */
+void
+ws_reject(WsStat stat, int sqlerrcode, const char *entity_id,
+		  const char *detail, const char *hint, const char *fmt,...)
+{
+	StringInfoData msg;
+	StringInfoData json;
+
+	initStringInfo(&msg);
+	for (;;)
+	{
+		va_list		args;
+		int			needed;
+
+		va_start(args, fmt);
+		needed = appendStringInfoVA(&msg, fmt, args);
+		va_end(args);
+		if (needed == 0)
+			break;
+		enlargeStringInfo(&msg, needed);
+	}
+
+	initStringInfo(&json);
+	appendStringInfoString(&json, "{\"kind\":\"rejected\",\"sqlstate\":");
+	escape_json(&json, unpack_sql_state(sqlerrcode));
+	appendStringInfoString(&json, ",\"entity_id\":");
+	if (entity_id)
+		escape_json(&json, entity_id);
+	else
+		appendStringInfoString(&json, "null");
+	appendStringInfoString(&json, ",\"reason\":");
+	escape_json(&json, msg.data);
+	appendStringInfo(&json, ",\"origin\":%d}", ws_node_id);
+	LogLogicalMessage("worldstate", json.data, json.len, false);
+
+	ws_stats_count(stat);
+
+	ereport(ERROR,
+			(errcode(sqlerrcode),
+			 errmsg_internal("%s", msg.data),
+			 detail ? errdetail_internal("%s", detail) : 0,
+			 hint ? errhint("%s", hint) : 0));
+}

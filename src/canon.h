@@ -1,0 +1,40 @@
+/*-------------------------------------------------------------------------
+ *
+ * canon.h
+ *		Access to the canon memory layer (the ws tables) shared by the
+ *		transition protocol and the module catalog.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef WS_CANON_H
+#define WS_CANON_H
+
+#include "postgres.h"
+
+#include "executor/spi.h"
+#include "utils/jsonb.h"
+
+#include "stats.h"
+
+/* The role switch around table access; see ws_as_owner_begin. */
+typedef struct WsAsOwner
+{
+	Oid			save_userid;
+	int			save_sec_context;
+} WsAsOwner;
+
+extern Oid	ws_namespace(void);
+extern Oid	ws_type_oid(const char *name);
+extern void ws_as_owner_begin(WsAsOwner *saved);
+extern void ws_as_owner_end(const WsAsOwner *saved);
+extern SPIPlanPtr ws_prepare(const char *sql, int nargs, const Oid *argtypes);
+
+extern void ws_check_module_grant(Oid caller, const char *module, const char *entity_id);
+
+extern void ws_reject(WsStat stat, int sqlerrcode, const char *entity_id,
+					  const char *detail, const char *hint,
+					  const char *fmt,...) pg_attribute_printf(6, 7) pg_attribute_noreturn();
+
+extern char *ws_text_arg(Datum d, bool isnull, const char *argname);
+
+#endif							/* WS_CANON_H */

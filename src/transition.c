@@ -1,0 +1,1380 @@
+/*-------------------------------------------------------------------------
+ *
+ * transition.c
+ *		The transition protocol: create_entity, transition, transition_many,
+ *		retire_entity, link and unlink.
+ *
+ * Every change of an entity runs the same steps, in this order:
+ *
+ *	1. handshake (WS401): the argument, else the session's
+ *	   worldstate.handshake, must equal worldstate.required_handshake;
+ *	2. lock the entity row (SELECT ... FOR UPDATE), WS404 if absent;
+ *	3. the caller's module grant (42501);
+ *	4. idempotency: an event_id already in the log returns the result of
+ *	   that event (same entity, type and request) or fails with WS412 --
+ *	   checked before the version, so a retry succeeds after the version
+ *	   has moved on;
+ *	5. retired entities refuse changes (WS410); the expected version must
+ *	   match (WS409);
+ *	6. RFC 7396 merge patch, with numeric deltas for the kind's counters;
+ *	7. every constraint of the kind (WS422, naming it);
+ *	8. the node clock (ws.hlc_now) and a vclock tick;
+ *	9. insert the event -- this insert is what logical decoding broadcasts;
+ *	10. update the entity, version + 1; the row lock is released at commit.
+ *
+ * The event stores the *effective* patch, with counter deltas resolved to
+ * absolute values, so folding an entity's patches in version order gives its
+ * state whatever its kind's counters are later.  The request itself is
+ * remembered as a digest for the idempotency check.
+ *
+ * Table access runs through SPI with plans prepared once per backend, as
+ * the owner of schema ws (see canon.c).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "commands/async.h"
+#include "commands/trigger.h"
+#include "common/md5.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "port/pg_bswap.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/datum.h"
+#include "utils/guc.h"
+#include "utils/json.h"
+#include "utils/jsonb.h"
+#include "utils/jsonpath.h"
+#include "utils/lsyscache.h"
+#include "utils/uuid.h"
+
+#include "canon.h"
+#include "errcodes.h"
+#include "hlc.h"
+#include "merge_patch.h"
+#include "vclock.h"
+#include "worldstate.h"
+
+PG_FUNCTION_INFO_V1(entity_create);
+PG_FUNCTION_INFO_V1(entity_transition);
+PG_FUNCTION_INFO_V1(entity_transition_many);
+PG_FUNCTION_INFO_V1(entity_retire);
+PG_FUNCTION_INFO_V1(entity_link);
+PG_FUNCTION_INFO_V1(entity_unlink);
+PG_FUNCTION_INFO_V1(events_immutable);
+
+/* longest entity id, as ws.entities checks */
+#define WS_ENTITY_ID_MAX 1024
+
+/* What a change does besides applying its patch. */
+typedef enum WsChangeKind
+{
+	WS_CHANGE_UPDATE,
+	WS_CHANGE_RETIRE,
+	WS_CHANGE_LINK,
+	WS_CHANGE_UNLINK
+} WsChangeKind;
+
+/* One requested change of one entity. */
+typedef struct WsChange
+{
+	WsChangeKind what;
+	char	   *entity_id;
+	Jsonb	   *patch;			/* as requested (counters as deltas) */
+	bool		has_expected;
+	int64		expected_version;
+	char	   *handshake;		/* NULL: the session's setting */
+	bool		has_event_id;
+	pg_uuid_t	event_id;
+	char	   *event_type;
+	ArrayType  *causal_deps;	/* NULL if none */
+	char	   *consistency;	/* NULL, strong, causal, eventual */
+	/* links */
+	char	   *rel;
+	char	   *to_id;
+	Jsonb	   *props;
+} WsChange;
+
+/* An entity row, in the caller's memory context. */
+typedef struct WsEntity
+{
+	char	   *entity_id;
+	char	   *kind;
+	char	   *module;
+	Jsonb	   *state;
+	int64		version;
+	WsHlc		hlc;
+	Datum		vclock;
+	WsHlc		created_hlc;
+	bool		retired;
+} WsEntity;
+
+/* Saved plans; re-prepared when schema ws is re-created. */
+static struct
+{
+	Oid			nsp;
+	Oid			hlc_type;
+	Oid			vclock_type;
+	SPIPlanPtr	lock_entity;
+	SPIPlanPtr	event_by_id;
+	SPIPlanPtr	constraints;
+	SPIPlanPtr	insert_event;
+	SPIPlanPtr	update_entity;
+	SPIPlanPtr	insert_entity;
+	SPIPlanPtr	kind_of;
+	SPIPlanPtr	module_exists;
+	SPIPlanPtr	insert_kind;
+	SPIPlanPtr	fold_events;
+	SPIPlanPtr	deps_present;
+	SPIPlanPtr	entity_live;
+	SPIPlanPtr	upsert_link;
+	SPIPlanPtr	delete_link;
+}			plans;
+
+/* Prepare every statement, once per backend and schema. */
+static void
+prepare_plans(void)
+{
+	Oid			nsp = ws_namespace();
+	Oid			hlc,
+				vc;
+
+	if (plans.lock_entity != NULL && plans.nsp == nsp)
+		return;
+	if (plans.lock_entity != NULL)
+	{
+		SPIPlanPtr *p = &plans.lock_entity;
+
+		for (; p <= &plans.delete_link; p++)
+			if (*p)
+				SPI_freeplan(*p);
+	}
+	memset(&plans, 0, sizeof(plans));
+	hlc = ws_type_oid("hlc");
+	vc = ws_type_oid("vclock");
+
+	{
+		Oid			t1[1] = {TEXTOID};
+
+		plans.lock_entity = ws_prepare(
+									   "SELECT e.kind, e.module, e.state, e.version, e.hlc, e.vclock,"
+									   " e.created_hlc, e.retired, k.counters"
+									   " FROM ws.entities e JOIN ws.kinds k ON k.kind OPERATOR(pg_catalog.=) e.kind"
+									   " WHERE e.entity_id OPERATOR(pg_catalog.=) $1 FOR UPDATE OF e", 1, t1);
+		plans.constraints = ws_prepare(
+									   "SELECT name, predicate FROM ws.constraints"
+									   " WHERE kind OPERATOR(pg_catalog.=) $1 ORDER BY name", 1, t1);
+		plans.kind_of = ws_prepare(
+								   "SELECT module, counters FROM ws.kinds WHERE kind OPERATOR(pg_catalog.=) $1", 1, t1);
+		plans.module_exists = ws_prepare(
+										 "SELECT 1 FROM ws.modules WHERE name OPERATOR(pg_catalog.=) $1", 1, t1);
+		plans.entity_live = ws_prepare(
+									   "SELECT retired FROM ws.entities WHERE entity_id OPERATOR(pg_catalog.=) $1"
+									   " FOR KEY SHARE", 1, t1);
+	}
+	{
+		Oid			t1[1] = {UUIDOID};
+
+		plans.event_by_id = ws_prepare(
+									   "SELECT entity_id, version, request_digest, hlc, vclock, event_type"
+									   " FROM ws.events WHERE event_id OPERATOR(pg_catalog.=) $1", 1, t1);
+	}
+	{
+		Oid			t[15] = {UUIDOID, TEXTOID, INT8OID, hlc, INT4OID, TEXTOID, TEXTOID,
+		TEXTOID, JSONBOID, JSONBOID, JSONBOID, TEXTOID, UUIDARRAYOID, vc, TEXTOID};
+
+		plans.insert_event = ws_prepare(
+										"INSERT INTO ws.events (event_id, entity_id, version, hlc, origin_node,"
+										" module, kind, event_type, patch, state, meta, handshake, causal_deps,"
+										" vclock, request_digest)"
+										" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+										15, t);
+	}
+	{
+		Oid			t[6] = {TEXTOID, JSONBOID, INT8OID, hlc, vc, BOOLOID};
+
+		plans.update_entity = ws_prepare(
+										 "UPDATE ws.entities SET state = $2, version = $3, hlc = $4, vclock = $5,"
+										 " retired = $6 WHERE entity_id OPERATOR(pg_catalog.=) $1", 6, t);
+	}
+	{
+		Oid			t[7] = {TEXTOID, TEXTOID, TEXTOID, JSONBOID, hlc, vc, hlc};
+
+		plans.insert_entity = ws_prepare(
+										 "INSERT INTO ws.entities (entity_id, kind, module, state, version, hlc,"
+										 " vclock, created_hlc, retired)"
+										 " VALUES ($1, $2, $3, $4, 1, $5, $6, $7, false)", 7, t);
+	}
+	{
+		Oid			t[2] = {TEXTOID, TEXTOID};
+
+		plans.insert_kind = ws_prepare(
+									   "INSERT INTO ws.kinds (kind, module) VALUES ($1, $2)"
+									   " ON CONFLICT (kind) DO NOTHING", 2, t);
+	}
+	{
+		Oid			t[2] = {TEXTOID, INT8OID};
+
+		/* the keyframe at or before the version, and the patches after it */
+		plans.fold_events = ws_prepare(
+									   "SELECT version, state, patch FROM ws.events"
+									   " WHERE entity_id OPERATOR(pg_catalog.=) $1"
+									   " AND version OPERATOR(pg_catalog.<=) $2"
+									   " AND version OPERATOR(pg_catalog.>=) (SELECT pg_catalog.max(version)"
+									   "   FROM ws.events WHERE entity_id OPERATOR(pg_catalog.=) $1"
+									   "   AND version OPERATOR(pg_catalog.<=) $2 AND state IS NOT NULL)"
+									   " ORDER BY version", 2, t);
+	}
+	{
+		Oid			t[1] = {UUIDARRAYOID};
+
+		plans.deps_present = ws_prepare(
+										"SELECT pg_catalog.count(*) FROM ws.events"
+										" WHERE event_id OPERATOR(pg_catalog.=) ANY ($1)", 1, t);
+	}
+	{
+		Oid			t[5] = {TEXTOID, TEXTOID, TEXTOID, JSONBOID, hlc};
+
+		plans.upsert_link = ws_prepare(
+									   "INSERT INTO ws.relationships (from_id, rel, to_id, props, hlc)"
+									   " VALUES ($1, $2, $3, $4, $5)"
+									   " ON CONFLICT (from_id, rel, to_id)"
+									   " DO UPDATE SET props = excluded.props, hlc = excluded.hlc", 5, t);
+	}
+	{
+		Oid			t[3] = {TEXTOID, TEXTOID, TEXTOID};
+
+		plans.delete_link = ws_prepare(
+									   "DELETE FROM ws.relationships WHERE from_id OPERATOR(pg_catalog.=) $1"
+									   " AND rel OPERATOR(pg_catalog.=) $2 AND to_id OPERATOR(pg_catalog.=) $3"
+									   " RETURNING props, hlc", 3, t);
+	}
+	plans.nsp = nsp;
+	plans.hlc_type = hlc;
+	plans.vclock_type = vc;
+}
+
+/* Column n (1-based) of row r of the last SPI result. */
+static Datum
+spi_col(uint64 r, int n, bool *isnull)
+{
+	return SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, n, isnull);
+}
+
+/* A datum copied into context cxt. */
+static Datum
+copy_to(MemoryContext cxt, Datum d, bool byval, int len)
+{
+	MemoryContext old = MemoryContextSwitchTo(cxt);
+	Datum		r = datumCopy(d, byval, len);
+
+	MemoryContextSwitchTo(old);
+	return r;
+}
+
+/* Raise WS401 unless the presented handshake is the required one. */
+static void
+check_handshake(const char *given, const char *entity_id)
+{
+	const char *h = given ? given : ws_handshake;
+	const char *required = ws_required_handshake ? ws_required_handshake : "";
+
+	if (required[0] == '\0')
+		return;
+	if (h == NULL || h[0] == '\0')
+		ws_reject(WS_STAT_REJECT_HANDSHAKE, ERRCODE_WS_HANDSHAKE, entity_id,
+				  "Every change must present the handshake.",
+				  "Pass handshake => '...' or SET worldstate.handshake.",
+				  "missing handshake");
+	if (strcmp(h, required) != 0)
+		ws_reject(WS_STAT_REJECT_HANDSHAKE, ERRCODE_WS_HANDSHAKE, entity_id,
+				  "The handshake presented does not match worldstate.required_handshake.",
+				  NULL,
+				  "invalid handshake \"%s\"", h);
+}
+
+/* The handshake stored with an event: what was presented. */
+static const char *
+presented_handshake(const char *given)
+{
+	if (given)
+		return given;
+	return ws_handshake ? ws_handshake : "";
+}
+
+/* A new random (version 4) uuid. */
+static void
+new_uuid(pg_uuid_t *u)
+{
+	if (!pg_strong_random(u->data, UUID_LEN))
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("could not generate random values")));
+	u->data[6] = (u->data[6] & 0x0f) | 0x40;
+	u->data[8] = (u->data[8] & 0x3f) | 0x80;
+}
+
+/*
+ * Digest of what a request asks for, so a retry with the same event_id can
+ * be told from a different update reusing it.
+ */
+static char *
+request_digest(const char *entity_id, const char *event_type, Jsonb *patch, Jsonb *meta)
+{
+	StringInfoData buf;
+	char	   *hex = palloc(33);
+	const char *errstr = NULL;
+
+	initStringInfo(&buf);
+	appendStringInfo(&buf, "%s%c%s%c", entity_id, '\x1f', event_type, '\x1f');
+	(void) JsonbToCString(&buf, &patch->root, VARSIZE(patch));
+	if (meta)
+	{
+		appendStringInfoChar(&buf, '\x1f');
+		(void) JsonbToCString(&buf, &meta->root, VARSIZE(meta));
+	}
+	if (!pg_md5_hash(buf.data, buf.len, hex, &errstr))
+		elog(ERROR, "could not compute digest: %s", errstr);
+	return hex;
+}
+
+/* Apply the requested consistency level to the current transaction. */
+static void
+apply_consistency(const char *consistency)
+{
+	if (consistency == NULL || strcmp(consistency, "causal") == 0)
+		return;
+	if (strcmp(consistency, "eventual") == 0)
+		(void) set_config_option("synchronous_commit", "off", PGC_USERSET,
+								 PGC_S_SESSION, GUC_ACTION_LOCAL, true, 0, false);
+	else if (strcmp(consistency, "strong") == 0)
+	{
+		if (synchronous_commit < SYNCHRONOUS_COMMIT_ON)
+			(void) set_config_option("synchronous_commit", "on", PGC_USERSET,
+									 PGC_S_SESSION, GUC_ACTION_LOCAL, true, 0, false);
+	}
+}
+
+/* Raise 22023 unless consistency is NULL or one of the three levels. */
+static void
+check_consistency(const char *consistency)
+{
+	if (consistency == NULL)
+		return;
+	if (strcmp(consistency, "strong") != 0 && strcmp(consistency, "causal") != 0 &&
+		strcmp(consistency, "eventual") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid consistency level \"%s\"", consistency),
+				 errhint("Use strong, causal or eventual.")));
+}
+
+/* WS425 unless every event in deps is in the log. */
+static void
+check_causal_deps(ArrayType *deps, const char *entity_id)
+{
+	Datum		args[1];
+	bool		isnull;
+	int64		present;
+	int			ndistinct;
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n;
+
+	if (deps == NULL)
+		return;
+	deconstruct_array(deps, UUIDOID, UUID_LEN, false, TYPALIGN_CHAR, &elems, &nulls, &n);
+	for (int i = 0; i < n; i++)
+		if (nulls[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("causal_deps must not contain null")));
+	/* count distinct ids */
+	ndistinct = 0;
+	for (int i = 0; i < n; i++)
+	{
+		bool		dup = false;
+
+		for (int j = 0; j < i && !dup; j++)
+			dup = memcmp(DatumGetUUIDP(elems[i]), DatumGetUUIDP(elems[j]), UUID_LEN) == 0;
+		if (!dup)
+			ndistinct++;
+	}
+	args[0] = PointerGetDatum(deps);
+	if (SPI_execute_plan(plans.deps_present, args, NULL, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not check causal dependencies");
+	present = DatumGetInt64(spi_col(0, 1, &isnull));
+	if (present < ndistinct)
+		ws_reject(WS_STAT_REJECT_CAUSAL, ERRCODE_WS_CAUSAL, entity_id,
+				  psprintf("%lld of the %d events it depends on are not in the log.",
+						   (long long) (ndistinct - present), ndistinct),
+				  "Retry once the prerequisite events have arrived.",
+				  "causal prerequisite missing for entity \"%s\"", entity_id);
+}
+
+/* Empty jsonb object, for jsonpath variables. */
+static Jsonb *
+empty_object(void)
+{
+	static Jsonb *empty = NULL;
+
+	if (empty == NULL)
+	{
+		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+
+		empty = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum("{}")));
+		MemoryContextSwitchTo(old);
+	}
+	return empty;
+}
+
+/*
+ * Evaluate every constraint of kind against state; WS422 naming the first
+ * that does not hold (false, unknown, or not a boolean).
+ */
+static void
+check_constraints(const char *kind, Jsonb *state, const char *entity_id)
+{
+	Datum		args[1];
+
+	args[0] = CStringGetTextDatum(kind);
+	if (SPI_execute_plan(plans.constraints, args, NULL, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read ws.constraints");
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+		char	   *name = TextDatumGetCString(spi_col(i, 1, &isnull));
+		Datum		path = spi_col(i, 2, &isnull);
+		LOCAL_FCINFO(fc, 4);
+		Datum		ok;
+
+		InitFunctionCallInfoData(*fc, NULL, 4, InvalidOid, NULL, NULL);
+		fc->args[0].value = JsonbPGetDatum(state);
+		fc->args[0].isnull = false;
+		fc->args[1].value = path;
+		fc->args[1].isnull = false;
+		fc->args[2].value = JsonbPGetDatum(empty_object());
+		fc->args[2].isnull = false;
+		fc->args[3].value = BoolGetDatum(true);
+		fc->args[3].isnull = false;
+		ok = jsonb_path_match(fc);
+		if (fc->isnull || !DatumGetBool(ok))
+			ws_reject(WS_STAT_REJECT_CONSTRAINT, ERRCODE_WS_CONSTRAINT, entity_id,
+					  psprintf("The new state does not satisfy %s.",
+							   DatumGetCString(DirectFunctionCall1(jsonpath_out, path))),
+					  NULL,
+					  "constraint violation: \"%s\" on entity \"%s\" of kind \"%s\"",
+					  name, entity_id, kind);
+	}
+}
+
+/* The kind's counter fields as a C array (in the current context). */
+static int
+counters_of(Datum arr, const char ***out)
+{
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n;
+	const char **names;
+
+	deconstruct_array(DatumGetArrayTypeP(arr), TEXTOID, -1, false, TYPALIGN_INT,
+					  &elems, &nulls, &n);
+	names = palloc(sizeof(char *) * (n + 1));
+	for (int i = 0; i < n; i++)
+		names[i] = nulls[i] ? "" : TextDatumGetCString(elems[i]);
+	*out = names;
+	return n;
+}
+
+/*
+ * The entity's state at the given version: its keyframe at or before the
+ * version plus the patches after it.
+ */
+static Jsonb *
+state_at_version(const char *entity_id, int64 version)
+{
+	Datum		args[2];
+	Jsonb	   *acc = NULL;
+
+	args[0] = CStringGetTextDatum(entity_id);
+	args[1] = Int64GetDatum(version);
+	if (SPI_execute_plan(plans.fold_events, args, NULL, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read ws.events");
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+		Datum		state = spi_col(i, 2, &isnull);
+
+		if (i == 0)
+		{
+			if (isnull)
+				elog(ERROR, "keyframe missing for entity \"%s\"", entity_id);
+			acc = DatumGetJsonbP(state);
+		}
+		else
+			acc = ws_merge_patch(acc, DatumGetJsonbP(spi_col(i, 3, &isnull)), NULL, 0, NULL);
+	}
+	if (acc == NULL)
+		elog(ERROR, "no events for entity \"%s\" up to version " INT64_FORMAT,
+			 entity_id, version);
+	return acc;
+}
+
+/*
+ * Idempotency: if the change's event_id is already in the log, return true
+ * and fill *out with the entity as that event left it (current kind,
+ * module and creation time; that event's version, state, clock values);
+ * WS412 when the event was a different request.
+ */
+static bool
+replay_if_done(const WsChange *c, const char *digest, const WsEntity *current,
+			   WsEntity *out, MemoryContext outcxt)
+{
+	Datum		args[1];
+	bool		isnull;
+	char	   *ev_entity;
+	char	   *ev_digest;
+	int64		ev_version;
+	WsHlc		ev_hlc;
+	Datum		ev_vclock;
+	char	   *ev_type;
+	MemoryContext old;
+
+	if (!c->has_event_id)
+		return false;
+	args[0] = UUIDPGetDatum(&c->event_id);
+	if (SPI_execute_plan(plans.event_by_id, args, NULL, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read ws.events");
+	if (SPI_processed == 0)
+		return false;
+
+	ev_entity = TextDatumGetCString(spi_col(0, 1, &isnull));
+	ev_version = DatumGetInt64(spi_col(0, 2, &isnull));
+	ev_digest = TextDatumGetCString(spi_col(0, 3, &isnull));
+	ev_hlc = *DatumGetHlcP(spi_col(0, 4, &isnull));
+	ev_vclock = copy_to(outcxt, spi_col(0, 5, &isnull), false, -1);
+	ev_type = TextDatumGetCString(spi_col(0, 6, &isnull));
+
+	if (strcmp(ev_digest, digest) != 0)
+		ws_reject(WS_STAT_REJECT_IDEMPOTENCY, ERRCODE_WS_IDEMPOTENCY, c->entity_id,
+				  psprintf("Event %s was a different update (%s of entity \"%s\" at version " INT64_FORMAT ").",
+						   DatumGetCString(DirectFunctionCall1(uuid_out, UUIDPGetDatum(&c->event_id))),
+						   ev_type, ev_entity, ev_version),
+				  "Use a new event_id for a new update.",
+				  "idempotency key reused with a different update");
+
+	old = MemoryContextSwitchTo(outcxt);
+	*out = *current;
+	out->state = state_at_version(c->entity_id, ev_version);
+	out->version = ev_version;
+	out->hlc = ev_hlc;
+	out->vclock = ev_vclock;
+	out->retired = strcmp(ev_type, "retired") == 0;
+	MemoryContextSwitchTo(old);
+	return true;
+}
+
+/* Send NOTIFY worldstate with the event header, when asked to. */
+static void
+notify_event(const pg_uuid_t *event_id, const char *entity_id, int64 version, const WsHlc *hlc)
+{
+	StringInfoData buf;
+
+	if (!ws_notify)
+		return;
+	initStringInfo(&buf);
+	appendStringInfoString(&buf, "{\"event_id\":\"");
+	appendStringInfoString(&buf, DatumGetCString(DirectFunctionCall1(uuid_out, UUIDPGetDatum(event_id))));
+	appendStringInfoString(&buf, "\",\"entity_id\":");
+	escape_json(&buf, entity_id);
+	appendStringInfo(&buf, ",\"version\":" INT64_FORMAT ",\"hlc\":\"%s\"}",
+					 version, ws_hlc_to_cstring(hlc));
+	Async_Notify("worldstate", buf.data);
+}
+
+/* Insert one event row. */
+static void
+insert_event(const pg_uuid_t *event_id, const WsEntity *e, const char *event_type,
+			 Jsonb *patch, bool keyframe, Jsonb *meta, const char *handshake,
+			 ArrayType *deps, const char *digest)
+{
+	Datum		v[15];
+	char		n[15];
+
+	memset(n, ' ', sizeof(n));
+	v[0] = UUIDPGetDatum(event_id);
+	v[1] = CStringGetTextDatum(e->entity_id);
+	v[2] = Int64GetDatum(e->version);
+	v[3] = HlcPGetDatum(&e->hlc);
+	v[4] = Int32GetDatum(ws_node_id);
+	v[5] = CStringGetTextDatum(e->module);
+	v[6] = CStringGetTextDatum(e->kind);
+	v[7] = CStringGetTextDatum(event_type);
+	v[8] = JsonbPGetDatum(patch);
+	v[9] = keyframe ? JsonbPGetDatum(e->state) : (Datum) 0;
+	n[9] = keyframe ? ' ' : 'n';
+	v[10] = meta ? JsonbPGetDatum(meta) : (Datum) 0;
+	n[10] = meta ? ' ' : 'n';
+	v[11] = CStringGetTextDatum(handshake);
+	v[12] = deps ? PointerGetDatum(deps) : (Datum) 0;
+	n[12] = deps ? ' ' : 'n';
+	v[13] = e->vclock;
+	v[14] = CStringGetTextDatum(digest);
+	if (SPI_execute_plan(plans.insert_event, v, n, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "could not insert into ws.events");
+	ws_stats_count(WS_STAT_EVENTS_WRITTEN);
+}
+
+/* The vclock v with this node's entry ticked. */
+static Datum
+tick_vclock(Datum v)
+{
+	return DirectFunctionCall2(vclock_tick, v, Int32GetDatum(ws_node_id));
+}
+
+/* Build the link details stored in a link or unlink event. */
+static Jsonb *
+link_meta(const WsChange *c, Jsonb *props)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	appendStringInfoString(&buf, "{\"rel\":");
+	escape_json(&buf, c->rel);
+	appendStringInfoString(&buf, ",\"to\":");
+	escape_json(&buf, c->to_id);
+	if (props)
+	{
+		appendStringInfoString(&buf, ",\"props\":");
+		(void) JsonbToCString(&buf, &props->root, VARSIZE(props));
+	}
+	appendStringInfoChar(&buf, '}');
+	return DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data)));
+}
+
+/* WS404 / WS410 unless the link target exists and is live; locks it in share mode. */
+static void
+check_link_target(const WsChange *c)
+{
+	Datum		args[1];
+	bool		isnull;
+
+	args[0] = CStringGetTextDatum(c->to_id);
+	if (SPI_execute_plan(plans.entity_live, args, NULL, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read ws.entities");
+	if (SPI_processed == 0)
+		ws_reject(WS_STAT_REJECT_NO_ENTITY, ERRCODE_WS_NO_ENTITY, c->to_id, NULL, NULL,
+				  "entity \"%s\" does not exist", c->to_id);
+	if (DatumGetBool(spi_col(0, 1, &isnull)))
+		ws_reject(WS_STAT_REJECT_RETIRED, ERRCODE_WS_RETIRED, c->to_id, NULL, NULL,
+				  "entity \"%s\" is retired", c->to_id);
+}
+
+/*
+ * Run the protocol for one change, inside SPI and as the table owner.
+ * Fills *out (in outcxt) with the entity after the change; for links,
+ * *link_hlc and *link_props describe the relationship row.
+ */
+static void
+apply_change(Oid caller, const WsChange *c, WsEntity *out, MemoryContext outcxt,
+			 Jsonb **link_props)
+{
+	Datum		args[1];
+	bool		isnull;
+	WsEntity	cur;
+	WsEntity	next;
+	const char **counters;
+	int			ncounters;
+	Jsonb	   *effective = NULL;
+	Jsonb	   *meta = NULL;
+	Jsonb	   *props = NULL;
+	pg_uuid_t	event_id;
+	const char *event_type = c->event_type;
+	char	   *digest;
+	MemoryContext old;
+
+	/* 1. handshake */
+	check_handshake(c->handshake, c->entity_id);
+
+	/* 2. lock */
+	args[0] = CStringGetTextDatum(c->entity_id);
+	if (SPI_execute_plan(plans.lock_entity, args, NULL, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not lock entity");
+	if (SPI_processed == 0)
+		ws_reject(WS_STAT_REJECT_NO_ENTITY, ERRCODE_WS_NO_ENTITY, c->entity_id, NULL,
+				  "Create it first with ws.create_entity().",
+				  "entity \"%s\" does not exist", c->entity_id);
+
+	old = MemoryContextSwitchTo(outcxt);
+	cur.entity_id = pstrdup(c->entity_id);
+	cur.kind = TextDatumGetCString(spi_col(0, 1, &isnull));
+	cur.module = TextDatumGetCString(spi_col(0, 2, &isnull));
+	cur.state = DatumGetJsonbPCopy(spi_col(0, 3, &isnull));
+	cur.version = DatumGetInt64(spi_col(0, 4, &isnull));
+	cur.hlc = *DatumGetHlcP(spi_col(0, 5, &isnull));
+	cur.vclock = PointerGetDatum(PG_DETOAST_DATUM_COPY(spi_col(0, 6, &isnull)));
+	cur.created_hlc = *DatumGetHlcP(spi_col(0, 7, &isnull));
+	cur.retired = DatumGetBool(spi_col(0, 8, &isnull));
+	ncounters = counters_of(spi_col(0, 9, &isnull), &counters);
+	MemoryContextSwitchTo(old);
+
+	/* 3. the caller's grant on the entity's module */
+	ws_check_module_grant(caller, cur.module, c->entity_id);
+
+	if (c->what == WS_CHANGE_LINK || c->what == WS_CHANGE_UNLINK)
+	{
+		props = c->what == WS_CHANGE_LINK ? (c->props ? c->props : empty_object()) : NULL;
+		meta = link_meta(c, props);
+	}
+
+	/* 4. idempotency, before the version check */
+	digest = request_digest(c->entity_id, event_type, c->patch, meta);
+	if (replay_if_done(c, digest, &cur, out, outcxt))
+	{
+		if (link_props)
+			*link_props = props;
+		return;
+	}
+
+	/* 5. retired, expected version */
+	if (cur.retired)
+		ws_reject(WS_STAT_REJECT_RETIRED, ERRCODE_WS_RETIRED, c->entity_id, NULL, NULL,
+				  "entity \"%s\" is retired", c->entity_id);
+	if (c->has_expected && c->expected_version != cur.version)
+		ws_reject(WS_STAT_REJECT_VERSION, ERRCODE_WS_VERSION_CONFLICT, c->entity_id,
+				  psprintf("Expected version " INT64_FORMAT ", actual version " INT64_FORMAT ".",
+						   c->expected_version, cur.version),
+				  "Read the entity again and retry with its current version.",
+				  "version conflict on entity \"%s\": expected " INT64_FORMAT ", actual " INT64_FORMAT,
+				  c->entity_id, c->expected_version, cur.version);
+	if (c->consistency && strcmp(c->consistency, "causal") == 0)
+		check_causal_deps(c->causal_deps, c->entity_id);
+	if (c->what == WS_CHANGE_LINK)
+		check_link_target(c);
+
+	/* 6. merge patch */
+	next = cur;
+	old = MemoryContextSwitchTo(outcxt);
+	next.state = ws_merge_patch(cur.state, c->patch, counters, ncounters, &effective);
+	MemoryContextSwitchTo(old);
+	if (!JB_ROOT_IS_OBJECT(next.state) || JB_ROOT_IS_SCALAR(next.state))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("the state of entity \"%s\" must remain a JSON object", c->entity_id),
+				 errdetail("A merge patch that is not an object replaces the whole state.")));
+
+	/* 7. constraints */
+	check_constraints(cur.kind, next.state, c->entity_id);
+
+	/* 8. clocks */
+	next.version = cur.version + 1;
+	next.hlc = ws_clock_now();
+	old = MemoryContextSwitchTo(outcxt);
+	next.vclock = tick_vclock(cur.vclock);
+	MemoryContextSwitchTo(old);
+	next.retired = c->what == WS_CHANGE_RETIRE;
+
+	/* 9. the event */
+	if (c->has_event_id)
+		event_id = c->event_id;
+	else
+		new_uuid(&event_id);
+	insert_event(&event_id, &next, event_type, effective,
+				 next.version == 1 || next.version % ws_keyframe_interval == 0,
+				 meta, presented_handshake(c->handshake), c->causal_deps, digest);
+
+	/* 10. the entity */
+	{
+		Datum		v[6];
+
+		v[0] = CStringGetTextDatum(next.entity_id);
+		v[1] = JsonbPGetDatum(next.state);
+		v[2] = Int64GetDatum(next.version);
+		v[3] = HlcPGetDatum(&next.hlc);
+		v[4] = next.vclock;
+		v[5] = BoolGetDatum(next.retired);
+		if (SPI_execute_plan(plans.update_entity, v, NULL, false, 0) != SPI_OK_UPDATE)
+			elog(ERROR, "could not update ws.entities");
+	}
+
+	if (c->what == WS_CHANGE_LINK)
+	{
+		Datum		v[5];
+
+		v[0] = CStringGetTextDatum(c->entity_id);
+		v[1] = CStringGetTextDatum(c->rel);
+		v[2] = CStringGetTextDatum(c->to_id);
+		v[3] = JsonbPGetDatum(props);
+		v[4] = HlcPGetDatum(&next.hlc);
+		if (SPI_execute_plan(plans.upsert_link, v, NULL, false, 0) != SPI_OK_INSERT)
+			elog(ERROR, "could not write ws.relationships");
+	}
+	else if (c->what == WS_CHANGE_UNLINK)
+	{
+		Datum		v[3];
+
+		v[0] = CStringGetTextDatum(c->entity_id);
+		v[1] = CStringGetTextDatum(c->rel);
+		v[2] = CStringGetTextDatum(c->to_id);
+		if (SPI_execute_plan(plans.delete_link, v, NULL, false, 0) != SPI_OK_DELETE_RETURNING)
+			elog(ERROR, "could not write ws.relationships");
+		if (SPI_processed == 0)
+			ws_reject(WS_STAT_REJECT_NO_ENTITY, ERRCODE_WS_NO_ENTITY, c->entity_id, NULL, NULL,
+					  "no relationship \"%s\" -%s-> \"%s\"", c->entity_id, c->rel, c->to_id);
+		props = DatumGetJsonbPCopy(spi_col(0, 1, &isnull));
+	}
+
+	notify_event(&event_id, next.entity_id, next.version, &next.hlc);
+	apply_consistency(c->consistency);
+
+	*out = next;
+	if (link_props)
+	{
+		old = MemoryContextSwitchTo(outcxt);
+		*link_props = props ? DatumGetJsonbPCopy(JsonbPGetDatum(props)) : NULL;
+		MemoryContextSwitchTo(old);
+	}
+}
+
+/* Form a ws.entities composite value from e. */
+static HeapTuple
+entity_tuple(TupleDesc tupdesc, const WsEntity *e)
+{
+	Datum		v[9];
+	bool		n[9] = {false};
+
+	v[0] = CStringGetTextDatum(e->entity_id);
+	v[1] = CStringGetTextDatum(e->kind);
+	v[2] = CStringGetTextDatum(e->module);
+	v[3] = JsonbPGetDatum(e->state);
+	v[4] = Int64GetDatum(e->version);
+	v[5] = HlcPGetDatum(ws_hlc_copy(e->hlc));
+	v[6] = e->vclock;
+	v[7] = HlcPGetDatum(ws_hlc_copy(e->created_hlc));
+	v[8] = BoolGetDatum(e->retired);
+	return heap_form_tuple(tupdesc, v, n);
+}
+
+/* The composite result descriptor of the calling function. */
+static TupleDesc
+result_desc(FunctionCallInfo fcinfo)
+{
+	TupleDesc	tupdesc;
+
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "function returning a row called in a context that cannot accept it");
+	return BlessTupleDesc(tupdesc);
+}
+
+/* Run one change through SPI as the table owner and return the entity row. */
+static Datum
+run_change(FunctionCallInfo fcinfo, WsChange *c)
+{
+	MemoryContext outcxt = CurrentMemoryContext;
+	Oid			caller = GetUserId();
+	WsAsOwner	saved;
+	WsEntity	out;
+	TupleDesc	tupdesc = result_desc(fcinfo);
+
+	check_consistency(c->consistency);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	ws_as_owner_begin(&saved);
+	prepare_plans();
+	apply_change(caller, c, &out, outcxt, NULL);
+	ws_as_owner_end(&saved);
+	SPI_finish();
+	return HeapTupleGetDatum(entity_tuple(tupdesc, &out));
+}
+
+/* 22023 unless the entity id fits the limit of ws.entities. */
+static void
+check_entity_id(const char *entity_id)
+{
+	if (strlen(entity_id) > WS_ENTITY_ID_MAX)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("entity_id is longer than %d bytes", WS_ENTITY_ID_MAX)));
+}
+
+/* Fill the common fields of a change from nullable arguments. */
+static void
+init_change(WsChange *c, WsChangeKind what, FunctionCallInfo fcinfo, int entity_arg)
+{
+	memset(c, 0, sizeof(*c));
+	c->what = what;
+	c->entity_id = ws_text_arg(PG_GETARG_DATUM(entity_arg), PG_ARGISNULL(entity_arg), "entity_id");
+	check_entity_id(c->entity_id);
+}
+
+/* NULL-able text argument. */
+static char *
+opt_text(FunctionCallInfo fcinfo, int n)
+{
+	return PG_ARGISNULL(n) ? NULL : TextDatumGetCString(PG_GETARG_DATUM(n));
+}
+
+/*
+ * ws.transition(entity_id, patch, expected_version, handshake, event_id,
+ *				 event_type, causal_deps, consistency) -> ws.entities
+ */
+Datum
+entity_transition(PG_FUNCTION_ARGS)
+{
+	WsChange	c;
+
+	init_change(&c, WS_CHANGE_UPDATE, fcinfo, 0);
+	if (PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("patch must not be null"),
+				 errhint("Pass '{}' for a change that touches no field.")));
+	c.patch = PG_GETARG_JSONB_P(1);
+	c.has_expected = !PG_ARGISNULL(2);
+	c.expected_version = c.has_expected ? PG_GETARG_INT64(2) : 0;
+	c.handshake = opt_text(fcinfo, 3);
+	c.has_event_id = !PG_ARGISNULL(4);
+	if (c.has_event_id)
+		c.event_id = *PG_GETARG_UUID_P(4);
+	c.event_type = ws_text_arg(PG_GETARG_DATUM(5), PG_ARGISNULL(5), "event_type");
+	c.causal_deps = PG_ARGISNULL(6) ? NULL : PG_GETARG_ARRAYTYPE_P(6);
+	c.consistency = opt_text(fcinfo, 7);
+	return run_change(fcinfo, &c);
+}
+
+/* ws.retire_entity(entity_id, expected_version, handshake) -> ws.entities */
+Datum
+entity_retire(PG_FUNCTION_ARGS)
+{
+	WsChange	c;
+
+	init_change(&c, WS_CHANGE_RETIRE, fcinfo, 0);
+	c.patch = empty_object();
+	c.has_expected = !PG_ARGISNULL(1);
+	c.expected_version = c.has_expected ? PG_GETARG_INT64(1) : 0;
+	c.handshake = opt_text(fcinfo, 2);
+	c.event_type = "retired";
+	return run_change(fcinfo, &c);
+}
+
+/* Run a link or unlink and return the relationship row. */
+static Datum
+run_link(FunctionCallInfo fcinfo, WsChange *c)
+{
+	MemoryContext outcxt = CurrentMemoryContext;
+	Oid			caller = GetUserId();
+	WsAsOwner	saved;
+	WsEntity	out;
+	Jsonb	   *props = NULL;
+	TupleDesc	tupdesc = result_desc(fcinfo);
+	Datum		v[5];
+	bool		n[5] = {false};
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	ws_as_owner_begin(&saved);
+	prepare_plans();
+	apply_change(caller, c, &out, outcxt, &props);
+	ws_as_owner_end(&saved);
+	SPI_finish();
+
+	v[0] = CStringGetTextDatum(c->entity_id);
+	v[1] = CStringGetTextDatum(c->rel);
+	v[2] = CStringGetTextDatum(c->to_id);
+	v[3] = props ? JsonbPGetDatum(props) : JsonbPGetDatum(empty_object());
+	v[4] = HlcPGetDatum(ws_hlc_copy(out.hlc));
+	return HeapTupleGetDatum(heap_form_tuple(tupdesc, v, n));
+}
+
+/* ws.link(from_id, rel, to_id, props, handshake) -> ws.relationships */
+Datum
+entity_link(PG_FUNCTION_ARGS)
+{
+	WsChange	c;
+
+	init_change(&c, WS_CHANGE_LINK, fcinfo, 0);
+	c.rel = ws_text_arg(PG_GETARG_DATUM(1), PG_ARGISNULL(1), "rel");
+	c.to_id = ws_text_arg(PG_GETARG_DATUM(2), PG_ARGISNULL(2), "to_id");
+	c.props = PG_ARGISNULL(3) ? NULL : PG_GETARG_JSONB_P(3);
+	if (c.props && !JB_ROOT_IS_OBJECT(c.props))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("props must be a JSON object")));
+	c.handshake = opt_text(fcinfo, 4);
+	c.patch = empty_object();
+	c.event_type = "linked";
+	return run_link(fcinfo, &c);
+}
+
+/* ws.unlink(from_id, rel, to_id, handshake) -> ws.relationships */
+Datum
+entity_unlink(PG_FUNCTION_ARGS)
+{
+	WsChange	c;
+
+	init_change(&c, WS_CHANGE_UNLINK, fcinfo, 0);
+	c.rel = ws_text_arg(PG_GETARG_DATUM(1), PG_ARGISNULL(1), "rel");
+	c.to_id = ws_text_arg(PG_GETARG_DATUM(2), PG_ARGISNULL(2), "to_id");
+	c.handshake = opt_text(fcinfo, 3);
+	c.patch = empty_object();
+	c.event_type = "unlinked";
+	return run_link(fcinfo, &c);
+}
+
+/*
+ * ws.create_entity(entity_id, kind, module, state, handshake, event_id)
+ * -> ws.entities.  A kind not defined yet is defined for the module with
+ * the default policy; the module must be registered.
+ */
+Datum
+entity_create(PG_FUNCTION_ARGS)
+{
+	MemoryContext outcxt = CurrentMemoryContext;
+	Oid			caller = GetUserId();
+	TupleDesc	tupdesc = result_desc(fcinfo);
+	WsAsOwner	saved;
+	WsChange	c;
+	WsEntity	e;
+	char	   *handshake;
+	const char **counters;
+	int			ncounters;
+	Jsonb	   *given;
+	Jsonb	   *effective;
+	char	   *digest;
+	Datum		args[7];
+	bool		isnull;
+
+	init_change(&c, WS_CHANGE_UPDATE, fcinfo, 0);
+	e.entity_id = c.entity_id;
+	e.kind = ws_text_arg(PG_GETARG_DATUM(1), PG_ARGISNULL(1), "kind");
+	e.module = ws_text_arg(PG_GETARG_DATUM(2), PG_ARGISNULL(2), "module");
+	if (PG_ARGISNULL(3))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("state must not be null"),
+				 errhint("Pass '{}' for an entity with no fields yet.")));
+	given = PG_GETARG_JSONB_P(3);
+	if (!JB_ROOT_IS_OBJECT(given) || JB_ROOT_IS_SCALAR(given))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("the state of an entity must be a JSON object")));
+	handshake = opt_text(fcinfo, 4);
+	c.has_event_id = !PG_ARGISNULL(5);
+	if (c.has_event_id)
+		c.event_id = *PG_GETARG_UUID_P(5);
+	c.patch = given;
+	c.event_type = "created";
+
+	check_handshake(handshake, e.entity_id);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	ws_as_owner_begin(&saved);
+	prepare_plans();
+
+	args[0] = CStringGetTextDatum(e.module);
+	if (SPI_execute_plan(plans.module_exists, args, NULL, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read ws.modules");
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("module \"%s\" is not registered", e.module),
+				 errhint("A ws_admin registers it with ws.register_module('%s', 1).", e.module)));
+	ws_check_module_grant(caller, e.module, e.entity_id);
+
+	/* the kind: defined for this module, or defined now */
+	args[0] = CStringGetTextDatum(e.kind);
+	args[1] = CStringGetTextDatum(e.module);
+	if (SPI_execute_plan(plans.insert_kind, args, NULL, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "could not write ws.kinds");
+	if (SPI_execute_plan(plans.kind_of, args, NULL, false, 1) != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "could not read ws.kinds");
+	{
+		char	   *kmodule = TextDatumGetCString(spi_col(0, 1, &isnull));
+		MemoryContext old;
+
+		if (strcmp(kmodule, e.module) != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("kind \"%s\" belongs to module \"%s\", not \"%s\"",
+							e.kind, kmodule, e.module)));
+		old = MemoryContextSwitchTo(outcxt);
+		ncounters = counters_of(spi_col(0, 2, &isnull), &counters);
+		MemoryContextSwitchTo(old);
+	}
+
+	/*
+	 * An existing entity: a retried create (same event_id, same request)
+	 * returns version 1; anything else is a duplicate.
+	 */
+	digest = request_digest(e.entity_id, c.event_type, given, NULL);
+	args[0] = CStringGetTextDatum(e.entity_id);
+	if (SPI_execute_plan(plans.lock_entity, args, NULL, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not lock entity");
+	if (SPI_processed == 1)
+	{
+		WsEntity	cur;
+		MemoryContext old = MemoryContextSwitchTo(outcxt);
+
+		cur.entity_id = e.entity_id;
+		cur.kind = TextDatumGetCString(spi_col(0, 1, &isnull));
+		cur.module = TextDatumGetCString(spi_col(0, 2, &isnull));
+		cur.created_hlc = *DatumGetHlcP(spi_col(0, 7, &isnull));
+		MemoryContextSwitchTo(old);
+		if (replay_if_done(&c, digest, &cur, &e, outcxt))
+		{
+			ws_as_owner_end(&saved);
+			SPI_finish();
+			PG_RETURN_DATUM(HeapTupleGetDatum(entity_tuple(tupdesc, &e)));
+		}
+		ereport(ERROR,
+				(errcode(ERRCODE_UNIQUE_VIOLATION),
+				 errmsg("entity \"%s\" already exists", e.entity_id),
+				 errhint("Change it with ws.transition().")));
+	}
+	if (c.has_event_id)
+	{
+		/* the key may be in use on another entity */
+		args[0] = UUIDPGetDatum(&c.event_id);
+		if (SPI_execute_plan(plans.event_by_id, args, NULL, false, 1) != SPI_OK_SELECT)
+			elog(ERROR, "could not read ws.events");
+		if (SPI_processed == 1)
+			ws_reject(WS_STAT_REJECT_IDEMPOTENCY, ERRCODE_WS_IDEMPOTENCY, e.entity_id,
+					  "The event_id belongs to an event of another entity.",
+					  "Use a new event_id for a new update.",
+					  "idempotency key reused with a different update");
+	}
+
+	{
+		MemoryContext old = MemoryContextSwitchTo(outcxt);
+
+		e.state = ws_merge_patch(NULL, given, counters, ncounters, &effective);
+		MemoryContextSwitchTo(old);
+	}
+	check_constraints(e.kind, e.state, e.entity_id);
+
+	e.version = 1;
+	e.hlc = ws_clock_now();
+	e.created_hlc = e.hlc;
+	e.retired = false;
+	{
+		MemoryContext old = MemoryContextSwitchTo(outcxt);
+
+		e.vclock = tick_vclock(DirectFunctionCall1(vclock_in, CStringGetDatum("{}")));
+		MemoryContextSwitchTo(old);
+	}
+
+	args[0] = CStringGetTextDatum(e.entity_id);
+	args[1] = CStringGetTextDatum(e.kind);
+	args[2] = CStringGetTextDatum(e.module);
+	args[3] = JsonbPGetDatum(e.state);
+	args[4] = HlcPGetDatum(&e.hlc);
+	args[5] = e.vclock;
+	args[6] = HlcPGetDatum(&e.created_hlc);
+	/* a concurrent create of the same id waits here, then fails with 23505 */
+	if (SPI_execute_plan(plans.insert_entity, args, NULL, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "could not insert into ws.entities");
+
+	if (!c.has_event_id)
+		new_uuid(&c.event_id);
+	insert_event(&c.event_id, &e, c.event_type, effective, true, NULL,
+				 presented_handshake(handshake), NULL, digest);
+	notify_event(&c.event_id, e.entity_id, e.version, &e.hlc);
+
+	ws_as_owner_end(&saved);
+	SPI_finish();
+	PG_RETURN_DATUM(HeapTupleGetDatum(entity_tuple(tupdesc, &e)));
+}
+
+/* strcmp order of two changes by entity id, stable by input position */
+typedef struct WsManyItem
+{
+	int			pos;
+	WsChange	change;
+} WsManyItem;
+
+static int
+many_cmp(const void *a, const void *b)
+{
+	const WsManyItem *x = a;
+	const WsManyItem *y = b;
+	int			r = strcmp(x->change.entity_id, y->change.entity_id);
+
+	if (r != 0)
+		return r;
+	return x->pos - y->pos;
+}
+
+/* A string member of an update object, or NULL when absent or null. */
+static char *
+member_text(Jsonb *obj, const char *key, int pos, bool required)
+{
+	JsonbValue *v = getKeyJsonValueFromContainer(&obj->root, key, strlen(key), NULL);
+
+	if (v == NULL || v->type == jbvNull)
+	{
+		if (required)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("update %d has no \"%s\"", pos + 1, key)));
+		return NULL;
+	}
+	if (v->type != jbvString)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("\"%s\" of update %d must be a string", key, pos + 1)));
+	if (required && v->val.string.len == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("\"%s\" of update %d must not be empty", key, pos + 1)));
+	return pnstrdup(v->val.string.val, v->val.string.len);
+}
+
+/* Parse one element of transition_many's array into a change. */
+static void
+parse_update(JsonbValue *elem, int pos, WsChange *c)
+{
+	Jsonb	   *obj;
+	JsonbValue *v;
+	char	   *s;
+
+	if (elem->type != jbvBinary || !JsonContainerIsObject(elem->val.binary.data))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("update %d must be a JSON object", pos + 1)));
+	obj = JsonbValueToJsonb(elem);
+	memset(c, 0, sizeof(*c));
+	c->what = WS_CHANGE_UPDATE;
+	c->entity_id = member_text(obj, "entity_id", pos, true);
+	check_entity_id(c->entity_id);
+
+	v = getKeyJsonValueFromContainer(&obj->root, "patch", 5, NULL);
+	if (v == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("update %d has no \"patch\"", pos + 1)));
+	c->patch = JsonbValueToJsonb(v);
+
+	v = getKeyJsonValueFromContainer(&obj->root, "expected_version", 16, NULL);
+	if (v && v->type != jbvNull)
+	{
+		if (v->type != jbvNumeric)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("\"expected_version\" of update %d must be a number", pos + 1)));
+		c->has_expected = true;
+		c->expected_version = DatumGetInt64(DirectFunctionCall1(numeric_int8,
+																NumericGetDatum(v->val.numeric)));
+	}
+	c->handshake = member_text(obj, "handshake", pos, false);
+	s = member_text(obj, "event_id", pos, false);
+	if (s)
+	{
+		c->has_event_id = true;
+		c->event_id = *DatumGetUUIDP(DirectFunctionCall1(uuid_in, CStringGetDatum(s)));
+	}
+	s = member_text(obj, "event_type", pos, false);
+	c->event_type = s ? s : "update";
+	if (c->event_type[0] == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("\"event_type\" of update %d must not be empty", pos + 1)));
+}
+
+/*
+ * ws.transition_many(updates jsonb) -> SETOF ws.entities: an array of
+ * {"entity_id", "patch", "expected_version", "event_id", "event_type",
+ * "handshake"} applied all-or-nothing.  Entities are locked and changed in
+ * entity id order (updates of one entity in the order given), so two
+ * batches over overlapping sets never deadlock; rows come back in that
+ * order.
+ */
+Datum
+entity_transition_many(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	MemoryContext outcxt = CurrentMemoryContext;
+	Oid			caller = GetUserId();
+	Jsonb	   *updates;
+	JsonbIterator *it;
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+	WsManyItem *items;
+	int			n = 0;
+	int			cap;
+	WsAsOwner	saved;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("updates must not be null")));
+	updates = PG_GETARG_JSONB_P(0);
+	if (!JB_ROOT_IS_ARRAY(updates) || JB_ROOT_IS_SCALAR(updates))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("updates must be a JSON array of objects")));
+
+	cap = Max(JB_ROOT_COUNT(updates), 1);
+	items = palloc(sizeof(WsManyItem) * cap);
+	it = JsonbIteratorInit(&updates->root);
+	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	{
+		if (tok != WJB_ELEM)
+			continue;
+		items[n].pos = n;
+		parse_update(&v, n, &items[n].change);
+		n++;
+	}
+	qsort(items, n, sizeof(WsManyItem), many_cmp);
+
+	InitMaterializedSRF(fcinfo, 0);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	ws_as_owner_begin(&saved);
+	prepare_plans();
+	for (int i = 0; i < n; i++)
+	{
+		WsEntity	out;
+		HeapTuple	tup;
+		MemoryContext old;
+
+		apply_change(caller, &items[i].change, &out, outcxt, NULL);
+		old = MemoryContextSwitchTo(outcxt);
+		tup = entity_tuple(rsinfo->setDesc, &out);
+		MemoryContextSwitchTo(old);
+		tuplestore_puttuple(rsinfo->setResult, tup);
+	}
+	ws_as_owner_end(&saved);
+	SPI_finish();
+	return (Datum) 0;
+}
+
+/*
+ * Trigger on ws.events: the event log is append-only for every role,
+ * including its owner, and also under session_replication_role = replica.
+ */
+Datum
+events_immutable(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	const char *op = "change";
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		elog(ERROR, "events_immutable: not called as a trigger");
+	if (TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event))
+		op = "UPDATE";
+	else if (TRIGGER_FIRED_BY_DELETE(trigdata->tg_event))
+		op = "DELETE";
+	else if (TRIGGER_FIRED_BY_TRUNCATE(trigdata->tg_event))
+		op = "TRUNCATE";
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("ws.events is append-only: %s is not allowed", op),
+			 errdetail("Events are immutable; every change of an entity appends a new event.")));
+	PG_RETURN_NULL();
+}
