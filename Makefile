@@ -26,7 +26,7 @@ DATA = sql/worldstate--1.0.sql
 # pg_regress suites (sql/NAME.sql, expected/NAME.out), run in one database
 # where the extension is already created.
 REGRESS = hlc hlc_errors hlc_order hlc_rules hlc_clock vclock settings \
-	merge_patch transition transition_errors
+	merge_patch transition transition_rfc7396 transition_errors
 REGRESS_OPTS = --load-extension=worldstate
 
 # Isolation specs live in test/isolation/{specs,expected}.

@@ -170,7 +170,7 @@ prepare_plans(void)
 									   "SELECT name, predicate FROM ws.constraints"
 									   " WHERE kind OPERATOR(pg_catalog.=) $1 ORDER BY name", 1, t1);
 		plans.kind_of = ws_prepare(
-								   "SELECT module, counters FROM ws.kinds WHERE kind OPERATOR(pg_catalog.=) $1", 1, t1);
+								   "SELECT module FROM ws.kinds WHERE kind OPERATOR(pg_catalog.=) $1", 1, t1);
 		plans.module_exists = ws_prepare(
 										 "SELECT 1 FROM ws.modules WHERE name OPERATOR(pg_catalog.=) $1", 1, t1);
 		plans.entity_live = ws_prepare(
@@ -1041,10 +1041,7 @@ entity_create(PG_FUNCTION_ARGS)
 	WsChange	c;
 	WsEntity	e;
 	char	   *handshake;
-	const char **counters;
-	int			ncounters;
 	Jsonb	   *given;
-	Jsonb	   *effective;
 	char	   *digest;
 	Datum		args[7];
 	bool		isnull;
@@ -1096,16 +1093,12 @@ entity_create(PG_FUNCTION_ARGS)
 		elog(ERROR, "could not read ws.kinds");
 	{
 		char	   *kmodule = TextDatumGetCString(spi_col(0, 1, &isnull));
-		MemoryContext old;
 
 		if (strcmp(kmodule, e.module) != 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("kind \"%s\" belongs to module \"%s\", not \"%s\"",
 							e.kind, kmodule, e.module)));
-		old = MemoryContextSwitchTo(outcxt);
-		ncounters = counters_of(spi_col(0, 2, &isnull), &counters);
-		MemoryContextSwitchTo(old);
 	}
 
 	/*
@@ -1150,12 +1143,11 @@ entity_create(PG_FUNCTION_ARGS)
 					  "idempotency key reused with a different update");
 	}
 
-	{
-		MemoryContext old = MemoryContextSwitchTo(outcxt);
-
-		e.state = ws_merge_patch(NULL, given, counters, ncounters, &effective);
-		MemoryContextSwitchTo(old);
-	}
+	/*
+	 * The initial state is taken as given (members with value null
+	 * included); it is also the first event's patch, from which folds start.
+	 */
+	e.state = given;
 	check_constraints(e.kind, e.state, e.entity_id);
 
 	e.version = 1;
@@ -1182,7 +1174,7 @@ entity_create(PG_FUNCTION_ARGS)
 
 	if (!c.has_event_id)
 		new_uuid(&c.event_id);
-	insert_event(&c.event_id, &e, c.event_type, effective, true, NULL,
+	insert_event(&c.event_id, &e, c.event_type, given, true, NULL,
 				 presented_handshake(handshake), NULL, digest);
 	notify_event(&c.event_id, e.entity_id, e.version, &e.hlc);
 
