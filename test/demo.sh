@@ -28,6 +28,33 @@ step "install the extension (schema ws)" \
 	"CREATE EXTENSION worldstate;
 SET search_path = public, ws;"
 
+step "a module, a kind with a counter field, a constraint" \
+	"SET worldstate.handshake = '55-45-17';
+SELECT ws.register_module('game', 1);
+SELECT ws.define_kind('player', 'game', policy => 'lww', counters => ARRAY['coins']);
+SELECT ws.add_constraint('player', 'coins_not_negative', '\$.coins >= 0');"
+
+step "create an entity, then change it with a JSON merge patch (coins is a counter: -3 is a delta)" \
+	"SET worldstate.handshake = '55-45-17';
+SELECT entity_id, state, version FROM ws.create_entity('p1', 'player', 'game', '{\"name\": \"Ada\", \"coins\": 10}');
+SELECT state, version FROM ws.transition('p1', '{\"title\": \"Countess\", \"coins\": -3}', expected_version => 1);"
+
+step "a stale expected version is refused (WS409), and so is breaking a constraint (WS422)" \
+	"SET worldstate.handshake = '55-45-17';
+\\set VERBOSITY verbose
+SELECT ws.transition('p1', '{\"coins\": 1}', expected_version => 1);
+SELECT ws.transition('p1', '{\"coins\": -100}');"
+
+step "an idempotent retry: the same event_id returns the first result and writes nothing" \
+	"SET worldstate.handshake = '55-45-17';
+SELECT version FROM ws.transition('p1', '{\"coins\": 5}', event_id => 'a0d6c1c2-7a3e-4d38-9a63-2f0d1b7a9e01');
+SELECT version FROM ws.transition('p1', '{\"level\": 2}');
+SELECT version, state FROM ws.transition('p1', '{\"coins\": 5}', event_id => 'a0d6c1c2-7a3e-4d38-9a63-2f0d1b7a9e01');"
+
+step "every change is an immutable event with an HLC; the log refuses edits" \
+	"SELECT version, event_type, patch, hlc FROM ws.events WHERE entity_id = 'p1' ORDER BY version;
+DELETE FROM ws.events;"
+
 step "hybrid logical clock values: wall time, logical counter, node id" \
 	"SET search_path = public, ws;
 SELECT ws.hlc_now() AS now_1, ws.hlc_now() AS now_2;
