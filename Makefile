@@ -14,8 +14,10 @@ OBJS = \
 	src/stats.o \
 	src/util.o \
 	src/canon.o \
+	src/kindcache.o \
 	src/module.o \
 	src/transition.o \
+	src/writer.o \
 	src/merge_patch.o \
 	src/hlc_parse.o \
 	src/vclock.o \
@@ -26,11 +28,13 @@ DATA = sql/worldstate--1.0.sql
 # pg_regress suites (sql/NAME.sql, expected/NAME.out), run in one database
 # where the extension is already created.
 REGRESS = hlc hlc_errors hlc_order hlc_rules hlc_clock vclock settings \
-	merge_patch transition transition_rfc7396 transition_errors
+	merge_patch transition transition_rfc7396 transition_errors \
+	transition_security
 REGRESS_OPTS = --load-extension=worldstate
 
 # Isolation specs live in test/isolation/{specs,expected}.
-ISOLATION = hlc_now_concurrent
+ISOLATION = hlc_now_concurrent transition_version_race transition_blind_writes \
+	transition_many_order transition_same_event_id create_concurrent
 ISOLATION_OPTS = --inputdir=test/isolation --load-extension=worldstate
 
 PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers

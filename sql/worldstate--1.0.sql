@@ -448,10 +448,12 @@ CREATE TABLE ws.modules (
     registered_at timestamptz NOT NULL DEFAULT pg_catalog.now()
 );
 
+-- Grants name roles by regrole: a dropped role's grant does not pass to a
+-- new role of the same name, and dumps still carry role names.
 CREATE TABLE ws.module_grants (
-    module    text NOT NULL REFERENCES ws.modules (name) ON DELETE CASCADE,
-    role_name name NOT NULL,
-    PRIMARY KEY (module, role_name)
+    module text NOT NULL REFERENCES ws.modules (name) ON DELETE CASCADE,
+    role   regrole NOT NULL,
+    PRIMARY KEY (module, role)
 );
 
 CREATE TABLE ws.kinds (
@@ -469,12 +471,14 @@ CREATE TABLE ws.constraints (
     PRIMARY KEY (kind, name)
 );
 
+-- The functions validate every row they write, so the tables written on
+-- each change carry no CHECK constraints to re-evaluate.
 CREATE TABLE ws.entities (
-    entity_id   text PRIMARY KEY CHECK (entity_id <> '' AND length(entity_id) <= 1024),
+    entity_id   text PRIMARY KEY,
     kind        text NOT NULL REFERENCES ws.kinds (kind),
     module      text NOT NULL REFERENCES ws.modules (name),
     state       jsonb NOT NULL,
-    version     bigint NOT NULL CHECK (version > 0),
+    version     bigint NOT NULL,
     hlc         ws.hlc NOT NULL,
     vclock      ws.vclock NOT NULL,
     created_hlc ws.hlc NOT NULL,
@@ -497,16 +501,18 @@ CREATE INDEX relationships_to_idx ON ws.relationships (to_id);
 -- an entity's patches in version order gives its state; `state` holds the
 -- full state after the event on keyframes (the first version and every
 -- worldstate.keyframe_interval-th), so a past state needs at most K-1
--- patches on top of a keyframe.
+-- patches on top of a keyframe.  request_digest identifies the request of
+-- an event whose event_id the client chose (the idempotency key); it is
+-- NULL for ids the extension generated.
 CREATE TABLE ws.events (
     event_id       uuid PRIMARY KEY,
     entity_id      text NOT NULL,
-    version        bigint NOT NULL CHECK (version > 0),
+    version        bigint NOT NULL,
     hlc            ws.hlc NOT NULL,
     origin_node    int NOT NULL,
     module         text NOT NULL,
     kind           text NOT NULL,
-    event_type     text NOT NULL CHECK (event_type <> ''),
+    event_type     text NOT NULL,
     patch          jsonb NOT NULL,
     state          jsonb,
     meta           jsonb,
@@ -514,12 +520,30 @@ CREATE TABLE ws.events (
     causal_deps    uuid[],
     vclock         ws.vclock NOT NULL,
     schema_version int NOT NULL DEFAULT 1,
-    request_digest text NOT NULL,
+    request_digest text,
     txid           xid8 NOT NULL DEFAULT pg_catalog.pg_current_xact_id(),
     recorded_at    timestamptz NOT NULL DEFAULT pg_catalog.now(),
     UNIQUE (entity_id, version)
 );
 CREATE INDEX events_hlc_brin ON ws.events USING brin (hlc);
+
+-- Each backend caches kinds, constraints and grants (src/kindcache.c);
+-- any change to these tables invalidates the caches when it commits.
+CREATE FUNCTION ws.catalog_changed() RETURNS trigger
+AS 'MODULE_PATHNAME', 'catalog_changed'
+LANGUAGE C;
+CREATE TRIGGER modules_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON ws.modules
+    FOR EACH STATEMENT EXECUTE FUNCTION ws.catalog_changed();
+CREATE TRIGGER module_grants_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON ws.module_grants
+    FOR EACH STATEMENT EXECUTE FUNCTION ws.catalog_changed();
+CREATE TRIGGER kinds_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON ws.kinds
+    FOR EACH STATEMENT EXECUTE FUNCTION ws.catalog_changed();
+CREATE TRIGGER constraints_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON ws.constraints
+    FOR EACH STATEMENT EXECUTE FUNCTION ws.catalog_changed();
+ALTER TABLE ws.modules ENABLE ALWAYS TRIGGER modules_changed;
+ALTER TABLE ws.module_grants ENABLE ALWAYS TRIGGER module_grants_changed;
+ALTER TABLE ws.kinds ENABLE ALWAYS TRIGGER kinds_changed;
+ALTER TABLE ws.constraints ENABLE ALWAYS TRIGGER constraints_changed;
 
 CREATE FUNCTION ws.events_immutable() RETURNS trigger
 AS 'MODULE_PATHNAME', 'events_immutable'
@@ -549,6 +573,7 @@ COMMENT ON TABLE ws.entities IS 'current state of every entity';
 COMMENT ON TABLE ws.relationships IS 'the current relationship graph';
 COMMENT ON TABLE ws.events IS 'immutable event log: one row per change of an entity';
 COMMENT ON FUNCTION ws.events_immutable() IS 'trigger refusing UPDATE, DELETE and TRUNCATE on ws.events';
+COMMENT ON FUNCTION ws.catalog_changed() IS 'trigger invalidating the cached kinds, constraints and grants of every backend at commit';
 
 ------------------------------------------------------------------------
 -- Modules, kinds and constraints
@@ -659,6 +684,7 @@ REVOKE ALL ON ALL TABLES IN SCHEMA ws FROM PUBLIC;
 GRANT SELECT ON ALL TABLES IN SCHEMA ws TO ws_reader;
 
 REVOKE ALL ON FUNCTION ws.events_immutable() FROM PUBLIC;
+REVOKE ALL ON FUNCTION ws.catalog_changed() FROM PUBLIC;
 REVOKE ALL ON FUNCTION ws._merge_patch_counters(jsonb, jsonb, text[]) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION ws.register_module(text, int) FROM PUBLIC;

@@ -35,6 +35,7 @@
 #include "utils/syscache.h"
 
 #include "canon.h"
+#include "kindcache.h"
 #include "worldstate.h"
 
 /* OID of schema ws in this database; raises if the extension is absent. */
@@ -127,34 +128,15 @@ ws_text_arg(Datum d, bool isnull, const char *argname)
 void
 ws_check_module_grant(Oid caller, const char *module, const char *entity_id)
 {
-	static SPIPlanPtr plan = NULL;
-	static Oid	plan_nsp = InvalidOid;
-	Oid			argtypes[1] = {TEXTOID};
-	Datum		args[1];
+	Oid		   *roles;
+	int			n;
 
 	if (superuser_arg(caller))
 		return;
-
-	if (plan == NULL || plan_nsp != ws_namespace())
-	{
-		if (plan)
-			SPI_freeplan(plan);
-		plan = ws_prepare("SELECT role_name FROM ws.module_grants"
-						  " WHERE module OPERATOR(pg_catalog.=) $1", 1, argtypes);
-		plan_nsp = ws_namespace();
-	}
-	args[0] = CStringGetTextDatum(module);
-	if (SPI_execute_plan(plan, args, NULL, false, 0) != SPI_OK_SELECT)
-		elog(ERROR, "could not read ws.module_grants");
-	for (uint64 i = 0; i < SPI_processed; i++)
-	{
-		bool		isnull;
-		Datum		d = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull);
-		Oid			roleid = get_role_oid(NameStr(*DatumGetName(d)), true);
-
-		if (OidIsValid(roleid) && has_privs_of_role(caller, roleid))
+	n = ws_module_grant_roles(module, &roles);
+	for (int i = 0; i < n; i++)
+		if (has_privs_of_role(caller, roles[i]))
 			return;
-	}
 	ws_reject(WS_STAT_REJECT_PERMISSION, ERRCODE_INSUFFICIENT_PRIVILEGE, entity_id,
 			  psprintf("Role \"%s\" holds no grant of module \"%s\".",
 					   GetUserNameFromId(caller, false), module),

@@ -121,18 +121,19 @@ module_grant(PG_FUNCTION_ARGS)
 {
 	char	   *module = ws_text_arg(PG_GETARG_DATUM(0), false, "module");
 	char	   *role = NameStr(*PG_GETARG_NAME(1));
-	Oid			t[2] = {TEXTOID, NAMEOID};
+	Oid			t[2] = {TEXTOID, REGROLEOID};
 	Datum		a[2];
+	Oid			roleid = get_role_oid(role, true);
 
-	if (!OidIsValid(get_role_oid(role, true)))
+	if (!OidIsValid(roleid))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("role \"%s\" does not exist", role)));
 	SPI_connect();
 	require_module(module);
 	a[0] = CStringGetTextDatum(module);
-	a[1] = PG_GETARG_DATUM(1);
-	run_as_owner("INSERT INTO ws.module_grants (module, role_name) VALUES ($1, $2)"
+	a[1] = ObjectIdGetDatum(roleid);
+	run_as_owner("INSERT INTO ws.module_grants (module, role) VALUES ($1, $2)"
 				 " ON CONFLICT DO NOTHING", 2, t, a);
 	SPI_finish();
 	PG_RETURN_VOID();

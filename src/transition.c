@@ -52,13 +52,20 @@
 #include "utils/jsonpath.h"
 #include "utils/lsyscache.h"
 #include "utils/uuid.h"
+#include "utils/xid8.h"
+#include "storage/itemptr.h"
+#include "storage/lmgr.h"
+#include "storage/lock.h"
+#include "common/hashfn.h"
 
 #include "canon.h"
 #include "errcodes.h"
 #include "hlc.h"
+#include "kindcache.h"
 #include "merge_patch.h"
 #include "vclock.h"
 #include "worldstate.h"
+#include "writer.h"
 
 PG_FUNCTION_INFO_V1(entity_create);
 PG_FUNCTION_INFO_V1(entity_transition);
@@ -118,15 +125,8 @@ typedef struct WsEntity
 static struct
 {
 	Oid			nsp;
-	Oid			hlc_type;
-	Oid			vclock_type;
 	SPIPlanPtr	lock_entity;
 	SPIPlanPtr	event_by_id;
-	SPIPlanPtr	constraints;
-	SPIPlanPtr	insert_event;
-	SPIPlanPtr	update_entity;
-	SPIPlanPtr	insert_entity;
-	SPIPlanPtr	kind_of;
 	SPIPlanPtr	module_exists;
 	SPIPlanPtr	insert_kind;
 	SPIPlanPtr	fold_events;
@@ -136,13 +136,16 @@ static struct
 	SPIPlanPtr	delete_link;
 }			plans;
 
+/* The saved plans, in one array for freeing. */
+#define WS_NPLANS 9
+
 /* Prepare every statement, once per backend and schema. */
 static void
 prepare_plans(void)
 {
 	Oid			nsp = ws_namespace();
-	Oid			hlc,
-				vc;
+	Oid			hlc;
+	Oid			t1[1] = {TEXTOID};
 
 	if (plans.lock_entity != NULL && plans.nsp == nsp)
 		return;
@@ -150,79 +153,37 @@ prepare_plans(void)
 	{
 		SPIPlanPtr *p = &plans.lock_entity;
 
-		for (; p <= &plans.delete_link; p++)
-			if (*p)
-				SPI_freeplan(*p);
+		for (int i = 0; i < WS_NPLANS; i++)
+			if (p[i])
+				SPI_freeplan(p[i]);
 	}
 	memset(&plans, 0, sizeof(plans));
 	hlc = ws_type_oid("hlc");
-	vc = ws_type_oid("vclock");
 
+	plans.lock_entity = ws_prepare("SELECT ctid, kind, module, state, version, hlc, vclock,"
+								   " created_hlc, retired FROM ws.entities"
+								   " WHERE entity_id OPERATOR(pg_catalog.=) $1 FOR UPDATE", 1, t1);
+	plans.module_exists = ws_prepare("SELECT 1 FROM ws.modules WHERE name OPERATOR(pg_catalog.=) $1",
+									 1, t1);
+	plans.entity_live = ws_prepare("SELECT retired FROM ws.entities"
+								   " WHERE entity_id OPERATOR(pg_catalog.=) $1 FOR KEY SHARE", 1, t1);
 	{
-		Oid			t1[1] = {TEXTOID};
+		Oid			t[1] = {UUIDOID};
 
-		plans.lock_entity = ws_prepare(
-									   "SELECT e.kind, e.module, e.state, e.version, e.hlc, e.vclock,"
-									   " e.created_hlc, e.retired, k.counters"
-									   " FROM ws.entities e JOIN ws.kinds k ON k.kind OPERATOR(pg_catalog.=) e.kind"
-									   " WHERE e.entity_id OPERATOR(pg_catalog.=) $1 FOR UPDATE OF e", 1, t1);
-		plans.constraints = ws_prepare(
-									   "SELECT name, predicate FROM ws.constraints"
-									   " WHERE kind OPERATOR(pg_catalog.=) $1 ORDER BY name", 1, t1);
-		plans.kind_of = ws_prepare(
-								   "SELECT module FROM ws.kinds WHERE kind OPERATOR(pg_catalog.=) $1", 1, t1);
-		plans.module_exists = ws_prepare(
-										 "SELECT 1 FROM ws.modules WHERE name OPERATOR(pg_catalog.=) $1", 1, t1);
-		plans.entity_live = ws_prepare(
-									   "SELECT retired FROM ws.entities WHERE entity_id OPERATOR(pg_catalog.=) $1"
-									   " FOR KEY SHARE", 1, t1);
-	}
-	{
-		Oid			t1[1] = {UUIDOID};
-
-		plans.event_by_id = ws_prepare(
-									   "SELECT entity_id, version, request_digest, hlc, vclock, event_type"
-									   " FROM ws.events WHERE event_id OPERATOR(pg_catalog.=) $1", 1, t1);
-	}
-	{
-		Oid			t[15] = {UUIDOID, TEXTOID, INT8OID, hlc, INT4OID, TEXTOID, TEXTOID,
-		TEXTOID, JSONBOID, JSONBOID, JSONBOID, TEXTOID, UUIDARRAYOID, vc, TEXTOID};
-
-		plans.insert_event = ws_prepare(
-										"INSERT INTO ws.events (event_id, entity_id, version, hlc, origin_node,"
-										" module, kind, event_type, patch, state, meta, handshake, causal_deps,"
-										" vclock, request_digest)"
-										" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
-										15, t);
-	}
-	{
-		Oid			t[6] = {TEXTOID, JSONBOID, INT8OID, hlc, vc, BOOLOID};
-
-		plans.update_entity = ws_prepare(
-										 "UPDATE ws.entities SET state = $2, version = $3, hlc = $4, vclock = $5,"
-										 " retired = $6 WHERE entity_id OPERATOR(pg_catalog.=) $1", 6, t);
-	}
-	{
-		Oid			t[7] = {TEXTOID, TEXTOID, TEXTOID, JSONBOID, hlc, vc, hlc};
-
-		plans.insert_entity = ws_prepare(
-										 "INSERT INTO ws.entities (entity_id, kind, module, state, version, hlc,"
-										 " vclock, created_hlc, retired)"
-										 " VALUES ($1, $2, $3, $4, 1, $5, $6, $7, false)", 7, t);
+		plans.event_by_id = ws_prepare("SELECT entity_id, version, request_digest, hlc, vclock, event_type"
+									   " FROM ws.events WHERE event_id OPERATOR(pg_catalog.=) $1", 1, t);
 	}
 	{
 		Oid			t[2] = {TEXTOID, TEXTOID};
 
-		plans.insert_kind = ws_prepare(
-									   "INSERT INTO ws.kinds (kind, module) VALUES ($1, $2)"
+		plans.insert_kind = ws_prepare("INSERT INTO ws.kinds (kind, module) VALUES ($1, $2)"
 									   " ON CONFLICT (kind) DO NOTHING", 2, t);
 	}
 	{
 		Oid			t[2] = {TEXTOID, INT8OID};
 
 		/* the keyframe at or before the version, and the patches after it */
-		plans.fold_events = ws_prepare(
-									   "SELECT version, state, patch FROM ws.events"
+		plans.fold_events = ws_prepare("SELECT version, state, patch FROM ws.events"
 									   " WHERE entity_id OPERATOR(pg_catalog.=) $1"
 									   " AND version OPERATOR(pg_catalog.<=) $2"
 									   " AND version OPERATOR(pg_catalog.>=) (SELECT pg_catalog.max(version)"
@@ -233,15 +194,13 @@ prepare_plans(void)
 	{
 		Oid			t[1] = {UUIDARRAYOID};
 
-		plans.deps_present = ws_prepare(
-										"SELECT pg_catalog.count(*) FROM ws.events"
+		plans.deps_present = ws_prepare("SELECT pg_catalog.count(*) FROM ws.events"
 										" WHERE event_id OPERATOR(pg_catalog.=) ANY ($1)", 1, t);
 	}
 	{
 		Oid			t[5] = {TEXTOID, TEXTOID, TEXTOID, JSONBOID, hlc};
 
-		plans.upsert_link = ws_prepare(
-									   "INSERT INTO ws.relationships (from_id, rel, to_id, props, hlc)"
+		plans.upsert_link = ws_prepare("INSERT INTO ws.relationships (from_id, rel, to_id, props, hlc)"
 									   " VALUES ($1, $2, $3, $4, $5)"
 									   " ON CONFLICT (from_id, rel, to_id)"
 									   " DO UPDATE SET props = excluded.props, hlc = excluded.hlc", 5, t);
@@ -249,14 +208,11 @@ prepare_plans(void)
 	{
 		Oid			t[3] = {TEXTOID, TEXTOID, TEXTOID};
 
-		plans.delete_link = ws_prepare(
-									   "DELETE FROM ws.relationships WHERE from_id OPERATOR(pg_catalog.=) $1"
+		plans.delete_link = ws_prepare("DELETE FROM ws.relationships WHERE from_id OPERATOR(pg_catalog.=) $1"
 									   " AND rel OPERATOR(pg_catalog.=) $2 AND to_id OPERATOR(pg_catalog.=) $3"
 									   " RETURNING props, hlc", 3, t);
 	}
 	plans.nsp = nsp;
-	plans.hlc_type = hlc;
-	plans.vclock_type = vc;
 }
 
 /* Column n (1-based) of row r of the last SPI result. */
@@ -307,15 +263,24 @@ presented_handshake(const char *given)
 	return ws_handshake ? ws_handshake : "";
 }
 
-/* A new random (version 4) uuid. */
+/*
+ * A new time-ordered (version 7, RFC 9562) uuid: 48 bits of Unix time in
+ * milliseconds, then random bits.  Ids generated close in time sort close
+ * together, so the primary key of ws.events grows at its right edge
+ * instead of touching a random leaf page on every insert.
+ */
 static void
 new_uuid(pg_uuid_t *u)
 {
-	if (!pg_strong_random(u->data, UUID_LEN))
+	uint64		ms = (uint64) ((GetCurrentTimestamp() + WS_UNIX_TO_PG_USECS) / 1000);
+
+	if (!pg_strong_random(u->data + 6, UUID_LEN - 6))
 		ereport(ERROR,
 				(errcode(ERRCODE_INTERNAL_ERROR),
 				 errmsg("could not generate random values")));
-	u->data[6] = (u->data[6] & 0x0f) | 0x40;
+	for (int i = 0; i < 6; i++)
+		u->data[i] = (uint8) (ms >> (40 - 8 * i));
+	u->data[6] = (u->data[6] & 0x0f) | 0x70;
 	u->data[8] = (u->data[8] & 0x3f) | 0x80;
 }
 
@@ -434,29 +399,21 @@ empty_object(void)
 }
 
 /*
- * Evaluate every constraint of kind against state; WS422 naming the first
- * that does not hold (false, unknown, or not a boolean).
+ * Evaluate every constraint of the kind against state; WS422 naming the
+ * first that does not hold (false, unknown, or not a boolean).
  */
 static void
-check_constraints(const char *kind, Jsonb *state, const char *entity_id)
+check_constraints(const WsKind *k, Jsonb *state, const char *entity_id)
 {
-	Datum		args[1];
-
-	args[0] = CStringGetTextDatum(kind);
-	if (SPI_execute_plan(plans.constraints, args, NULL, false, 0) != SPI_OK_SELECT)
-		elog(ERROR, "could not read ws.constraints");
-	for (uint64 i = 0; i < SPI_processed; i++)
+	for (int i = 0; i < k->nconstraints; i++)
 	{
-		bool		isnull;
-		char	   *name = TextDatumGetCString(spi_col(i, 1, &isnull));
-		Datum		path = spi_col(i, 2, &isnull);
 		LOCAL_FCINFO(fc, 4);
 		Datum		ok;
 
 		InitFunctionCallInfoData(*fc, NULL, 4, InvalidOid, NULL, NULL);
 		fc->args[0].value = JsonbPGetDatum(state);
 		fc->args[0].isnull = false;
-		fc->args[1].value = path;
+		fc->args[1].value = k->constraint_paths[i];
 		fc->args[1].isnull = false;
 		fc->args[2].value = JsonbPGetDatum(empty_object());
 		fc->args[2].isnull = false;
@@ -466,38 +423,56 @@ check_constraints(const char *kind, Jsonb *state, const char *entity_id)
 		if (fc->isnull || !DatumGetBool(ok))
 			ws_reject(WS_STAT_REJECT_CONSTRAINT, ERRCODE_WS_CONSTRAINT, entity_id,
 					  psprintf("The new state does not satisfy %s.",
-							   DatumGetCString(DirectFunctionCall1(jsonpath_out, path))),
+							   DatumGetCString(DirectFunctionCall1(jsonpath_out,
+																   k->constraint_paths[i]))),
 					  NULL,
 					  "constraint violation: \"%s\" on entity \"%s\" of kind \"%s\"",
-					  name, entity_id, kind);
+					  k->constraint_names[i], entity_id, k->kind);
 	}
 }
 
-/* The kind's counter fields as a C array (in the current context). */
-static int
-counters_of(Datum arr, const char ***out)
+/* The kind's definition; it exists for every entity (foreign key). */
+static const WsKind *
+kind_of(const char *kind)
 {
-	Datum	   *elems;
-	bool	   *nulls;
-	int			n;
-	const char **names;
+	const WsKind *k = ws_kind_lookup(kind);
 
-	deconstruct_array(DatumGetArrayTypeP(arr), TEXTOID, -1, false, TYPALIGN_INT,
-					  &elems, &nulls, &n);
-	names = palloc(sizeof(char *) * (n + 1));
-	for (int i = 0; i < n; i++)
-		names[i] = nulls[i] ? "" : TextDatumGetCString(elems[i]);
-	*out = names;
-	return n;
+	if (k == NULL)
+		elog(ERROR, "kind \"%s\" is not defined", kind);
+	return k;
 }
 
 /*
- * The entity's state at the given version: its keyframe at or before the
- * version plus the patches after it.
+ * Serialise, until the end of the transaction, every change that uses the
+ * same key: an idempotency key (so a concurrent reuse waits, then sees the
+ * event and replays or refuses it) or a new entity id (so concurrent
+ * creates of one id wait, then find the entity).  Advisory locks in a
+ * field of their own, out of the way of applications' advisory locks.
+ */
+static void
+lock_key(const char *prefix, const void *key, size_t len)
+{
+	LOCKTAG		tag;
+	uint64		h;
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	appendStringInfoString(&buf, prefix);
+	appendBinaryStringInfo(&buf, key, (int) len);
+	h = DatumGetUInt64(hash_any_extended((unsigned char *) buf.data, buf.len, 0));
+	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, (uint32) (h >> 32), (uint32) h, 0x5753);
+	(void) LockAcquire(&tag, ExclusiveLock, false, false);
+}
+
+/*
+ * The entity's state at the given version, allocated in cxt: its keyframe
+ * at or before the version plus the patches after it.
  */
 static Jsonb *
-state_at_version(const char *entity_id, int64 version)
+state_at_version(const char *entity_id, int64 version, MemoryContext cxt)
 {
+	MemoryContext old;
+	Jsonb	   *result;
 	Datum		args[2];
 	Jsonb	   *acc = NULL;
 
@@ -522,7 +497,11 @@ state_at_version(const char *entity_id, int64 version)
 	if (acc == NULL)
 		elog(ERROR, "no events for entity \"%s\" up to version " INT64_FORMAT,
 			 entity_id, version);
-	return acc;
+	/* SPI left us in its own context, which SPI_finish frees */
+	old = MemoryContextSwitchTo(cxt);
+	result = DatumGetJsonbPCopy(JsonbPGetDatum(acc));
+	MemoryContextSwitchTo(old);
+	return result;
 }
 
 /*
@@ -555,7 +534,12 @@ replay_if_done(const WsChange *c, const char *digest, const WsEntity *current,
 
 	ev_entity = TextDatumGetCString(spi_col(0, 1, &isnull));
 	ev_version = DatumGetInt64(spi_col(0, 2, &isnull));
-	ev_digest = TextDatumGetCString(spi_col(0, 3, &isnull));
+	{
+		Datum		d = spi_col(0, 3, &isnull);
+
+		/* generated ids have no digest: they never match a request */
+		ev_digest = isnull ? "" : TextDatumGetCString(d);
+	}
 	ev_hlc = *DatumGetHlcP(spi_col(0, 4, &isnull));
 	ev_vclock = copy_to(outcxt, spi_col(0, 5, &isnull), false, -1);
 	ev_type = TextDatumGetCString(spi_col(0, 6, &isnull));
@@ -568,9 +552,9 @@ replay_if_done(const WsChange *c, const char *digest, const WsEntity *current,
 				  "Use a new event_id for a new update.",
 				  "idempotency key reused with a different update");
 
-	old = MemoryContextSwitchTo(outcxt);
 	*out = *current;
-	out->state = state_at_version(c->entity_id, ev_version);
+	out->state = state_at_version(c->entity_id, ev_version, outcxt);
+	old = MemoryContextSwitchTo(outcxt);
 	out->version = ev_version;
 	out->hlc = ev_hlc;
 	out->vclock = ev_vclock;
@@ -597,37 +581,56 @@ notify_event(const pg_uuid_t *event_id, const char *entity_id, int64 version, co
 	Async_Notify("worldstate", buf.data);
 }
 
-/* Insert one event row. */
+/* Append one event row. */
 static void
-insert_event(const pg_uuid_t *event_id, const WsEntity *e, const char *event_type,
-			 Jsonb *patch, bool keyframe, Jsonb *meta, const char *handshake,
-			 ArrayType *deps, const char *digest)
+insert_event(WsWriter *w, const pg_uuid_t *event_id, const WsEntity *e,
+			 const char *event_type, Jsonb *patch, bool keyframe, Jsonb *meta,
+			 const char *handshake, ArrayType *deps, const char *digest)
 {
-	Datum		v[15];
-	char		n[15];
+	Datum		v[EV_NCOLS];
+	bool		n[EV_NCOLS];
 
-	memset(n, ' ', sizeof(n));
-	v[0] = UUIDPGetDatum(event_id);
-	v[1] = CStringGetTextDatum(e->entity_id);
-	v[2] = Int64GetDatum(e->version);
-	v[3] = HlcPGetDatum(&e->hlc);
-	v[4] = Int32GetDatum(ws_node_id);
-	v[5] = CStringGetTextDatum(e->module);
-	v[6] = CStringGetTextDatum(e->kind);
-	v[7] = CStringGetTextDatum(event_type);
-	v[8] = JsonbPGetDatum(patch);
-	v[9] = keyframe ? JsonbPGetDatum(e->state) : (Datum) 0;
-	n[9] = keyframe ? ' ' : 'n';
-	v[10] = meta ? JsonbPGetDatum(meta) : (Datum) 0;
-	n[10] = meta ? ' ' : 'n';
-	v[11] = CStringGetTextDatum(handshake);
-	v[12] = deps ? PointerGetDatum(deps) : (Datum) 0;
-	n[12] = deps ? ' ' : 'n';
-	v[13] = e->vclock;
-	v[14] = CStringGetTextDatum(digest);
-	if (SPI_execute_plan(plans.insert_event, v, n, false, 0) != SPI_OK_INSERT)
-		elog(ERROR, "could not insert into ws.events");
+	memset(n, 0, sizeof(n));
+	v[EV_EVENT_ID] = UUIDPGetDatum(event_id);
+	v[EV_ENTITY_ID] = CStringGetTextDatum(e->entity_id);
+	v[EV_VERSION] = Int64GetDatum(e->version);
+	v[EV_HLC] = HlcPGetDatum(&e->hlc);
+	v[EV_ORIGIN_NODE] = Int32GetDatum(ws_node_id);
+	v[EV_MODULE] = CStringGetTextDatum(e->module);
+	v[EV_KIND] = CStringGetTextDatum(e->kind);
+	v[EV_EVENT_TYPE] = CStringGetTextDatum(event_type);
+	v[EV_PATCH] = JsonbPGetDatum(patch);
+	v[EV_STATE] = keyframe ? JsonbPGetDatum(e->state) : (Datum) 0;
+	n[EV_STATE] = !keyframe;
+	v[EV_META] = meta ? JsonbPGetDatum(meta) : (Datum) 0;
+	n[EV_META] = meta == NULL;
+	v[EV_HANDSHAKE] = CStringGetTextDatum(handshake);
+	v[EV_CAUSAL_DEPS] = deps ? PointerGetDatum(deps) : (Datum) 0;
+	n[EV_CAUSAL_DEPS] = deps == NULL;
+	v[EV_VCLOCK] = e->vclock;
+	v[EV_SCHEMA_VERSION] = Int32GetDatum(1);
+	v[EV_REQUEST_DIGEST] = digest ? CStringGetTextDatum(digest) : (Datum) 0;
+	n[EV_REQUEST_DIGEST] = digest == NULL;
+	v[EV_TXID] = FullTransactionIdGetDatum(GetTopFullTransactionId());
+	v[EV_RECORDED_AT] = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
+	ws_writer_insert_event(w, v, n);
 	ws_stats_count(WS_STAT_EVENTS_WRITTEN);
+}
+
+/* Column values of an entity row, in WsEntityCol order. */
+static void
+entity_values(const WsEntity *e, Datum *v, bool *n)
+{
+	memset(n, 0, sizeof(bool) * EN_NCOLS);
+	v[EN_ENTITY_ID] = CStringGetTextDatum(e->entity_id);
+	v[EN_KIND] = CStringGetTextDatum(e->kind);
+	v[EN_MODULE] = CStringGetTextDatum(e->module);
+	v[EN_STATE] = JsonbPGetDatum(e->state);
+	v[EN_VERSION] = Int64GetDatum(e->version);
+	v[EN_HLC] = HlcPGetDatum(&e->hlc);
+	v[EN_VCLOCK] = e->vclock;
+	v[EN_CREATED_HLC] = HlcPGetDatum(&e->created_hlc);
+	v[EN_RETIRED] = BoolGetDatum(e->retired);
 }
 
 /* The vclock v with this node's entry ticked. */
@@ -676,20 +679,20 @@ check_link_target(const WsChange *c)
 }
 
 /*
- * Run the protocol for one change, inside SPI and as the table owner.
- * Fills *out (in outcxt) with the entity after the change; for links,
- * *link_hlc and *link_props describe the relationship row.
+ * Run the protocol for one change, inside SPI and as the table owner,
+ * writing through w.  Fills *out (in outcxt) with the entity after the
+ * change; for links, *link_props with the relationship's properties.
  */
 static void
-apply_change(Oid caller, const WsChange *c, WsEntity *out, MemoryContext outcxt,
-			 Jsonb **link_props)
+apply_change(Oid caller, const WsChange *c, WsWriter *w, WsEntity *out,
+			 MemoryContext outcxt, Jsonb **link_props)
 {
 	Datum		args[1];
 	bool		isnull;
 	WsEntity	cur;
 	WsEntity	next;
-	const char **counters;
-	int			ncounters;
+	ItemPointerData tid;
+	const WsKind *kind;
 	Jsonb	   *effective = NULL;
 	Jsonb	   *meta = NULL;
 	Jsonb	   *props = NULL;
@@ -710,18 +713,19 @@ apply_change(Oid caller, const WsChange *c, WsEntity *out, MemoryContext outcxt,
 				  "Create it first with ws.create_entity().",
 				  "entity \"%s\" does not exist", c->entity_id);
 
+	tid = *(ItemPointer) DatumGetPointer(spi_col(0, 1, &isnull));
 	old = MemoryContextSwitchTo(outcxt);
 	cur.entity_id = pstrdup(c->entity_id);
-	cur.kind = TextDatumGetCString(spi_col(0, 1, &isnull));
-	cur.module = TextDatumGetCString(spi_col(0, 2, &isnull));
-	cur.state = DatumGetJsonbPCopy(spi_col(0, 3, &isnull));
-	cur.version = DatumGetInt64(spi_col(0, 4, &isnull));
-	cur.hlc = *DatumGetHlcP(spi_col(0, 5, &isnull));
-	cur.vclock = PointerGetDatum(PG_DETOAST_DATUM_COPY(spi_col(0, 6, &isnull)));
-	cur.created_hlc = *DatumGetHlcP(spi_col(0, 7, &isnull));
-	cur.retired = DatumGetBool(spi_col(0, 8, &isnull));
-	ncounters = counters_of(spi_col(0, 9, &isnull), &counters);
+	cur.kind = TextDatumGetCString(spi_col(0, 2, &isnull));
+	cur.module = TextDatumGetCString(spi_col(0, 3, &isnull));
+	cur.state = DatumGetJsonbPCopy(spi_col(0, 4, &isnull));
+	cur.version = DatumGetInt64(spi_col(0, 5, &isnull));
+	cur.hlc = *DatumGetHlcP(spi_col(0, 6, &isnull));
+	cur.vclock = PointerGetDatum(PG_DETOAST_DATUM_COPY(spi_col(0, 7, &isnull)));
+	cur.created_hlc = *DatumGetHlcP(spi_col(0, 8, &isnull));
+	cur.retired = DatumGetBool(spi_col(0, 9, &isnull));
 	MemoryContextSwitchTo(old);
+	kind = kind_of(cur.kind);
 
 	/* 3. the caller's grant on the entity's module */
 	ws_check_module_grant(caller, cur.module, c->entity_id);
@@ -733,12 +737,17 @@ apply_change(Oid caller, const WsChange *c, WsEntity *out, MemoryContext outcxt,
 	}
 
 	/* 4. idempotency, before the version check */
-	digest = request_digest(c->entity_id, event_type, c->patch, meta);
-	if (replay_if_done(c, digest, &cur, out, outcxt))
+	digest = NULL;
+	if (c->has_event_id)
 	{
-		if (link_props)
-			*link_props = props;
-		return;
+		lock_key("event:", &c->event_id, UUID_LEN);
+		digest = request_digest(c->entity_id, event_type, c->patch, meta);
+		if (replay_if_done(c, digest, &cur, out, outcxt))
+		{
+			if (link_props)
+				*link_props = props;
+			return;
+		}
 	}
 
 	/* 5. retired, expected version */
@@ -760,7 +769,9 @@ apply_change(Oid caller, const WsChange *c, WsEntity *out, MemoryContext outcxt,
 	/* 6. merge patch */
 	next = cur;
 	old = MemoryContextSwitchTo(outcxt);
-	next.state = ws_merge_patch(cur.state, c->patch, counters, ncounters, &effective);
+	next.state = ws_merge_patch(cur.state, c->patch,
+								(const char *const *) kind->counters, kind->ncounters,
+								&effective);
 	MemoryContextSwitchTo(old);
 	if (!JB_ROOT_IS_OBJECT(next.state) || JB_ROOT_IS_SCALAR(next.state))
 		ereport(ERROR,
@@ -769,7 +780,7 @@ apply_change(Oid caller, const WsChange *c, WsEntity *out, MemoryContext outcxt,
 				 errdetail("A merge patch that is not an object replaces the whole state.")));
 
 	/* 7. constraints */
-	check_constraints(cur.kind, next.state, c->entity_id);
+	check_constraints(kind, next.state, c->entity_id);
 
 	/* 8. clocks */
 	next.version = cur.version + 1;
@@ -784,22 +795,17 @@ apply_change(Oid caller, const WsChange *c, WsEntity *out, MemoryContext outcxt,
 		event_id = c->event_id;
 	else
 		new_uuid(&event_id);
-	insert_event(&event_id, &next, event_type, effective,
-				 next.version == 1 || next.version % ws_keyframe_interval == 0,
+	insert_event(w, &event_id, &next, event_type, effective,
+				 next.version % ws_keyframe_interval == 0,
 				 meta, presented_handshake(c->handshake), c->causal_deps, digest);
 
 	/* 10. the entity */
 	{
-		Datum		v[6];
+		Datum		v[EN_NCOLS];
+		bool		n[EN_NCOLS];
 
-		v[0] = CStringGetTextDatum(next.entity_id);
-		v[1] = JsonbPGetDatum(next.state);
-		v[2] = Int64GetDatum(next.version);
-		v[3] = HlcPGetDatum(&next.hlc);
-		v[4] = next.vclock;
-		v[5] = BoolGetDatum(next.retired);
-		if (SPI_execute_plan(plans.update_entity, v, NULL, false, 0) != SPI_OK_UPDATE)
-			elog(ERROR, "could not update ws.entities");
+		entity_values(&next, v, n);
+		ws_writer_update_entity(w, &tid, v, n);
 	}
 
 	if (c->what == WS_CHANGE_LINK)
@@ -826,19 +832,19 @@ apply_change(Oid caller, const WsChange *c, WsEntity *out, MemoryContext outcxt,
 		if (SPI_processed == 0)
 			ws_reject(WS_STAT_REJECT_NO_ENTITY, ERRCODE_WS_NO_ENTITY, c->entity_id, NULL, NULL,
 					  "no relationship \"%s\" -%s-> \"%s\"", c->entity_id, c->rel, c->to_id);
+		old = MemoryContextSwitchTo(outcxt);
 		props = DatumGetJsonbPCopy(spi_col(0, 1, &isnull));
+		MemoryContextSwitchTo(old);
 	}
 
 	notify_event(&event_id, next.entity_id, next.version, &next.hlc);
 	apply_consistency(c->consistency);
+	/* later changes in this transaction see this one */
+	CommandCounterIncrement();
 
 	*out = next;
 	if (link_props)
-	{
-		old = MemoryContextSwitchTo(outcxt);
-		*link_props = props ? DatumGetJsonbPCopy(JsonbPGetDatum(props)) : NULL;
-		MemoryContextSwitchTo(old);
-	}
+		*link_props = props;
 }
 
 /* Form a ws.entities composite value from e. */
@@ -871,24 +877,48 @@ result_desc(FunctionCallInfo fcinfo)
 	return BlessTupleDesc(tupdesc);
 }
 
-/* Run one change through SPI as the table owner and return the entity row. */
+/*
+ * Run changes: connect SPI, switch to the table owner, open the writer.
+ * ws_changes_end undoes it in reverse order.
+ */
+typedef struct WsSession
+{
+	WsAsOwner	saved;
+	WsWriter	writer;
+} WsSession;
+
+static void
+ws_changes_begin(WsSession *s)
+{
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	ws_as_owner_begin(&s->saved);
+	prepare_plans();
+	ws_writer_begin(&s->writer);
+}
+
+static void
+ws_changes_end(WsSession *s)
+{
+	ws_writer_end(&s->writer);
+	ws_as_owner_end(&s->saved);
+	SPI_finish();
+}
+
+/* Run one change and return the entity row. */
 static Datum
 run_change(FunctionCallInfo fcinfo, WsChange *c)
 {
 	MemoryContext outcxt = CurrentMemoryContext;
 	Oid			caller = GetUserId();
-	WsAsOwner	saved;
+	WsSession	session;
 	WsEntity	out;
 	TupleDesc	tupdesc = result_desc(fcinfo);
 
 	check_consistency(c->consistency);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	ws_as_owner_begin(&saved);
-	prepare_plans();
-	apply_change(caller, c, &out, outcxt, NULL);
-	ws_as_owner_end(&saved);
-	SPI_finish();
+	ws_changes_begin(&session);
+	apply_change(caller, c, &session.writer, &out, outcxt, NULL);
+	ws_changes_end(&session);
 	return HeapTupleGetDatum(entity_tuple(tupdesc, &out));
 }
 
@@ -968,20 +998,16 @@ run_link(FunctionCallInfo fcinfo, WsChange *c)
 {
 	MemoryContext outcxt = CurrentMemoryContext;
 	Oid			caller = GetUserId();
-	WsAsOwner	saved;
+	WsSession	session;
 	WsEntity	out;
 	Jsonb	   *props = NULL;
 	TupleDesc	tupdesc = result_desc(fcinfo);
 	Datum		v[5];
 	bool		n[5] = {false};
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	ws_as_owner_begin(&saved);
-	prepare_plans();
-	apply_change(caller, c, &out, outcxt, &props);
-	ws_as_owner_end(&saved);
-	SPI_finish();
+	ws_changes_begin(&session);
+	apply_change(caller, c, &session.writer, &out, outcxt, &props);
+	ws_changes_end(&session);
 
 	v[0] = CStringGetTextDatum(c->entity_id);
 	v[1] = CStringGetTextDatum(c->rel);
@@ -1037,13 +1063,14 @@ entity_create(PG_FUNCTION_ARGS)
 	MemoryContext outcxt = CurrentMemoryContext;
 	Oid			caller = GetUserId();
 	TupleDesc	tupdesc = result_desc(fcinfo);
-	WsAsOwner	saved;
+	WsSession	session;
 	WsChange	c;
 	WsEntity	e;
+	const WsKind *kind;
 	char	   *handshake;
 	Jsonb	   *given;
-	char	   *digest;
-	Datum		args[7];
+	char	   *digest = NULL;
+	Datum		args[2];
 	bool		isnull;
 
 	init_change(&c, WS_CHANGE_UPDATE, fcinfo, 0);
@@ -1069,10 +1096,7 @@ entity_create(PG_FUNCTION_ARGS)
 
 	check_handshake(handshake, e.entity_id);
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	ws_as_owner_begin(&saved);
-	prepare_plans();
+	ws_changes_begin(&session);
 
 	args[0] = CStringGetTextDatum(e.module);
 	if (SPI_execute_plan(plans.module_exists, args, NULL, false, 1) != SPI_OK_SELECT)
@@ -1085,27 +1109,32 @@ entity_create(PG_FUNCTION_ARGS)
 	ws_check_module_grant(caller, e.module, e.entity_id);
 
 	/* the kind: defined for this module, or defined now */
-	args[0] = CStringGetTextDatum(e.kind);
-	args[1] = CStringGetTextDatum(e.module);
-	if (SPI_execute_plan(plans.insert_kind, args, NULL, false, 0) != SPI_OK_INSERT)
-		elog(ERROR, "could not write ws.kinds");
-	if (SPI_execute_plan(plans.kind_of, args, NULL, false, 1) != SPI_OK_SELECT || SPI_processed != 1)
-		elog(ERROR, "could not read ws.kinds");
+	kind = ws_kind_lookup(e.kind);
+	if (kind == NULL)
 	{
-		char	   *kmodule = TextDatumGetCString(spi_col(0, 1, &isnull));
-
-		if (strcmp(kmodule, e.module) != 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("kind \"%s\" belongs to module \"%s\", not \"%s\"",
-							e.kind, kmodule, e.module)));
+		args[0] = CStringGetTextDatum(e.kind);
+		args[1] = CStringGetTextDatum(e.module);
+		if (SPI_execute_plan(plans.insert_kind, args, NULL, false, 0) != SPI_OK_INSERT)
+			elog(ERROR, "could not write ws.kinds");
+		kind = kind_of(e.kind);
 	}
+	if (strcmp(kind->module, e.module) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("kind \"%s\" belongs to module \"%s\", not \"%s\"",
+						e.kind, kind->module, e.module)));
 
 	/*
-	 * An existing entity: a retried create (same event_id, same request)
-	 * returns version 1; anything else is a duplicate.
+	 * Concurrent creates of one id queue here; then an existing entity is a
+	 * retried create (same event_id, same request), which returns version
+	 * 1, or a duplicate.
 	 */
-	digest = request_digest(e.entity_id, c.event_type, given, NULL);
+	lock_key("entity:", e.entity_id, strlen(e.entity_id));
+	if (c.has_event_id)
+	{
+		lock_key("event:", &c.event_id, UUID_LEN);
+		digest = request_digest(e.entity_id, c.event_type, given, NULL);
+	}
 	args[0] = CStringGetTextDatum(e.entity_id);
 	if (SPI_execute_plan(plans.lock_entity, args, NULL, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not lock entity");
@@ -1115,14 +1144,13 @@ entity_create(PG_FUNCTION_ARGS)
 		MemoryContext old = MemoryContextSwitchTo(outcxt);
 
 		cur.entity_id = e.entity_id;
-		cur.kind = TextDatumGetCString(spi_col(0, 1, &isnull));
-		cur.module = TextDatumGetCString(spi_col(0, 2, &isnull));
-		cur.created_hlc = *DatumGetHlcP(spi_col(0, 7, &isnull));
+		cur.kind = TextDatumGetCString(spi_col(0, 2, &isnull));
+		cur.module = TextDatumGetCString(spi_col(0, 3, &isnull));
+		cur.created_hlc = *DatumGetHlcP(spi_col(0, 8, &isnull));
 		MemoryContextSwitchTo(old);
-		if (replay_if_done(&c, digest, &cur, &e, outcxt))
+		if (c.has_event_id && replay_if_done(&c, digest, &cur, &e, outcxt))
 		{
-			ws_as_owner_end(&saved);
-			SPI_finish();
+			ws_changes_end(&session);
 			PG_RETURN_DATUM(HeapTupleGetDatum(entity_tuple(tupdesc, &e)));
 		}
 		ereport(ERROR,
@@ -1148,7 +1176,7 @@ entity_create(PG_FUNCTION_ARGS)
 	 * included); it is also the first event's patch, from which folds start.
 	 */
 	e.state = given;
-	check_constraints(e.kind, e.state, e.entity_id);
+	check_constraints(kind, e.state, e.entity_id);
 
 	e.version = 1;
 	e.hlc = ws_clock_now();
@@ -1161,25 +1189,21 @@ entity_create(PG_FUNCTION_ARGS)
 		MemoryContextSwitchTo(old);
 	}
 
-	args[0] = CStringGetTextDatum(e.entity_id);
-	args[1] = CStringGetTextDatum(e.kind);
-	args[2] = CStringGetTextDatum(e.module);
-	args[3] = JsonbPGetDatum(e.state);
-	args[4] = HlcPGetDatum(&e.hlc);
-	args[5] = e.vclock;
-	args[6] = HlcPGetDatum(&e.created_hlc);
-	/* a concurrent create of the same id waits here, then fails with 23505 */
-	if (SPI_execute_plan(plans.insert_entity, args, NULL, false, 0) != SPI_OK_INSERT)
-		elog(ERROR, "could not insert into ws.entities");
-
 	if (!c.has_event_id)
 		new_uuid(&c.event_id);
-	insert_event(&c.event_id, &e, c.event_type, given, true, NULL,
+	insert_event(&session.writer, &c.event_id, &e, c.event_type, given, true, NULL,
 				 presented_handshake(handshake), NULL, digest);
-	notify_event(&c.event_id, e.entity_id, e.version, &e.hlc);
+	{
+		Datum		v[EN_NCOLS];
+		bool		n[EN_NCOLS];
 
-	ws_as_owner_end(&saved);
-	SPI_finish();
+		entity_values(&e, v, n);
+		ws_writer_insert_entity(&session.writer, v, n);
+	}
+	notify_event(&c.event_id, e.entity_id, e.version, &e.hlc);
+	CommandCounterIncrement();
+
+	ws_changes_end(&session);
 	PG_RETURN_DATUM(HeapTupleGetDatum(entity_tuple(tupdesc, &e)));
 }
 
@@ -1299,7 +1323,7 @@ entity_transition_many(PG_FUNCTION_ARGS)
 	WsManyItem *items;
 	int			n = 0;
 	int			cap;
-	WsAsOwner	saved;
+	WsSession	session;
 
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
@@ -1325,24 +1349,20 @@ entity_transition_many(PG_FUNCTION_ARGS)
 	qsort(items, n, sizeof(WsManyItem), many_cmp);
 
 	InitMaterializedSRF(fcinfo, 0);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	ws_as_owner_begin(&saved);
-	prepare_plans();
+	ws_changes_begin(&session);
 	for (int i = 0; i < n; i++)
 	{
 		WsEntity	out;
 		HeapTuple	tup;
 		MemoryContext old;
 
-		apply_change(caller, &items[i].change, &out, outcxt, NULL);
+		apply_change(caller, &items[i].change, &session.writer, &out, outcxt, NULL);
 		old = MemoryContextSwitchTo(outcxt);
 		tup = entity_tuple(rsinfo->setDesc, &out);
 		MemoryContextSwitchTo(old);
 		tuplestore_puttuple(rsinfo->setResult, tup);
 	}
-	ws_as_owner_end(&saved);
-	SPI_finish();
+	ws_changes_end(&session);
 	return (Datum) 0;
 }
 

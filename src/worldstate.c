@@ -23,6 +23,7 @@
 #include "utils/guc.h"
 
 #include "hlc.h"
+#include "kindcache.h"
 #include "stats.h"
 #include "worldstate.h"
 
@@ -52,6 +53,7 @@ ws_shmem_request(void)
 		prev_shmem_request_hook();
 	ws_clock_shmem_request();
 	RequestAddinShmemSpace(ws_stats_shmem_size());
+	RequestAddinShmemSpace(ws_kindcache_shmem_size());
 }
 
 static void
@@ -61,6 +63,7 @@ ws_shmem_startup(void)
 		prev_shmem_startup_hook();
 	ws_clock_shmem_init();
 	ws_stats_shmem_init();
+	ws_kindcache_shmem_init();
 }
 
 /*

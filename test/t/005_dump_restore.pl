@@ -35,7 +35,7 @@ my $digest_sql = q{
 		UNION ALL SELECT format('%s/%s/%s', kind, module, counters) FROM ws.kinds
 		UNION ALL SELECT format('%s/%s/%s', kind, name, predicate) FROM ws.constraints
 		UNION ALL SELECT format('%s/%s', name, api_version) FROM ws.modules
-		UNION ALL SELECT format('%s/%s', module, role_name) FROM ws.module_grants
+		UNION ALL SELECT format('%s/%s', module, role) FROM ws.module_grants
 	) s};
 my $before = $node->safe_psql('postgres', $digest_sql);
 my $counts = 'SELECT (SELECT count(*) FROM ws.entities) || \'/\' || (SELECT count(*) FROM ws.events)';

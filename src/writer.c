@@ -1,0 +1,193 @@
+/*-------------------------------------------------------------------------
+ *
+ * writer.c
+ *		Direct writes of event and entity rows through the executor's
+ *		simple-relation helpers.
+ *
+ * The transition protocol writes two rows per change: an event and the new
+ * entity version.  Running each through SPI would build and tear down an
+ * executor plan per statement; instead a change opens ws.events and
+ * ws.entities once, with a minimal executor state, and inserts or updates
+ * rows with ExecSimpleRelationInsert/Update -- the path logical replication
+ * uses to apply changes.  Index maintenance, NOT NULL checks, triggers
+ * (the foreign keys of ws.entities) and WAL are exactly those of INSERT and
+ * UPDATE; logical decoding sees ordinary inserts.
+ *
+ * Columns are found by name when the writer opens, so the code does not
+ * depend on the tables' column order.  The callers check privileges: the
+ * writer runs as whoever calls it, which in worldstate is the owner of
+ * schema ws.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/table.h"
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "commands/trigger.h"
+#include "nodes/makefuncs.h"
+#include "parser/parse_relation.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
+
+#include "canon.h"
+#include "writer.h"
+
+static const char *const event_cols[EV_NCOLS] = {
+	"event_id", "entity_id", "version", "hlc", "origin_node", "module", "kind",
+	"event_type", "patch", "state", "meta", "handshake", "causal_deps",
+	"vclock", "schema_version", "request_digest", "txid", "recorded_at"
+};
+
+static const char *const entity_cols[EN_NCOLS] = {
+	"entity_id", "kind", "module", "state", "version", "hlc", "vclock",
+	"created_hlc", "retired"
+};
+
+/* Open one table of schema ws for writing as range table entry rti. */
+static ResultRelInfo *
+open_target(WsWriter *w, const char *name, Index rti, Relation *rel)
+{
+	Oid			relid = get_relname_relid(name, ws_namespace());
+	ResultRelInfo *rri;
+
+	if (!OidIsValid(relid))
+		elog(ERROR, "table ws.%s does not exist", name);
+	*rel = table_open(relid, RowExclusiveLock);
+	rri = makeNode(ResultRelInfo);
+	InitResultRelInfo(rri, *rel, rti, NULL, 0);
+	ExecOpenIndices(rri, false);
+	return rri;
+}
+
+/* Attribute numbers of the named columns of rel. */
+static void
+map_columns(Relation rel, const char *const *names, int n, AttrNumber *att)
+{
+	for (int i = 0; i < n; i++)
+	{
+		att[i] = attnameAttNum(rel, names[i], false);
+		if (att[i] == InvalidAttrNumber)
+			elog(ERROR, "column \"%s\" of ws.%s does not exist", names[i],
+				 RelationGetRelationName(rel));
+	}
+}
+
+/* A range table entry for a table written by the writer. */
+static RangeTblEntry *
+target_rte(Oid relid)
+{
+	RangeTblEntry *rte = makeNode(RangeTblEntry);
+
+	rte->rtekind = RTE_RELATION;
+	rte->relid = relid;
+	rte->relkind = RELKIND_RELATION;
+	rte->rellockmode = RowExclusiveLock;
+	return rte;
+}
+
+/*
+ * Open ws.events and ws.entities for writing.  Pair with ws_writer_end; an
+ * error in between is cleaned up by transaction abort.
+ */
+void
+ws_writer_begin(WsWriter *w)
+{
+	Oid			nsp = ws_namespace();
+
+	memset(w, 0, sizeof(*w));
+	w->estate = CreateExecutorState();
+	ExecInitRangeTable(w->estate,
+					   list_make2(target_rte(get_relname_relid("events", nsp)),
+								  target_rte(get_relname_relid("entities", nsp))));
+	w->events = open_target(w, "events", 1, &w->events_rel);
+	w->entities = open_target(w, "entities", 2, &w->entities_rel);
+	/* AFTER triggers (the foreign keys) find their relations here */
+	w->estate->es_opened_result_relations = list_make2(w->events, w->entities);
+	map_columns(w->events_rel, event_cols, EV_NCOLS, w->ev_att);
+	map_columns(w->entities_rel, entity_cols, EN_NCOLS, w->en_att);
+
+	w->estate->es_snapshot = GetActiveSnapshot();
+	w->event_slot = table_slot_create(w->events_rel, &w->estate->es_tupleTable);
+	w->entity_slot = table_slot_create(w->entities_rel, &w->estate->es_tupleTable);
+	w->old_slot = table_slot_create(w->entities_rel, &w->estate->es_tupleTable);
+	AfterTriggerBeginQuery();
+}
+
+/* Fire the queued AFTER triggers and close everything. */
+void
+ws_writer_end(WsWriter *w)
+{
+	ListCell   *lc;
+
+	AfterTriggerEndQuery(w->estate);
+	/* relations opened only for triggers, as ExecEndPlan would close them */
+	foreach(lc, w->estate->es_trig_target_relations)
+		table_close(((ResultRelInfo *) lfirst(lc))->ri_RelationDesc, NoLock);
+	ExecCloseIndices(w->events);
+	ExecCloseIndices(w->entities);
+	ExecResetTupleTable(w->estate->es_tupleTable, false);
+	/* tables the executor opened itself, e.g. for trigger checks */
+	ExecCloseRangeTableRelations(w->estate);
+	FreeExecutorState(w->estate);
+	table_close(w->events_rel, NoLock);
+	table_close(w->entities_rel, NoLock);
+	memset(w, 0, sizeof(*w));
+}
+
+/*
+ * Fill slot from values given in column-enum order, for a write in the
+ * current command (the caller increments the command counter between
+ * changes, so each sees the ones before).
+ */
+static void
+fill_slot(WsWriter *w, TupleTableSlot *slot, const AttrNumber *att, int n,
+		  const Datum *values, const bool *nulls)
+{
+	int			natts = slot->tts_tupleDescriptor->natts;
+
+	w->estate->es_output_cid = GetCurrentCommandId(true);
+	ExecClearTuple(slot);
+	for (int i = 0; i < natts; i++)
+	{
+		slot->tts_values[i] = (Datum) 0;
+		slot->tts_isnull[i] = true;
+	}
+	for (int i = 0; i < n; i++)
+	{
+		slot->tts_values[att[i] - 1] = values[i];
+		slot->tts_isnull[att[i] - 1] = nulls[i];
+	}
+	ExecStoreVirtualTuple(slot);
+}
+
+/* Insert an event row; values and nulls in WsEventCol order. */
+void
+ws_writer_insert_event(WsWriter *w, const Datum *values, const bool *nulls)
+{
+	fill_slot(w, w->event_slot, w->ev_att, EV_NCOLS, values, nulls);
+	ExecSimpleRelationInsert(w->events, w->estate, w->event_slot);
+}
+
+/* Insert an entity row; values and nulls in WsEntityCol order. */
+void
+ws_writer_insert_entity(WsWriter *w, const Datum *values, const bool *nulls)
+{
+	fill_slot(w, w->entity_slot, w->en_att, EN_NCOLS, values, nulls);
+	ExecSimpleRelationInsert(w->entities, w->estate, w->entity_slot);
+}
+
+/*
+ * Replace the entity row at tid, which the caller has locked, with the
+ * given values (WsEntityCol order).
+ */
+void
+ws_writer_update_entity(WsWriter *w, ItemPointer tid, const Datum *values, const bool *nulls)
+{
+	fill_slot(w, w->entity_slot, w->en_att, EN_NCOLS, values, nulls);
+	ExecClearTuple(w->old_slot);
+	w->old_slot->tts_tid = *tid;
+	ExecSimpleRelationUpdate(w->entities, w->estate, NULL, w->old_slot, w->entity_slot);
+}

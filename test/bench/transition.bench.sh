@@ -1,0 +1,233 @@
+#!/usr/bin/env bash
+# transition benchmark: the throughput of ws.transition against two
+# baselines measured in the same run, with pgbench -M prepared, 4 clients
+# (-j 2), BENCH_SECONDS (default 15) per case, on N = 1000 entities of one
+# kind with one counter field and one jsonpath constraint; every
+# transaction changes one random entity.
+#
+#   a  the floor: one writable-CTE statement on plain tables -- merge the
+#      patch with ||, version + 1, append an event row;
+#   b  the same protocol by hand in PL/pgSQL on plain tables: handshake,
+#      SELECT ... FOR UPDATE, expected version, merge, counter delta,
+#      jsonpath constraint, insert the event, update the entity;
+#   c  ws.transition('e' || id, '{"n": 1, "note": "x"}', handshake => ...)
+#      on ws entities whose kind has the counter n and the constraint
+#      '$.n >= 0'.
+#
+# Each case runs with synchronous_commit off and on.  The throwaway cluster
+# runs with fsync = off, which would make "on" cost nothing more than a
+# write(); this benchmark turns fsync on (BENCH_FSYNC=off to keep it off)
+# so that "on" measures a durable commit.  Every run starts from a freshly
+# created database holding the same initial data, after a CHECKPOINT.
+# Prints tps (pgbench's figure without initial connection time) and the WAL
+# written per transaction for each run, then the ratios c/a and c/b.
+# Targets: c/a >= 0.85 and c/b >= 1.3, for each synchronous_commit setting.
+#
+# Run by test/bench/run.sh, which exports PGHOST, PGPORT, PGUSER and
+# PGDATABASE for the benchmark cluster.
+set -euo pipefail
+
+seconds=${BENCH_SECONDS:-15}
+fsync=${BENCH_FSYNC:-on}
+entities=1000
+db=ws_bench_transition
+work=$(mktemp -d)
+
+cleanup() {
+	psql -X -q -d "$PGDATABASE" -c "DROP DATABASE IF EXISTS $db" >/dev/null 2>&1 || true
+	psql -X -q -d "$PGDATABASE" -c "ALTER SYSTEM RESET fsync" -c "SELECT pg_reload_conf()" >/dev/null 2>&1 || true
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
+psql -X -q -v ON_ERROR_STOP=1 -c "ALTER SYSTEM SET fsync = $fsync" -c "SELECT pg_reload_conf()" >/dev/null
+# the reload is asynchronous: wait until a new backend sees the setting
+for _ in $(seq 50); do
+	[ "$(psql -X -Atc 'SHOW fsync')" = "$fsync" ] && break
+	sleep 0.1
+done
+[ "$(psql -X -Atc 'SHOW fsync')" = "$fsync" ] || { echo "fsync did not become $fsync" >&2; exit 1; }
+
+# ---------------------------------------------------------------------------
+# Schemas and initial data of the three cases.  Every case starts with the
+# same N entities e1..eN in state {"n": 0, "note": ""} at version 1 and one
+# event per entity (the creation).
+# ---------------------------------------------------------------------------
+
+# a: plain tables, no triggers; the pk on entities and the (entity_id,
+# version) unique index on events.
+cat >"$work/setup_a.sql" <<SQL
+CREATE TABLE bench_entities (id text PRIMARY KEY, state jsonb NOT NULL, version bigint NOT NULL);
+CREATE TABLE bench_events (entity_id text NOT NULL, version bigint NOT NULL, patch jsonb NOT NULL,
+                           recorded_at timestamptz NOT NULL, UNIQUE (entity_id, version));
+INSERT INTO bench_entities SELECT 'e' || i, '{"n": 0, "note": ""}', 1 FROM generate_series(1, $entities) i;
+INSERT INTO bench_events SELECT id, version, state, now() FROM bench_entities;
+SQL
+
+# b: the same tables under other names, and the protocol as a PL/pgSQL
+# function returning the new entity row, as ws.transition does.
+cat >"$work/setup_b.sql" <<SQL
+CREATE TABLE bench_pl_entities (id text PRIMARY KEY, state jsonb NOT NULL, version bigint NOT NULL);
+CREATE TABLE bench_pl_events (entity_id text NOT NULL, version bigint NOT NULL, patch jsonb NOT NULL,
+                              recorded_at timestamptz NOT NULL, UNIQUE (entity_id, version));
+INSERT INTO bench_pl_entities SELECT 'e' || i, '{"n": 0, "note": ""}', 1 FROM generate_series(1, $entities) i;
+INSERT INTO bench_pl_events SELECT id, version, state, now() FROM bench_pl_entities;
+
+CREATE FUNCTION bench_transition(entity_id text, patch jsonb, expected_version bigint DEFAULT NULL,
+                                 handshake text DEFAULT NULL)
+RETURNS bench_pl_entities LANGUAGE plpgsql AS \$\$
+DECLARE
+    e bench_pl_entities;
+    new_state jsonb;
+    effective jsonb := patch;
+BEGIN
+    -- 1. handshake
+    IF handshake IS DISTINCT FROM '55-45-17' THEN
+        RAISE EXCEPTION 'invalid handshake' USING ERRCODE = 'WS401';
+    END IF;
+    -- 2. lock
+    SELECT * INTO e FROM bench_pl_entities WHERE id = entity_id FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'entity % not found', entity_id USING ERRCODE = 'WS404';
+    END IF;
+    -- 3. expected version
+    IF expected_version IS NOT NULL AND e.version <> expected_version THEN
+        RAISE EXCEPTION 'version conflict' USING ERRCODE = 'WS409';
+    END IF;
+    -- 4. merge (|| is the merge patch for a flat patch without nulls), and
+    -- the counter n takes a delta; the event keeps the resolved value
+    new_state := e.state || patch;
+    IF patch ? 'n' THEN
+        new_state := jsonb_set(new_state, '{n}',
+                               to_jsonb(coalesce((e.state ->> 'n')::numeric, 0) + (patch ->> 'n')::numeric));
+        effective := patch || jsonb_build_object('n', new_state -> 'n');
+    END IF;
+    -- 5. constraint
+    IF NOT jsonb_path_match(new_state, '\$.n >= 0') THEN
+        RAISE EXCEPTION 'constraint n_not_negative violated' USING ERRCODE = 'WS422';
+    END IF;
+    -- 6. event, 7. entity
+    INSERT INTO bench_pl_events (entity_id, version, patch, recorded_at)
+    VALUES (entity_id, e.version + 1, effective, now());
+    UPDATE bench_pl_entities SET state = new_state, version = e.version + 1
+    WHERE id = entity_id RETURNING * INTO e;
+    RETURN e;
+END
+\$\$;
+SQL
+
+# c: ws entities through the extension's own API.
+cat >"$work/setup_c.sql" <<SQL
+SELECT ws.register_module('bench', 1);
+SELECT ws.define_kind('counter', 'bench', 'lww', ARRAY['n']);
+SELECT ws.add_constraint('counter', 'n_not_negative', '\$.n >= 0');
+SELECT count(*) FROM (
+    SELECT ws.create_entity('e' || i, 'counter', 'bench', '{"n": 0, "note": ""}', handshake => '55-45-17')
+    FROM generate_series(1, $entities) i) s;
+SQL
+
+# ---------------------------------------------------------------------------
+# The pgbench transactions, one statement each.
+# ---------------------------------------------------------------------------
+
+cat >"$work/a.pgbench" <<SQL
+\set id random(1, $entities)
+WITH u AS (UPDATE bench_entities SET state = state || '{"n": 1, "note": "x"}', version = version + 1 WHERE id = 'e' || :id RETURNING id, version) INSERT INTO bench_events (entity_id, version, patch, recorded_at) SELECT id, version, '{"n": 1, "note": "x"}', now() FROM u;
+SQL
+cat >"$work/b.pgbench" <<SQL
+\set id random(1, $entities)
+SELECT bench_transition('e' || :id, '{"n": 1, "note": "x"}', handshake => '55-45-17');
+SQL
+cat >"$work/c.pgbench" <<SQL
+\set id random(1, $entities)
+SELECT ws.transition('e' || :id, '{"n": 1, "note": "x"}', handshake => '55-45-17');
+SQL
+
+declare -A label=(
+	[a]="a floor: writable CTE"
+	[b]="b PL/pgSQL protocol"
+	[c]="c ws.transition"
+)
+declare -A tps wal
+
+# run_case CASE SYNC: fresh database, initial data, CHECKPOINT, then pgbench
+# with synchronous_commit = SYNC; records the tps (or "error") and the WAL
+# written per transaction (from the WAL position before and after).
+run_case() {
+	local case=$1 sc=$2 out="$work/$1-$2.out"
+	psql -X -q -v ON_ERROR_STOP=1 -d "$PGDATABASE" -c "SET client_min_messages = warning" \
+		-c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db" >/dev/null
+	psql -X -q -v ON_ERROR_STOP=1 -d "$db" -c "CREATE EXTENSION worldstate" >/dev/null
+	psql -X -q -v ON_ERROR_STOP=1 -d "$db" -f "$work/setup_$case.sql" >/dev/null
+	psql -X -q -v ON_ERROR_STOP=1 -d "$db" -c "VACUUM ANALYZE" -c "CHECKPOINT" >/dev/null
+
+	# every pgbench connection gets the setting through PGOPTIONS (the
+	# last -c wins over anything already there); check that it does
+	local opts="${PGOPTIONS:-} -c synchronous_commit=$sc"
+	local seen
+	seen=$(PGOPTIONS="$opts" psql -X -Atc "SHOW synchronous_commit" -d "$db")
+	[ "$seen" = "$sc" ] || { echo "synchronous_commit is $seen, not $sc" >&2; exit 1; }
+
+	local lsn0 lsn1 xacts
+	lsn0=$(psql -X -Atc "SELECT pg_current_wal_lsn()" -d "$db")
+	if PGOPTIONS="$opts" pgbench -n -M prepared -c 4 -j 2 -T "$seconds" \
+		-f "$work/$case.pgbench" "$db" >"$out" 2>&1; then
+		tps[$case-$sc]=$(sed -n 's/^tps = \([0-9.]*\) (without initial connection time)$/\1/p' "$out")
+	else
+		tps[$case-$sc]=error
+	fi
+	lsn1=$(psql -X -Atc "SELECT pg_current_wal_lsn()" -d "$db")
+	xacts=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$out")
+	if [ -n "$xacts" ] && [ "$xacts" -gt 0 ]; then
+		wal[$case-$sc]=$(psql -X -Atc "SELECT round(pg_wal_lsn_diff('$lsn1', '$lsn0') / $xacts)" -d "$db")
+	else
+		wal[$case-$sc]=-
+	fi
+	if [ -z "${tps[$case-$sc]}" ] || [ "${tps[$case-$sc]}" = error ]; then
+		tps[$case-$sc]=error
+		echo "-- ${label[$case]}, synchronous_commit=$sc: pgbench failed; its output:"
+		grep -v '^progress:' "$out" | head -30 || true
+	fi
+}
+
+echo "pgbench -M prepared -c 4 -j 2 -T $seconds, $entities entities, fsync = $fsync"
+for sc in off on; do
+	for case in a b c; do
+		run_case "$case" "$sc"
+	done
+done
+
+# ---------------------------------------------------------------------------
+# Results
+# ---------------------------------------------------------------------------
+
+echo
+printf '%-24s | %-18s | %10s | %s\n' case synchronous_commit tps "WAL bytes/tx"
+printf '%s\n' "-------------------------+--------------------+------------+-------------"
+for sc in off on; do
+	for case in a b c; do
+		t=${tps[$case-$sc]}
+		[ "$t" = error ] || t=$(printf '%.1f' "$t")
+		printf '%-24s | %-18s | %10s | %12s\n' "${label[$case]}" "$sc" "$t" "${wal[$case-$sc]}"
+	done
+done
+
+# ratio X Y TARGET: X/Y to three places and whether it reaches TARGET
+ratio() {
+	if [ "$1" = error ] || [ "$2" = error ]; then
+		echo "n/a (a run failed)"
+	else
+		awk -v x="$1" -v y="$2" -v t="$3" \
+			'BEGIN { printf "%.3f %s\n", x / y, (x / y >= t ? "met" : "NOT met") }'
+	fi
+}
+
+echo
+printf '%-18s | %-5s | %-7s | %-6s | %s\n' synchronous_commit ratio target value result
+printf '%s\n' "-------------------+-------+---------+--------+--------"
+for sc in off on; do
+	read -r v m <<<"$(ratio "${tps[c-$sc]}" "${tps[a-$sc]}" 0.85)"
+	printf '%-18s | %-5s | %-7s | %-6s | %s\n' "$sc" c/a ">= 0.85" "$v" "$m"
+	read -r v m <<<"$(ratio "${tps[c-$sc]}" "${tps[b-$sc]}" 1.3)"
+	printf '%-18s | %-5s | %-7s | %-6s | %s\n' "$sc" c/b ">= 1.3" "$v" "$m"
+done
