@@ -51,6 +51,7 @@
 #include "utils/jsonb.h"
 #include "utils/jsonpath.h"
 #include "utils/lsyscache.h"
+#include "utils/snapmgr.h"
 #include "utils/uuid.h"
 #include "utils/xid8.h"
 #include "storage/itemptr.h"
@@ -125,9 +126,8 @@ typedef struct WsEntity
 static struct
 {
 	Oid			nsp;
-	SPIPlanPtr	lock_entity;
-	SPIPlanPtr	event_by_id;
 	SPIPlanPtr	module_exists;
+	SPIPlanPtr	event_by_id;
 	SPIPlanPtr	insert_kind;
 	SPIPlanPtr	fold_events;
 	SPIPlanPtr	deps_present;
@@ -137,7 +137,7 @@ static struct
 }			plans;
 
 /* The saved plans, in one array for freeing. */
-#define WS_NPLANS 9
+#define WS_NPLANS 8
 
 /* Prepare every statement, once per backend and schema. */
 static void
@@ -147,11 +147,11 @@ prepare_plans(void)
 	Oid			hlc;
 	Oid			t1[1] = {TEXTOID};
 
-	if (plans.lock_entity != NULL && plans.nsp == nsp)
+	if (plans.module_exists != NULL && plans.nsp == nsp)
 		return;
-	if (plans.lock_entity != NULL)
+	if (plans.module_exists != NULL)
 	{
-		SPIPlanPtr *p = &plans.lock_entity;
+		SPIPlanPtr *p = &plans.module_exists;
 
 		for (int i = 0; i < WS_NPLANS; i++)
 			if (p[i])
@@ -160,9 +160,6 @@ prepare_plans(void)
 	memset(&plans, 0, sizeof(plans));
 	hlc = ws_type_oid("hlc");
 
-	plans.lock_entity = ws_prepare("SELECT ctid, kind, module, state, version, hlc, vclock,"
-								   " created_hlc, retired FROM ws.entities"
-								   " WHERE entity_id OPERATOR(pg_catalog.=) $1 FOR UPDATE", 1, t1);
 	plans.module_exists = ws_prepare("SELECT 1 FROM ws.modules WHERE name OPERATOR(pg_catalog.=) $1",
 									 1, t1);
 	plans.entity_live = ws_prepare("SELECT retired FROM ws.entities"
@@ -679,15 +676,56 @@ check_link_target(const WsChange *c)
 }
 
 /*
+ * Read entity_id's current row through the writer into *e (in cxt) and its
+ * tid into *tid; false when there is none.  READ COMMITTED reads the
+ * latest committed version, as UPDATE does; a transaction snapshot reads
+ * what the transaction sees.
+ */
+static bool
+fetch_entity(WsWriter *w, const char *entity_id, WsEntity *e, ItemPointer tid,
+			 MemoryContext cxt)
+{
+	Snapshot	snap;
+	bool		found;
+	bool		isnull;
+	MemoryContext old;
+
+	snap = RegisterSnapshot(IsolationUsesXactSnapshot() ? GetTransactionSnapshot()
+							: GetLatestSnapshot());
+	found = ws_writer_fetch_entity(w, entity_id, snap, tid);
+	UnregisterSnapshot(snap);
+	if (!found)
+		return false;
+
+	old = MemoryContextSwitchTo(cxt);
+	e->entity_id = pstrdup(entity_id);
+	e->kind = TextDatumGetCString(ws_writer_entity_col(w, EN_KIND, &isnull));
+	e->module = TextDatumGetCString(ws_writer_entity_col(w, EN_MODULE, &isnull));
+	e->state = DatumGetJsonbPCopy(ws_writer_entity_col(w, EN_STATE, &isnull));
+	e->version = DatumGetInt64(ws_writer_entity_col(w, EN_VERSION, &isnull));
+	e->hlc = *DatumGetHlcP(ws_writer_entity_col(w, EN_HLC, &isnull));
+	e->vclock = PointerGetDatum(PG_DETOAST_DATUM_COPY(ws_writer_entity_col(w, EN_VCLOCK, &isnull)));
+	e->created_hlc = *DatumGetHlcP(ws_writer_entity_col(w, EN_CREATED_HLC, &isnull));
+	e->retired = DatumGetBool(ws_writer_entity_col(w, EN_RETIRED, &isnull));
+	MemoryContextSwitchTo(old);
+	return true;
+}
+
+/*
  * Run the protocol for one change, inside SPI and as the table owner,
  * writing through w.  Fills *out (in outcxt) with the entity after the
  * change; for links, *link_props with the relationship's properties.
+ *
+ * The entity is read, checked and changed, then replaced with a
+ * conditional update; if a concurrent transaction changed it in between,
+ * the update waits for that transaction and every step from the read on
+ * runs again against the new version (steps 2 to 8 of the file header),
+ * so checks always hold for the version actually replaced.
  */
 static void
 apply_change(Oid caller, const WsChange *c, WsWriter *w, WsEntity *out,
 			 MemoryContext outcxt, Jsonb **link_props)
 {
-	Datum		args[1];
 	bool		isnull;
 	WsEntity	cur;
 	WsEntity	next;
@@ -698,99 +736,99 @@ apply_change(Oid caller, const WsChange *c, WsWriter *w, WsEntity *out,
 	Jsonb	   *props = NULL;
 	pg_uuid_t	event_id;
 	const char *event_type = c->event_type;
-	char	   *digest;
+	char	   *digest = NULL;
 	MemoryContext old;
 
 	/* 1. handshake */
 	check_handshake(c->handshake, c->entity_id);
-
-	/* 2. lock */
-	args[0] = CStringGetTextDatum(c->entity_id);
-	if (SPI_execute_plan(plans.lock_entity, args, NULL, false, 1) != SPI_OK_SELECT)
-		elog(ERROR, "could not lock entity");
-	if (SPI_processed == 0)
-		ws_reject(WS_STAT_REJECT_NO_ENTITY, ERRCODE_WS_NO_ENTITY, c->entity_id, NULL,
-				  "Create it first with ws.create_entity().",
-				  "entity \"%s\" does not exist", c->entity_id);
-
-	tid = *(ItemPointer) DatumGetPointer(spi_col(0, 1, &isnull));
-	old = MemoryContextSwitchTo(outcxt);
-	cur.entity_id = pstrdup(c->entity_id);
-	cur.kind = TextDatumGetCString(spi_col(0, 2, &isnull));
-	cur.module = TextDatumGetCString(spi_col(0, 3, &isnull));
-	cur.state = DatumGetJsonbPCopy(spi_col(0, 4, &isnull));
-	cur.version = DatumGetInt64(spi_col(0, 5, &isnull));
-	cur.hlc = *DatumGetHlcP(spi_col(0, 6, &isnull));
-	cur.vclock = PointerGetDatum(PG_DETOAST_DATUM_COPY(spi_col(0, 7, &isnull)));
-	cur.created_hlc = *DatumGetHlcP(spi_col(0, 8, &isnull));
-	cur.retired = DatumGetBool(spi_col(0, 9, &isnull));
-	MemoryContextSwitchTo(old);
-	kind = kind_of(cur.kind);
-
-	/* 3. the caller's grant on the entity's module */
-	ws_check_module_grant(caller, cur.module, c->entity_id);
 
 	if (c->what == WS_CHANGE_LINK || c->what == WS_CHANGE_UNLINK)
 	{
 		props = c->what == WS_CHANGE_LINK ? (c->props ? c->props : empty_object()) : NULL;
 		meta = link_meta(c, props);
 	}
-
-	/* 4. idempotency, before the version check */
-	digest = NULL;
 	if (c->has_event_id)
 	{
+		/* a concurrent use of the key waits here for the other to finish */
 		lock_key("event:", &c->event_id, UUID_LEN);
 		digest = request_digest(c->entity_id, event_type, c->patch, meta);
-		if (replay_if_done(c, digest, &cur, out, outcxt))
+	}
+
+	for (;;)
+	{
+		Datum		v[EN_NCOLS];
+		bool		n[EN_NCOLS];
+
+		/* 2. the current version */
+		if (!fetch_entity(w, c->entity_id, &cur, &tid, outcxt))
+			ws_reject(WS_STAT_REJECT_NO_ENTITY, ERRCODE_WS_NO_ENTITY, c->entity_id, NULL,
+					  "Create it first with ws.create_entity().",
+					  "entity \"%s\" does not exist", c->entity_id);
+		kind = kind_of(cur.kind);
+
+		/* 3. the caller's grant on the entity's module */
+		ws_check_module_grant(caller, cur.module, c->entity_id);
+
+		/* 4. idempotency, before the version check */
+		if (c->has_event_id && replay_if_done(c, digest, &cur, out, outcxt))
 		{
 			if (link_props)
 				*link_props = props;
 			return;
 		}
+
+		/* 5. retired, expected version */
+		if (cur.retired)
+			ws_reject(WS_STAT_REJECT_RETIRED, ERRCODE_WS_RETIRED, c->entity_id, NULL, NULL,
+					  "entity \"%s\" is retired", c->entity_id);
+		if (c->has_expected && c->expected_version != cur.version)
+			ws_reject(WS_STAT_REJECT_VERSION, ERRCODE_WS_VERSION_CONFLICT, c->entity_id,
+					  psprintf("Expected version " INT64_FORMAT ", actual version " INT64_FORMAT ".",
+							   c->expected_version, cur.version),
+					  "Read the entity again and retry with its current version.",
+					  "version conflict on entity \"%s\": expected " INT64_FORMAT ", actual " INT64_FORMAT,
+					  c->entity_id, c->expected_version, cur.version);
+		if (c->consistency && strcmp(c->consistency, "causal") == 0)
+			check_causal_deps(c->causal_deps, c->entity_id);
+		if (c->what == WS_CHANGE_LINK)
+			check_link_target(c);
+
+		/* 6. merge patch */
+		next = cur;
+		old = MemoryContextSwitchTo(outcxt);
+		next.state = ws_merge_patch(cur.state, c->patch,
+									(const char *const *) kind->counters, kind->ncounters,
+									&effective);
+		MemoryContextSwitchTo(old);
+		if (!JB_ROOT_IS_OBJECT(next.state) || JB_ROOT_IS_SCALAR(next.state))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("the state of entity \"%s\" must remain a JSON object", c->entity_id),
+					 errdetail("A merge patch that is not an object replaces the whole state.")));
+
+		/* 7. constraints */
+		check_constraints(kind, next.state, c->entity_id);
+
+		/* 8. clocks */
+		next.version = cur.version + 1;
+		next.hlc = ws_clock_now();
+		old = MemoryContextSwitchTo(outcxt);
+		next.vclock = tick_vclock(cur.vclock);
+		MemoryContextSwitchTo(old);
+		next.retired = c->what == WS_CHANGE_RETIRE;
+
+		/* 9 and 10: the new version, unless someone was first */
+		entity_values(&next, v, n);
+		if (ws_writer_try_update_entity(w, &tid, v, n) == TM_Ok)
+			break;
+		if (IsolationUsesXactSnapshot())
+			ereport(ERROR,
+					(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+					 errmsg("could not serialize access due to concurrent update of entity \"%s\"",
+							c->entity_id)));
+		CHECK_FOR_INTERRUPTS();
 	}
 
-	/* 5. retired, expected version */
-	if (cur.retired)
-		ws_reject(WS_STAT_REJECT_RETIRED, ERRCODE_WS_RETIRED, c->entity_id, NULL, NULL,
-				  "entity \"%s\" is retired", c->entity_id);
-	if (c->has_expected && c->expected_version != cur.version)
-		ws_reject(WS_STAT_REJECT_VERSION, ERRCODE_WS_VERSION_CONFLICT, c->entity_id,
-				  psprintf("Expected version " INT64_FORMAT ", actual version " INT64_FORMAT ".",
-						   c->expected_version, cur.version),
-				  "Read the entity again and retry with its current version.",
-				  "version conflict on entity \"%s\": expected " INT64_FORMAT ", actual " INT64_FORMAT,
-				  c->entity_id, c->expected_version, cur.version);
-	if (c->consistency && strcmp(c->consistency, "causal") == 0)
-		check_causal_deps(c->causal_deps, c->entity_id);
-	if (c->what == WS_CHANGE_LINK)
-		check_link_target(c);
-
-	/* 6. merge patch */
-	next = cur;
-	old = MemoryContextSwitchTo(outcxt);
-	next.state = ws_merge_patch(cur.state, c->patch,
-								(const char *const *) kind->counters, kind->ncounters,
-								&effective);
-	MemoryContextSwitchTo(old);
-	if (!JB_ROOT_IS_OBJECT(next.state) || JB_ROOT_IS_SCALAR(next.state))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("the state of entity \"%s\" must remain a JSON object", c->entity_id),
-				 errdetail("A merge patch that is not an object replaces the whole state.")));
-
-	/* 7. constraints */
-	check_constraints(kind, next.state, c->entity_id);
-
-	/* 8. clocks */
-	next.version = cur.version + 1;
-	next.hlc = ws_clock_now();
-	old = MemoryContextSwitchTo(outcxt);
-	next.vclock = tick_vclock(cur.vclock);
-	MemoryContextSwitchTo(old);
-	next.retired = c->what == WS_CHANGE_RETIRE;
-
-	/* 9. the event */
 	if (c->has_event_id)
 		event_id = c->event_id;
 	else
@@ -798,15 +836,6 @@ apply_change(Oid caller, const WsChange *c, WsWriter *w, WsEntity *out,
 	insert_event(w, &event_id, &next, event_type, effective,
 				 next.version % ws_keyframe_interval == 0,
 				 meta, presented_handshake(c->handshake), c->causal_deps, digest);
-
-	/* 10. the entity */
-	{
-		Datum		v[EN_NCOLS];
-		bool		n[EN_NCOLS];
-
-		entity_values(&next, v, n);
-		ws_writer_update_entity(w, &tid, v, n);
-	}
 
 	if (c->what == WS_CHANGE_LINK)
 	{
@@ -1071,7 +1100,6 @@ entity_create(PG_FUNCTION_ARGS)
 	Jsonb	   *given;
 	char	   *digest = NULL;
 	Datum		args[2];
-	bool		isnull;
 
 	init_change(&c, WS_CHANGE_UPDATE, fcinfo, 0);
 	e.entity_id = c.entity_id;
@@ -1135,28 +1163,22 @@ entity_create(PG_FUNCTION_ARGS)
 		lock_key("event:", &c.event_id, UUID_LEN);
 		digest = request_digest(e.entity_id, c.event_type, given, NULL);
 	}
-	args[0] = CStringGetTextDatum(e.entity_id);
-	if (SPI_execute_plan(plans.lock_entity, args, NULL, false, 1) != SPI_OK_SELECT)
-		elog(ERROR, "could not lock entity");
-	if (SPI_processed == 1)
 	{
 		WsEntity	cur;
-		MemoryContext old = MemoryContextSwitchTo(outcxt);
+		ItemPointerData tid;
 
-		cur.entity_id = e.entity_id;
-		cur.kind = TextDatumGetCString(spi_col(0, 2, &isnull));
-		cur.module = TextDatumGetCString(spi_col(0, 3, &isnull));
-		cur.created_hlc = *DatumGetHlcP(spi_col(0, 8, &isnull));
-		MemoryContextSwitchTo(old);
-		if (c.has_event_id && replay_if_done(&c, digest, &cur, &e, outcxt))
+		if (fetch_entity(&session.writer, e.entity_id, &cur, &tid, outcxt))
 		{
-			ws_changes_end(&session);
-			PG_RETURN_DATUM(HeapTupleGetDatum(entity_tuple(tupdesc, &e)));
+			if (c.has_event_id && replay_if_done(&c, digest, &cur, &e, outcxt))
+			{
+				ws_changes_end(&session);
+				PG_RETURN_DATUM(HeapTupleGetDatum(entity_tuple(tupdesc, &e)));
+			}
+			ereport(ERROR,
+					(errcode(ERRCODE_UNIQUE_VIOLATION),
+					 errmsg("entity \"%s\" already exists", e.entity_id),
+					 errhint("Change it with ws.transition().")));
 		}
-		ereport(ERROR,
-				(errcode(ERRCODE_UNIQUE_VIOLATION),
-				 errmsg("entity \"%s\" already exists", e.entity_id),
-				 errhint("Change it with ws.transition().")));
 	}
 	if (c.has_event_id)
 	{

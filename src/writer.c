@@ -13,6 +13,13 @@
  * (the foreign keys of ws.entities) and WAL are exactly those of INSERT and
  * UPDATE; logical decoding sees ordinary inserts.
  *
+ * The entity row is read without a lock and replaced with a conditional
+ * update, as UPDATE itself does: when a concurrent transaction changed the
+ * row in between, the update waits for it and reports that, and the
+ * caller reads the new version and runs its checks again (in READ
+ * COMMITTED; with a transaction snapshot that is a serialization failure,
+ * as for UPDATE).  So a change costs no separate row-lock WAL record.
+ *
  * Columns are found by name when the writer opens, so the code does not
  * depend on the tables' column order.  The callers check privileges: the
  * writer runs as whoever calls it, which in worldstate is the owner of
@@ -22,12 +29,17 @@
  */
 #include "postgres.h"
 
+#include "access/genam.h"
 #include "access/table.h"
+#include "access/tableam.h"
+#include "access/stratnum.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "commands/trigger.h"
 #include "nodes/makefuncs.h"
 #include "parser/parse_relation.h"
+#include "utils/builtins.h"
+#include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
@@ -180,14 +192,88 @@ ws_writer_insert_entity(WsWriter *w, const Datum *values, const bool *nulls)
 }
 
 /*
- * Replace the entity row at tid, which the caller has locked, with the
- * given values (WsEntityCol order).
+ * Read the current row of entity_id, as of snapshot, into w->old_slot and
+ * its tid into *tid.  False when there is none.
  */
-void
-ws_writer_update_entity(WsWriter *w, ItemPointer tid, const Datum *values, const bool *nulls)
+bool
+ws_writer_fetch_entity(WsWriter *w, const char *entity_id, Snapshot snapshot,
+					   ItemPointer tid)
 {
+	Relation	pk = NULL;
+	ScanKeyData key;
+	IndexScanDesc scan;
+	bool		found;
+
+	for (int i = 0; i < w->entities->ri_NumIndices; i++)
+		if (w->entities->ri_IndexRelationDescs[i]->rd_index->indisprimary)
+			pk = w->entities->ri_IndexRelationDescs[i];
+	if (pk == NULL)
+		elog(ERROR, "ws.entities has no primary key");
+
+	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_TEXTEQ, CStringGetTextDatum(entity_id));
+	key.sk_collation = pk->rd_indcollation[0];
+	scan = index_beginscan(w->entities_rel, pk, snapshot, 1, 0);
+	index_rescan(scan, &key, 1, NULL, 0);
+	found = index_getnext_slot(scan, ForwardScanDirection, w->old_slot);
+	index_endscan(scan);
+	if (found)
+	{
+		slot_getallattrs(w->old_slot);
+		*tid = w->old_slot->tts_tid;
+	}
+	return found;
+}
+
+/* Column col (WsEntityCol) of the row fetched by ws_writer_fetch_entity. */
+Datum
+ws_writer_entity_col(WsWriter *w, int col, bool *isnull)
+{
+	AttrNumber	att = w->en_att[col];
+
+	*isnull = w->old_slot->tts_isnull[att - 1];
+	return w->old_slot->tts_values[att - 1];
+}
+
+/*
+ * Replace the entity row at tid with the given values (WsEntityCol order),
+ * unless a concurrent transaction updated it since it was read: then wait
+ * for that transaction and return TM_Updated without writing.
+ */
+TM_Result
+ws_writer_try_update_entity(WsWriter *w, ItemPointer tid, const Datum *values,
+							const bool *nulls)
+{
+	Relation	rel = w->entities_rel;
+	TM_FailureData tmfd;
+	LockTupleMode lockmode;
+	bool		update_indexes;
+	TM_Result	result;
+	List	   *recheck = NIL;
+
 	fill_slot(w, w->entity_slot, w->en_att, EN_NCOLS, values, nulls);
-	ExecClearTuple(w->old_slot);
-	w->old_slot->tts_tid = *tid;
-	ExecSimpleRelationUpdate(w->entities, w->estate, NULL, w->old_slot, w->entity_slot);
+	CheckCmdReplicaIdentity(rel, CMD_UPDATE);
+	if (rel->rd_att->constr)
+		ExecConstraints(w->entities, w->entity_slot, w->estate);
+	result = table_tuple_update(rel, tid, w->entity_slot, w->estate->es_output_cid,
+								w->estate->es_snapshot, InvalidSnapshot, true,
+								&tmfd, &lockmode, &update_indexes);
+	switch (result)
+	{
+		case TM_Ok:
+			break;
+		case TM_Updated:
+			return result;
+		case TM_Deleted:
+			elog(ERROR, "entity row was deleted concurrently");
+			break;
+		default:
+			elog(ERROR, "unexpected result %d updating an entity row", (int) result);
+	}
+	if (update_indexes && w->entities->ri_NumIndices > 0)
+		recheck = ExecInsertIndexTuples(w->entities, w->entity_slot, w->estate,
+										true, false, NULL, NIL);
+	ExecARUpdateTriggers(w->estate, w->entities, NULL, NULL, tid, NULL,
+						 w->entity_slot, recheck, NULL, false);
+	list_free(recheck);
+	return TM_Ok;
 }

@@ -10,6 +10,7 @@
 
 #include "postgres.h"
 
+#include "access/tableam.h"
 #include "executor/executor.h"
 #include "storage/itemptr.h"
 
@@ -71,7 +72,10 @@ extern void ws_writer_begin(WsWriter *w);
 extern void ws_writer_end(WsWriter *w);
 extern void ws_writer_insert_event(WsWriter *w, const Datum *values, const bool *nulls);
 extern void ws_writer_insert_entity(WsWriter *w, const Datum *values, const bool *nulls);
-extern void ws_writer_update_entity(WsWriter *w, ItemPointer tid,
-									const Datum *values, const bool *nulls);
+extern bool ws_writer_fetch_entity(WsWriter *w, const char *entity_id,
+								   Snapshot snapshot, ItemPointer tid);
+extern Datum ws_writer_entity_col(WsWriter *w, int col, bool *isnull);
+extern TM_Result ws_writer_try_update_entity(WsWriter *w, ItemPointer tid,
+											 const Datum *values, const bool *nulls);
 
 #endif							/* WS_WRITER_H */

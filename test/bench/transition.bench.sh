@@ -5,11 +5,13 @@
 # kind with one counter field and one jsonpath constraint; every
 # transaction changes one random entity.
 #
-#   a  the floor: one writable-CTE statement on plain tables -- merge the
-#      patch with ||, version + 1, append an event row;
-#   b  the same protocol by hand in PL/pgSQL on plain tables: handshake,
-#      SELECT ... FOR UPDATE, expected version, merge, counter delta,
-#      jsonpath constraint, insert the event, update the entity;
+#   a  the floor: one writable-CTE statement -- merge the patch with ||,
+#      version + 1, hlc and vclock, append the event row;
+#   b  the same protocol by hand in PL/pgSQL: handshake, SELECT ... FOR
+#      UPDATE, expected version, merge, counter delta, jsonpath constraint,
+#      clocks, insert the event, update the entity;
+#   a and b write the same rows as c into tables shaped like ws.entities and
+#   ws.events (same columns, defaults and indexes);
 #   c  ws.transition('e' || id, '{"n": 1, "note": "x"}', handshake => ...)
 #      on ws entities whose kind has the counter n and the constraint
 #      '$.n >= 0'.
@@ -54,30 +56,34 @@ done
 # event per entity (the creation).
 # ---------------------------------------------------------------------------
 
-# a: plain tables, no triggers; the pk on entities and the (entity_id,
-# version) unique index on events.
-cat >"$work/setup_a.sql" <<SQL
-CREATE TABLE bench_entities (id text PRIMARY KEY, state jsonb NOT NULL, version bigint NOT NULL);
-CREATE TABLE bench_events (entity_id text NOT NULL, version bigint NOT NULL, patch jsonb NOT NULL,
-                           recorded_at timestamptz NOT NULL, UNIQUE (entity_id, version));
-INSERT INTO bench_entities SELECT 'e' || i, '{"n": 0, "note": ""}', 1 FROM generate_series(1, $entities) i;
-INSERT INTO bench_events SELECT id, version, state, now() FROM bench_entities;
+# a and b write the same rows into tables of the same shape as ws.entities
+# and ws.events (LIKE ... INCLUDING ALL: the same columns, defaults and
+# indexes -- GIN on the state, uuid primary key, (entity_id, version),
+# BRIN on hlc), so the comparison is of the protocol, not of the schema.
+cat >"$work/tables.sql" <<SQL
+CREATE TABLE bench_entities (LIKE ws.entities INCLUDING ALL);
+CREATE TABLE bench_events (LIKE ws.events INCLUDING ALL);
+INSERT INTO bench_entities (entity_id, kind, module, state, version, hlc, vclock, created_hlc)
+SELECT 'e' || i, 'counter', 'bench', '{"n": 0, "note": ""}', 1, h, '{0:1}', h
+FROM generate_series(1, $entities) i, LATERAL (SELECT ws.hlc_now() AS h) c;
+INSERT INTO bench_events (event_id, entity_id, version, hlc, origin_node, module, kind,
+                          event_type, patch, state, handshake, vclock)
+SELECT gen_random_uuid(), entity_id, 1, hlc, 0, module, kind, 'created', state, state, '55-45-17', vclock
+FROM bench_entities;
 SQL
 
-# b: the same tables under other names, and the protocol as a PL/pgSQL
-# function returning the new entity row, as ws.transition does.
-cat >"$work/setup_b.sql" <<SQL
-CREATE TABLE bench_pl_entities (id text PRIMARY KEY, state jsonb NOT NULL, version bigint NOT NULL);
-CREATE TABLE bench_pl_events (entity_id text NOT NULL, version bigint NOT NULL, patch jsonb NOT NULL,
-                              recorded_at timestamptz NOT NULL, UNIQUE (entity_id, version));
-INSERT INTO bench_pl_entities SELECT 'e' || i, '{"n": 0, "note": ""}', 1 FROM generate_series(1, $entities) i;
-INSERT INTO bench_pl_events SELECT id, version, state, now() FROM bench_pl_entities;
+# a: the floor -- one writable-CTE statement doing the two writes.
+cp "$work/tables.sql" "$work/setup_a.sql"
 
-CREATE FUNCTION bench_transition(entity_id text, patch jsonb, expected_version bigint DEFAULT NULL,
+# b: the protocol as a PL/pgSQL function returning the new entity row, as
+# ws.transition does.
+cp "$work/tables.sql" "$work/setup_b.sql"
+cat >>"$work/setup_b.sql" <<SQL
+CREATE FUNCTION bench_transition(p_entity_id text, patch jsonb, expected_version bigint DEFAULT NULL,
                                  handshake text DEFAULT NULL)
-RETURNS bench_pl_entities LANGUAGE plpgsql AS \$\$
+RETURNS bench_entities LANGUAGE plpgsql AS \$\$
 DECLARE
-    e bench_pl_entities;
+    e bench_entities;
     new_state jsonb;
     effective jsonb := patch;
 BEGIN
@@ -86,9 +92,9 @@ BEGIN
         RAISE EXCEPTION 'invalid handshake' USING ERRCODE = 'WS401';
     END IF;
     -- 2. lock
-    SELECT * INTO e FROM bench_pl_entities WHERE id = entity_id FOR UPDATE;
+    SELECT * INTO e FROM bench_entities WHERE entity_id = p_entity_id FOR UPDATE;
     IF NOT FOUND THEN
-        RAISE EXCEPTION 'entity % not found', entity_id USING ERRCODE = 'WS404';
+        RAISE EXCEPTION 'entity % not found', p_entity_id USING ERRCODE = 'WS404';
     END IF;
     -- 3. expected version
     IF expected_version IS NOT NULL AND e.version <> expected_version THEN
@@ -106,11 +112,16 @@ BEGIN
     IF NOT jsonb_path_match(new_state, '\$.n >= 0') THEN
         RAISE EXCEPTION 'constraint n_not_negative violated' USING ERRCODE = 'WS422';
     END IF;
-    -- 6. event, 7. entity
-    INSERT INTO bench_pl_events (entity_id, version, patch, recorded_at)
-    VALUES (entity_id, e.version + 1, effective, now());
-    UPDATE bench_pl_entities SET state = new_state, version = e.version + 1
-    WHERE id = entity_id RETURNING * INTO e;
+    -- 6. clocks, 7. event, 8. entity
+    e.version := e.version + 1;
+    e.hlc := ws.hlc_now();
+    e.vclock := ws.vclock_tick(e.vclock, 0);
+    INSERT INTO bench_events (event_id, entity_id, version, hlc, origin_node, module, kind,
+                              event_type, patch, handshake, vclock)
+    VALUES (gen_random_uuid(), p_entity_id, e.version, e.hlc, 0, e.module, e.kind,
+            'update', effective, handshake, e.vclock);
+    UPDATE bench_entities SET state = new_state, version = e.version, hlc = e.hlc, vclock = e.vclock
+    WHERE entity_id = p_entity_id RETURNING * INTO e;
     RETURN e;
 END
 \$\$;
@@ -132,7 +143,7 @@ SQL
 
 cat >"$work/a.pgbench" <<SQL
 \set id random(1, $entities)
-WITH u AS (UPDATE bench_entities SET state = state || '{"n": 1, "note": "x"}', version = version + 1 WHERE id = 'e' || :id RETURNING id, version) INSERT INTO bench_events (entity_id, version, patch, recorded_at) SELECT id, version, '{"n": 1, "note": "x"}', now() FROM u;
+WITH u AS (UPDATE bench_entities SET state = state || '{"n": 1, "note": "x"}', version = version + 1, hlc = ws.hlc_now(), vclock = ws.vclock_tick(vclock, 0) WHERE entity_id = 'e' || :id RETURNING entity_id, kind, module, version, hlc, vclock) INSERT INTO bench_events (event_id, entity_id, version, hlc, origin_node, module, kind, event_type, patch, handshake, vclock) SELECT gen_random_uuid(), entity_id, version, hlc, 0, module, kind, 'update', '{"n": 1, "note": "x"}', '55-45-17', vclock FROM u;
 SQL
 cat >"$work/b.pgbench" <<SQL
 \set id random(1, $entities)
