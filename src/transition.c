@@ -8,27 +8,37 @@
  *
  *	1. handshake (WS401): the argument, else the session's
  *	   worldstate.handshake, must equal worldstate.required_handshake;
- *	2. lock the entity row (SELECT ... FOR UPDATE), WS404 if absent;
+ *	2. read the entity's current version (WS404 if absent);
  *	3. the caller's module grant (42501);
  *	4. idempotency: an event_id already in the log returns the result of
  *	   that event (same entity, type and request) or fails with WS412 --
  *	   checked before the version, so a retry succeeds after the version
- *	   has moved on;
+ *	   has moved on.  Concurrent uses of one event_id queue on a
+ *	   transaction-level advisory lock;
  *	5. retired entities refuse changes (WS410); the expected version must
  *	   match (WS409);
  *	6. RFC 7396 merge patch, with numeric deltas for the kind's counters;
  *	7. every constraint of the kind (WS422, naming it);
  *	8. the node clock (ws.hlc_now) and a vclock tick;
- *	9. insert the event -- this insert is what logical decoding broadcasts;
- *	10. update the entity, version + 1; the row lock is released at commit.
+ *	9. replace the entity row, version + 1, with a conditional update that
+ *	   locks it until the transaction ends.  If a concurrent transaction
+ *	   replaced it since step 2, the update waits for that transaction and
+ *	   steps 2 to 9 run again on the new version (READ COMMITTED), so every
+ *	   check holds for the version actually replaced; with a transaction
+ *	   snapshot that is a serialization failure, as for UPDATE;
+ *	10. append the event -- this insert is what logical decoding
+ *	   broadcasts.
  *
  * The event stores the *effective* patch, with counter deltas resolved to
  * absolute values, so folding an entity's patches in version order gives its
  * state whatever its kind's counters are later.  The request itself is
  * remembered as a digest for the idempotency check.
  *
- * Table access runs through SPI with plans prepared once per backend, as
- * the owner of schema ws (see canon.c).
+ * Rows are read and written through the executor's simple-relation helpers
+ * (writer.c), kinds and grants come from a per-backend cache (kindcache.c),
+ * and the rarer statements (idempotent replays, links, causal checks) run
+ * through SPI with plans prepared once per backend -- all as the owner of
+ * schema ws (canon.c), after the calling role's grant was checked.
  *
  *-------------------------------------------------------------------------
  */
@@ -42,7 +52,6 @@
 #include "common/md5.h"
 #include "funcapi.h"
 #include "miscadmin.h"
-#include "port/pg_bswap.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
