@@ -40,7 +40,12 @@ ISOLATION_OPTS = --inputdir=test/isolation --load-extension=worldstate
 PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers
 EXTRA_CLEAN = tmp results output_iso regression.diffs regression.out log
 
-# Debian's PostgreSQL 15; any pg_config on PATH otherwise.
+# Debian's PostgreSQL 15; any pg_config on PATH otherwise.  One given on the
+# command line or in the environment is passed on to the test and demo
+# scripts, so they use the same installation.
+ifneq ($(filter command line environment,$(origin PG_CONFIG)),)
+export PG_CONFIG
+endif
 PG_CONFIG ?= $(firstword $(wildcard /usr/lib/postgresql/15/bin/pg_config) pg_config)
 PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
 

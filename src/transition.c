@@ -684,6 +684,25 @@ check_link_target(const WsChange *c)
 				  "entity \"%s\" is retired", c->to_id);
 }
 
+/* Copy the row last read by the writer into *e, allocated in cxt. */
+static void
+entity_from_writer(WsWriter *w, const char *entity_id, WsEntity *e, MemoryContext cxt)
+{
+	bool		isnull;
+	MemoryContext old = MemoryContextSwitchTo(cxt);
+
+	e->entity_id = pstrdup(entity_id);
+	e->kind = TextDatumGetCString(ws_writer_entity_col(w, EN_KIND, &isnull));
+	e->module = TextDatumGetCString(ws_writer_entity_col(w, EN_MODULE, &isnull));
+	e->state = DatumGetJsonbPCopy(ws_writer_entity_col(w, EN_STATE, &isnull));
+	e->version = DatumGetInt64(ws_writer_entity_col(w, EN_VERSION, &isnull));
+	e->hlc = *DatumGetHlcP(ws_writer_entity_col(w, EN_HLC, &isnull));
+	e->vclock = PointerGetDatum(PG_DETOAST_DATUM_COPY(ws_writer_entity_col(w, EN_VCLOCK, &isnull)));
+	e->created_hlc = *DatumGetHlcP(ws_writer_entity_col(w, EN_CREATED_HLC, &isnull));
+	e->retired = DatumGetBool(ws_writer_entity_col(w, EN_RETIRED, &isnull));
+	MemoryContextSwitchTo(old);
+}
+
 /*
  * Read entity_id's current row through the writer into *e (in cxt) and its
  * tid into *tid; false when there is none.  READ COMMITTED reads the
@@ -696,28 +715,14 @@ fetch_entity(WsWriter *w, const char *entity_id, WsEntity *e, ItemPointer tid,
 {
 	Snapshot	snap;
 	bool		found;
-	bool		isnull;
-	MemoryContext old;
 
 	snap = RegisterSnapshot(IsolationUsesXactSnapshot() ? GetTransactionSnapshot()
 							: GetLatestSnapshot());
 	found = ws_writer_fetch_entity(w, entity_id, snap, tid);
 	UnregisterSnapshot(snap);
-	if (!found)
-		return false;
-
-	old = MemoryContextSwitchTo(cxt);
-	e->entity_id = pstrdup(entity_id);
-	e->kind = TextDatumGetCString(ws_writer_entity_col(w, EN_KIND, &isnull));
-	e->module = TextDatumGetCString(ws_writer_entity_col(w, EN_MODULE, &isnull));
-	e->state = DatumGetJsonbPCopy(ws_writer_entity_col(w, EN_STATE, &isnull));
-	e->version = DatumGetInt64(ws_writer_entity_col(w, EN_VERSION, &isnull));
-	e->hlc = *DatumGetHlcP(ws_writer_entity_col(w, EN_HLC, &isnull));
-	e->vclock = PointerGetDatum(PG_DETOAST_DATUM_COPY(ws_writer_entity_col(w, EN_VCLOCK, &isnull)));
-	e->created_hlc = *DatumGetHlcP(ws_writer_entity_col(w, EN_CREATED_HLC, &isnull));
-	e->retired = DatumGetBool(ws_writer_entity_col(w, EN_RETIRED, &isnull));
-	MemoryContextSwitchTo(old);
-	return true;
+	if (found)
+		entity_from_writer(w, entity_id, e, cxt);
+	return found;
 }
 
 /*
@@ -727,9 +732,9 @@ fetch_entity(WsWriter *w, const char *entity_id, WsEntity *e, ItemPointer tid,
  *
  * The entity is read, checked and changed, then replaced with a
  * conditional update; if a concurrent transaction changed it in between,
- * the update waits for that transaction and every step from the read on
- * runs again against the new version (steps 2 to 8 of the file header),
- * so checks always hold for the version actually replaced.
+ * the update waits for that transaction, the newest version is locked, and
+ * every step from the read on runs again against it (steps 2 to 9 of the
+ * file header), so checks always hold for the version actually replaced.
  */
 static void
 apply_change(Oid caller, const WsChange *c, WsWriter *w, WsEntity *out,
@@ -763,13 +768,15 @@ apply_change(Oid caller, const WsChange *c, WsWriter *w, WsEntity *out,
 		digest = request_digest(c->entity_id, event_type, c->patch, meta);
 	}
 
-	for (;;)
+	for (bool locked = false;; locked = true)
 	{
 		Datum		v[EN_NCOLS];
 		bool		n[EN_NCOLS];
 
-		/* 2. the current version */
-		if (!fetch_entity(w, c->entity_id, &cur, &tid, outcxt))
+		/* 2. the current version (already read and locked on a rerun) */
+		if (locked)
+			entity_from_writer(w, c->entity_id, &cur, outcxt);
+		else if (!fetch_entity(w, c->entity_id, &cur, &tid, outcxt))
 			ws_reject(WS_STAT_REJECT_NO_ENTITY, ERRCODE_WS_NO_ENTITY, c->entity_id, NULL,
 					  "Create it first with ws.create_entity().",
 					  "entity \"%s\" does not exist", c->entity_id);
@@ -835,7 +842,8 @@ apply_change(Oid caller, const WsChange *c, WsWriter *w, WsEntity *out,
 					(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
 					 errmsg("could not serialize access due to concurrent update of entity \"%s\"",
 							c->entity_id)));
-		CHECK_FOR_INTERRUPTS();
+		if (!ws_writer_lock_latest(w, &tid))
+			elog(ERROR, "entity \"%s\" vanished while it was being changed", c->entity_id);
 	}
 
 	if (c->has_event_id)
@@ -943,20 +951,31 @@ ws_changes_end(WsSession *s)
 	SPI_finish();
 }
 
-/* Run one change and return the entity row. */
-static Datum
-run_change(FunctionCallInfo fcinfo, WsChange *c)
+/*
+ * Run one change in a session of its own; *out (and *link_props for
+ * links) in the caller's memory context.
+ */
+static void
+run_one(WsChange *c, WsEntity *out, Jsonb **link_props)
 {
 	MemoryContext outcxt = CurrentMemoryContext;
 	Oid			caller = GetUserId();
 	WsSession	session;
-	WsEntity	out;
+
+	ws_changes_begin(&session);
+	apply_change(caller, c, &session.writer, out, outcxt, link_props);
+	ws_changes_end(&session);
+}
+
+/* Run one change and return the entity row. */
+static Datum
+run_change(FunctionCallInfo fcinfo, WsChange *c)
+{
 	TupleDesc	tupdesc = result_desc(fcinfo);
+	WsEntity	out;
 
 	check_consistency(c->consistency);
-	ws_changes_begin(&session);
-	apply_change(caller, c, &session.writer, &out, outcxt, NULL);
-	ws_changes_end(&session);
+	run_one(c, &out, NULL);
 	return HeapTupleGetDatum(entity_tuple(tupdesc, &out));
 }
 
@@ -1034,19 +1053,13 @@ entity_retire(PG_FUNCTION_ARGS)
 static Datum
 run_link(FunctionCallInfo fcinfo, WsChange *c)
 {
-	MemoryContext outcxt = CurrentMemoryContext;
-	Oid			caller = GetUserId();
-	WsSession	session;
+	TupleDesc	tupdesc = result_desc(fcinfo);
 	WsEntity	out;
 	Jsonb	   *props = NULL;
-	TupleDesc	tupdesc = result_desc(fcinfo);
 	Datum		v[5];
 	bool		n[5] = {false};
 
-	ws_changes_begin(&session);
-	apply_change(caller, c, &session.writer, &out, outcxt, &props);
-	ws_changes_end(&session);
-
+	run_one(c, &out, &props);
 	v[0] = CStringGetTextDatum(c->entity_id);
 	v[1] = CStringGetTextDatum(c->rel);
 	v[2] = CStringGetTextDatum(c->to_id);

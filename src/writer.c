@@ -224,7 +224,30 @@ ws_writer_fetch_entity(WsWriter *w, const char *entity_id, Snapshot snapshot,
 	return found;
 }
 
-/* Column col (WsEntityCol) of the row fetched by ws_writer_fetch_entity. */
+/*
+ * Lock the newest version of the entity row whose older version is at
+ * *tid, waiting for any transaction changing it, and read it into
+ * w->old_slot; *tid becomes its tid.  This is what UPDATE does in READ
+ * COMMITTED when the row changed under it, and keeps waiters in the order
+ * they came.  False if the row is gone.
+ */
+bool
+ws_writer_lock_latest(WsWriter *w, ItemPointer tid)
+{
+	TM_FailureData tmfd;
+	TM_Result	result;
+
+	result = table_tuple_lock(w->entities_rel, tid, w->estate->es_snapshot, w->old_slot,
+							  GetCurrentCommandId(false), LockTupleNoKeyExclusive,
+							  LockWaitBlock, TUPLE_LOCK_FLAG_FIND_LAST_VERSION, &tmfd);
+	if (result != TM_Ok)
+		return false;
+	slot_getallattrs(w->old_slot);
+	*tid = w->old_slot->tts_tid;
+	return true;
+}
+
+/* Column col (WsEntityCol) of the row last read into w->old_slot. */
 Datum
 ws_writer_entity_col(WsWriter *w, int col, bool *isnull)
 {

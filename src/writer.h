@@ -74,6 +74,7 @@ extern void ws_writer_insert_event(WsWriter *w, const Datum *values, const bool 
 extern void ws_writer_insert_entity(WsWriter *w, const Datum *values, const bool *nulls);
 extern bool ws_writer_fetch_entity(WsWriter *w, const char *entity_id,
 								   Snapshot snapshot, ItemPointer tid);
+extern bool ws_writer_lock_latest(WsWriter *w, ItemPointer tid);
 extern Datum ws_writer_entity_col(WsWriter *w, int col, bool *isnull);
 extern TM_Result ws_writer_try_update_entity(WsWriter *w, ItemPointer tid,
 											 const Datum *values, const bool *nulls);

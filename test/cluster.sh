@@ -8,8 +8,11 @@
 # cannot reach ./tmp (for example a checkout under /root).
 
 WS_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-WS_BINDIR=$(/usr/lib/postgresql/15/bin/pg_config --bindir 2>/dev/null || pg_config --bindir)
-WS_PGXS=$(dirname "$("$WS_BINDIR/pg_config" --pgxs)")/..
+# PG_CONFIG (as for make) selects the PostgreSQL installation; Debian's 15
+# by default.
+WS_PG_CONFIG=${PG_CONFIG:-$(command -v /usr/lib/postgresql/15/bin/pg_config || command -v pg_config)}
+WS_BINDIR=$("$WS_PG_CONFIG" --bindir)
+WS_PGXS=$(dirname "$("$WS_PG_CONFIG" --pgxs)")/..
 export PATH="$WS_BINDIR:$PATH"
 
 if [ "$(id -u)" -eq 0 ]; then

@@ -4,7 +4,7 @@
 # directories are writable and says what to run when they are not.
 set -euo pipefail
 make_cmd=${1:-make}
-pg_config=$(command -v /usr/lib/postgresql/15/bin/pg_config || command -v pg_config)
+pg_config=${PG_CONFIG:-$(command -v /usr/lib/postgresql/15/bin/pg_config || command -v pg_config)}
 if [ "$(id -u)" -ne 0 ] && [ ! -w "$($pg_config --pkglibdir)" ]; then
 	echo "cannot write $($pg_config --pkglibdir): run 'sudo $make_cmd install' first, then again." >&2
 	exit 1
