@@ -18,6 +18,7 @@ OBJS = \
 	src/module.o \
 	src/transition.o \
 	src/writer.o \
+	src/snapshot.o \
 	src/merge_patch.o \
 	src/hlc_parse.o \
 	src/vclock.o \
@@ -29,7 +30,7 @@ DATA = sql/worldstate--1.0.sql
 # where the extension is already created.
 REGRESS = hlc hlc_errors hlc_order hlc_rules hlc_clock vclock settings \
 	merge_patch transition transition_rfc7396 transition_errors \
-	transition_security
+	transition_security snapshot
 REGRESS_OPTS = --load-extension=worldstate
 
 # Isolation specs live in test/isolation/{specs,expected}.

@@ -708,3 +708,119 @@ GRANT EXECUTE ON FUNCTION ws.transition_many(jsonb) TO ws_writer;
 GRANT EXECUTE ON FUNCTION ws.retire_entity(text, bigint, text) TO ws_writer;
 GRANT EXECUTE ON FUNCTION ws.link(text, text, text, jsonb, text) TO ws_writer;
 GRANT EXECUTE ON FUNCTION ws.unlink(text, text, text, text) TO ws_writer;
+
+------------------------------------------------------------------------
+-- Snapshots, recovery, verification and archival
+------------------------------------------------------------------------
+
+CREATE TABLE ws.snapshots (
+    id             bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    label          text,
+    hlc            ws.hlc NOT NULL,
+    created_at     timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    entity_count   bigint,
+    checksum       text,
+    format_version int NOT NULL
+);
+
+CREATE TABLE ws.snapshot_entities (
+    snapshot_id bigint NOT NULL REFERENCES ws.snapshots (id) ON DELETE CASCADE,
+    entity_id   text NOT NULL,
+    kind        text NOT NULL,
+    module      text NOT NULL,
+    state       jsonb NOT NULL,
+    version     bigint NOT NULL,
+    hlc         ws.hlc NOT NULL,
+    vclock      ws.vclock NOT NULL,
+    created_hlc ws.hlc NOT NULL,
+    retired     boolean NOT NULL,
+    PRIMARY KEY (snapshot_id, entity_id)
+);
+
+CREATE TABLE ws.snapshot_relationships (
+    snapshot_id bigint NOT NULL REFERENCES ws.snapshots (id) ON DELETE CASCADE,
+    from_id     text NOT NULL,
+    rel         text NOT NULL,
+    to_id       text NOT NULL,
+    props       jsonb NOT NULL,
+    hlc         ws.hlc NOT NULL,
+    PRIMARY KEY (snapshot_id, from_id, rel, to_id)
+);
+
+-- Events moved out of ws.events by ws.archive_events: the same rows, just
+-- as immutable.
+CREATE TABLE ws.events_archive (LIKE ws.events INCLUDING DEFAULTS INCLUDING CONSTRAINTS);
+ALTER TABLE ws.events_archive ADD PRIMARY KEY (event_id);
+CREATE INDEX events_archive_entity_idx ON ws.events_archive (entity_id, version);
+CREATE TRIGGER events_archive_no_update BEFORE UPDATE OR DELETE ON ws.events_archive
+    FOR EACH ROW EXECUTE FUNCTION ws.events_immutable();
+CREATE TRIGGER events_archive_no_truncate BEFORE TRUNCATE ON ws.events_archive
+    FOR EACH STATEMENT EXECUTE FUNCTION ws.events_immutable();
+ALTER TABLE ws.events_archive ENABLE ALWAYS TRIGGER events_archive_no_update;
+ALTER TABLE ws.events_archive ENABLE ALWAYS TRIGGER events_archive_no_truncate;
+
+-- Where archival cut the log: queries before it cannot be answered from
+-- ws.events alone.
+CREATE TABLE ws.archive_boundary (
+    hlc         ws.hlc NOT NULL,
+    archived_at timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+
+SELECT pg_catalog.pg_extension_config_dump('ws.snapshots', '');
+SELECT pg_catalog.pg_extension_config_dump('ws.snapshots_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('ws.snapshot_entities', '');
+SELECT pg_catalog.pg_extension_config_dump('ws.snapshot_relationships', '');
+SELECT pg_catalog.pg_extension_config_dump('ws.events_archive', '');
+SELECT pg_catalog.pg_extension_config_dump('ws.archive_boundary', '');
+
+COMMENT ON TABLE ws.snapshots IS 'snapshots of the world, each consistent at one HLC, with a checksum and format version';
+COMMENT ON TABLE ws.snapshot_entities IS 'the entities of each snapshot';
+COMMENT ON TABLE ws.snapshot_relationships IS 'the relationships of each snapshot';
+COMMENT ON TABLE ws.events_archive IS 'events moved out of ws.events by ws.archive_events; append-only';
+COMMENT ON TABLE ws.archive_boundary IS 'HLCs before which events were archived';
+
+CREATE FUNCTION ws.create_snapshot(label text DEFAULT NULL) RETURNS bigint
+AS 'MODULE_PATHNAME', 'snapshot_create'
+LANGUAGE C VOLATILE SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION ws.restore_snapshot(snapshot_id bigint) RETURNS bigint
+AS 'MODULE_PATHNAME', 'snapshot_restore'
+LANGUAGE C VOLATILE SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION ws.verify(OUT entity_id text, OUT problem text) RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'world_verify'
+LANGUAGE C VOLATILE SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION ws.state_hash(at ws.hlc DEFAULT NULL) RETURNS text
+AS 'MODULE_PATHNAME', 'world_state_hash'
+LANGUAGE C VOLATILE SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION ws.archive_events(before ws.hlc) RETURNS bigint
+AS 'MODULE_PATHNAME', 'events_archive'
+LANGUAGE C VOLATILE STRICT SET search_path = pg_catalog, pg_temp;
+
+COMMENT ON FUNCTION ws.create_snapshot(text) IS
+'copies every entity and relationship at one HLC into ws.snapshot_entities/ws.snapshot_relationships; returns the snapshot id';
+COMMENT ON FUNCTION ws.restore_snapshot(bigint) IS
+'restores a snapshot (NULL: none), replays every later event, verifies; returns the number of events replayed';
+COMMENT ON FUNCTION ws.verify() IS
+'one row per problem: an entity whose state, version or retired flag differs from the replay of its events, a broken version or HLC chain, a keyframe that differs from the fold before it';
+COMMENT ON FUNCTION ws.state_hash(ws.hlc) IS
+'SHA-256 of every entity''s id, version, retired flag and canonical state, now or as of an HLC';
+COMMENT ON FUNCTION ws.archive_events(ws.hlc) IS
+'moves events before the HLC that a kept snapshot covers to ws.events_archive, keeping each entity''s last keyframe before it';
+
+REVOKE ALL ON ws.snapshots, ws.snapshot_entities, ws.snapshot_relationships,
+    ws.events_archive, ws.archive_boundary FROM PUBLIC;
+GRANT SELECT ON ws.snapshots, ws.snapshot_entities, ws.snapshot_relationships,
+    ws.events_archive, ws.archive_boundary TO ws_reader;
+REVOKE ALL ON FUNCTION ws.create_snapshot(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ws.restore_snapshot(bigint) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ws.verify() FROM PUBLIC;
+REVOKE ALL ON FUNCTION ws.state_hash(ws.hlc) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ws.archive_events(ws.hlc) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ws.create_snapshot(text) TO ws_admin;
+GRANT EXECUTE ON FUNCTION ws.restore_snapshot(bigint) TO ws_admin;
+GRANT EXECUTE ON FUNCTION ws.archive_events(ws.hlc) TO ws_admin;
+GRANT EXECUTE ON FUNCTION ws.verify() TO ws_reader;
+GRANT EXECUTE ON FUNCTION ws.state_hash(ws.hlc) TO ws_reader;

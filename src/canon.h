@@ -37,4 +37,7 @@ extern void ws_reject(WsStat stat, int sqlerrcode, const char *entity_id,
 
 extern char *ws_text_arg(Datum d, bool isnull, const char *argname);
 
+/* transition.c: let archival move rows out of ws.events */
+extern void ws_events_guard_suspend(bool suspend);
+
 #endif							/* WS_CANON_H */

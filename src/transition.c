@@ -1410,9 +1410,24 @@ entity_transition_many(PG_FUNCTION_ARGS)
 	return (Datum) 0;
 }
 
+/* Set while ws.archive_events moves events to the archive. */
+static bool events_guard_suspended = false;
+
 /*
- * Trigger on ws.events: the event log is append-only for every role,
- * including its owner, and also under session_replication_role = replica.
+ * Let the next DELETEs of ws.events through (archival moves rows to
+ * ws.events_archive); the caller resets it, also on error.
+ */
+void
+ws_events_guard_suspend(bool suspend)
+{
+	events_guard_suspended = suspend;
+}
+
+/*
+ * Trigger on ws.events and ws.events_archive: the event log is append-only
+ * for every role, including its owner, and also under
+ * session_replication_role = replica.  The one exception is archival's own
+ * move of rows, inside ws.archive_events.
  */
 Datum
 events_immutable(PG_FUNCTION_ARGS)
@@ -1422,6 +1437,9 @@ events_immutable(PG_FUNCTION_ARGS)
 
 	if (!CALLED_AS_TRIGGER(fcinfo))
 		elog(ERROR, "events_immutable: not called as a trigger");
+	if (events_guard_suspended && TRIGGER_FIRED_BY_DELETE(trigdata->tg_event) &&
+		TRIGGER_FIRED_FOR_ROW(trigdata->tg_event))
+		return PointerGetDatum(trigdata->tg_trigtuple);
 	if (TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event))
 		op = "UPDATE";
 	else if (TRIGGER_FIRED_BY_DELETE(trigdata->tg_event))
@@ -1430,7 +1448,8 @@ events_immutable(PG_FUNCTION_ARGS)
 		op = "TRUNCATE";
 	ereport(ERROR,
 			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-			 errmsg("ws.events is append-only: %s is not allowed", op),
+			 errmsg("ws.%s is append-only: %s is not allowed",
+					RelationGetRelationName(trigdata->tg_relation), op),
 			 errdetail("Events are immutable; every change of an entity appends a new event.")));
 	PG_RETURN_NULL();
 }

@@ -1,0 +1,824 @@
+/*-------------------------------------------------------------------------
+ *
+ * snapshot.c
+ *		Snapshots, recovery, verification, the world digest and archival.
+ *
+ * A snapshot copies every entity and relationship at one HLC.  To make
+ * "at one HLC" exact, creation takes a SHARE lock on ws.entities: it waits
+ * for every transaction that is changing entities to finish and holds off
+ * new ones while the copy is made, so each change either precedes the
+ * snapshot's HLC and is in the copy, or follows it.  The copy carries a
+ * SHA-256 checksum of its canonical text and a format version; a snapshot
+ * whose checksum no longer matches is refused when restoring.
+ *
+ * Recovery restores a snapshot's rows and replays every later event from
+ * the log -- state by merge patch, retirement, and links in HLC order --
+ * then verifies the result; without a snapshot it replays the whole log.
+ * Verification folds each entity's events from its first and compares
+ * versions, HLC order, keyframes and the current row.
+ *
+ * Archival moves events that a kept snapshot covers to ws.events_archive,
+ * keeping each entity's last keyframe before the boundary so point queries
+ * after it still need no archived event.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "common/cryptohash.h"
+#include "common/sha2.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "replication/message.h"
+#include "utils/builtins.h"
+#include "utils/datum.h"
+#include "utils/jsonb.h"
+#include "utils/memutils.h"
+
+#include "canon.h"
+#include "hlc.h"
+#include "merge_patch.h"
+#include "snapshot.h"
+#include "worldstate.h"
+
+PG_FUNCTION_INFO_V1(snapshot_create);
+PG_FUNCTION_INFO_V1(snapshot_restore);
+PG_FUNCTION_INFO_V1(world_verify);
+PG_FUNCTION_INFO_V1(world_state_hash);
+PG_FUNCTION_INFO_V1(events_archive);
+
+#define WS_SNAPSHOT_FORMAT 1
+
+/* An incremental SHA-256 over canonical rows. */
+typedef struct WsDigest
+{
+	pg_cryptohash_ctx *ctx;
+	int64		rows;
+} WsDigest;
+
+static void
+digest_begin(WsDigest *d)
+{
+	d->ctx = pg_cryptohash_create(PG_SHA256);
+	if (d->ctx == NULL || pg_cryptohash_init(d->ctx) < 0)
+		elog(ERROR, "could not initialise SHA-256");
+	d->rows = 0;
+}
+
+static void
+digest_add(WsDigest *d, const char *s, size_t len)
+{
+	if (pg_cryptohash_update(d->ctx, (const uint8 *) s, len) < 0)
+		elog(ERROR, "could not compute SHA-256");
+}
+
+/* The hex digest; frees the context. */
+static char *
+digest_end(WsDigest *d)
+{
+	uint8		raw[PG_SHA256_DIGEST_LENGTH];
+	char	   *hex = palloc(PG_SHA256_DIGEST_LENGTH * 2 + 1);
+
+	if (pg_cryptohash_final(d->ctx, raw, sizeof(raw)) < 0)
+		elog(ERROR, "could not compute SHA-256");
+	pg_cryptohash_free(d->ctx);
+	hex_encode((const char *) raw, sizeof(raw), hex);
+	hex[PG_SHA256_DIGEST_LENGTH * 2] = '\0';
+	return hex;
+}
+
+/*
+ * Feed every row of a query into the digest, each as its columns' text
+ * separated by tabs, rows by newlines.  The query must order its rows.
+ * Returns the number of rows.
+ */
+static int64
+digest_query(WsDigest *d, const char *sql, int nargs, Oid *types, Datum *args)
+{
+	Portal		portal;
+	SPIPlanPtr	plan = SPI_prepare(sql, nargs, types);
+	int64		rows = 0;
+
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed for \"%s\"", sql);
+	portal = SPI_cursor_open(NULL, plan, args, NULL, false);
+	for (;;)
+	{
+		SPI_cursor_fetch(portal, true, 1000);
+		if (SPI_processed == 0)
+			break;
+		for (uint64 i = 0; i < SPI_processed; i++)
+		{
+			HeapTuple	tup = SPI_tuptable->vals[i];
+			TupleDesc	desc = SPI_tuptable->tupdesc;
+
+			for (int c = 1; c <= desc->natts; c++)
+			{
+				char	   *v = SPI_getvalue(tup, desc, c);
+
+				if (c > 1)
+					digest_add(d, "\t", 1);
+				if (v)
+					digest_add(d, v, strlen(v));
+				else
+					digest_add(d, "\\N", 2);
+			}
+			digest_add(d, "\n", 1);
+			rows++;
+		}
+		SPI_freetuptable(SPI_tuptable);
+	}
+	SPI_cursor_close(portal);
+	SPI_freeplan(plan);
+	return rows;
+}
+
+/* Run a statement that must succeed, as the connected SPI user. */
+static void
+exec_nulls_or_die(const char *sql, int nargs, Oid *types, Datum *args, const char *nulls,
+				  int expected)
+{
+	int			rc = SPI_execute_with_args(sql, nargs, types, args, nulls, false, 0);
+
+	if (rc != expected)
+		elog(ERROR, "unexpected result %s for \"%s\"", SPI_result_code_string(rc), sql);
+}
+
+/* The same with no NULL arguments. */
+static void
+exec_or_die(const char *sql, int nargs, Oid *types, Datum *args, int expected)
+{
+	exec_nulls_or_die(sql, nargs, types, args, NULL, expected);
+}
+
+/* The canonical checksum of a stored snapshot. */
+static char *
+snapshot_checksum(int64 id)
+{
+	WsDigest	d;
+	Oid			t[1] = {INT8OID};
+	Datum		a[1] = {Int64GetDatum(id)};
+
+	digest_begin(&d);
+	digest_query(&d, "SELECT entity_id, kind, module, version, retired, state::text, hlc, vclock, created_hlc"
+				 " FROM ws.snapshot_entities WHERE snapshot_id OPERATOR(pg_catalog.=) $1"
+				 " ORDER BY entity_id COLLATE \"C\"", 1, t, a);
+	digest_add(&d, "--\n", 3);
+	digest_query(&d, "SELECT from_id, rel, to_id, props::text, hlc"
+				 " FROM ws.snapshot_relationships WHERE snapshot_id OPERATOR(pg_catalog.=) $1"
+				 " ORDER BY from_id COLLATE \"C\", rel COLLATE \"C\", to_id COLLATE \"C\"", 1, t, a);
+	return digest_end(&d);
+}
+
+/* Broadcast a snapshot message (transactional: it arrives with the commit). */
+static void
+announce(const char *kind, int64 id, const WsHlc *hlc, int64 entities)
+{
+	char	   *msg = psprintf("{\"kind\":\"%s\",\"snapshot_id\":" INT64_FORMAT
+							   ",\"hlc\":\"%s\",\"entities\":" INT64_FORMAT ",\"origin\":%d}",
+							   kind, id, ws_hlc_to_cstring(hlc), entities, ws_node_id);
+
+	LogLogicalMessage("worldstate", msg, strlen(msg), true);
+}
+
+/*
+ * Take a snapshot; returns its id.  Must be called as the owner of schema
+ * ws, inside SPI.
+ */
+int64
+ws_snapshot_take(const char *label)
+{
+	Oid			t3[3] = {TEXTOID, ws_type_oid("hlc"), INT4OID};
+	Datum		a3[3];
+	bool		isnull;
+	int64		id;
+	int64		entities;
+	WsHlc		hlc;
+	char	   *checksum;
+	Oid			t1[1] = {INT8OID};
+	Datum		a1[1];
+
+	/* every change in flight finishes first; new ones wait for us */
+	exec_or_die("LOCK TABLE ws.entities IN SHARE MODE", 0, NULL, NULL, SPI_OK_UTILITY);
+	hlc = ws_clock_now();
+
+	a3[0] = label ? CStringGetTextDatum(label) : (Datum) 0;
+	a3[1] = HlcPGetDatum(&hlc);
+	a3[2] = Int32GetDatum(WS_SNAPSHOT_FORMAT);
+	if (SPI_execute_with_args("INSERT INTO ws.snapshots (label, hlc, format_version)"
+							  " VALUES ($1, $2, $3) RETURNING id", 3, t3, a3,
+							  label ? NULL : "n  ", false, 0) != SPI_OK_INSERT_RETURNING)
+		elog(ERROR, "could not insert into ws.snapshots");
+	id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	announce("snapshot_start", id, &hlc, 0);
+
+	a1[0] = Int64GetDatum(id);
+	exec_or_die("INSERT INTO ws.snapshot_entities"
+				" SELECT $1, entity_id, kind, module, state, version, hlc, vclock, created_hlc, retired"
+				" FROM ws.entities", 1, t1, a1, SPI_OK_INSERT);
+	entities = (int64) SPI_processed;
+	exec_or_die("INSERT INTO ws.snapshot_relationships"
+				" SELECT $1, from_id, rel, to_id, props, hlc FROM ws.relationships",
+				1, t1, a1, SPI_OK_INSERT);
+
+	checksum = snapshot_checksum(id);
+	{
+		Oid			t[3] = {INT8OID, INT8OID, TEXTOID};
+		Datum		a[3] = {Int64GetDatum(id), Int64GetDatum(entities), CStringGetTextDatum(checksum)};
+
+		exec_or_die("UPDATE ws.snapshots SET entity_count = $2, checksum = $3"
+					" WHERE id OPERATOR(pg_catalog.=) $1", 3, t, a, SPI_OK_UPDATE);
+	}
+	announce("snapshot_complete", id, &hlc, entities);
+	return id;
+}
+
+/*
+ * Delete all but the newest `keep` snapshots; returns how many went.
+ * Inside SPI, as the owner.
+ */
+int64
+ws_snapshot_prune(int keep)
+{
+	Oid			t[1] = {INT4OID};
+	Datum		a[1] = {Int32GetDatum(keep)};
+
+	exec_or_die("DELETE FROM ws.snapshots WHERE id NOT IN"
+				" (SELECT id FROM ws.snapshots ORDER BY id DESC LIMIT $1)",
+				1, t, a, SPI_OK_DELETE);
+	return (int64) SPI_processed;
+}
+
+/* ws.create_snapshot(label text) -> bigint */
+Datum
+snapshot_create(PG_FUNCTION_ARGS)
+{
+	char	   *label = PG_ARGISNULL(0) ? NULL : TextDatumGetCString(PG_GETARG_DATUM(0));
+	WsAsOwner	saved;
+	int64		id;
+
+	SPI_connect();
+	ws_as_owner_begin(&saved);
+	id = ws_snapshot_take(label);
+	ws_as_owner_end(&saved);
+	SPI_finish();
+	PG_RETURN_INT64(id);
+}
+
+/* One entity being rebuilt from the log. */
+typedef struct WsReplay
+{
+	char	   *entity_id;
+	char	   *kind;
+	char	   *module;
+	Jsonb	   *state;
+	int64		version;
+	Datum		hlc;
+	Datum		vclock;
+	Datum		created_hlc;
+	bool		retired;
+	bool		present;		/* a row exists (from the snapshot) */
+} WsReplay;
+
+/* Write a rebuilt entity. */
+static void
+replay_flush(WsReplay *r, SPIPlanPtr upsert)
+{
+	Datum		v[9];
+
+	if (r->entity_id == NULL)
+		return;
+	v[0] = CStringGetTextDatum(r->entity_id);
+	v[1] = CStringGetTextDatum(r->kind);
+	v[2] = CStringGetTextDatum(r->module);
+	v[3] = JsonbPGetDatum(r->state);
+	v[4] = Int64GetDatum(r->version);
+	v[5] = r->hlc;
+	v[6] = r->vclock;
+	v[7] = r->created_hlc;
+	v[8] = BoolGetDatum(r->retired);
+	if (SPI_execute_plan(upsert, v, NULL, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "could not write ws.entities");
+}
+
+/*
+ * Replay the events after `after` (all when NULL) onto ws.entities and
+ * ws.relationships as restored; returns the number of events replayed.
+ */
+static int64
+replay_events(const WsHlc *after)
+{
+	Oid			hlct = ws_type_oid("hlc");
+	Oid			t[1] = {hlct};
+	Datum		a[1] = {after ? HlcPGetDatum(after) : (Datum) 0};
+	const char *nulls = after ? NULL : "n";
+	Oid			ut[9] = {TEXTOID, TEXTOID, TEXTOID, JSONBOID, INT8OID, hlct, ws_type_oid("vclock"), hlct, BOOLOID};
+	SPIPlanPtr	upsert;
+	SPIPlanPtr	scan;
+	SPIPlanPtr	current;
+	Portal		portal;
+	MemoryContext entity_cxt;
+	MemoryContext old;
+	WsReplay	r;
+	int64		replayed = 0;
+
+	upsert = SPI_prepare("INSERT INTO ws.entities (entity_id, kind, module, state, version, hlc,"
+						 " vclock, created_hlc, retired) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+						 " ON CONFLICT (entity_id) DO UPDATE SET state = excluded.state,"
+						 " version = excluded.version, hlc = excluded.hlc, vclock = excluded.vclock,"
+						 " retired = excluded.retired", 9, ut);
+	current = SPI_prepare("SELECT kind, module, state, version, hlc, vclock, created_hlc, retired"
+						  " FROM ws.entities WHERE entity_id OPERATOR(pg_catalog.=) $1", 1,
+						  (Oid[]) {TEXTOID});
+	scan = SPI_prepare("SELECT entity_id, version, hlc, kind, module, event_type, patch, vclock"
+					   " FROM ws.events WHERE $1 IS NULL OR hlc OPERATOR(ws.>) $1"
+					   " ORDER BY entity_id, version", 1, t);
+	if (upsert == NULL || current == NULL || scan == NULL)
+		elog(ERROR, "could not prepare the replay");
+
+	entity_cxt = AllocSetContextCreate(CurrentMemoryContext, "worldstate replay",
+									   ALLOCSET_DEFAULT_SIZES);
+	memset(&r, 0, sizeof(r));
+	portal = SPI_cursor_open(NULL, scan, a, nulls, false);
+	for (;;)
+	{
+		SPITupleTable *batch;
+		uint64		nrows;
+
+		SPI_cursor_fetch(portal, true, 1000);
+		/* nested statements below overwrite SPI_tuptable / SPI_processed */
+		batch = SPI_tuptable;
+		nrows = SPI_processed;
+		if (nrows == 0)
+			break;
+		for (uint64 i = 0; i < nrows; i++)
+		{
+			HeapTuple	tup = batch->vals[i];
+			TupleDesc	desc = batch->tupdesc;
+			bool		isnull;
+			char	   *entity_id = TextDatumGetCString(SPI_getbinval(tup, desc, 1, &isnull));
+			char	   *event_type;
+			Jsonb	   *patch;
+
+			if (r.entity_id == NULL || strcmp(r.entity_id, entity_id) != 0)
+			{
+				replay_flush(&r, upsert);
+				MemoryContextReset(entity_cxt);
+				memset(&r, 0, sizeof(r));
+				old = MemoryContextSwitchTo(entity_cxt);
+				r.entity_id = pstrdup(entity_id);
+				MemoryContextSwitchTo(old);
+				/* the row the snapshot restored, if any */
+				if (SPI_execute_plan(current, (Datum[]) {CStringGetTextDatum(entity_id)}, NULL,
+									 false, 1) != SPI_OK_SELECT)
+					elog(ERROR, "could not read ws.entities");
+				if (SPI_processed == 1)
+				{
+					HeapTuple	ct = SPI_tuptable->vals[0];
+					TupleDesc	cd = SPI_tuptable->tupdesc;
+
+					old = MemoryContextSwitchTo(entity_cxt);
+					r.present = true;
+					r.kind = TextDatumGetCString(SPI_getbinval(ct, cd, 1, &isnull));
+					r.module = TextDatumGetCString(SPI_getbinval(ct, cd, 2, &isnull));
+					r.state = DatumGetJsonbPCopy(SPI_getbinval(ct, cd, 3, &isnull));
+					r.version = DatumGetInt64(SPI_getbinval(ct, cd, 4, &isnull));
+					r.created_hlc = datumCopy(SPI_getbinval(ct, cd, 7, &isnull), false, sizeof(WsHlc));
+					r.retired = DatumGetBool(SPI_getbinval(ct, cd, 8, &isnull));
+					MemoryContextSwitchTo(old);
+				}
+				SPI_freetuptable(SPI_tuptable);
+			}
+
+			old = MemoryContextSwitchTo(entity_cxt);
+			event_type = TextDatumGetCString(SPI_getbinval(tup, desc, 6, &isnull));
+			patch = DatumGetJsonbP(SPI_getbinval(tup, desc, 7, &isnull));
+			r.version = DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull));
+			r.hlc = datumCopy(SPI_getbinval(tup, desc, 3, &isnull), false, sizeof(WsHlc));
+			r.vclock = PointerGetDatum(PG_DETOAST_DATUM_COPY(SPI_getbinval(tup, desc, 8, &isnull)));
+			if (r.version == 1)
+			{
+				r.kind = TextDatumGetCString(SPI_getbinval(tup, desc, 4, &isnull));
+				r.module = TextDatumGetCString(SPI_getbinval(tup, desc, 5, &isnull));
+				r.state = DatumGetJsonbPCopy(JsonbPGetDatum(patch));
+				r.created_hlc = r.hlc;
+				r.retired = false;
+			}
+			else if (strcmp(event_type, "retired") == 0)
+				r.retired = true;
+			else
+			{
+				if (r.state == NULL)
+					ereport(ERROR,
+							(errcode(ERRCODE_DATA_CORRUPTED),
+							 errmsg("cannot replay entity \"%s\": its events before version " INT64_FORMAT " are missing",
+									r.entity_id, r.version),
+							 errhint("Restore from an older snapshot, or from the whole log with ws.restore_snapshot(NULL).")));
+				r.state = ws_merge_patch(r.state, patch, NULL, 0, NULL);
+				if (r.state == patch)	/* may be the patch itself: keep a copy */
+					r.state = DatumGetJsonbPCopy(JsonbPGetDatum(patch));
+			}
+			MemoryContextSwitchTo(old);
+			replayed++;
+		}
+		SPI_freetuptable(batch);
+	}
+	SPI_cursor_close(portal);
+	replay_flush(&r, upsert);
+	MemoryContextDelete(entity_cxt);
+
+	/* the graph: each edge as its last link or unlink leaves it */
+	exec_nulls_or_die("CREATE TEMP TABLE ws_replay_edges ON COMMIT DROP AS"
+					  " SELECT DISTINCT ON (entity_id, meta->>'rel', meta->>'to')"
+					  "   entity_id AS from_id, meta->>'rel' AS rel, meta->>'to' AS to_id,"
+					  "   meta->'props' AS props, hlc, event_type"
+					  " FROM ws.events WHERE ($1 IS NULL OR hlc OPERATOR(ws.>) $1)"
+					  "   AND event_type IN ('linked', 'unlinked')"
+					  " ORDER BY entity_id, meta->>'rel', meta->>'to', hlc DESC",
+					  1, t, a, nulls, SPI_OK_UTILITY);
+	exec_or_die("INSERT INTO ws.relationships (from_id, rel, to_id, props, hlc)"
+				" SELECT from_id, rel, to_id, props, hlc FROM pg_temp.ws_replay_edges"
+				" WHERE event_type = 'linked'"
+				" ON CONFLICT (from_id, rel, to_id) DO UPDATE SET props = excluded.props, hlc = excluded.hlc",
+				0, NULL, NULL, SPI_OK_INSERT);
+	exec_or_die("DELETE FROM ws.relationships r USING pg_temp.ws_replay_edges e"
+				" WHERE e.event_type = 'unlinked' AND r.from_id = e.from_id"
+				" AND r.rel = e.rel AND r.to_id = e.to_id", 0, NULL, NULL, SPI_OK_DELETE);
+	exec_or_die("DROP TABLE pg_temp.ws_replay_edges", 0, NULL, NULL, SPI_OK_UTILITY);
+	SPI_freeplan(upsert);
+	SPI_freeplan(current);
+	SPI_freeplan(scan);
+	return replayed;
+}
+
+/* Problems found by verification, as (entity_id, problem) pairs. */
+typedef struct WsProblems
+{
+	Tuplestorestate *store;
+	TupleDesc	desc;
+	int64		count;
+} WsProblems;
+
+static void
+problem(WsProblems *p, const char *entity_id, const char *fmt,...) pg_attribute_printf(3, 4);
+
+static void
+problem(WsProblems *p, const char *entity_id, const char *fmt,...)
+{
+	StringInfoData msg;
+	Datum		v[2];
+	bool		n[2] = {false, false};
+
+	initStringInfo(&msg);
+	for (;;)
+	{
+		va_list		args;
+		int			needed;
+
+		va_start(args, fmt);
+		needed = appendStringInfoVA(&msg, fmt, args);
+		va_end(args);
+		if (needed == 0)
+			break;
+		enlargeStringInfo(&msg, needed);
+	}
+	v[0] = CStringGetTextDatum(entity_id);
+	v[1] = CStringGetTextDatum(msg.data);
+	tuplestore_putvalues(p->store, p->desc, v, n);
+	p->count++;
+}
+
+/* Compare a folded entity with its row. */
+static void
+verify_entity(WsProblems *p, SPIPlanPtr current, const char *entity_id, Jsonb *state,
+			  int64 version, bool retired)
+{
+	bool		isnull;
+
+	if (SPI_execute_plan(current, (Datum[]) {CStringGetTextDatum(entity_id)}, NULL, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read ws.entities");
+	if (SPI_processed == 0)
+		problem(p, entity_id, "has events but no row in ws.entities");
+	else
+	{
+		HeapTuple	t = SPI_tuptable->vals[0];
+		TupleDesc	d = SPI_tuptable->tupdesc;
+		int64		rv = DatumGetInt64(SPI_getbinval(t, d, 2, &isnull));
+		Jsonb	   *rs = DatumGetJsonbP(SPI_getbinval(t, d, 1, &isnull));
+
+		if (rv != version)
+			problem(p, entity_id, "version " INT64_FORMAT " but " INT64_FORMAT " events", rv, version);
+		if (compareJsonbContainers(&rs->root, &state->root) != 0)
+			problem(p, entity_id, "state differs from the replay of its events");
+		if (DatumGetBool(SPI_getbinval(t, d, 3, &isnull)) != retired)
+			problem(p, entity_id, "retired flag differs from its events");
+	}
+	SPI_freetuptable(SPI_tuptable);
+}
+
+/*
+ * Verify the world; fill p.  Inside SPI, as the owner.  Returns the number
+ * of problems.
+ */
+static int64
+verify_world(WsProblems *p)
+{
+	SPIPlanPtr	scan;
+	SPIPlanPtr	current;
+	Portal		portal;
+	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext, "worldstate verify",
+											  ALLOCSET_DEFAULT_SIZES);
+	MemoryContext old;
+	char	   *entity_id = NULL;
+	Jsonb	   *state = NULL;
+	int64		version = 0;
+	WsHlc		last_hlc = {0};
+	bool		retired = false;
+
+	current = SPI_prepare("SELECT state, version, retired FROM ws.entities"
+						  " WHERE entity_id OPERATOR(pg_catalog.=) $1", 1, (Oid[]) {TEXTOID});
+	scan = SPI_prepare("SELECT entity_id, version, hlc, event_type, patch, state FROM ("
+					   " SELECT entity_id, version, hlc, event_type, patch, state FROM ws.events"
+					   " UNION ALL"
+					   " SELECT entity_id, version, hlc, event_type, patch, state FROM ws.events_archive) e"
+					   " ORDER BY entity_id, version", 0, NULL);
+	if (current == NULL || scan == NULL)
+		elog(ERROR, "could not prepare the verification");
+
+	portal = SPI_cursor_open(NULL, scan, NULL, NULL, false);
+	for (;;)
+	{
+		SPITupleTable *batch;
+		uint64		nrows;
+
+		SPI_cursor_fetch(portal, true, 1000);
+		/* verify_entity's statements overwrite SPI_tuptable / SPI_processed */
+		batch = SPI_tuptable;
+		nrows = SPI_processed;
+		if (nrows == 0)
+			break;
+		for (uint64 i = 0; i < nrows; i++)
+		{
+			HeapTuple	tup = batch->vals[i];
+			TupleDesc	desc = batch->tupdesc;
+			bool		isnull;
+			bool		kf_null;
+			char	   *eid = TextDatumGetCString(SPI_getbinval(tup, desc, 1, &isnull));
+			int64		v = DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull));
+			WsHlc		h = *DatumGetHlcP(SPI_getbinval(tup, desc, 3, &isnull));
+			char	   *type = TextDatumGetCString(SPI_getbinval(tup, desc, 4, &isnull));
+			Jsonb	   *patch = DatumGetJsonbP(SPI_getbinval(tup, desc, 5, &isnull));
+			Datum		kf = SPI_getbinval(tup, desc, 6, &kf_null);
+
+			if (entity_id == NULL || strcmp(entity_id, eid) != 0)
+			{
+				if (entity_id != NULL)
+					verify_entity(p, current, entity_id, state, version, retired);
+				MemoryContextReset(cxt);
+				old = MemoryContextSwitchTo(cxt);
+				entity_id = pstrdup(eid);
+				MemoryContextSwitchTo(old);
+				state = NULL;
+				version = 0;
+				retired = false;
+			}
+			if (v != version + 1)
+				problem(p, entity_id, "version " INT64_FORMAT " follows version " INT64_FORMAT, v, version);
+			else if (version > 0 && ws_hlc_cmp(&h, &last_hlc) <= 0)
+				problem(p, entity_id, "HLC of version " INT64_FORMAT " is not after the one before", v);
+			old = MemoryContextSwitchTo(cxt);
+			if (v == 1)
+				state = DatumGetJsonbPCopy(JsonbPGetDatum(patch));
+			else if (strcmp(type, "retired") == 0)
+				retired = true;
+			else if (state != NULL)
+			{
+				state = ws_merge_patch(state, patch, NULL, 0, NULL);
+				if (state == patch) /* may be the patch itself: keep a copy */
+					state = DatumGetJsonbPCopy(JsonbPGetDatum(patch));
+			}
+			MemoryContextSwitchTo(old);
+			if (!kf_null && state != NULL &&
+				compareJsonbContainers(&DatumGetJsonbP(kf)->root, &state->root) != 0)
+				problem(p, entity_id, "keyframe at version " INT64_FORMAT " differs from the fold before it", v);
+			version = v;
+			last_hlc = h;
+		}
+		SPI_freetuptable(batch);
+	}
+	SPI_cursor_close(portal);
+	if (entity_id != NULL)
+		verify_entity(p, current, entity_id, state, version, retired);
+
+	/* rows without any event */
+	if (SPI_execute("SELECT entity_id FROM ws.entities e WHERE NOT EXISTS"
+					" (SELECT FROM ws.events v WHERE v.entity_id OPERATOR(pg_catalog.=) e.entity_id)"
+					" AND NOT EXISTS (SELECT FROM ws.events_archive v"
+					"  WHERE v.entity_id OPERATOR(pg_catalog.=) e.entity_id) ORDER BY 1",
+					false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read ws.entities");
+	for (uint64 i = 0; i < SPI_processed; i++)
+		problem(p, SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1),
+				"has no events");
+	SPI_freeplan(scan);
+	SPI_freeplan(current);
+	MemoryContextDelete(cxt);
+	return p->count;
+}
+
+/* ws.verify() -> TABLE(entity_id text, problem text) */
+Datum
+world_verify(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	WsAsOwner	saved;
+	WsProblems	p;
+
+	InitMaterializedSRF(fcinfo, 0);
+	p.store = rsinfo->setResult;
+	p.desc = rsinfo->setDesc;
+	p.count = 0;
+	SPI_connect();
+	ws_as_owner_begin(&saved);
+	verify_world(&p);
+	ws_as_owner_end(&saved);
+	SPI_finish();
+	return (Datum) 0;
+}
+
+/*
+ * ws.restore_snapshot(snapshot_id bigint) -> bigint: restore the snapshot
+ * (NULL: none, the whole log), replay later events, verify; returns the
+ * number of events replayed.
+ */
+Datum
+snapshot_restore(PG_FUNCTION_ARGS)
+{
+	WsAsOwner	saved;
+	int64		replayed;
+	WsHlc		after;
+	bool		have_snapshot = !PG_ARGISNULL(0);
+
+	SPI_connect();
+	ws_as_owner_begin(&saved);
+	exec_or_die("LOCK TABLE ws.entities, ws.relationships IN EXCLUSIVE MODE", 0, NULL, NULL, SPI_OK_UTILITY);
+	if (have_snapshot)
+	{
+		int64		id = PG_GETARG_INT64(0);
+		Oid			t[1] = {INT8OID};
+		Datum		a[1] = {Int64GetDatum(id)};
+		bool		isnull;
+		char	   *stored;
+		int32		format;
+
+		exec_or_die("SELECT hlc, checksum, format_version FROM ws.snapshots WHERE id OPERATOR(pg_catalog.=) $1",
+					1, t, a, SPI_OK_SELECT);
+		if (SPI_processed == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("snapshot " INT64_FORMAT " does not exist", id)));
+		after = *DatumGetHlcP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+		stored = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
+		format = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull));
+		if (format != WS_SNAPSHOT_FORMAT)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_CORRUPTED),
+					 errmsg("snapshot " INT64_FORMAT " has format version %d, this build reads %d",
+							id, format, WS_SNAPSHOT_FORMAT),
+					 errhint("Recover from the event log alone with ws.restore_snapshot(NULL).")));
+		if (stored == NULL || strcmp(stored, snapshot_checksum(id)) != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_CORRUPTED),
+					 errmsg("snapshot " INT64_FORMAT " is damaged: its checksum does not match its contents", id),
+					 errhint("Recover from the event log alone with ws.restore_snapshot(NULL).")));
+		exec_or_die("DELETE FROM ws.relationships", 0, NULL, NULL, SPI_OK_DELETE);
+		exec_or_die("DELETE FROM ws.entities", 0, NULL, NULL, SPI_OK_DELETE);
+		exec_or_die("INSERT INTO ws.entities SELECT entity_id, kind, module, state, version, hlc,"
+					" vclock, created_hlc, retired FROM ws.snapshot_entities"
+					" WHERE snapshot_id OPERATOR(pg_catalog.=) $1", 1, t, a, SPI_OK_INSERT);
+		exec_or_die("INSERT INTO ws.relationships SELECT from_id, rel, to_id, props, hlc"
+					" FROM ws.snapshot_relationships WHERE snapshot_id OPERATOR(pg_catalog.=) $1",
+					1, t, a, SPI_OK_INSERT);
+	}
+	else
+	{
+		if (SPI_execute("SELECT 1 FROM ws.events_archive LIMIT 1", true, 1) == SPI_OK_SELECT &&
+			SPI_processed > 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("the event log has been archived, so it no longer starts at the first event"),
+					 errhint("Restore from a snapshot kept since the archival.")));
+		exec_or_die("DELETE FROM ws.relationships", 0, NULL, NULL, SPI_OK_DELETE);
+		exec_or_die("DELETE FROM ws.entities", 0, NULL, NULL, SPI_OK_DELETE);
+	}
+	replayed = replay_events(have_snapshot ? &after : NULL);
+
+	{
+		WsProblems	p;
+		TupleDesc	desc = CreateTemplateTupleDesc(2);
+
+		TupleDescInitEntry(desc, 1, "entity_id", TEXTOID, -1, 0);
+		TupleDescInitEntry(desc, 2, "problem", TEXTOID, -1, 0);
+		p.store = tuplestore_begin_heap(false, false, work_mem);
+		p.desc = desc;
+		p.count = 0;
+		if (verify_world(&p) > 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_CORRUPTED),
+					 errmsg("the restored world does not verify: " INT64_FORMAT " problems", p.count),
+					 errhint("Run ws.verify() after ws.restore_snapshot(NULL) to see them.")));
+		tuplestore_end(p.store);
+	}
+	ws_as_owner_end(&saved);
+	SPI_finish();
+	PG_RETURN_INT64(replayed);
+}
+
+/*
+ * ws.state_hash(at ws.hlc) -> text: SHA-256 of every entity's id,
+ * version, retired flag and canonical state, in id order; now, or as of an
+ * HLC.  Equal on any two databases holding the same events.
+ */
+Datum
+world_state_hash(PG_FUNCTION_ARGS)
+{
+	WsAsOwner	saved;
+	WsDigest	d;
+	char	   *hex;
+
+	SPI_connect();
+	ws_as_owner_begin(&saved);
+	digest_begin(&d);
+	if (PG_ARGISNULL(0))
+		digest_query(&d, "SELECT entity_id, version, retired, state::text FROM ws.entities"
+					 " ORDER BY entity_id COLLATE \"C\"", 0, NULL, NULL);
+	else
+	{
+		Oid			t[1] = {ws_type_oid("hlc")};
+		Datum		a[1] = {PG_GETARG_DATUM(0)};
+
+		digest_query(&d, "SELECT entity_id, version, retired, state::text FROM ws.entities_at($1)"
+					 " ORDER BY entity_id COLLATE \"C\"", 1, t, a);
+	}
+	hex = digest_end(&d);
+	ws_as_owner_end(&saved);
+	SPI_finish();
+	PG_RETURN_TEXT_P(cstring_to_text(hex));
+}
+
+/*
+ * ws.archive_events(before ws.hlc) -> bigint: move the events before
+ * `before` that a kept snapshot covers to ws.events_archive, except each
+ * entity's last keyframe before it; returns how many moved.
+ */
+Datum
+events_archive(PG_FUNCTION_ARGS)
+{
+	WsAsOwner	saved;
+	Oid			t[1] = {ws_type_oid("hlc")};
+	Datum		a[1] = {PG_GETARG_DATUM(0)};
+	volatile int64 moved = 0;
+	bool		isnull;
+
+	SPI_connect();
+	ws_as_owner_begin(&saved);
+	exec_or_die("SELECT ws.max(hlc) FROM ws.snapshots", 0, NULL, NULL, SPI_OK_SELECT);
+	{
+		Datum		newest = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+
+		if (isnull || ws_hlc_cmp(DatumGetHlcP(a[0]), DatumGetHlcP(newest)) > 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("no kept snapshot covers the events before %s",
+							ws_hlc_to_cstring(DatumGetHlcP(a[0]))),
+					 isnull ? errdetail("There is no snapshot.") :
+					 errdetail("The newest snapshot was taken at %s.",
+							   ws_hlc_to_cstring(DatumGetHlcP(newest))),
+					 errhint("Take one with ws.create_snapshot() first.")));
+	}
+	ws_events_guard_suspend(true);
+	PG_TRY();
+	{
+		exec_or_die("WITH keep AS ("
+					"  SELECT entity_id, pg_catalog.max(version) AS version FROM ws.events"
+					"  WHERE hlc OPERATOR(ws.<) $1 AND state IS NOT NULL GROUP BY entity_id),"
+					" moved AS ("
+					"  DELETE FROM ws.events e USING keep k"
+					"  WHERE e.entity_id OPERATOR(pg_catalog.=) k.entity_id"
+					"    AND e.version OPERATOR(pg_catalog.<) k.version"
+					"    AND e.hlc OPERATOR(ws.<) $1 RETURNING e.*)"
+					" INSERT INTO ws.events_archive SELECT * FROM moved", 1, t, a, SPI_OK_INSERT);
+		moved = (int64) SPI_processed;
+	}
+	PG_FINALLY();
+	{
+		ws_events_guard_suspend(false);
+	}
+	PG_END_TRY();
+	exec_or_die("INSERT INTO ws.archive_boundary (hlc) VALUES ($1)", 1, t, a, SPI_OK_INSERT);
+	ws_as_owner_end(&saved);
+	SPI_finish();
+	PG_RETURN_INT64(moved);
+}
