@@ -1,6 +1,6 @@
 # pg_dump / pg_restore into a fresh database keeps every module, kind,
-# constraint, entity, event, version and relationship, and the restored
-# world keeps working.
+# constraint, entity, event, version, relationship and snapshot, and
+# ws.state_hash(); the restored world keeps working.
 use strict;
 use warnings;
 use FindBin;
@@ -24,6 +24,8 @@ $node->safe_psql('postgres', q{
 	SELECT ws.retire_entity('cart20');
 	CREATE ROLE dump_app;
 	SELECT ws.grant_module('shop', 'dump_app');
+	SELECT ws.create_snapshot('before dump');
+	SELECT count(ws.transition('cart' || i, '{"items": 1}')) FROM generate_series(1, 5) i;
 });
 
 # a digest of everything the world consists of
@@ -39,15 +41,22 @@ my $digest_sql = q{
 	) s};
 my $before = $node->safe_psql('postgres', $digest_sql);
 my $counts = 'SELECT (SELECT count(*) FROM ws.entities) || \'/\' || (SELECT count(*) FROM ws.events)';
-is($node->safe_psql('postgres', $counts), '20/322', 'the world before the dump');
+is($node->safe_psql('postgres', $counts), '20/327', 'the world before the dump');
+my $hash = $node->safe_psql('postgres', 'SELECT ws.state_hash()');
 
 my $file = $node->basedir . '/world.dump';
 $node->command_ok([ 'pg_dump', '-Fc', '-f', $file, '-d', $node->connstr('postgres') ], 'pg_dump');
 $node->safe_psql('postgres', 'CREATE DATABASE restored');
 $node->command_ok([ 'pg_restore', '--exit-on-error', '-d', $node->connstr('restored'), $file ], 'pg_restore into a fresh database');
 
-is($node->safe_psql('restored', $counts), '20/322', 'every entity and event restored');
+is($node->safe_psql('restored', $counts), '20/327', 'every entity and event restored');
 is($node->safe_psql('restored', $digest_sql), $before, 'restored world is identical');
+is($node->safe_psql('restored', 'SELECT ws.state_hash()'), $hash, 'ws.state_hash() is kept');
+is($node->safe_psql('restored', 'SELECT count(*) FROM ws.verify()'), '0', 'the restored world verifies');
+is($node->safe_psql('restored', q{
+	SELECT ws.restore_snapshot((SELECT max(id) FROM ws.snapshots))}), '5',
+	'the dumped snapshot restores, replaying the 5 events after it');
+is($node->safe_psql('restored', 'SELECT ws.state_hash()'), $hash, 'and gives the same world');
 is($node->safe_psql('restored', q{
 	SELECT tgenabled FROM pg_trigger WHERE tgname = 'events_no_update'}), 'A',
 	'the append-only guard is restored');
