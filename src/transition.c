@@ -143,10 +143,11 @@ static struct
 	SPIPlanPtr	entity_live;
 	SPIPlanPtr	upsert_link;
 	SPIPlanPtr	delete_link;
+	SPIPlanPtr	insert_entity;
 }			plans;
 
 /* The saved plans, in one array for freeing. */
-#define WS_NPLANS 8
+#define WS_NPLANS 9
 
 /* Prepare every statement, once per backend and schema. */
 static void
@@ -217,6 +218,16 @@ prepare_plans(void)
 		plans.delete_link = ws_prepare("DELETE FROM ws.relationships WHERE from_id OPERATOR(pg_catalog.=) $1"
 									   " AND rel OPERATOR(pg_catalog.=) $2 AND to_id OPERATOR(pg_catalog.=) $3"
 									   " RETURNING props, hlc", 3, t);
+	}
+	{
+		Oid			t[9] = {TEXTOID, TEXTOID, TEXTOID, JSONBOID, INT8OID, hlc,
+		ws_type_oid("vclock"), hlc, BOOLOID};
+
+		/* columns in WsEntityCol order */
+		plans.insert_entity = ws_prepare("INSERT INTO ws.entities (entity_id, kind, module, state,"
+										 " version, hlc, vclock, created_hlc, retired)"
+										 " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+										 " ON CONFLICT (entity_id) DO NOTHING", 9, t);
 	}
 	plans.nsp = nsp;
 }
@@ -1104,6 +1115,29 @@ entity_unlink(PG_FUNCTION_ARGS)
 }
 
 /*
+ * When e->entity_id exists: true with *e filled if this create is a retry
+ * of the one that made it (same event_id and request), else 23505.  False
+ * when it does not exist.
+ */
+static bool
+create_existing(WsWriter *w, const WsChange *c, const char *digest, WsEntity *e,
+				MemoryContext outcxt)
+{
+	WsEntity	cur;
+	ItemPointerData tid;
+
+	if (!fetch_entity(w, e->entity_id, &cur, &tid, outcxt))
+		return false;
+	if (c->has_event_id && replay_if_done(c, digest, &cur, e, outcxt))
+		return true;
+	ereport(ERROR,
+			(errcode(ERRCODE_UNIQUE_VIOLATION),
+			 errmsg("entity \"%s\" already exists", e->entity_id),
+			 errhint("Change it with ws.transition().")));
+	return false;				/* keep compiler quiet */
+}
+
+/*
  * ws.create_entity(entity_id, kind, module, state, handshake, event_id)
  * -> ws.entities.  A kind not defined yet is defined for the module with
  * the default policy; the module must be registered.
@@ -1174,33 +1208,16 @@ entity_create(PG_FUNCTION_ARGS)
 				 errmsg("kind \"%s\" belongs to module \"%s\", not \"%s\"",
 						e.kind, kind->module, e.module)));
 
-	/*
-	 * Concurrent creates of one id queue here; then an existing entity is a
-	 * retried create (same event_id, same request), which returns version
-	 * 1, or a duplicate.
-	 */
-	lock_key("entity:", e.entity_id, strlen(e.entity_id));
+	/* an existing entity: a retried create returns version 1 */
 	if (c.has_event_id)
 	{
 		lock_key("event:", &c.event_id, UUID_LEN);
 		digest = request_digest(e.entity_id, c.event_type, given, NULL);
 	}
+	if (create_existing(&session.writer, &c, digest, &e, outcxt))
 	{
-		WsEntity	cur;
-		ItemPointerData tid;
-
-		if (fetch_entity(&session.writer, e.entity_id, &cur, &tid, outcxt))
-		{
-			if (c.has_event_id && replay_if_done(&c, digest, &cur, &e, outcxt))
-			{
-				ws_changes_end(&session);
-				PG_RETURN_DATUM(HeapTupleGetDatum(entity_tuple(tupdesc, &e)));
-			}
-			ereport(ERROR,
-					(errcode(ERRCODE_UNIQUE_VIOLATION),
-					 errmsg("entity \"%s\" already exists", e.entity_id),
-					 errhint("Change it with ws.transition().")));
-		}
+		ws_changes_end(&session);
+		PG_RETURN_DATUM(HeapTupleGetDatum(entity_tuple(tupdesc, &e)));
 	}
 	if (c.has_event_id)
 	{
@@ -1233,17 +1250,32 @@ entity_create(PG_FUNCTION_ARGS)
 		MemoryContextSwitchTo(old);
 	}
 
+	/*
+	 * The row: a concurrent create of the same id makes the insert wait for
+	 * that transaction; if it committed, the insert does nothing and this
+	 * call is a retry or a duplicate after all.
+	 */
+	{
+		Datum		v[EN_NCOLS];
+		bool		n[EN_NCOLS];
+		char		nulls[EN_NCOLS];
+
+		entity_values(&e, v, n);
+		for (int i = 0; i < EN_NCOLS; i++)
+			nulls[i] = n[i] ? 'n' : ' ';
+		if (SPI_execute_plan(plans.insert_entity, v, nulls, false, 0) != SPI_OK_INSERT)
+			elog(ERROR, "could not insert into ws.entities");
+		if (SPI_processed == 0)
+		{
+			(void) create_existing(&session.writer, &c, digest, &e, outcxt);
+			ws_changes_end(&session);
+			PG_RETURN_DATUM(HeapTupleGetDatum(entity_tuple(tupdesc, &e)));
+		}
+	}
 	if (!c.has_event_id)
 		new_uuid(&c.event_id);
 	insert_event(&session.writer, &c.event_id, &e, c.event_type, given, true, NULL,
 				 presented_handshake(handshake), NULL, digest);
-	{
-		Datum		v[EN_NCOLS];
-		bool		n[EN_NCOLS];
-
-		entity_values(&e, v, n);
-		ws_writer_insert_entity(&session.writer, v, n);
-	}
 	notify_event(&c.event_id, e.entity_id, e.version, &e.hlc);
 	CommandCounterIncrement();
 

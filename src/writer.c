@@ -183,14 +183,6 @@ ws_writer_insert_event(WsWriter *w, const Datum *values, const bool *nulls)
 	ExecSimpleRelationInsert(w->events, w->estate, w->event_slot);
 }
 
-/* Insert an entity row; values and nulls in WsEntityCol order. */
-void
-ws_writer_insert_entity(WsWriter *w, const Datum *values, const bool *nulls)
-{
-	fill_slot(w, w->entity_slot, w->en_att, EN_NCOLS, values, nulls);
-	ExecSimpleRelationInsert(w->entities, w->estate, w->entity_slot);
-}
-
 /*
  * Read the current row of entity_id, as of snapshot, into w->old_slot and
  * its tid into *tid.  False when there is none.

@@ -71,7 +71,6 @@ typedef struct WsWriter
 extern void ws_writer_begin(WsWriter *w);
 extern void ws_writer_end(WsWriter *w);
 extern void ws_writer_insert_event(WsWriter *w, const Datum *values, const bool *nulls);
-extern void ws_writer_insert_entity(WsWriter *w, const Datum *values, const bool *nulls);
 extern bool ws_writer_fetch_entity(WsWriter *w, const char *entity_id,
 								   Snapshot snapshot, ItemPointer tid);
 extern bool ws_writer_lock_latest(WsWriter *w, ItemPointer tid);
