@@ -35,7 +35,8 @@ REGRESS_OPTS = --load-extension=worldstate
 
 # Isolation specs live in test/isolation/{specs,expected}.
 ISOLATION = hlc_now_concurrent transition_version_race transition_blind_writes \
-	transition_many_order transition_same_event_id create_concurrent
+	transition_many_order transition_same_event_id create_concurrent \
+	snapshot_concurrent
 ISOLATION_OPTS = --inputdir=test/isolation --load-extension=worldstate
 
 PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers
