@@ -34,6 +34,8 @@
 #include "replication/message.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
+#include "utils/array.h"
+#include "utils/lsyscache.h"
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
 
@@ -279,33 +281,72 @@ typedef struct WsReplay
 	Datum		vclock;
 	Datum		created_hlc;
 	bool		retired;
-	bool		present;		/* a row exists (from the snapshot) */
 } WsReplay;
 
-/* Write a rebuilt entity. */
-static void
-replay_flush(WsReplay *r, SPIPlanPtr upsert)
+#define WS_REPLAY_BATCH 1000
+
+/* Rebuilt entities waiting to be written, one column array each. */
+typedef struct WsReplayBatch
 {
-	Datum		v[9];
+	int			n;
+	Datum		col[9][WS_REPLAY_BATCH];
+	MemoryContext cxt;			/* holds the rows; reset after each flush */
+	SPIPlanPtr	upsert;
+	Oid			hlc_type;
+	Oid			vclock_type;
+} WsReplayBatch;
+
+/* Write the batch with one statement (unnest of column arrays). */
+static void
+batch_flush(WsReplayBatch *b)
+{
+	Datum		arrays[9];
+	Oid			types[9] = {TEXTOID, TEXTOID, TEXTOID, JSONBOID, INT8OID,
+	b->hlc_type, b->vclock_type, b->hlc_type, BOOLOID};
+	int16		len[9] = {-1, -1, -1, -1, 8, sizeof(WsHlc), -1, sizeof(WsHlc), 1};
+	bool		byval[9] = {false, false, false, false, true, false, false, false, true};
+	char		align[9] = {TYPALIGN_INT, TYPALIGN_INT, TYPALIGN_INT, TYPALIGN_INT,
+	TYPALIGN_DOUBLE, TYPALIGN_DOUBLE, TYPALIGN_DOUBLE, TYPALIGN_DOUBLE, TYPALIGN_CHAR};
+
+	if (b->n == 0)
+		return;
+	for (int c = 0; c < 9; c++)
+		arrays[c] = PointerGetDatum(construct_array(b->col[c], b->n, types[c], len[c],
+													byval[c], align[c]));
+	if (SPI_execute_plan(b->upsert, arrays, NULL, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "could not write ws.entities");
+	b->n = 0;
+	MemoryContextReset(b->cxt);
+}
+
+/* Queue a rebuilt entity for writing. */
+static void
+batch_add(WsReplayBatch *b, const WsReplay *r)
+{
+	MemoryContext old;
 
 	if (r->entity_id == NULL)
 		return;
-	v[0] = CStringGetTextDatum(r->entity_id);
-	v[1] = CStringGetTextDatum(r->kind);
-	v[2] = CStringGetTextDatum(r->module);
-	v[3] = JsonbPGetDatum(r->state);
-	v[4] = Int64GetDatum(r->version);
-	v[5] = r->hlc;
-	v[6] = r->vclock;
-	v[7] = r->created_hlc;
-	v[8] = BoolGetDatum(r->retired);
-	if (SPI_execute_plan(upsert, v, NULL, false, 0) != SPI_OK_INSERT)
-		elog(ERROR, "could not write ws.entities");
+	old = MemoryContextSwitchTo(b->cxt);
+	b->col[0][b->n] = CStringGetTextDatum(r->entity_id);
+	b->col[1][b->n] = CStringGetTextDatum(r->kind);
+	b->col[2][b->n] = CStringGetTextDatum(r->module);
+	b->col[3][b->n] = datumCopy(JsonbPGetDatum(r->state), false, -1);
+	b->col[4][b->n] = Int64GetDatum(r->version);
+	b->col[5][b->n] = datumCopy(r->hlc, false, sizeof(WsHlc));
+	b->col[6][b->n] = datumCopy(r->vclock, false, -1);
+	b->col[7][b->n] = datumCopy(r->created_hlc, false, sizeof(WsHlc));
+	b->col[8][b->n] = BoolGetDatum(r->retired);
+	MemoryContextSwitchTo(old);
+	if (++b->n == WS_REPLAY_BATCH)
+		batch_flush(b);
 }
 
 /*
  * Replay the events after `after` (all when NULL) onto ws.entities and
  * ws.relationships as restored; returns the number of events replayed.
+ * Events come in (entity, version) order, each entity's row as restored
+ * joined to them; rebuilt rows are written a thousand at a time.
  */
 static int64
 replay_events(const WsHlc *after)
@@ -314,85 +355,84 @@ replay_events(const WsHlc *after)
 	Oid			t[1] = {hlct};
 	Datum		a[1] = {after ? HlcPGetDatum(after) : (Datum) 0};
 	const char *nulls = after ? NULL : "n";
-	Oid			ut[9] = {TEXTOID, TEXTOID, TEXTOID, JSONBOID, INT8OID, hlct, ws_type_oid("vclock"), hlct, BOOLOID};
-	SPIPlanPtr	upsert;
+	Oid			ut[9];
 	SPIPlanPtr	scan;
-	SPIPlanPtr	current;
 	Portal		portal;
 	MemoryContext entity_cxt;
 	MemoryContext old;
 	WsReplay	r;
+	WsReplayBatch *batch = palloc0(sizeof(WsReplayBatch));
 	int64		replayed = 0;
 
-	upsert = SPI_prepare("INSERT INTO ws.entities (entity_id, kind, module, state, version, hlc,"
-						 " vclock, created_hlc, retired) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
-						 " ON CONFLICT (entity_id) DO UPDATE SET state = excluded.state,"
-						 " version = excluded.version, hlc = excluded.hlc, vclock = excluded.vclock,"
-						 " retired = excluded.retired", 9, ut);
-	current = SPI_prepare("SELECT kind, module, state, version, hlc, vclock, created_hlc, retired"
-						  " FROM ws.entities WHERE entity_id OPERATOR(pg_catalog.=) $1", 1,
-						  (Oid[]) {TEXTOID});
-	scan = SPI_prepare("SELECT entity_id, version, hlc, kind, module, event_type, patch, vclock"
-					   " FROM ws.events WHERE $1 IS NULL OR hlc OPERATOR(ws.>) $1"
-					   " ORDER BY entity_id, version", 1, t);
-	if (upsert == NULL || current == NULL || scan == NULL)
+	batch->hlc_type = hlct;
+	batch->vclock_type = ws_type_oid("vclock");
+	ut[0] = ut[1] = ut[2] = TEXTARRAYOID;
+	ut[3] = get_array_type(JSONBOID);
+	ut[4] = INT8ARRAYOID;
+	ut[5] = ut[7] = get_array_type(hlct);
+	ut[6] = get_array_type(batch->vclock_type);
+	ut[8] = BOOLARRAYOID;
+	batch->upsert = SPI_prepare("INSERT INTO ws.entities (entity_id, kind, module, state, version, hlc,"
+								" vclock, created_hlc, retired)"
+								" SELECT * FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2),"
+								" pg_catalog.unnest($3), pg_catalog.unnest($4), pg_catalog.unnest($5),"
+								" pg_catalog.unnest($6), pg_catalog.unnest($7), pg_catalog.unnest($8),"
+								" pg_catalog.unnest($9))"
+								" ON CONFLICT (entity_id) DO UPDATE SET state = excluded.state,"
+								" version = excluded.version, hlc = excluded.hlc, vclock = excluded.vclock,"
+								" retired = excluded.retired", 9, ut);
+	scan = SPI_prepare("SELECT e.entity_id, e.version, e.hlc, e.kind, e.module, e.event_type, e.patch,"
+					   " e.vclock, cur.entity_id IS NOT NULL, cur.state, cur.created_hlc, cur.retired"
+					   " FROM ws.events e LEFT JOIN ws.entities cur"
+					   "   ON cur.entity_id OPERATOR(pg_catalog.=) e.entity_id"
+					   " WHERE $1 IS NULL OR e.hlc OPERATOR(ws.>) $1"
+					   " ORDER BY e.entity_id, e.version", 1, t);
+	if (batch->upsert == NULL || scan == NULL)
 		elog(ERROR, "could not prepare the replay");
 
+	batch->cxt = AllocSetContextCreate(CurrentMemoryContext, "worldstate replay batch",
+									   ALLOCSET_DEFAULT_SIZES);
 	entity_cxt = AllocSetContextCreate(CurrentMemoryContext, "worldstate replay",
 									   ALLOCSET_DEFAULT_SIZES);
 	memset(&r, 0, sizeof(r));
 	portal = SPI_cursor_open(NULL, scan, a, nulls, false);
 	for (;;)
 	{
-		SPITupleTable *batch;
+		SPITupleTable *tuples;
 		uint64		nrows;
 
 		SPI_cursor_fetch(portal, true, 1000);
-		/* nested statements below overwrite SPI_tuptable / SPI_processed */
-		batch = SPI_tuptable;
+		/* the batch's writes below overwrite SPI_tuptable / SPI_processed */
+		tuples = SPI_tuptable;
 		nrows = SPI_processed;
 		if (nrows == 0)
 			break;
 		for (uint64 i = 0; i < nrows; i++)
 		{
-			HeapTuple	tup = batch->vals[i];
-			TupleDesc	desc = batch->tupdesc;
+			HeapTuple	tup = tuples->vals[i];
+			TupleDesc	desc = tuples->tupdesc;
 			bool		isnull;
 			char	   *entity_id = TextDatumGetCString(SPI_getbinval(tup, desc, 1, &isnull));
 			char	   *event_type;
 			Jsonb	   *patch;
 
+			old = MemoryContextSwitchTo(entity_cxt);
 			if (r.entity_id == NULL || strcmp(r.entity_id, entity_id) != 0)
 			{
-				replay_flush(&r, upsert);
+				batch_add(batch, &r);
 				MemoryContextReset(entity_cxt);
 				memset(&r, 0, sizeof(r));
-				old = MemoryContextSwitchTo(entity_cxt);
 				r.entity_id = pstrdup(entity_id);
-				MemoryContextSwitchTo(old);
 				/* the row the snapshot restored, if any */
-				if (SPI_execute_plan(current, (Datum[]) {CStringGetTextDatum(entity_id)}, NULL,
-									 false, 1) != SPI_OK_SELECT)
-					elog(ERROR, "could not read ws.entities");
-				if (SPI_processed == 1)
+				if (DatumGetBool(SPI_getbinval(tup, desc, 9, &isnull)))
 				{
-					HeapTuple	ct = SPI_tuptable->vals[0];
-					TupleDesc	cd = SPI_tuptable->tupdesc;
-
-					old = MemoryContextSwitchTo(entity_cxt);
-					r.present = true;
-					r.kind = TextDatumGetCString(SPI_getbinval(ct, cd, 1, &isnull));
-					r.module = TextDatumGetCString(SPI_getbinval(ct, cd, 2, &isnull));
-					r.state = DatumGetJsonbPCopy(SPI_getbinval(ct, cd, 3, &isnull));
-					r.version = DatumGetInt64(SPI_getbinval(ct, cd, 4, &isnull));
-					r.created_hlc = datumCopy(SPI_getbinval(ct, cd, 7, &isnull), false, sizeof(WsHlc));
-					r.retired = DatumGetBool(SPI_getbinval(ct, cd, 8, &isnull));
-					MemoryContextSwitchTo(old);
+					r.kind = TextDatumGetCString(SPI_getbinval(tup, desc, 4, &isnull));
+					r.module = TextDatumGetCString(SPI_getbinval(tup, desc, 5, &isnull));
+					r.state = DatumGetJsonbPCopy(SPI_getbinval(tup, desc, 10, &isnull));
+					r.created_hlc = datumCopy(SPI_getbinval(tup, desc, 11, &isnull), false, sizeof(WsHlc));
+					r.retired = DatumGetBool(SPI_getbinval(tup, desc, 12, &isnull));
 				}
-				SPI_freetuptable(SPI_tuptable);
 			}
-
-			old = MemoryContextSwitchTo(entity_cxt);
 			event_type = TextDatumGetCString(SPI_getbinval(tup, desc, 6, &isnull));
 			patch = DatumGetJsonbP(SPI_getbinval(tup, desc, 7, &isnull));
 			r.version = DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull));
@@ -423,11 +463,15 @@ replay_events(const WsHlc *after)
 			MemoryContextSwitchTo(old);
 			replayed++;
 		}
-		SPI_freetuptable(batch);
+		SPI_freetuptable(tuples);
 	}
 	SPI_cursor_close(portal);
-	replay_flush(&r, upsert);
+	batch_add(batch, &r);
+	batch_flush(batch);
 	MemoryContextDelete(entity_cxt);
+	MemoryContextDelete(batch->cxt);
+	SPI_freeplan(batch->upsert);
+	SPI_freeplan(scan);
 
 	/* the graph: each edge as its last link or unlink leaves it */
 	exec_nulls_or_die("CREATE TEMP TABLE ws_replay_edges ON COMMIT DROP AS"
@@ -447,9 +491,6 @@ replay_events(const WsHlc *after)
 				" WHERE e.event_type = 'unlinked' AND r.from_id = e.from_id"
 				" AND r.rel = e.rel AND r.to_id = e.to_id", 0, NULL, NULL, SPI_OK_DELETE);
 	exec_or_die("DROP TABLE pg_temp.ws_replay_edges", 0, NULL, NULL, SPI_OK_UTILITY);
-	SPI_freeplan(upsert);
-	SPI_freeplan(current);
-	SPI_freeplan(scan);
 	return replayed;
 }
 
@@ -490,61 +531,62 @@ problem(WsProblems *p, const char *entity_id, const char *fmt,...)
 	p->count++;
 }
 
+/* An entity's row as verification found it next to its events. */
+typedef struct WsRow
+{
+	bool		present;
+	Jsonb	   *state;
+	int64		version;
+	bool		retired;
+} WsRow;
+
 /* Compare a folded entity with its row. */
 static void
-verify_entity(WsProblems *p, SPIPlanPtr current, const char *entity_id, Jsonb *state,
+verify_entity(WsProblems *p, const char *entity_id, const WsRow *row, Jsonb *state,
 			  int64 version, bool retired)
 {
-	bool		isnull;
-
-	if (SPI_execute_plan(current, (Datum[]) {CStringGetTextDatum(entity_id)}, NULL, false, 1) != SPI_OK_SELECT)
-		elog(ERROR, "could not read ws.entities");
-	if (SPI_processed == 0)
-		problem(p, entity_id, "has events but no row in ws.entities");
-	else
+	if (!row->present)
 	{
-		HeapTuple	t = SPI_tuptable->vals[0];
-		TupleDesc	d = SPI_tuptable->tupdesc;
-		int64		rv = DatumGetInt64(SPI_getbinval(t, d, 2, &isnull));
-		Jsonb	   *rs = DatumGetJsonbP(SPI_getbinval(t, d, 1, &isnull));
-
-		if (rv != version)
-			problem(p, entity_id, "version " INT64_FORMAT " but " INT64_FORMAT " events", rv, version);
-		if (compareJsonbContainers(&rs->root, &state->root) != 0)
-			problem(p, entity_id, "state differs from the replay of its events");
-		if (DatumGetBool(SPI_getbinval(t, d, 3, &isnull)) != retired)
-			problem(p, entity_id, "retired flag differs from its events");
+		problem(p, entity_id, "has events but no row in ws.entities");
+		return;
 	}
-	SPI_freetuptable(SPI_tuptable);
+	if (row->version != version)
+		problem(p, entity_id, "version " INT64_FORMAT " but " INT64_FORMAT " events",
+				row->version, version);
+	if (state == NULL || compareJsonbContainers(&row->state->root, &state->root) != 0)
+		problem(p, entity_id, "state differs from the replay of its events");
+	if (row->retired != retired)
+		problem(p, entity_id, "retired flag differs from its events");
 }
 
 /*
- * Verify the world; fill p.  Inside SPI, as the owner.  Returns the number
- * of problems.
+ * Verify the world; fill p.  Inside SPI, as the owner.  One pass over the
+ * log in (entity, version) order, each event joined to its entity's row.
+ * Returns the number of problems.
  */
 static int64
 verify_world(WsProblems *p)
 {
 	SPIPlanPtr	scan;
-	SPIPlanPtr	current;
 	Portal		portal;
 	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext, "worldstate verify",
 											  ALLOCSET_DEFAULT_SIZES);
 	MemoryContext old;
 	char	   *entity_id = NULL;
+	WsRow		row = {0};
 	Jsonb	   *state = NULL;
 	int64		version = 0;
 	WsHlc		last_hlc = {0};
 	bool		retired = false;
 
-	current = SPI_prepare("SELECT state, version, retired FROM ws.entities"
-						  " WHERE entity_id OPERATOR(pg_catalog.=) $1", 1, (Oid[]) {TEXTOID});
-	scan = SPI_prepare("SELECT entity_id, version, hlc, event_type, patch, state FROM ("
-					   " SELECT entity_id, version, hlc, event_type, patch, state FROM ws.events"
-					   " UNION ALL"
-					   " SELECT entity_id, version, hlc, event_type, patch, state FROM ws.events_archive) e"
-					   " ORDER BY entity_id, version", 0, NULL);
-	if (current == NULL || scan == NULL)
+	scan = SPI_prepare("SELECT e.entity_id, e.version, e.hlc, e.event_type, e.patch, e.state,"
+					   " cur.entity_id IS NOT NULL, cur.state, cur.version, cur.retired FROM ("
+					   "  SELECT entity_id, version, hlc, event_type, patch, state FROM ws.events"
+					   "  UNION ALL"
+					   "  SELECT entity_id, version, hlc, event_type, patch, state FROM ws.events_archive) e"
+					   " LEFT JOIN ws.entities cur ON cur.entity_id OPERATOR(pg_catalog.=) e.entity_id"
+					   " ORDER BY e.entity_id, e.version", 0, NULL);
+	if (scan == NULL)
 		elog(ERROR, "could not prepare the verification");
 
 	portal = SPI_cursor_open(NULL, scan, NULL, NULL, false);
@@ -554,7 +596,6 @@ verify_world(WsProblems *p)
 		uint64		nrows;
 
 		SPI_cursor_fetch(portal, true, 1000);
-		/* verify_entity's statements overwrite SPI_tuptable / SPI_processed */
 		batch = SPI_tuptable;
 		nrows = SPI_processed;
 		if (nrows == 0)
@@ -575,10 +616,17 @@ verify_world(WsProblems *p)
 			if (entity_id == NULL || strcmp(entity_id, eid) != 0)
 			{
 				if (entity_id != NULL)
-					verify_entity(p, current, entity_id, state, version, retired);
+					verify_entity(p, entity_id, &row, state, version, retired);
 				MemoryContextReset(cxt);
 				old = MemoryContextSwitchTo(cxt);
 				entity_id = pstrdup(eid);
+				row.present = DatumGetBool(SPI_getbinval(tup, desc, 7, &isnull));
+				if (row.present)
+				{
+					row.state = DatumGetJsonbPCopy(SPI_getbinval(tup, desc, 8, &isnull));
+					row.version = DatumGetInt64(SPI_getbinval(tup, desc, 9, &isnull));
+					row.retired = DatumGetBool(SPI_getbinval(tup, desc, 10, &isnull));
+				}
 				MemoryContextSwitchTo(old);
 				state = NULL;
 				version = 0;
@@ -610,7 +658,7 @@ verify_world(WsProblems *p)
 	}
 	SPI_cursor_close(portal);
 	if (entity_id != NULL)
-		verify_entity(p, current, entity_id, state, version, retired);
+		verify_entity(p, entity_id, &row, state, version, retired);
 
 	/* rows without any event */
 	if (SPI_execute("SELECT entity_id FROM ws.entities e WHERE NOT EXISTS"
@@ -623,7 +671,6 @@ verify_world(WsProblems *p)
 		problem(p, SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1),
 				"has no events");
 	SPI_freeplan(scan);
-	SPI_freeplan(current);
 	MemoryContextDelete(cxt);
 	return p->count;
 }
