@@ -22,7 +22,10 @@ OBJS = \
 	src/merge_patch.o \
 	src/hlc_parse.o \
 	src/vclock.o \
-	src/vclock_parse.o
+	src/vclock_parse.o \
+	src/decoder.o \
+	src/worker.o \
+	src/query.o
 
 DATA = sql/worldstate--1.0.sql
 
@@ -30,13 +33,18 @@ DATA = sql/worldstate--1.0.sql
 # where the extension is already created.
 REGRESS = hlc hlc_errors hlc_order hlc_rules hlc_clock vclock settings \
 	merge_patch transition transition_rfc7396 transition_errors \
-	transition_security snapshot
+	transition_security snapshot decode_basic decode_modules decode_kinds \
+	decode_messages decode_include_state decode_include_xids decode_pretty \
+	decode_format_version decode_options_errors decode_json_fidelity \
+	decode_rejected decode_savepoint decode_twophase decode_heartbeat \
+	query_point query_entities_at query_find query_history query_neighbors \
+	query_merge_patches query_archive query_errors query_random_histories
 REGRESS_OPTS = --load-extension=worldstate
 
 # Isolation specs live in test/isolation/{specs,expected}.
 ISOLATION = hlc_now_concurrent transition_version_race transition_blind_writes \
 	transition_many_order transition_same_event_id create_concurrent \
-	snapshot_concurrent
+	snapshot_concurrent history_committed
 ISOLATION_OPTS = --inputdir=test/isolation --load-extension=worldstate
 
 PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers

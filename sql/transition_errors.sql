@@ -78,6 +78,8 @@ SELECT * FROM pg_temp.try($$SELECT ws.transition(repeat('x', 2000), '{}')$$);
 SELECT * FROM pg_temp.try($$SELECT ws.transition('acc1', NULL)$$);
 SELECT * FROM pg_temp.try($$SELECT ws.transition('acc1', '{}', event_type => '')$$);
 SELECT * FROM pg_temp.try($$SELECT ws.transition('acc1', '{}', event_type => NULL)$$);
+SELECT * FROM pg_temp.try($$SELECT ws.transition('acc1', '{}', event_type => 'retired')$$);
+SELECT * FROM pg_temp.try($$SELECT * FROM ws.transition_many('[{"entity_id": "acc1", "patch": {}, "event_type": "linked"}]')$$);
 SELECT * FROM pg_temp.try($$SELECT ws.transition('acc1', '{}', consistency => 'linearizable')$$);
 SELECT * FROM pg_temp.try($$SELECT ws.transition('acc1', '[1, 2]')$$);
 SELECT * FROM pg_temp.try($$SELECT ws.transition('acc1', '"replace me"')$$);

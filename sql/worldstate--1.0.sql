@@ -799,6 +799,12 @@ CREATE FUNCTION ws.archive_events(before ws.hlc) RETURNS bigint
 AS 'MODULE_PATHNAME', 'events_archive'
 LANGUAGE C VOLATILE STRICT SET search_path = pg_catalog, pg_temp;
 
+CREATE FUNCTION ws.run_snapshot_worker_now() RETURNS bigint
+AS 'MODULE_PATHNAME', 'snapshot_cycle_now'
+LANGUAGE C VOLATILE SET search_path = pg_catalog, pg_temp;
+
+COMMENT ON FUNCTION ws.run_snapshot_worker_now() IS
+'runs the snapshot worker''s cycle now, in this session: a snapshot, then retention of the newest worldstate.snapshot_retention; returns the snapshot id';
 COMMENT ON FUNCTION ws.create_snapshot(text) IS
 'copies every entity and relationship at one HLC into ws.snapshot_entities/ws.snapshot_relationships; returns the snapshot id';
 COMMENT ON FUNCTION ws.restore_snapshot(bigint) IS
@@ -820,7 +826,171 @@ REVOKE ALL ON FUNCTION ws.verify() FROM PUBLIC;
 REVOKE ALL ON FUNCTION ws.state_hash(ws.hlc) FROM PUBLIC;
 REVOKE ALL ON FUNCTION ws.archive_events(ws.hlc) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION ws.create_snapshot(text) TO ws_admin;
+REVOKE ALL ON FUNCTION ws.run_snapshot_worker_now() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ws.run_snapshot_worker_now() TO ws_admin;
 GRANT EXECUTE ON FUNCTION ws.restore_snapshot(bigint) TO ws_admin;
 GRANT EXECUTE ON FUNCTION ws.archive_events(ws.hlc) TO ws_admin;
 GRANT EXECUTE ON FUNCTION ws.verify() TO ws_reader;
 GRANT EXECUTE ON FUNCTION ws.state_hash(ws.hlc) TO ws_reader;
+
+------------------------------------------------------------------------
+-- Broadcasts.  The output plugin "worldstate" (src/decoder.c) is part of
+-- the library and needs no SQL object: a slot is opened with
+-- pg_create_logical_replication_slot('name', 'worldstate').  Heartbeats
+-- keep idle slots advancing; ws.slots shows what each slot retains.
+------------------------------------------------------------------------
+
+CREATE FUNCTION ws.heartbeat() RETURNS pg_lsn
+AS 'MODULE_PATHNAME', 'ws_heartbeat'
+LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+
+COMMENT ON FUNCTION ws.heartbeat() IS
+'broadcasts a heartbeat (a non-transactional logical decoding message with prefix worldstate) so idle worldstate slots advance; returns the end of its WAL record';
+
+CREATE VIEW ws.slots AS
+SELECT s.slot_name,
+       s.database,
+       s.active,
+       s.active_pid,
+       s.restart_lsn,
+       s.confirmed_flush_lsn,
+       pg_catalog.pg_wal_lsn_diff(w.lsn, s.restart_lsn)::bigint AS retained_bytes,
+       pg_catalog.pg_wal_lsn_diff(w.lsn, s.confirmed_flush_lsn)::bigint AS lag_bytes,
+       s.wal_status,
+       s.two_phase
+FROM pg_catalog.pg_replication_slots s,
+     LATERAL (SELECT CASE WHEN pg_catalog.pg_is_in_recovery()
+                          THEN pg_catalog.pg_last_wal_replay_lsn()
+                          ELSE pg_catalog.pg_current_wal_lsn() END AS lsn) w
+WHERE s.plugin OPERATOR(pg_catalog.=) 'worldstate';
+
+COMMENT ON VIEW ws.slots IS
+'every logical replication slot using the worldstate output plugin, with the WAL it retains (retained_bytes) and how far its consumer is behind (lag_bytes)';
+COMMENT ON COLUMN ws.slots.retained_bytes IS
+'bytes of WAL from the slot''s restart_lsn to the current WAL position: what the slot keeps from being recycled';
+COMMENT ON COLUMN ws.slots.lag_bytes IS
+'bytes of WAL from the position the consumer confirmed to the current WAL position';
+
+REVOKE ALL ON FUNCTION ws.heartbeat() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ws.heartbeat() TO ws_writer;
+
+REVOKE ALL ON ws.slots FROM PUBLIC;
+GRANT SELECT ON ws.slots TO ws_reader;
+
+------------------------------------------------------------------------
+-- Queries and time travel (src/query.c)
+--
+-- The present is read from ws.entities and ws.relationships; the past is
+-- rebuilt from ws.events: the event in force at an HLC, the nearest
+-- keyframe at or before it and at most keyframe_interval - 1 patches.
+-- The functions read as the calling role (ws_reader may SELECT the
+-- tables), with the snapshot of the calling statement.
+------------------------------------------------------------------------
+
+-- The event of an entity in force at an HLC is its greatest hlc <= that
+-- HLC: one backward step of this index, whatever the length of the
+-- history.  It also serves ws.history (events of an entity between two
+-- HLCs, in HLC order).  (entity_id, version) cannot answer either without
+-- reading the history from its start, and BRIN on hlc does not know
+-- entities.  It costs every event insert one more btree entry (measured
+-- in docs/integration-issue5.md).
+CREATE INDEX events_entity_hlc_idx ON ws.events (entity_id, hlc);
+
+-- The edges of an entity at an HLC are rebuilt from its link and unlink
+-- events only.  A partial index keeps that proportional to the entity's
+-- link events rather than its whole history; other events pay only the
+-- evaluation of the predicate.
+CREATE INDEX events_links_idx ON ws.events (entity_id, hlc)
+    WHERE event_type IN ('linked', 'unlinked');
+
+-- Archival (ws.archive_events) moves old events to ws.events_archive;
+-- moments before an entity's kept keyframe, ws.history and ws.neighbors
+-- read them there the same way.  Only archival writes that table, so this
+-- index costs transitions nothing.
+CREATE INDEX events_archive_entity_hlc_idx ON ws.events_archive (entity_id, hlc);
+
+COMMENT ON INDEX ws.events_entity_hlc_idx IS
+'events of an entity in HLC order: the event in force at an HLC (ws.get_state, ws.entities_at) and ws.history';
+COMMENT ON INDEX ws.events_links_idx IS
+'link and unlink events of an entity in HLC order: ws.neighbors at a past HLC';
+COMMENT ON INDEX ws.events_archive_entity_hlc_idx IS
+'archived events of an entity in HLC order: the past before an archival boundary, ws.history, ws.neighbors';
+
+CREATE FUNCTION ws.get_state(entity_id text, at ws.hlc DEFAULT NULL) RETURNS jsonb
+AS 'MODULE_PATHNAME', 'entity_get_state'
+LANGUAGE C STABLE PARALLEL RESTRICTED;
+
+CREATE FUNCTION ws.get_entity(entity_id text, at ws.hlc DEFAULT NULL) RETURNS ws.entities
+AS 'MODULE_PATHNAME', 'entity_get'
+LANGUAGE C STABLE PARALLEL RESTRICTED;
+
+CREATE FUNCTION ws.entities_at(at ws.hlc) RETURNS SETOF ws.entities
+AS 'MODULE_PATHNAME', 'world_entities_at'
+LANGUAGE C STABLE PARALLEL RESTRICTED;
+
+-- runs one SQL statement (the present, through the GIN index)
+CREATE FUNCTION ws.find(predicate jsonb, lim int DEFAULT 100, off int DEFAULT 0,
+                        at ws.hlc DEFAULT NULL) RETURNS SETOF ws.entities
+AS 'MODULE_PATHNAME', 'entity_find'
+LANGUAGE C STABLE PARALLEL RESTRICTED SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION ws.history(entity_id text, from_hlc ws.hlc DEFAULT NULL,
+                           to_hlc ws.hlc DEFAULT NULL) RETURNS SETOF ws.events
+AS 'MODULE_PATHNAME', 'entity_history'
+LANGUAGE C STABLE PARALLEL RESTRICTED;
+
+CREATE FUNCTION ws.neighbors(entity_id text, rel text DEFAULT NULL, at ws.hlc DEFAULT NULL)
+RETURNS TABLE (rel text, to_id text, props jsonb, hlc ws.hlc)
+AS 'MODULE_PATHNAME', 'entity_neighbors'
+LANGUAGE C STABLE PARALLEL RESTRICTED;
+
+COMMENT ON FUNCTION ws.get_state(text, ws.hlc) IS
+'state of an entity now (at NULL) or at an HLC; NULL when it did not exist then (not created yet, or retired)';
+COMMENT ON FUNCTION ws.get_entity(text, ws.hlc) IS
+'row of an entity now (at NULL) or as of an HLC (version, hlc and vclock of the event in force); NULL when it did not exist then';
+COMMENT ON FUNCTION ws.entities_at(ws.hlc) IS
+'every entity that existed at an HLC, as it was then, in entity id order (the present world when at is NULL); retired entities excluded';
+COMMENT ON FUNCTION ws.find(jsonb, int, int, ws.hlc) IS
+'entities whose state contains predicate (jsonb @>), in entity id order, lim of them after skipping off; now (GIN index) or at an HLC; retired entities excluded';
+COMMENT ON FUNCTION ws.history(text, ws.hlc, ws.hlc) IS
+'events of an entity with from_hlc <= hlc <= to_hlc (NULL bounds are open), in HLC order; committed events only, as any query sees them';
+COMMENT ON FUNCTION ws.neighbors(text, text, ws.hlc) IS
+'outgoing edges of an entity (of one relation, or all), now or at an HLC, in (rel, to_id) order';
+
+-- ws.merge_patches(jsonb): ordered fold of RFC 7396 merge patches; the
+-- first non-NULL value is taken as it is (an entity's first patch is its
+-- initial state, null members included), NULLs are skipped.
+-- ws.merge_patches(patch ORDER BY version) over an entity's events is its
+-- state.
+CREATE FUNCTION ws._merge_patches_step(state jsonb, patch jsonb) RETURNS jsonb
+AS 'MODULE_PATHNAME', 'merge_patches_transfn'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE AGGREGATE ws.merge_patches(jsonb) (
+    SFUNC = ws._merge_patches_step,
+    STYPE = jsonb,
+    PARALLEL = SAFE
+);
+
+COMMENT ON FUNCTION ws._merge_patches_step(jsonb, jsonb) IS
+'internal: transition function of ws.merge_patches (applies the next merge patch)';
+COMMENT ON AGGREGATE ws.merge_patches(jsonb) IS
+'folds RFC 7396 merge patches in the aggregate''s order: the first value as it is, each next one applied; use ORDER BY version';
+
+-- Reading the world is for ws_reader (and so ws_writer and ws_admin);
+-- merge_patches is a pure function of its input and stays public, like
+-- ws.merge_patch.  Aggregates check EXECUTE on their transition function
+-- as the aggregate's owner, so the internal step needs no grant.
+REVOKE ALL ON FUNCTION ws.get_state(text, ws.hlc) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ws.get_entity(text, ws.hlc) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ws.entities_at(ws.hlc) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ws.find(jsonb, int, int, ws.hlc) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ws.history(text, ws.hlc, ws.hlc) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ws.neighbors(text, text, ws.hlc) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ws._merge_patches_step(jsonb, jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ws.get_state(text, ws.hlc) TO ws_reader;
+GRANT EXECUTE ON FUNCTION ws.get_entity(text, ws.hlc) TO ws_reader;
+GRANT EXECUTE ON FUNCTION ws.entities_at(ws.hlc) TO ws_reader;
+GRANT EXECUTE ON FUNCTION ws.find(jsonb, int, int, ws.hlc) TO ws_reader;
+GRANT EXECUTE ON FUNCTION ws.history(text, ws.hlc, ws.hlc) TO ws_reader;
+GRANT EXECUTE ON FUNCTION ws.neighbors(text, text, ws.hlc) TO ws_reader;

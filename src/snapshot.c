@@ -43,6 +43,7 @@
 #include "hlc.h"
 #include "merge_patch.h"
 #include "snapshot.h"
+#include "worker.h"
 #include "worldstate.h"
 
 PG_FUNCTION_INFO_V1(snapshot_create);
@@ -50,6 +51,7 @@ PG_FUNCTION_INFO_V1(snapshot_restore);
 PG_FUNCTION_INFO_V1(world_verify);
 PG_FUNCTION_INFO_V1(world_state_hash);
 PG_FUNCTION_INFO_V1(events_archive);
+PG_FUNCTION_INFO_V1(snapshot_cycle_now);
 
 #define WS_SNAPSHOT_FORMAT 1
 
@@ -251,6 +253,35 @@ ws_snapshot_prune(int keep)
 				" (SELECT id FROM ws.snapshots ORDER BY id DESC LIMIT $1)",
 				1, t, a, SPI_OK_DELETE);
 	return (int64) SPI_processed;
+}
+
+/*
+ * One cycle of the snapshot schedule: take a snapshot, keep the newest
+ * `retention`.  Returns the new snapshot's id.
+ */
+int64
+ws_snapshot_cycle(int retention)
+{
+	WsAsOwner	saved;
+	int64		id;
+
+	SPI_connect();
+	ws_as_owner_begin(&saved);
+	id = ws_snapshot_take("scheduled");
+	ws_snapshot_prune(retention);
+	ws_as_owner_end(&saved);
+	SPI_finish();
+	return id;
+}
+
+/*
+ * ws.run_snapshot_worker_now() -> bigint: run the worker's snapshot cycle
+ * in this session now (tests, operators); returns the snapshot id.
+ */
+Datum
+snapshot_cycle_now(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_INT64(ws_snapshot_cycle(ws_snapshot_retention));
 }
 
 /* ws.create_snapshot(label text) -> bigint */

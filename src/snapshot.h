@@ -12,5 +12,6 @@
 
 extern int64 ws_snapshot_take(const char *label);
 extern int64 ws_snapshot_prune(int keep);
+extern int64 ws_snapshot_cycle(int retention);
 
 #endif							/* WS_SNAPSHOT_H */

@@ -990,6 +990,23 @@ run_change(FunctionCallInfo fcinfo, WsChange *c)
 	return HeapTupleGetDatum(entity_tuple(tupdesc, &out));
 }
 
+/*
+ * 22023 for an event type the protocol writes itself: replays, recovery
+ * and the graph read meaning into these.
+ */
+static void
+check_event_type(const char *event_type)
+{
+	static const char *const reserved[] = {"created", "retired", "linked", "unlinked"};
+
+	for (size_t i = 0; i < lengthof(reserved); i++)
+		if (strcmp(event_type, reserved[i]) == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("event type \"%s\" is reserved", event_type),
+					 errhint("ws.create_entity, ws.retire_entity, ws.link and ws.unlink write it.")));
+}
+
 /* 22023 unless the entity id fits the limit of ws.entities. */
 static void
 check_entity_id(const char *entity_id)
@@ -1040,6 +1057,7 @@ entity_transition(PG_FUNCTION_ARGS)
 	if (c.has_event_id)
 		c.event_id = *PG_GETARG_UUID_P(4);
 	c.event_type = ws_text_arg(PG_GETARG_DATUM(5), PG_ARGISNULL(5), "event_type");
+	check_event_type(c.event_type);
 	c.causal_deps = PG_ARGISNULL(6) ? NULL : PG_GETARG_ARRAYTYPE_P(6);
 	c.consistency = opt_text(fcinfo, 7);
 	return run_change(fcinfo, &c);
@@ -1372,6 +1390,7 @@ parse_update(JsonbValue *elem, int pos, WsChange *c)
 	}
 	s = member_text(obj, "event_type", pos, false);
 	c->event_type = s ? s : "update";
+	check_event_type(c->event_type);
 	if (c->event_type[0] == '\0')
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),

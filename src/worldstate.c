@@ -25,6 +25,7 @@
 #include "hlc.h"
 #include "kindcache.h"
 #include "stats.h"
+#include "worker.h"
 #include "worldstate.h"
 
 PG_MODULE_MAGIC;
@@ -132,6 +133,8 @@ define_settings(bool preloading)
 							 PGC_USERSET, 0,
 							 NULL, NULL, NULL);
 
+	ws_worker_define_settings();
+
 	MarkGUCPrefixReserved("worldstate");
 }
 
@@ -148,6 +151,8 @@ _PG_init(void)
 	shmem_request_hook = ws_shmem_request;
 	prev_shmem_startup_hook = shmem_startup_hook;
 	shmem_startup_hook = ws_shmem_startup;
+
+	ws_worker_register();
 }
 
 /*

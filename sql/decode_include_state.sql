@@ -1,0 +1,61 @@
+-- Option include-state: events also carry "state", the entity's full state
+-- after the event, on the events that store it: the first version and every
+-- worldstate.keyframe_interval-th (with an interval of 1, every event).
+\set SHOW_CONTEXT never
+SET worldstate.handshake = '55-45-17';
+-- servers with output_plugin_libraries trust only the plugins it lists
+DO $$
+BEGIN
+    IF EXISTS (SELECT FROM pg_settings WHERE name = 'output_plugin_libraries')
+       AND NOT 'worldstate' = ANY (string_to_array(replace(current_setting('output_plugin_libraries'), ' ', ''), ',')) THEN
+        PERFORM set_config('output_plugin_libraries', current_setting('output_plugin_libraries') || ', worldstate', false);
+    END IF;
+END
+$$;
+-- broadcast(slot, options...): the slot's lines, consumed, with the values
+-- that differ from run to run masked
+CREATE FUNCTION pg_temp.broadcast(slot name, VARIADIC options text[] DEFAULT '{}')
+RETURNS SETOF text LANGUAGE sql AS $f$
+    SELECT regexp_replace(regexp_replace(regexp_replace(regexp_replace(data,
+               '("event_id": ?)"[0-9a-f-]{36}"', '\1"<uuid>"', 'g'),
+               '("hlc": ?)"[^"]*"', '\1"<hlc>"', 'g'),
+               '("position": ?)"[0-9A-F]+/[0-9A-F]+:', '\1"<lsn>:', 'g'),
+               '("(xid|subxid)": ?)[0-9]+', '\1<xid>', 'g')
+    FROM pg_catalog.pg_logical_slot_get_changes(slot, NULL, NULL, VARIADIC options)
+$f$;
+-- peek(slot, options...): the same without consuming them
+CREATE FUNCTION pg_temp.peek(slot name, VARIADIC options text[] DEFAULT '{}')
+RETURNS SETOF text LANGUAGE sql AS $f$
+    SELECT regexp_replace(regexp_replace(regexp_replace(regexp_replace(data,
+               '("event_id": ?)"[0-9a-f-]{36}"', '\1"<uuid>"', 'g'),
+               '("hlc": ?)"[^"]*"', '\1"<hlc>"', 'g'),
+               '("position": ?)"[0-9A-F]+/[0-9A-F]+:', '\1"<lsn>:', 'g'),
+               '("(xid|subxid)": ?)[0-9]+', '\1<xid>', 'g')
+    FROM pg_catalog.pg_logical_slot_peek_changes(slot, NULL, NULL, VARIADIC options)
+$f$;
+
+SELECT 'init' FROM pg_create_logical_replication_slot('ws_decode_state', 'worldstate');
+
+SELECT ws.register_module('dec_state', 1);
+SET worldstate.keyframe_interval = 1;
+SELECT version FROM ws.create_entity('ds1', 'dec_state_thing', 'dec_state', '{"name": "one", "n": 1}');
+SELECT version FROM ws.transition('ds1', '{"n": 2, "tag": "x"}');
+SELECT version FROM ws.transition('ds1', '{"tag": null}');
+SELECT * FROM pg_temp.peek('ws_decode_state', 'include-state', 'on');
+-- off (the default): no state
+SELECT * FROM pg_temp.peek('ws_decode_state');
+SELECT * FROM pg_temp.broadcast('ws_decode_state', 'include-state', 'off');
+-- the state of the last event is the entity's state
+SELECT version FROM ws.transition('ds1', '{"n": 3}');
+SELECT (SELECT data::jsonb->'state' FROM pg_logical_slot_get_changes('ws_decode_state', NULL, NULL, 'include-state', '1'))
+       = (SELECT state FROM ws.entities WHERE entity_id = 'ds1') AS state_matches;
+
+-- the default interval (32): versions 1 and 32 carry the state
+RESET worldstate.keyframe_interval;
+SELECT version FROM ws.create_entity('ds2', 'dec_state_thing', 'dec_state', '{"n": 0}');
+SELECT count(ws.transition('ds2', '{"n": 1}')) FROM generate_series(2, 33);
+SELECT (data::jsonb->>'version')::int AS version, data::jsonb->'state' AS state
+FROM pg_logical_slot_get_changes('ws_decode_state', NULL, NULL, 'include-state', 'true')
+WHERE data::jsonb ? 'state';
+
+SELECT pg_drop_replication_slot('ws_decode_state');

@@ -1,0 +1,65 @@
+-- Option kinds: only the listed broadcast kinds (event, rejected,
+-- snapshot_start, snapshot_complete, heartbeat).  Without it, every line;
+-- with it, messages of other kinds are left out too.
+\set SHOW_CONTEXT never
+SET worldstate.handshake = '55-45-17';
+-- servers with output_plugin_libraries trust only the plugins it lists
+DO $$
+BEGIN
+    IF EXISTS (SELECT FROM pg_settings WHERE name = 'output_plugin_libraries')
+       AND NOT 'worldstate' = ANY (string_to_array(replace(current_setting('output_plugin_libraries'), ' ', ''), ',')) THEN
+        PERFORM set_config('output_plugin_libraries', current_setting('output_plugin_libraries') || ', worldstate', false);
+    END IF;
+END
+$$;
+-- broadcast(slot, options...): the slot's lines, consumed, with the values
+-- that differ from run to run masked
+CREATE FUNCTION pg_temp.broadcast(slot name, VARIADIC options text[] DEFAULT '{}')
+RETURNS SETOF text LANGUAGE sql AS $f$
+    SELECT regexp_replace(regexp_replace(regexp_replace(regexp_replace(data,
+               '("event_id": ?)"[0-9a-f-]{36}"', '\1"<uuid>"', 'g'),
+               '("hlc": ?)"[^"]*"', '\1"<hlc>"', 'g'),
+               '("position": ?)"[0-9A-F]+/[0-9A-F]+:', '\1"<lsn>:', 'g'),
+               '("(xid|subxid)": ?)[0-9]+', '\1<xid>', 'g')
+    FROM pg_catalog.pg_logical_slot_get_changes(slot, NULL, NULL, VARIADIC options)
+$f$;
+-- peek(slot, options...): the same without consuming them
+CREATE FUNCTION pg_temp.peek(slot name, VARIADIC options text[] DEFAULT '{}')
+RETURNS SETOF text LANGUAGE sql AS $f$
+    SELECT regexp_replace(regexp_replace(regexp_replace(regexp_replace(data,
+               '("event_id": ?)"[0-9a-f-]{36}"', '\1"<uuid>"', 'g'),
+               '("hlc": ?)"[^"]*"', '\1"<hlc>"', 'g'),
+               '("position": ?)"[0-9A-F]+/[0-9A-F]+:', '\1"<lsn>:', 'g'),
+               '("(xid|subxid)": ?)[0-9]+', '\1<xid>', 'g')
+    FROM pg_catalog.pg_logical_slot_peek_changes(slot, NULL, NULL, VARIADIC options)
+$f$;
+
+SELECT 'init' FROM pg_create_logical_replication_slot('ws_decode_kinds', 'worldstate');
+
+SELECT ws.register_module('dec_kinds', 1);
+SELECT version FROM ws.create_entity('dk1', 'dec_kinds_thing', 'dec_kinds', '{"n": 1}');
+SELECT ws.transition('dk1', '{"n": 2}', expected_version => 5);
+SELECT ws.heartbeat() IS NOT NULL AS heartbeat;
+SELECT 'emitted' FROM pg_logical_emit_message(false, 'worldstate', '{"kind": "snapshot_start", "snapshot_id": 7}');
+SELECT 'emitted' FROM pg_logical_emit_message(false, 'worldstate', '{"kind": "snapshot_complete", "snapshot_id": 7, "entities": 1}');
+SELECT 'emitted' FROM pg_logical_emit_message(false, 'worldstate', '{"kind": "custom", "note": "a kind the option cannot name"}');
+SELECT version FROM ws.transition('dk1', '{"n": 3}');
+
+SELECT * FROM pg_temp.peek('ws_decode_kinds');
+SELECT * FROM pg_temp.peek('ws_decode_kinds', 'kinds', 'event');
+SELECT * FROM pg_temp.peek('ws_decode_kinds', 'kinds', 'rejected');
+SELECT * FROM pg_temp.peek('ws_decode_kinds', 'kinds', 'heartbeat, rejected');
+SELECT * FROM pg_temp.peek('ws_decode_kinds', 'kinds', 'snapshot_start,snapshot_complete');
+-- kinds and modules together: both must let a line through
+SELECT * FROM pg_temp.peek('ws_decode_kinds', 'kinds', 'event,heartbeat', 'modules', 'dec_kinds_other');
+
+SELECT count(*) FROM pg_temp.broadcast('ws_decode_kinds');
+
+-- ws.create_snapshot() announces its snapshot with transactional messages:
+-- two lines of its transaction, numbered in it
+SELECT ws.create_snapshot('decode_kinds') AS snapshot_id \gset
+SELECT data::jsonb->>'kind' AS kind, split_part(data::jsonb->>'position', ':', 2) AS ordinal,
+       (data::jsonb->'snapshot_id')::bigint = :snapshot_id AS this_snapshot,
+       (data::jsonb->>'hlc')::ws.hlc OPERATOR(ws.=) (SELECT hlc FROM ws.snapshots WHERE id = :snapshot_id) AS its_hlc
+FROM pg_logical_slot_get_changes('ws_decode_kinds', NULL, NULL, 'kinds', 'snapshot_start,snapshot_complete');
+SELECT pg_drop_replication_slot('ws_decode_kinds');

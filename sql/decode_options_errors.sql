@@ -1,0 +1,73 @@
+-- Every option is validated when decoding starts: a bad one is refused with
+-- SQLSTATE 22023 and a message naming it; the slot stays usable.
+\set SHOW_CONTEXT never
+SET worldstate.handshake = '55-45-17';
+-- servers with output_plugin_libraries trust only the plugins it lists
+DO $$
+BEGIN
+    IF EXISTS (SELECT FROM pg_settings WHERE name = 'output_plugin_libraries')
+       AND NOT 'worldstate' = ANY (string_to_array(replace(current_setting('output_plugin_libraries'), ' ', ''), ',')) THEN
+        PERFORM set_config('output_plugin_libraries', current_setting('output_plugin_libraries') || ', worldstate', false);
+    END IF;
+END
+$$;
+-- broadcast(slot, options...): the slot's lines, consumed, with the values
+-- that differ from run to run masked
+CREATE FUNCTION pg_temp.broadcast(slot name, VARIADIC options text[] DEFAULT '{}')
+RETURNS SETOF text LANGUAGE sql AS $f$
+    SELECT regexp_replace(regexp_replace(regexp_replace(regexp_replace(data,
+               '("event_id": ?)"[0-9a-f-]{36}"', '\1"<uuid>"', 'g'),
+               '("hlc": ?)"[^"]*"', '\1"<hlc>"', 'g'),
+               '("position": ?)"[0-9A-F]+/[0-9A-F]+:', '\1"<lsn>:', 'g'),
+               '("(xid|subxid)": ?)[0-9]+', '\1<xid>', 'g')
+    FROM pg_catalog.pg_logical_slot_get_changes(slot, NULL, NULL, VARIADIC options)
+$f$;
+-- peek(slot, options...): the same without consuming them
+CREATE FUNCTION pg_temp.peek(slot name, VARIADIC options text[] DEFAULT '{}')
+RETURNS SETOF text LANGUAGE sql AS $f$
+    SELECT regexp_replace(regexp_replace(regexp_replace(regexp_replace(data,
+               '("event_id": ?)"[0-9a-f-]{36}"', '\1"<uuid>"', 'g'),
+               '("hlc": ?)"[^"]*"', '\1"<hlc>"', 'g'),
+               '("position": ?)"[0-9A-F]+/[0-9A-F]+:', '\1"<lsn>:', 'g'),
+               '("(xid|subxid)": ?)[0-9]+', '\1<xid>', 'g')
+    FROM pg_catalog.pg_logical_slot_peek_changes(slot, NULL, NULL, VARIADIC options)
+$f$;
+
+SELECT 'init' FROM pg_create_logical_replication_slot('ws_decode_opterr', 'worldstate');
+SELECT ws.register_module('dec_opterr', 1);
+SELECT version FROM ws.create_entity('doe1', 'dec_opterr_thing', 'dec_opterr', '{"n": 1}');
+
+-- unknown options
+SELECT count(*) FROM pg_logical_slot_peek_changes('ws_decode_opterr', NULL, NULL, 'include_state', 'on');
+\echo :LAST_ERROR_SQLSTATE
+SELECT count(*) FROM pg_logical_slot_peek_changes('ws_decode_opterr', NULL, NULL, 'skip-empty-xacts', '1');
+\echo :LAST_ERROR_SQLSTATE
+-- booleans
+SELECT count(*) FROM pg_logical_slot_peek_changes('ws_decode_opterr', NULL, NULL, 'include-state', 'maybe');
+\echo :LAST_ERROR_SQLSTATE
+SELECT count(*) FROM pg_logical_slot_peek_changes('ws_decode_opterr', NULL, NULL, 'include-xids', '2');
+SELECT count(*) FROM pg_logical_slot_peek_changes('ws_decode_opterr', NULL, NULL, 'pretty', '');
+SELECT count(*) FROM pg_logical_slot_peek_changes('ws_decode_opterr', NULL, NULL, 'stream-changes', 'sometimes');
+\echo :LAST_ERROR_SQLSTATE
+-- lists
+SELECT count(*) FROM pg_logical_slot_peek_changes('ws_decode_opterr', NULL, NULL, 'modules', '');
+\echo :LAST_ERROR_SQLSTATE
+SELECT count(*) FROM pg_logical_slot_peek_changes('ws_decode_opterr', NULL, NULL, 'modules', 'a,,b');
+SELECT count(*) FROM pg_logical_slot_peek_changes('ws_decode_opterr', NULL, NULL, 'modules', '"unterminated');
+SELECT count(*) FROM pg_logical_slot_peek_changes('ws_decode_opterr', NULL, NULL, 'kinds', 'event,events');
+\echo :LAST_ERROR_SQLSTATE
+SELECT count(*) FROM pg_logical_slot_peek_changes('ws_decode_opterr', NULL, NULL, 'kinds', 'stream_start');
+SELECT count(*) FROM pg_logical_slot_peek_changes('ws_decode_opterr', NULL, NULL, 'kinds', '');
+-- an option given twice
+SELECT count(*) FROM pg_logical_slot_peek_changes('ws_decode_opterr', NULL, NULL, 'pretty', 'on', 'pretty', 'off');
+\echo :LAST_ERROR_SQLSTATE
+-- the same check through pg_logical_slot_get_binary_changes
+SELECT count(*) FROM pg_logical_slot_get_binary_changes('ws_decode_opterr', NULL, NULL, 'modules', '');
+\echo :LAST_ERROR_SQLSTATE
+
+-- valid spellings: booleans as PostgreSQL reads them
+SELECT count(*) FROM pg_logical_slot_peek_changes('ws_decode_opterr', NULL, NULL,
+    'include-state', 'TRUE', 'include-xids', 'of', 'pretty', 'y', 'stream-changes', '0');
+-- the slot is still usable, and its events still there
+SELECT count(*) FROM pg_logical_slot_get_changes('ws_decode_opterr', NULL, NULL);
+SELECT pg_drop_replication_slot('ws_decode_opterr');

@@ -1,0 +1,71 @@
+-- Refused changes are broadcast as "rejected" lines (SQLSTATE, entity,
+-- reason, origin), non-transactional, so they arrive although the
+-- refused transaction rolls back; its other events do not.
+\set SHOW_CONTEXT never
+SET worldstate.handshake = '55-45-17';
+-- servers with output_plugin_libraries trust only the plugins it lists
+DO $$
+BEGIN
+    IF EXISTS (SELECT FROM pg_settings WHERE name = 'output_plugin_libraries')
+       AND NOT 'worldstate' = ANY (string_to_array(replace(current_setting('output_plugin_libraries'), ' ', ''), ',')) THEN
+        PERFORM set_config('output_plugin_libraries', current_setting('output_plugin_libraries') || ', worldstate', false);
+    END IF;
+END
+$$;
+-- broadcast(slot, options...): the slot's lines, consumed, with the values
+-- that differ from run to run masked
+CREATE FUNCTION pg_temp.broadcast(slot name, VARIADIC options text[] DEFAULT '{}')
+RETURNS SETOF text LANGUAGE sql AS $f$
+    SELECT regexp_replace(regexp_replace(regexp_replace(regexp_replace(data,
+               '("event_id": ?)"[0-9a-f-]{36}"', '\1"<uuid>"', 'g'),
+               '("hlc": ?)"[^"]*"', '\1"<hlc>"', 'g'),
+               '("position": ?)"[0-9A-F]+/[0-9A-F]+:', '\1"<lsn>:', 'g'),
+               '("(xid|subxid)": ?)[0-9]+', '\1<xid>', 'g')
+    FROM pg_catalog.pg_logical_slot_get_changes(slot, NULL, NULL, VARIADIC options)
+$f$;
+-- peek(slot, options...): the same without consuming them
+CREATE FUNCTION pg_temp.peek(slot name, VARIADIC options text[] DEFAULT '{}')
+RETURNS SETOF text LANGUAGE sql AS $f$
+    SELECT regexp_replace(regexp_replace(regexp_replace(regexp_replace(data,
+               '("event_id": ?)"[0-9a-f-]{36}"', '\1"<uuid>"', 'g'),
+               '("hlc": ?)"[^"]*"', '\1"<hlc>"', 'g'),
+               '("position": ?)"[0-9A-F]+/[0-9A-F]+:', '\1"<lsn>:', 'g'),
+               '("(xid|subxid)": ?)[0-9]+', '\1<xid>', 'g')
+    FROM pg_catalog.pg_logical_slot_peek_changes(slot, NULL, NULL, VARIADIC options)
+$f$;
+
+SELECT 'init' FROM pg_create_logical_replication_slot('ws_decode_rejected', 'worldstate');
+SELECT ws.register_module('dec_rej', 1);
+SELECT ws.define_kind('dec_rej_account', 'dec_rej', counters => ARRAY['balance']);
+SELECT ws.add_constraint('dec_rej_account', 'balance_not_negative', '$.balance >= 0');
+SELECT version FROM ws.create_entity('dr1', 'dec_rej_account', 'dec_rej', '{"balance": 10}');
+SELECT version FROM ws.create_entity('dr2', 'dec_rej_account', 'dec_rej', '{"balance": 10}');
+SELECT version FROM ws.retire_entity('dr2');
+
+-- WS401, WS404, WS409, WS410, WS422, WS412
+SELECT ws.transition('dr1', '{"balance": 1}', handshake => '00-00-00');
+SELECT ws.transition('dr_nobody', '{"balance": 1}');
+SELECT ws.transition('dr1', '{"balance": 1}', expected_version => 7);
+SELECT ws.transition('dr2', '{"balance": 1}');
+SELECT ws.transition('dr1', '{"balance": -11}');
+SELECT version FROM ws.transition('dr1', '{"balance": 1}', event_id => '00000000-0000-4000-8000-00000000d001');
+SELECT ws.transition('dr1', '{"balance": 2}', event_id => '00000000-0000-4000-8000-00000000d001');
+-- 42501: a role without the module's grant
+CREATE ROLE regress_dec_rej_app;
+GRANT ws_writer TO regress_dec_rej_app;
+SET ROLE regress_dec_rej_app;
+SELECT ws.transition('dr1', '{"balance": 1}');
+RESET ROLE;
+-- a transaction that wrote an event, then was refused: the rejection
+-- arrives, the event does not
+BEGIN;
+SELECT version FROM ws.transition('dr1', '{"balance": 5}');
+SELECT ws.transition('dr1', '{"balance": 1}', expected_version => 1);
+ROLLBACK;
+-- the rejections are in the WAL but not flushed yet: a commit flushes them
+SELECT version FROM ws.transition('dr1', '{"balance": 1}');
+
+SELECT * FROM pg_temp.broadcast('ws_decode_rejected');
+
+DROP ROLE regress_dec_rej_app;
+SELECT pg_drop_replication_slot('ws_decode_rejected');

@@ -1,0 +1,1300 @@
+/*-------------------------------------------------------------------------
+ *
+ * decoder.c
+ *		The logical decoding output plugin "worldstate": broadcasts.
+ *
+ * A slot created with `pg_create_logical_replication_slot('s', 'worldstate')`
+ * turns the WAL of one database into one JSON object per line, for every
+ * insert into ws.events and every logical decoding message with prefix
+ * "worldstate" (rejections, heartbeats, snapshot announcements); nothing
+ * else of the database is broadcast.
+ *
+ * Design:
+ *
+ * - ws.events is recognised by its OID, resolved through the catalogs (the
+ *   historic snapshot of the change being decoded) once and then cached; the
+ *   cache is dropped by relcache and syscache (pg_namespace, pg_class)
+ *   invalidations, which the reorder buffer replays as decoding crosses
+ *   catalog changes, and checked again at the start of every transaction.
+ *   A change of any other relation costs one OID comparison.
+ *
+ * - Every event is written on its own, from its change callback, with its
+ *   own OutputPluginPrepareWrite/OutputPluginWrite; nothing of a transaction
+ *   is held back, and the memory used for one change lives in a private
+ *   context reset after it.  Large transactions are bounded by the reorder
+ *   buffer (logical_decoding_work_mem, spilling to disk), and with the option
+ *   stream-changes they are streamed before they commit.
+ *
+ * - JSON values of the event (patch, state, meta) are written from the
+ *   stored jsonb with JsonbToCString, so numbers keep every digit.  Messages
+ *   are parsed with PostgreSQL's JSON parser and written again member by
+ *   member, with number tokens copied verbatim.
+ *
+ * - Every line carries "handshake", "format_version", "kind" and
+ *   "position".  A position is "<LSN>:<n>": the LSN is the end of the WAL
+ *   record that makes the line final (the commit, prepare or message
+ *   record) and n the line's ordinal among the lines of that record's
+ *   transaction, from 1 (0 for a line that is a record of its own).
+ *   Positions increase along the stream of a slot and never repeat, so a
+ *   consumer that resumes may drop every line at or below the last position
+ *   it processed.  Streamed changes are written before their commit record
+ *   exists: they carry "position": null and their ordinal as "seq", and the
+ *   stream_commit line that follows gives the LSN.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_type.h"
+#include "common/jsonapi.h"
+#include "mb/pg_wchar.h"
+#include "nodes/parsenodes.h"
+#include "replication/logical.h"
+#include "utils/builtins.h"
+#include "utils/inval.h"
+#include "utils/json.h"
+#include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/syscache.h"
+#include "utils/uuid.h"
+#include "utils/varlena.h"
+
+#include "decoder.h"
+#include "hlc.h"
+#include "worldstate.h"
+
+/* Broadcast kinds the option "kinds" selects from. */
+typedef enum WsBroadcastKind
+{
+	WS_BK_EVENT,
+	WS_BK_REJECTED,
+	WS_BK_SNAPSHOT_START,
+	WS_BK_SNAPSHOT_COMPLETE,
+	WS_BK_HEARTBEAT,
+	WS_BK_COUNT
+} WsBroadcastKind;
+
+static const char *const ws_bk_names[WS_BK_COUNT] = {
+	"event", "rejected", "snapshot_start", "snapshot_complete", "heartbeat"
+};
+
+/* Options, in the order of the error hint. */
+#define WS_OPT_MODULES			0x01
+#define WS_OPT_KINDS			0x02
+#define WS_OPT_INCLUDE_STATE	0x04
+#define WS_OPT_INCLUDE_XIDS		0x08
+#define WS_OPT_PRETTY			0x10
+#define WS_OPT_FORMAT_VERSION	0x20
+#define WS_OPT_STREAM_CHANGES	0x40
+
+/* The plugin's state for one decoding context. */
+typedef struct WsDecoderData
+{
+	MemoryContext context;		/* for one change or message; reset after it */
+	List	   *modules;		/* module names to broadcast; NIL: all */
+	bits32		kinds;			/* bits of WsBroadcastKind; 0: all */
+	bool		include_state;
+	bool		include_xids;
+	bool		pretty;
+	StringInfoData compact;		/* a line before it is written pretty */
+	uint64		seq;			/* lines of the transaction being replayed */
+	int			skipped;		/* changes skipped since progress was reported */
+} WsDecoderData;
+
+/* Per streamed transaction (toplevel), across its stream chunks. */
+typedef struct WsStreamTxn
+{
+	uint64		seq;			/* lines written for it so far */
+	bool		wrote;			/* any line written for it */
+	bool		chunk_open;		/* stream_start written for this chunk */
+} WsStreamTxn;
+
+/* Report progress to the walsender every this many skipped changes. */
+#define WS_SKIPPED_PROGRESS_EVERY 100
+
+/* The columns of ws.events the plugin writes. */
+typedef enum WsEventCol
+{
+	EC_EVENT_ID,
+	EC_ENTITY_ID,
+	EC_KIND,
+	EC_VERSION,
+	EC_HLC,
+	EC_ORIGIN,
+	EC_MODULE,
+	EC_EVENT_TYPE,
+	EC_PATCH,
+	EC_META,
+	EC_STATE,
+	EC_HANDSHAKE,
+	EC_COUNT
+} WsEventCol;
+
+static const struct
+{
+	const char *name;
+	Oid			type;			/* InvalidOid: ws.hlc, checked by size */
+	bool		required;
+}			ws_event_cols[EC_COUNT] =
+{
+	{"event_id", UUIDOID, true},
+	{"entity_id", TEXTOID, true},
+	{"kind", TEXTOID, true},
+	{"version", INT8OID, true},
+	{"hlc", InvalidOid, true},
+	{"origin_node", INT4OID, true},
+	{"module", TEXTOID, true},
+	{"event_type", TEXTOID, true},
+	{"patch", JSONBOID, true},
+	{"meta", JSONBOID, false},
+	{"state", JSONBOID, false},
+	{"handshake", TEXTOID, true},
+};
+
+/*
+ * ws.events as of the catalog state being decoded: valid is cleared by
+ * invalidations; relid is InvalidOid where the extension is not installed.
+ * The column numbers are looked up from the first change of the relation.
+ */
+static struct
+{
+	bool		valid;
+	Oid			relid;
+	bool		cols_valid;
+	AttrNumber	attnum[EC_COUNT];	/* 0: optional column absent */
+}			ws_events_rel;
+
+static bool ws_callbacks_registered = false;
+
+static void ws_option_error(DefElem *elem, const char *detail) pg_attribute_noreturn();
+
+/* Writes a JSON document again, compact or pretty; see ws_json_print. */
+typedef struct WsJsonPrinter
+{
+	StringInfo	out;
+	bool		pretty;
+	bool		members_only;	/* write the members of the root object only */
+	int			depth;			/* containers open */
+	bool		first;			/* nothing written yet in the innermost one */
+	bool		invalid;
+	bool		root_object;	/* the root was an object */
+	/* members_only: a member of the root being left out, and its value */
+	bool		skipping;
+	bool		capture_kind;
+	bool		capture_module;
+	char	   *kind;			/* the root's "kind", a string */
+	char	   *module;			/* the root's "module", when a string */
+} WsJsonPrinter;
+
+/* ---------------------------------------------------------------------
+ * ws.events: which relation, which columns
+ * ---------------------------------------------------------------------
+ */
+
+/* Relcache invalidation: forget ws.events when it (or anything) changed. */
+static void
+ws_events_relcache_cb(Datum arg, Oid relid)
+{
+	if (relid == InvalidOid || !OidIsValid(ws_events_rel.relid) ||
+		relid == ws_events_rel.relid)
+		ws_events_rel.valid = false;
+}
+
+/* Syscache invalidation of pg_namespace or pg_class: resolve again. */
+static void
+ws_events_syscache_cb(Datum arg, int cacheid, uint32 hashvalue)
+{
+	ws_events_rel.valid = false;
+}
+
+/*
+ * Resolve ws.events through the catalogs, when the cached answer was
+ * invalidated.  Runs inside the transaction the reorder buffer opens for
+ * replay, so it sees the catalogs as of the change being decoded.
+ */
+static void
+ws_events_resolve(void)
+{
+	Oid			nsp;
+
+	if (ws_events_rel.valid)
+		return;
+
+	/* an invalidation arriving during the lookups makes the next one redo it */
+	ws_events_rel.valid = true;
+	ws_events_rel.cols_valid = false;
+	ws_events_rel.relid = InvalidOid;
+	nsp = get_namespace_oid("ws", true);
+	ws_events_rel.relid = OidIsValid(nsp) ? get_relname_relid("events", nsp) : InvalidOid;
+}
+
+/*
+ * Look up the columns the plugin writes in ws.events' descriptor and check
+ * their types, so a library and an install script that disagree fail with a
+ * clear message instead of writing garbage.
+ */
+static void
+ws_events_columns(Relation rel)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+
+	for (int c = 0; c < EC_COUNT; c++)
+	{
+		ws_events_rel.attnum[c] = 0;
+		for (int i = 0; i < desc->natts; i++)
+		{
+			Form_pg_attribute att = TupleDescAttr(desc, i);
+
+			if (att->attisdropped || strcmp(NameStr(att->attname), ws_event_cols[c].name) != 0)
+				continue;
+			if (OidIsValid(ws_event_cols[c].type) ?
+				att->atttypid != ws_event_cols[c].type :
+				(att->attlen != (int) sizeof(WsHlc) || att->attbyval))
+				ereport(ERROR,
+						(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+						 errmsg("column \"%s\" of ws.events has an unexpected type",
+								ws_event_cols[c].name),
+						 errhint("The worldstate library and the extension installed in this database are of different versions.")));
+			ws_events_rel.attnum[c] = att->attnum;
+		}
+		if (ws_events_rel.attnum[c] == 0 && ws_event_cols[c].required)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("ws.events has no column \"%s\"", ws_event_cols[c].name),
+					 errhint("The worldstate library and the extension installed in this database are of different versions.")));
+	}
+	ws_events_rel.cols_valid = true;
+}
+
+/* True when rel is ws.events (and its columns are known). */
+static bool
+ws_is_events(Relation rel)
+{
+	ws_events_resolve();
+	if (!OidIsValid(ws_events_rel.relid) || RelationGetRelid(rel) != ws_events_rel.relid)
+		return false;
+	if (!ws_events_rel.cols_valid)
+		ws_events_columns(rel);
+	return true;
+}
+
+/* ---------------------------------------------------------------------
+ * Options
+ * ---------------------------------------------------------------------
+ */
+
+/* Raise 22023 for a bad value of an option. */
+static void
+ws_option_error(DefElem *elem, const char *detail)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("invalid value \"%s\" for option \"%s\"",
+					elem->arg ? strVal(elem->arg) : "", elem->defname),
+			 errdetail_internal("%s", detail)));
+}
+
+/* A boolean option; given without a value it means true. */
+static bool
+ws_option_bool(DefElem *elem)
+{
+	bool		v;
+
+	if (elem->arg == NULL)
+		return true;
+	if (!parse_bool(strVal(elem->arg), &v))
+		ws_option_error(elem, psprintf("Option \"%s\" takes a boolean value: on or off.",
+									   elem->defname));
+	return v;
+}
+
+/*
+ * A comma-separated list of names (double quotes keep commas and spaces
+ * in a name); at least one.
+ */
+static List *
+ws_option_list(DefElem *elem, const char *what)
+{
+	List	   *names = NIL;
+
+	if (elem->arg == NULL || strVal(elem->arg)[0] == '\0' ||
+		!SplitGUCList(pstrdup(strVal(elem->arg)), ',', &names) || names == NIL)
+		ws_option_error(elem, psprintf("Option \"%s\" takes a comma-separated list of one or more %s.",
+									   elem->defname, what));
+	return names;
+}
+
+/* The bits of the broadcast kinds named by the option "kinds". */
+static bits32
+ws_option_kinds(DefElem *elem)
+{
+	bits32		kinds = 0;
+	ListCell   *lc;
+
+	foreach(lc, ws_option_list(elem, "broadcast kinds"))
+	{
+		const char *name = lfirst(lc);
+		int			k;
+
+		for (k = 0; k < WS_BK_COUNT; k++)
+			if (strcmp(name, ws_bk_names[k]) == 0)
+				break;
+		if (k == WS_BK_COUNT)
+			ws_option_error(elem, psprintf("\"%s\" is not a broadcast kind; the kinds are event, rejected, snapshot_start, snapshot_complete and heartbeat.",
+										   name));
+		kinds |= 1 << k;
+	}
+	return kinds;
+}
+
+/* Check the option "format-version": this library writes version 1. */
+static void
+ws_option_format_version(DefElem *elem)
+{
+	long		v;
+	char	   *end;
+
+	if (elem->arg != NULL)
+	{
+		errno = 0;
+		v = strtol(strVal(elem->arg), &end, 10);
+		if (errno == 0 && end != strVal(elem->arg) && *end == '\0' && v == WS_FORMAT_VERSION)
+			return;
+	}
+	ws_option_error(elem, psprintf("This version of worldstate writes broadcast format version %d only.",
+								   WS_FORMAT_VERSION));
+}
+
+/* Parse the options of a decoding session into data; 22023 on any error. */
+static void
+ws_parse_options(LogicalDecodingContext *ctx, WsDecoderData *data, bool *stream_changes)
+{
+	static const struct
+	{
+		const char *name;
+		bits32		bit;
+	}			opts[] =
+	{
+		{"modules", WS_OPT_MODULES},
+		{"kinds", WS_OPT_KINDS},
+		{"include-state", WS_OPT_INCLUDE_STATE},
+		{"include-xids", WS_OPT_INCLUDE_XIDS},
+		{"pretty", WS_OPT_PRETTY},
+		{"format-version", WS_OPT_FORMAT_VERSION},
+		{"stream-changes", WS_OPT_STREAM_CHANGES},
+	};
+	bits32		seen = 0;
+	ListCell   *lc;
+
+	foreach(lc, ctx->output_plugin_options)
+	{
+		DefElem    *elem = lfirst(lc);
+		bits32		bit = 0;
+
+		Assert(elem->arg == NULL || IsA(elem->arg, String));
+		for (size_t i = 0; i < lengthof(opts); i++)
+			if (strcmp(elem->defname, opts[i].name) == 0)
+				bit = opts[i].bit;
+		if (bit == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("unknown option \"%s\" for output plugin \"worldstate\"", elem->defname),
+					 errhint("The options are modules, kinds, include-state, include-xids, pretty, format-version and stream-changes.")));
+		if (seen & bit)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("option \"%s\" is given more than once", elem->defname)));
+		seen |= bit;
+
+		switch (bit)
+		{
+			case WS_OPT_MODULES:
+				data->modules = ws_option_list(elem, "module names");
+				break;
+			case WS_OPT_KINDS:
+				data->kinds = ws_option_kinds(elem);
+				break;
+			case WS_OPT_INCLUDE_STATE:
+				data->include_state = ws_option_bool(elem);
+				break;
+			case WS_OPT_INCLUDE_XIDS:
+				data->include_xids = ws_option_bool(elem);
+				break;
+			case WS_OPT_PRETTY:
+				data->pretty = ws_option_bool(elem);
+				break;
+			case WS_OPT_FORMAT_VERSION:
+				ws_option_format_version(elem);
+				break;
+			case WS_OPT_STREAM_CHANGES:
+				*stream_changes = ws_option_bool(elem);
+				break;
+		}
+	}
+}
+
+/* True unless the option "kinds" leaves kind k out. */
+static inline bool
+ws_kind_selected(const WsDecoderData *data, WsBroadcastKind k)
+{
+	return data->kinds == 0 || (data->kinds & (1 << k)) != 0;
+}
+
+/* True unless the option "modules" leaves module out. */
+static bool
+ws_module_selected(const WsDecoderData *data, const char *module)
+{
+	ListCell   *lc;
+
+	if (data->modules == NIL)
+		return true;
+	foreach(lc, data->modules)
+		if (strcmp(lfirst(lc), module) == 0)
+			return true;
+	return false;
+}
+
+/* ---------------------------------------------------------------------
+ * JSON writing
+ * ---------------------------------------------------------------------
+ */
+
+/* Newline and indentation of the current depth (pretty output). */
+static void
+jp_newline(WsJsonPrinter *p)
+{
+	appendStringInfoChar(p->out, '\n');
+	appendStringInfoSpaces(p->out, 4 * p->depth);
+}
+
+/* Separator before a member or element. */
+static void
+jp_member_start(WsJsonPrinter *p)
+{
+	if (!p->first)
+		appendStringInfoChar(p->out, ',');
+	p->first = false;
+	if (p->pretty)
+		jp_newline(p);
+}
+
+/* Opening bracket of an object or array. */
+static void
+jp_container_start(WsJsonPrinter *p, char bracket)
+{
+	p->capture_module = false;
+	if (p->skipping)
+	{
+		if (p->capture_kind)
+			p->invalid = true;
+		p->depth++;
+		return;
+	}
+	if (p->members_only && p->depth == 0)
+	{
+		/* the root: its members are written, its brackets are not */
+		if (bracket == '{')
+			p->root_object = true;
+		else
+			p->invalid = true;
+		p->depth = 1;
+		p->first = true;
+		return;
+	}
+	appendStringInfoChar(p->out, bracket);
+	p->depth++;
+	p->first = true;
+}
+
+/* Closing bracket of an object or array. */
+static void
+jp_container_end(WsJsonPrinter *p, char bracket)
+{
+	p->depth--;
+	if (p->skipping)
+	{
+		if (p->depth == 1)
+			p->skipping = false;
+		return;
+	}
+	if (p->members_only && p->depth == 0)
+		return;
+	if (p->pretty && !p->first)
+		jp_newline(p);
+	appendStringInfoChar(p->out, bracket);
+	p->first = false;
+}
+
+/* Semantic actions of the JSON parser: brackets of objects and arrays. */
+static void
+jp_object_start(void *state)
+{
+	jp_container_start(state, '{');
+}
+
+/* See jp_object_start. */
+static void
+jp_object_end(void *state)
+{
+	jp_container_end(state, '}');
+}
+
+/* See jp_object_start. */
+static void
+jp_array_start(void *state)
+{
+	jp_container_start(state, '[');
+}
+
+/* See jp_object_start. */
+static void
+jp_array_end(void *state)
+{
+	jp_container_end(state, ']');
+}
+
+/*
+ * A member name.  With members_only, the root's "kind" is captured rather
+ * than written, and "handshake", "format_version" and "position", which
+ * the plugin writes itself, are left out.
+ */
+static void
+jp_field_start(void *state, char *fname, bool isnull)
+{
+	WsJsonPrinter *p = state;
+
+	if (p->skipping)
+		return;
+	if (p->members_only && p->depth == 1)
+	{
+		if (strcmp(fname, "kind") == 0)
+		{
+			if (p->kind != NULL)
+				p->invalid = true;
+			p->capture_kind = true;
+			p->skipping = true;
+			return;
+		}
+		if (strcmp(fname, "handshake") == 0 || strcmp(fname, "format_version") == 0 ||
+			strcmp(fname, "position") == 0)
+		{
+			p->skipping = true;
+			return;
+		}
+		p->capture_module = strcmp(fname, "module") == 0;
+	}
+	jp_member_start(p);
+	escape_json(p->out, fname);
+	appendStringInfoChar(p->out, ':');
+	if (p->pretty)
+		appendStringInfoChar(p->out, ' ');
+}
+
+/* An array element. */
+static void
+jp_element_start(void *state, bool isnull)
+{
+	WsJsonPrinter *p = state;
+
+	if (!p->skipping)
+		jp_member_start(p);
+}
+
+/* A scalar: strings escaped again, numbers and literals verbatim. */
+static void
+jp_scalar(void *state, char *token, JsonTokenType type)
+{
+	WsJsonPrinter *p = state;
+
+	if (p->skipping)
+	{
+		if (p->depth == 1)
+		{
+			if (p->capture_kind)
+			{
+				if (type == JSON_TOKEN_STRING)
+					p->kind = token;
+				else
+					p->invalid = true;
+				p->capture_kind = false;
+			}
+			p->skipping = false;
+		}
+		return;
+	}
+	if (p->members_only && p->depth == 0)
+	{
+		p->invalid = true;
+		return;
+	}
+	if (p->capture_module && p->depth == 1 && type == JSON_TOKEN_STRING)
+		p->module = token;
+	p->capture_module = false;
+	if (type == JSON_TOKEN_STRING)
+		escape_json(p->out, token);
+	else
+		appendStringInfoString(p->out, token);
+}
+
+/*
+ * Parse json (len bytes, server encoding) and write it again to p->out;
+ * false when it is not valid JSON (or, with members_only, not an object
+ * with a string "kind").  Nothing is raised for bad input.
+ */
+static bool
+ws_json_print(const char *json, int len, WsJsonPrinter *p)
+{
+	JsonLexContext *lex;
+	JsonSemAction sem;
+
+	if (!pg_verify_mbstr(GetDatabaseEncoding(), json, len, true))
+		return false;
+	lex = makeJsonLexContextCstringLen(unconstify(char *, json), len, GetDatabaseEncoding(), true);
+	memset(&sem, 0, sizeof(sem));
+	sem.semstate = p;
+	sem.object_start = jp_object_start;
+	sem.object_end = jp_object_end;
+	sem.array_start = jp_array_start;
+	sem.array_end = jp_array_end;
+	sem.object_field_start = jp_field_start;
+	sem.array_element_start = jp_element_start;
+	sem.scalar = jp_scalar;
+	if (pg_parse_json(lex, &sem) != JSON_SUCCESS || p->invalid)
+		return false;
+	return !p->members_only || (p->root_object && p->kind != NULL);
+}
+
+/* Start a line: the buffer to compose it in. */
+static StringInfo
+ws_line_begin(LogicalDecodingContext *ctx, WsDecoderData *data)
+{
+	if (data->pretty)
+	{
+		resetStringInfo(&data->compact);
+		return &data->compact;
+	}
+	OutputPluginPrepareWrite(ctx, true);
+	return ctx->out;
+}
+
+/* Send the line composed since ws_line_begin, indented when pretty. */
+static void
+ws_line_end(LogicalDecodingContext *ctx, WsDecoderData *data)
+{
+	if (data->pretty)
+	{
+		WsJsonPrinter p;
+
+		OutputPluginPrepareWrite(ctx, true);
+		memset(&p, 0, sizeof(p));
+		p.out = ctx->out;
+		p.pretty = true;
+		if (!ws_json_print(data->compact.data, data->compact.len, &p))
+			elog(ERROR, "worldstate output plugin composed invalid JSON: %s", data->compact.data);
+	}
+	OutputPluginWrite(ctx, true);
+}
+
+/* The members every line starts with, up to and including "kind". */
+static void
+ws_put_header(StringInfo out, const char *handshake, const char *kind)
+{
+	appendStringInfoString(out, "{\"handshake\":");
+	escape_json(out, handshake ? handshake : "");
+	appendStringInfo(out, ",\"format_version\":%d,\"kind\":", WS_FORMAT_VERSION);
+	escape_json(out, kind);
+}
+
+/* ,"position":"<lsn>:<n>" */
+static void
+ws_put_position(StringInfo out, XLogRecPtr lsn, uint64 n)
+{
+	appendStringInfo(out, ",\"position\":\"%X/%X:" UINT64_FORMAT "\"", LSN_FORMAT_ARGS(lsn), n);
+}
+
+/* ,"key":<transaction id> */
+static void
+ws_put_xid(StringInfo out, const char *key, TransactionId xid)
+{
+	appendStringInfo(out, ",\"%s\":%u", key, xid);
+}
+
+/* The handshake written on lines that are not events: the required one. */
+static const char *
+ws_node_handshake(void)
+{
+	return ws_required_handshake ? ws_required_handshake : "";
+}
+
+/* ---------------------------------------------------------------------
+ * Streamed transactions
+ * ---------------------------------------------------------------------
+ */
+
+/* The streaming state of txn's toplevel transaction, created on demand. */
+static WsStreamTxn *
+ws_stream_txn(LogicalDecodingContext *ctx, ReorderBufferTXN *txn)
+{
+	ReorderBufferTXN *top = txn->toptxn ? txn->toptxn : txn;
+
+	if (top->output_plugin_private == NULL)
+		top->output_plugin_private = MemoryContextAllocZero(ctx->context, sizeof(WsStreamTxn));
+	return top->output_plugin_private;
+}
+
+/* Forget the streaming state of a toplevel transaction. */
+static void
+ws_stream_txn_done(ReorderBufferTXN *txn)
+{
+	if (txn->toptxn == NULL && txn->output_plugin_private != NULL)
+	{
+		pfree(txn->output_plugin_private);
+		txn->output_plugin_private = NULL;
+	}
+}
+
+/*
+ * A line marking a transaction boundary: kind, position, xid, gid.  Only
+ * called from callbacks, never while an event is being written, so it may
+ * use and reset the per-change memory context.
+ */
+static void
+ws_write_marker(LogicalDecodingContext *ctx, const char *kind, XLogRecPtr lsn, uint64 n,
+				TransactionId xid, TransactionId subxid, const char *gid)
+{
+	WsDecoderData *data = ctx->output_plugin_private;
+	MemoryContext old = MemoryContextSwitchTo(data->context);
+	StringInfo	out = ws_line_begin(ctx, data);
+
+	ws_put_header(out, ws_node_handshake(), kind);
+	if (lsn == InvalidXLogRecPtr)
+		appendStringInfoString(out, ",\"position\":null");
+	else
+		ws_put_position(out, lsn, n);
+	if (TransactionIdIsValid(xid))
+		ws_put_xid(out, "xid", xid);
+	if (TransactionIdIsValid(subxid))
+		ws_put_xid(out, "subxid", subxid);
+	if (gid)
+	{
+		appendStringInfoString(out, ",\"gid\":");
+		escape_json(out, gid);
+	}
+	appendStringInfoChar(out, '}');
+	ws_line_end(ctx, data);
+	MemoryContextSwitchTo(old);
+	MemoryContextReset(data->context);
+}
+
+/*
+ * Before the first line of a stream chunk: the stream_start line, written
+ * only for chunks that have something to broadcast.
+ */
+static void
+ws_stream_open_chunk(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, WsStreamTxn *st)
+{
+	WsDecoderData *data = ctx->output_plugin_private;
+	StringInfo	out;
+
+	if (st->chunk_open)
+		return;
+	out = ws_line_begin(ctx, data);
+	ws_put_header(out, ws_node_handshake(), "stream_start");
+	appendStringInfoString(out, ",\"position\":null");
+	ws_put_xid(out, "xid", txn->xid);
+	appendStringInfo(out, ",\"first\":%s}", st->wrote ? "false" : "true");
+	ws_line_end(ctx, data);
+	st->chunk_open = true;
+	st->wrote = true;
+}
+
+/*
+ * The ordinal of the next line of txn, and for streamed transactions the
+ * stream_start line it needs.
+ */
+static uint64
+ws_next_line(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, bool streaming)
+{
+	WsDecoderData *data = ctx->output_plugin_private;
+	WsStreamTxn *st;
+
+	if (!streaming)
+		return ++data->seq;
+	st = ws_stream_txn(ctx, txn);
+	ws_stream_open_chunk(ctx, txn, st);
+	return ++st->seq;
+}
+
+/* Position, or null and "seq" for streamed lines, of a transaction's line. */
+static void
+ws_put_txn_position(StringInfo out, ReorderBufferTXN *txn, bool streaming, uint64 n)
+{
+	if (streaming)
+		appendStringInfo(out, ",\"position\":null,\"seq\":" UINT64_FORMAT, n);
+	else
+		ws_put_position(out, txn->end_lsn, n);
+}
+
+/* ---------------------------------------------------------------------
+ * Events
+ * ---------------------------------------------------------------------
+ */
+
+/* A jsonb column's value, written as JSON. */
+static void
+ws_put_jsonb(StringInfo out, Datum d)
+{
+	Jsonb	   *jb;
+
+	if (VARATT_IS_EXTERNAL_ONDISK(DatumGetPointer(d)))
+		elog(ERROR, "unexpected on-disk toast pointer in a decoded insert into ws.events");
+	jb = DatumGetJsonbP(d);
+	(void) JsonbToCString(out, &jb->root, VARSIZE(jb));
+}
+
+/* A uuid as a JSON string. */
+static void
+ws_put_uuid(StringInfo out, const pg_uuid_t *u)
+{
+	static const char hex[] = "0123456789abcdef";
+	char		buf[UUID_LEN * 2 + 6];
+	int			j = 0;
+
+	buf[j++] = '"';
+	for (int i = 0; i < UUID_LEN; i++)
+	{
+		if (i == 4 || i == 6 || i == 8 || i == 10)
+			buf[j++] = '-';
+		buf[j++] = hex[u->data[i] >> 4];
+		buf[j++] = hex[u->data[i] & 0x0f];
+	}
+	buf[j++] = '"';
+	appendBinaryStringInfo(out, buf, j);
+}
+
+/* A text column's value as a JSON string. */
+static void
+ws_put_text(StringInfo out, const char *key, const char *value)
+{
+	appendStringInfo(out, ",\"%s\":", key);
+	escape_json(out, value);
+}
+
+/*
+ * Write the event of one insert into ws.events, unless the options leave
+ * it out.  Runs in the per-change memory context.
+ */
+static void
+ws_write_event(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, Relation rel,
+			   ReorderBufferChange *change, bool streaming)
+{
+	WsDecoderData *data = ctx->output_plugin_private;
+	TupleDesc	desc = RelationGetDescr(rel);
+	HeapTuple	tuple = &change->data.tp.newtuple->tuple;
+	Datum	   *values = palloc(desc->natts * sizeof(Datum));
+	bool	   *nulls = palloc(desc->natts * sizeof(bool));
+	char	   *module;
+	StringInfo	out;
+	uint64		n;
+	WsHlc		hlc;
+	char		hlc_text[WS_HLC_TEXT_MAX];
+
+#define COL(c)		(values[ws_events_rel.attnum[c] - 1])
+#define ISNULL(c)	(ws_events_rel.attnum[c] == 0 || nulls[ws_events_rel.attnum[c] - 1])
+
+	heap_deform_tuple(tuple, desc, values, nulls);
+	for (int c = 0; c < EC_COUNT; c++)
+		if (ws_event_cols[c].required && ISNULL(c))
+			elog(ERROR, "decoded insert into ws.events has a null %s", ws_event_cols[c].name);
+
+	module = TextDatumGetCString(COL(EC_MODULE));
+	if (!ws_module_selected(data, module))
+		return;
+
+	n = ws_next_line(ctx, txn, streaming);
+	out = ws_line_begin(ctx, data);
+	ws_put_header(out, TextDatumGetCString(COL(EC_HANDSHAKE)), "event");
+	ws_put_txn_position(out, txn, streaming, n);
+	appendStringInfoString(out, ",\"event_id\":");
+	ws_put_uuid(out, DatumGetUUIDP(COL(EC_EVENT_ID)));
+	ws_put_text(out, "entity_id", TextDatumGetCString(COL(EC_ENTITY_ID)));
+	ws_put_text(out, "entity_kind", TextDatumGetCString(COL(EC_KIND)));
+	appendStringInfo(out, ",\"version\":" INT64_FORMAT, DatumGetInt64(COL(EC_VERSION)));
+	memcpy(&hlc, DatumGetPointer(COL(EC_HLC)), sizeof(hlc));
+	ws_hlc_format(&hlc, hlc_text, sizeof(hlc_text));
+	appendStringInfo(out, ",\"hlc\":\"%s\",\"origin\":%d", hlc_text, DatumGetInt32(COL(EC_ORIGIN)));
+	ws_put_text(out, "module", module);
+	ws_put_text(out, "event_type", TextDatumGetCString(COL(EC_EVENT_TYPE)));
+	appendStringInfoString(out, ",\"patch\":");
+	ws_put_jsonb(out, COL(EC_PATCH));
+	if (!ISNULL(EC_META))
+	{
+		appendStringInfoString(out, ",\"meta\":");
+		ws_put_jsonb(out, COL(EC_META));
+	}
+	if (data->include_state && !ISNULL(EC_STATE))
+	{
+		appendStringInfoString(out, ",\"state\":");
+		ws_put_jsonb(out, COL(EC_STATE));
+	}
+	if (streaming)
+	{
+		ws_put_xid(out, "xid", txn->xid);
+		if (change->txn != NULL && change->txn->xid != txn->xid)
+			ws_put_xid(out, "subxid", change->txn->xid);
+	}
+	else if (data->include_xids)
+		ws_put_xid(out, "xid", txn->xid);
+	/* decoded at PREPARE: the gid (streamed lines have their xid instead) */
+	if (!streaming && txn->gid != NULL && rbtxn_prepared(txn))
+	{
+		appendStringInfoString(out, ",\"gid\":");
+		escape_json(out, txn->gid);
+	}
+	appendStringInfoChar(out, '}');
+	ws_line_end(ctx, data);
+
+#undef COL
+#undef ISNULL
+}
+
+/* Tell the walsender that decoding progresses although nothing is written. */
+static void
+ws_skipped_change(LogicalDecodingContext *ctx, WsDecoderData *data)
+{
+	if (++data->skipped >= WS_SKIPPED_PROGRESS_EVERY)
+	{
+		OutputPluginUpdateProgress(ctx, false);
+		data->skipped = 0;
+	}
+}
+
+/* Decode one change: inserts into ws.events are broadcast, nothing else. */
+static void
+ws_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, Relation rel,
+		  ReorderBufferChange *change, bool streaming)
+{
+	WsDecoderData *data = ctx->output_plugin_private;
+	MemoryContext old;
+
+	if (change->action != REORDER_BUFFER_CHANGE_INSERT ||
+		change->data.tp.newtuple == NULL ||
+		!ws_kind_selected(data, WS_BK_EVENT) ||
+		!ws_is_events(rel))
+	{
+		ws_skipped_change(ctx, data);
+		return;
+	}
+	old = MemoryContextSwitchTo(data->context);
+	ws_write_event(ctx, txn, rel, change, streaming);
+	MemoryContextSwitchTo(old);
+	MemoryContextReset(data->context);
+}
+
+/* ---------------------------------------------------------------------
+ * Messages
+ * ---------------------------------------------------------------------
+ */
+
+/*
+ * Broadcast a logical decoding message with prefix "worldstate": a JSON
+ * object with a string "kind", whose members pass through after the
+ * handshake, format version, kind and position.  Anything else with the
+ * prefix is left out with a warning.
+ */
+static void
+ws_message(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, XLogRecPtr lsn,
+		   bool transactional, const char *prefix, Size size, const char *message,
+		   bool streaming)
+{
+	WsDecoderData *data = ctx->output_plugin_private;
+	MemoryContext old;
+	WsJsonPrinter p;
+	StringInfoData body;
+	int			k;
+
+	if (strcmp(prefix, WS_MESSAGE_PREFIX) != 0)
+		return;
+
+	old = MemoryContextSwitchTo(data->context);
+	initStringInfo(&body);
+	memset(&p, 0, sizeof(p));
+	p.out = &body;
+	p.members_only = true;
+	if (size > (Size) PG_INT32_MAX || !ws_json_print(message, (int) size, &p))
+		ereport(WARNING,
+				(errmsg("worldstate output plugin skips a message that is not a JSON object with a string \"kind\""),
+				 errdetail("The message with prefix \"%s\" at %X/%X is left out of the broadcast.",
+						   WS_MESSAGE_PREFIX, LSN_FORMAT_ARGS(lsn))));
+	else
+	{
+		for (k = 0; k < WS_BK_COUNT; k++)
+			if (strcmp(p.kind, ws_bk_names[k]) == 0)
+				break;
+		if ((data->kinds == 0 || (k < WS_BK_COUNT && ws_kind_selected(data, k))) &&
+			(p.module == NULL || ws_module_selected(data, p.module)))
+		{
+			uint64		n = transactional ? ws_next_line(ctx, txn, streaming) : 0;
+			StringInfo	out = ws_line_begin(ctx, data);
+
+			ws_put_header(out, ws_node_handshake(), p.kind);
+			if (transactional)
+				ws_put_txn_position(out, txn, streaming, n);
+			else
+				ws_put_position(out, lsn, 0);
+			if (body.len > 0)
+			{
+				appendStringInfoChar(out, ',');
+				appendBinaryStringInfo(out, body.data, body.len);
+			}
+			if (streaming)
+				ws_put_xid(out, "xid", txn->xid);
+			else if (data->include_xids && txn != NULL && TransactionIdIsValid(txn->xid))
+				ws_put_xid(out, "xid", txn->xid);
+			appendStringInfoChar(out, '}');
+			ws_line_end(ctx, data);
+		}
+	}
+	MemoryContextSwitchTo(old);
+	MemoryContextReset(data->context);
+}
+
+/* ---------------------------------------------------------------------
+ * Callbacks
+ * ---------------------------------------------------------------------
+ */
+
+/* Set up a decoding session: options, memory, cache invalidation. */
+static void
+ws_decode_startup(LogicalDecodingContext *ctx, OutputPluginOptions *opt, bool is_init)
+{
+	WsDecoderData *data = palloc0(sizeof(WsDecoderData));
+	bool		stream_changes = false;
+
+	data->context = AllocSetContextCreate(ctx->context, "worldstate change",
+										  ALLOCSET_DEFAULT_SIZES);
+	initStringInfo(&data->compact);
+	ctx->output_plugin_private = data;
+	opt->output_type = OUTPUT_PLUGIN_TEXTUAL_OUTPUT;
+	opt->receive_rewrites = false;
+
+	ws_parse_options(ctx, data, &stream_changes);
+	ctx->streaming &= stream_changes;
+
+	if (!ws_callbacks_registered)
+	{
+		CacheRegisterRelcacheCallback(ws_events_relcache_cb, (Datum) 0);
+		CacheRegisterSyscacheCallback(NAMESPACEOID, ws_events_syscache_cb, (Datum) 0);
+		CacheRegisterSyscacheCallback(RELNAMENSP, ws_events_syscache_cb, (Datum) 0);
+		ws_callbacks_registered = true;
+	}
+	ws_events_rel.valid = false;
+}
+
+/* End of a decoding session. */
+static void
+ws_decode_shutdown(LogicalDecodingContext *ctx)
+{
+	WsDecoderData *data = ctx->output_plugin_private;
+
+	MemoryContextDelete(data->context);
+}
+
+/* A transaction replayed at its commit: its lines are numbered from 1. */
+static void
+ws_decode_begin(LogicalDecodingContext *ctx, ReorderBufferTXN *txn)
+{
+	WsDecoderData *data = ctx->output_plugin_private;
+
+	data->seq = 0;
+	ws_events_resolve();
+}
+
+/*
+ * End of a transaction replayed at its commit.  There is no commit line:
+ * the lines of the transaction already carry the commit's position.
+ */
+static void
+ws_decode_commit(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, XLogRecPtr commit_lsn)
+{
+	WsDecoderData *data = ctx->output_plugin_private;
+
+	if (data->seq == 0)
+		OutputPluginUpdateProgress(ctx, true);
+	data->skipped = 0;
+}
+
+/* A change of a transaction decoded at its commit (or prepare). */
+static void
+ws_decode_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, Relation rel,
+				 ReorderBufferChange *change)
+{
+	ws_change(ctx, txn, rel, change, false);
+}
+
+/* A logical decoding message, transactional or not. */
+static void
+ws_decode_message(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, XLogRecPtr lsn,
+				  bool transactional, const char *prefix, Size size, const char *message)
+{
+	ws_message(ctx, txn, lsn, transactional, prefix, size, message, false);
+}
+
+/* Two-phase decoding: a prepared transaction replayed at its PREPARE. */
+static void
+ws_decode_begin_prepare(LogicalDecodingContext *ctx, ReorderBufferTXN *txn)
+{
+	ws_decode_begin(ctx, txn);
+}
+
+/*
+ * The PREPARE of a transaction whose lines were written: a "prepare" line
+ * with its gid, numbered after them.
+ */
+static void
+ws_decode_prepare(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, XLogRecPtr prepare_lsn)
+{
+	WsDecoderData *data = ctx->output_plugin_private;
+
+	if (data->seq == 0)
+	{
+		OutputPluginUpdateProgress(ctx, true);
+		return;
+	}
+	ws_write_marker(ctx, "prepare", txn->end_lsn, data->seq + 1,
+					data->include_xids ? txn->xid : InvalidTransactionId,
+					InvalidTransactionId, txn->gid);
+}
+
+/* COMMIT PREPARED: its lines were written at the PREPARE. */
+static void
+ws_decode_commit_prepared(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
+						  XLogRecPtr commit_lsn)
+{
+	WsDecoderData *data = ctx->output_plugin_private;
+
+	ws_write_marker(ctx, "commit_prepared", txn->end_lsn, 0,
+					data->include_xids ? txn->xid : InvalidTransactionId,
+					InvalidTransactionId, txn->gid);
+}
+
+/* ROLLBACK PREPARED: consumers discard the lines written at the PREPARE. */
+static void
+ws_decode_rollback_prepared(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
+							XLogRecPtr prepare_end_lsn, TimestampTz prepare_time)
+{
+	WsDecoderData *data = ctx->output_plugin_private;
+
+	ws_write_marker(ctx, "rollback_prepared", txn->end_lsn, 0,
+					data->include_xids ? txn->xid : InvalidTransactionId,
+					InvalidTransactionId, txn->gid);
+}
+
+/* A chunk of a streamed transaction starts; its line waits for content. */
+static void
+ws_decode_stream_start(LogicalDecodingContext *ctx, ReorderBufferTXN *txn)
+{
+	ws_stream_txn(ctx, txn)->chunk_open = false;
+	ws_events_resolve();
+}
+
+/* A chunk ends: stream_stop, when the chunk had lines. */
+static void
+ws_decode_stream_stop(LogicalDecodingContext *ctx, ReorderBufferTXN *txn)
+{
+	WsStreamTxn *st = ws_stream_txn(ctx, txn);
+
+	if (st->chunk_open)
+		ws_write_marker(ctx, "stream_stop", InvalidXLogRecPtr, 0, txn->xid,
+						InvalidTransactionId, NULL);
+	st->chunk_open = false;
+}
+
+/*
+ * A streamed transaction, or one of its subtransactions, aborted: consumers
+ * discard its streamed lines (for a subtransaction, those carrying its
+ * subxid).
+ */
+static void
+ws_decode_stream_abort(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, XLogRecPtr abort_lsn)
+{
+	ReorderBufferTXN *top = txn->toptxn ? txn->toptxn : txn;
+	WsStreamTxn *st = top->output_plugin_private;
+
+	if (st != NULL && st->wrote)
+		ws_write_marker(ctx, "stream_abort", abort_lsn, 0, top->xid,
+						txn != top ? txn->xid : InvalidTransactionId, NULL);
+	ws_stream_txn_done(txn);
+}
+
+/*
+ * A streamed transaction committed: its lines are final, at the position
+ * of this line's LSN and their "seq".
+ */
+static void
+ws_decode_stream_commit(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, XLogRecPtr commit_lsn)
+{
+	WsStreamTxn *st = txn->output_plugin_private;
+
+	if (st != NULL && st->wrote)
+		ws_write_marker(ctx, "stream_commit", txn->end_lsn, st->seq + 1, txn->xid,
+						InvalidTransactionId, NULL);
+	else
+		OutputPluginUpdateProgress(ctx, true);
+	ws_stream_txn_done(txn);
+}
+
+/* A streamed transaction was prepared (two-phase decoding). */
+static void
+ws_decode_stream_prepare(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, XLogRecPtr prepare_lsn)
+{
+	WsStreamTxn *st = txn->output_plugin_private;
+
+	if (st != NULL && st->wrote)
+		ws_write_marker(ctx, "stream_prepare", txn->end_lsn, st->seq + 1, txn->xid,
+						InvalidTransactionId, txn->gid);
+	ws_stream_txn_done(txn);
+}
+
+/* A change of a streamed transaction, before its commit. */
+static void
+ws_decode_stream_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, Relation rel,
+						ReorderBufferChange *change)
+{
+	ws_change(ctx, txn, rel, change, true);
+}
+
+/* A transactional message of a streamed transaction. */
+static void
+ws_decode_stream_message(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, XLogRecPtr lsn,
+						 bool transactional, const char *prefix, Size size, const char *message)
+{
+	ws_message(ctx, txn, lsn, transactional, prefix, size, message, transactional);
+}
+
+/* The plugin's callbacks; PostgreSQL looks this symbol up by name. */
+void
+_PG_output_plugin_init(OutputPluginCallbacks *cb)
+{
+	cb->startup_cb = ws_decode_startup;
+	cb->shutdown_cb = ws_decode_shutdown;
+	cb->begin_cb = ws_decode_begin;
+	cb->change_cb = ws_decode_change;
+	cb->commit_cb = ws_decode_commit;
+	cb->message_cb = ws_decode_message;
+	cb->begin_prepare_cb = ws_decode_begin_prepare;
+	cb->prepare_cb = ws_decode_prepare;
+	cb->commit_prepared_cb = ws_decode_commit_prepared;
+	cb->rollback_prepared_cb = ws_decode_rollback_prepared;
+	cb->stream_start_cb = ws_decode_stream_start;
+	cb->stream_stop_cb = ws_decode_stream_stop;
+	cb->stream_abort_cb = ws_decode_stream_abort;
+	cb->stream_prepare_cb = ws_decode_stream_prepare;
+	cb->stream_commit_cb = ws_decode_stream_commit;
+	cb->stream_change_cb = ws_decode_stream_change;
+	cb->stream_message_cb = ws_decode_stream_message;
+}

@@ -1,0 +1,1678 @@
+/*-------------------------------------------------------------------------
+ *
+ * query.c
+ *		Queries and time travel: ws.get_state, ws.get_entity,
+ *		ws.entities_at, ws.find, ws.history, ws.neighbors, and the
+ *		ws.merge_patches aggregate.
+ *
+ * The present is ws.entities and ws.relationships.  The past is rebuilt
+ * from the event log, by these rules:
+ *
+ *	- the version of an entity in force at HLC `at` is its event with the
+ *	  greatest hlc <= at;
+ *	- its state is the nearest keyframe at or before it (version 1 and every
+ *	  worldstate.keyframe_interval-th event store the full state) with the
+ *	  effective patches of the versions after the keyframe applied in
+ *	  version order;
+ *	- an entity exists from its creation (created_hlc <= at) until its
+ *	  retirement.  Retirement is final, so a retired entity's row in
+ *	  ws.entities carries the HLC of the retiring event, and "retired at
+ *	  `at`" is `retired AND hlc <= at`.  This is read from ws.entities, not
+ *	  from event types, which callers of ws.transition choose freely;
+ *	- one node issues an entity's HLCs in version order (a transition takes
+ *	  its HLC after reading the version it replaces, and a new one when it
+ *	  has to retry), so when an entity's last change is at or before `at`
+ *	  its present row is the answer and no event is read.
+ *
+ * A point query reads its answer with one backward index scan of ws.events
+ * (entity_id, hlc) from `at`: the first row is the event in force, the next
+ * ones the versions before it, down to the keyframe -- one index descent,
+ * at most K heap rows, whatever the length of the history (PITFALLS 14).
+ * Two refinements keep it cheap: btree reads a leaf page eagerly, checking
+ * every entry from the starting point to the end of the scan, so the scan
+ * gets a lower bound where the entity's last K + 1 events would begin at
+ * its average rate (falling back to an unbounded scan when that window is
+ * empty); and the K - 1 patches are folded in one pass, member by member,
+ * instead of rebuilding the document K - 1 times.  Should the versions met
+ * not be consecutive (the scan window ended, or events arrived out of HLC
+ * order), the rest is read through the unique index (entity_id, version).
+ *
+ * ws.archive_events moves old events to ws.events_archive, keeping each
+ * entity's last keyframe before the boundary and everything after it in
+ * ws.events (see WsLog).  Moments before that keyframe are rebuilt from the
+ * archive the same way; ws.history merges both tables by HLC, and the
+ * edges at a moment come from the link events of both.
+ *
+ * Rows are read with index scans through genam, the way writer.c writes
+ * through the executor's simple-relation helpers: no plan and no executor
+ * per probe.  ws.entities_at walks the primary key of ws.entities and
+ * rebuilds each entity that changed after `at` -- O(E (log N + K)) for E
+ * entities whatever the total history N -- in a memory context reset per
+ * entity.  Direct scans check what the executor would: the calling role
+ * must be allowed to SELECT the tables (ws_reader is), and row-level
+ * security, which they would bypass, is refused.
+ *
+ * ws.find on the present is the one statement PostgreSQL plans (through
+ * SPI, for each predicate's actual value): whether the GIN index on
+ * ws.entities.state or the primary key order is cheaper depends on how
+ * selective the predicate is.
+ *
+ * Everything reads with the snapshot of the calling statement, like any
+ * query: ws.history returns the events of transactions that committed
+ * before the statement began (and the caller's own), never those of
+ * transactions still in progress.  Hence the past near the present is not
+ * final: a transaction that took its HLC before `at` may commit after a
+ * query at `at`.  A consumer that polls "everything after X" needs more
+ * than a snapshot (PITFALLS 3); that is the event bus's job.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/stratnum.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "access/tupconvert.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_collation.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "executor/tuptable.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "parser/parse_relation.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/rls.h"
+#include "utils/snapmgr.h"
+#include "utils/tuplestore.h"
+#include "utils/varlena.h"
+
+#include "canon.h"
+#include "hlc.h"
+#include "merge_patch.h"
+#include "worldstate.h"
+
+PG_FUNCTION_INFO_V1(entity_get_state);
+PG_FUNCTION_INFO_V1(entity_get);
+PG_FUNCTION_INFO_V1(world_entities_at);
+PG_FUNCTION_INFO_V1(entity_find);
+PG_FUNCTION_INFO_V1(entity_history);
+PG_FUNCTION_INFO_V1(entity_neighbors);
+PG_FUNCTION_INFO_V1(merge_patches_transfn);
+
+/* Columns of ws.entities (found by name: the order is this file's own). */
+typedef enum QEntityCol
+{
+	QE_ENTITY_ID,
+	QE_KIND,
+	QE_MODULE,
+	QE_STATE,
+	QE_VERSION,
+	QE_HLC,
+	QE_VCLOCK,
+	QE_CREATED_HLC,
+	QE_RETIRED,
+	QE_NCOLS
+} QEntityCol;
+
+static const char *const entity_cols[QE_NCOLS] = {
+	"entity_id", "kind", "module", "state", "version", "hlc", "vclock",
+	"created_hlc", "retired"
+};
+
+/* Columns of ws.events read here. */
+typedef enum QEventCol
+{
+	QV_VERSION,
+	QV_HLC,
+	QV_VCLOCK,
+	QV_STATE,
+	QV_PATCH,
+	QV_EVENT_TYPE,
+	QV_META,
+	QV_NCOLS
+} QEventCol;
+
+static const char *const event_cols[QV_NCOLS] = {
+	"version", "hlc", "vclock", "state", "patch", "event_type", "meta"
+};
+
+/* Columns of ws.relationships. */
+typedef enum QRelCol
+{
+	QR_FROM_ID,
+	QR_REL,
+	QR_TO_ID,
+	QR_PROPS,
+	QR_HLC,
+	QR_NCOLS
+} QRelCol;
+
+static const char *const rel_cols[QR_NCOLS] = {
+	"from_id", "rel", "to_id", "props", "hlc"
+};
+
+/*
+ * What a reader opens up front.  The event log is opened on first use:
+ * point queries and world scans read it only for entities that changed
+ * after the moment asked for.
+ */
+#define READ_ENTITIES		0x01	/* ws.entities and its primary key */
+#define READ_RELATIONSHIPS	0x02	/* ws.relationships and its primary key */
+
+/* Tables and indexes of the event log, as the install script names them. */
+#define EVENTS				"events"
+#define EVENTS_BY_HLC		"events_entity_hlc_idx"
+#define EVENTS_BY_VERSION	"events_entity_id_version_key"
+#define EVENTS_LINKS		"events_links_idx"
+#define ARCHIVE				"events_archive"
+#define ARCHIVE_BY_HLC		"events_archive_entity_hlc_idx"
+#define ARCHIVE_BY_VERSION	"events_archive_entity_idx"
+
+/*
+ * One table of the event log -- ws.events, or ws.events_archive, where
+ * ws.archive_events moves old events -- with its indexes on (entity_id,
+ * hlc) and (entity_id, version), each opened on first use.
+ *
+ * Archival moves, for each entity, the versions before its last keyframe
+ * preceding the archival boundary, so an entity's archived versions are
+ * 1 .. k - 1 and ws.events holds k onwards, k a keyframe; its HLCs increase
+ * with its versions.  Hence: when ws.events holds an event of the entity at
+ * or before a moment, the version in force then and its keyframe are in
+ * ws.events; otherwise (and if the entity existed then) both are in the
+ * archive.  A state is never folded from both tables.
+ */
+typedef struct WsLog
+{
+	const char *table;
+	const char *by_hlc_name;
+	const char *by_version_name;
+	Relation	rel;
+	TupleTableSlot *slot;
+	AttrNumber	col[QV_NCOLS];
+	Relation	by_hlc;
+	IndexScanDesc at_scan;		/* (entity_id = $1, hlc >= $2, hlc <= $3)
+								 * backwards */
+	ScanKeyData at_keys[3];
+	Relation	by_version;
+	IndexScanDesc version_scan; /* (entity_id = $1, version <= $2) backwards,
+								 * when versions are not in HLC order */
+	ScanKeyData version_keys[2];
+} WsLog;
+
+/*
+ * Open relations, slots and index scans for reading, with the snapshot of
+ * the calling statement.  Scans are begun once and rescanned with new key
+ * values, so a probe costs an index descent and nothing else.
+ */
+typedef struct WsReader
+{
+	MemoryContext cxt;			/* where scans and slots live */
+	Oid			nsp;			/* schema ws */
+	Snapshot	snapshot;
+
+	Relation	entities;
+	Relation	entities_pk;
+	TupleTableSlot *entity_slot;
+	IndexScanDesc entity_scan;	/* one entity by id */
+	ScanKeyData entity_key;
+	AttrNumber	en[QE_NCOLS];
+
+	WsLog		log;			/* ws.events */
+	WsLog		archive;		/* ws.events_archive */
+	Relation	events_links;
+
+	Relation	relationships;
+	Relation	relationships_pk;
+	TupleTableSlot *rel_slot;
+	AttrNumber	rl[QR_NCOLS];
+} WsReader;
+
+/* A version of an entity rebuilt from the log. */
+typedef struct WsVersion
+{
+	int64		version;
+	WsHlc	   *hlc;
+	Datum		vclock;
+	Jsonb	   *state;
+} WsVersion;
+
+/*
+ * Open table ws.<name> for reading as the calling role: SELECT privilege
+ * (42501 otherwise), and no row-level security, which direct scans would
+ * bypass.
+ */
+static Relation
+open_table(WsReader *r, const char *name)
+{
+	Oid			relid = get_relname_relid(name, r->nsp);
+	Relation	rel;
+	AclResult	aclresult;
+
+	if (!OidIsValid(relid))
+		elog(ERROR, "table ws.%s does not exist", name);
+	rel = table_open(relid, AccessShareLock);
+	aclresult = pg_class_aclcheck(relid, GetUserId(), ACL_SELECT);
+	if (aclresult != ACLCHECK_OK)
+		aclcheck_error(aclresult, get_relkind_objtype(rel->rd_rel->relkind),
+					   RelationGetRelationName(rel));
+	if (rel->rd_rel->relrowsecurity &&
+		check_enable_rls(relid, InvalidOid, false) == RLS_ENABLED)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("the worldstate query functions do not support row-level security on ws.%s",
+						name)));
+	return rel;
+}
+
+/* Open index ws.<name>, which the install script creates. */
+static Relation
+open_index(WsReader *r, const char *name)
+{
+	Oid			relid = get_relname_relid(name, r->nsp);
+
+	if (!OidIsValid(relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("index ws.%s does not exist", name),
+				 errhint("The worldstate install script creates it; reinstall the extension or create it as that script does.")));
+	return index_open(relid, AccessShareLock);
+}
+
+/* Attribute numbers of the named columns of rel. */
+static void
+map_columns(Relation rel, const char *const *names, int n, AttrNumber *att)
+{
+	for (int i = 0; i < n; i++)
+	{
+		att[i] = attnameAttNum(rel, names[i], false);
+		if (att[i] == InvalidAttrNumber)
+			elog(ERROR, "column \"%s\" of ws.%s does not exist", names[i],
+				 RelationGetRelationName(rel));
+	}
+}
+
+/* The primary key index of rel, opened. */
+static Relation
+open_primary_key(Relation rel)
+{
+	Oid			pk = RelationGetPrimaryKeyIndex(rel);
+
+	if (!OidIsValid(pk))
+		elog(ERROR, "ws.%s has no primary key", RelationGetRelationName(rel));
+	return index_open(pk, AccessShareLock);
+}
+
+/*
+ * A scan key comparing index column attno with strategy strat (one of the
+ * btree strategies), using the index's own operator family, so that the
+ * comparison is exactly the one the index is ordered by.
+ */
+static void
+init_key(ScanKey key, Relation index, AttrNumber attno, StrategyNumber strat)
+{
+	Oid			opfamily = index->rd_opfamily[attno - 1];
+	Oid			type = index->rd_opcintype[attno - 1];
+	Oid			op = get_opfamily_member(opfamily, type, type, strat);
+
+	if (!OidIsValid(op))
+		elog(ERROR, "missing operator %d for column %d of index %s", strat, attno,
+			 RelationGetRelationName(index));
+	ScanKeyInit(key, attno, strat, get_opcode(op), (Datum) 0);
+	key->sk_collation = index->rd_indcollation[attno - 1];
+}
+
+/*
+ * Open a table of the event log and a slot for its rows, once, in the
+ * reader's context (the caller may be working in a shorter-lived one).
+ */
+static void
+log_table(WsReader *r, WsLog *log)
+{
+	MemoryContext old;
+
+	if (log->rel != NULL)
+		return;
+	old = MemoryContextSwitchTo(r->cxt);
+	log->rel = open_table(r, log->table);
+	map_columns(log->rel, event_cols, QV_NCOLS, log->col);
+	log->slot = table_slot_create(log->rel, NULL);
+	MemoryContextSwitchTo(old);
+}
+
+/* Open a log table's index on (entity_id, hlc), once. */
+static void
+log_by_hlc(WsReader *r, WsLog *log)
+{
+	MemoryContext old;
+
+	log_table(r, log);
+	if (log->by_hlc != NULL)
+		return;
+	old = MemoryContextSwitchTo(r->cxt);
+	log->by_hlc = open_index(r, log->by_hlc_name);
+	MemoryContextSwitchTo(old);
+}
+
+/* Open the backward scan of a log table from an HLC, once. */
+static void
+log_at_scan(WsReader *r, WsLog *log)
+{
+	MemoryContext old;
+
+	log_by_hlc(r, log);
+	if (log->at_scan != NULL)
+		return;
+	old = MemoryContextSwitchTo(r->cxt);
+	init_key(&log->at_keys[0], log->by_hlc, 1, BTEqualStrategyNumber);
+	init_key(&log->at_keys[1], log->by_hlc, 2, BTGreaterEqualStrategyNumber);
+	init_key(&log->at_keys[2], log->by_hlc, 2, BTLessEqualStrategyNumber);
+	log->at_scan = index_beginscan(log->rel, log->by_hlc, r->snapshot, 3, 0);
+	MemoryContextSwitchTo(old);
+}
+
+/* End a log table's scans and close it. */
+static void
+log_close(WsLog *log)
+{
+	if (log->at_scan)
+		index_endscan(log->at_scan);
+	if (log->version_scan)
+		index_endscan(log->version_scan);
+	if (log->slot)
+		ExecDropSingleTupleTableSlot(log->slot);
+	if (log->by_hlc)
+		index_close(log->by_hlc, NoLock);
+	if (log->by_version)
+		index_close(log->by_version, NoLock);
+	if (log->rel)
+		table_close(log->rel, NoLock);
+}
+
+/* Open what `what` asks for; pair with reader_close. */
+static void
+reader_open(WsReader *r, int what)
+{
+	memset(r, 0, sizeof(*r));
+	r->cxt = CurrentMemoryContext;
+	r->nsp = ws_namespace();
+	r->snapshot = ActiveSnapshotSet() ? GetActiveSnapshot() : GetTransactionSnapshot();
+
+	if (what & READ_ENTITIES)
+	{
+		r->entities = open_table(r, "entities");
+		r->entities_pk = open_primary_key(r->entities);
+		map_columns(r->entities, entity_cols, QE_NCOLS, r->en);
+		r->entity_slot = table_slot_create(r->entities, NULL);
+		init_key(&r->entity_key, r->entities_pk, 1, BTEqualStrategyNumber);
+		r->entity_scan = index_beginscan(r->entities, r->entities_pk, r->snapshot, 1, 0);
+	}
+	r->log.table = EVENTS;
+	r->log.by_hlc_name = EVENTS_BY_HLC;
+	r->log.by_version_name = EVENTS_BY_VERSION;
+	r->archive.table = ARCHIVE;
+	r->archive.by_hlc_name = ARCHIVE_BY_HLC;
+	r->archive.by_version_name = ARCHIVE_BY_VERSION;
+	if (what & READ_RELATIONSHIPS)
+	{
+		r->relationships = open_table(r, "relationships");
+		r->relationships_pk = open_primary_key(r->relationships);
+		map_columns(r->relationships, rel_cols, QR_NCOLS, r->rl);
+		r->rel_slot = table_slot_create(r->relationships, NULL);
+	}
+}
+
+/* End the scans and close everything; locks are kept until commit. */
+static void
+reader_close(WsReader *r)
+{
+	if (r->entity_scan)
+		index_endscan(r->entity_scan);
+	if (r->entity_slot)
+		ExecDropSingleTupleTableSlot(r->entity_slot);
+	if (r->rel_slot)
+		ExecDropSingleTupleTableSlot(r->rel_slot);
+	log_close(&r->log);
+	log_close(&r->archive);
+	if (r->entities_pk)
+		index_close(r->entities_pk, NoLock);
+	if (r->events_links)
+		index_close(r->events_links, NoLock);
+	if (r->relationships_pk)
+		index_close(r->relationships_pk, NoLock);
+	if (r->entities)
+		table_close(r->entities, NoLock);
+	if (r->relationships)
+		table_close(r->relationships, NoLock);
+}
+
+/* Column col of the entity row in r->entity_slot. */
+static inline Datum
+entity_col(WsReader *r, QEntityCol col, bool *isnull)
+{
+	return slot_getattr(r->entity_slot, r->en[col], isnull);
+}
+
+/* Column col of the event row in log->slot. */
+static inline Datum
+event_col(WsLog *log, QEventCol col, bool *isnull)
+{
+	return slot_getattr(log->slot, log->col[col], isnull);
+}
+
+/* Read the row of entity_id (a text datum) into r->entity_slot. */
+static bool
+reader_entity(WsReader *r, Datum entity_id)
+{
+	r->entity_key.sk_argument = entity_id;
+	index_rescan(r->entity_scan, &r->entity_key, 1, NULL, 0);
+	return index_getnext_slot(r->entity_scan, ForwardScanDirection, r->entity_slot);
+}
+
+/*
+ * Position log->version_scan on the row of entity_id at version `from`,
+ * going backwards (opening the index on first use); the row is in
+ * log->slot.  XX001 (data corrupted) when there is none.
+ */
+static IndexScanDesc
+version_scan_from(WsReader *r, WsLog *log, Datum entity_id, int64 from)
+{
+	if (log->version_scan == NULL)
+	{
+		MemoryContext old = MemoryContextSwitchTo(r->cxt);
+
+		log->by_version = open_index(r, log->by_version_name);
+		init_key(&log->version_keys[0], log->by_version, 1, BTEqualStrategyNumber);
+		init_key(&log->version_keys[1], log->by_version, 2, BTLessEqualStrategyNumber);
+		log->version_scan = index_beginscan(log->rel, log->by_version, r->snapshot, 2, 0);
+		MemoryContextSwitchTo(old);
+	}
+	log->version_keys[0].sk_argument = entity_id;
+	log->version_keys[1].sk_argument = Int64GetDatum(from);
+	index_rescan(log->version_scan, log->version_keys, 2, NULL, 0);
+	if (!index_getnext_slot(log->version_scan, BackwardScanDirection, log->slot))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("version " INT64_FORMAT " of entity \"%s\" is missing from ws.%s",
+						from, TextDatumGetCString(entity_id), log->table)));
+	return log->version_scan;
+}
+
+/*
+ * Merge patches, folded in one pass.
+ *
+ * Applying K-1 patches one after the other with ws_merge_patch would
+ * rebuild the whole document K-1 times.  Instead the fold computes each
+ * member's final value directly from the keyframe's value and the values
+ * the patches give it, in order, which is what RFC 7396 applied patch by
+ * patch amounts to:
+ *
+ *	- the last patch value that is not an object decides the base: null
+ *	  removes the member, a scalar or array replaces it; without one, the
+ *	  base is the target's value;
+ *	- the object values after that are merged into the base (a base that is
+ *	  not an object counting as {}), member by member, recursively;
+ *	- with no object after it, the member is the base (or absent).
+ *
+ * ws.merge_patches, which applies ws_merge_patch patch by patch, is the
+ * reference the regression tests compare this fold against.
+ */
+
+/* A member (key, value) of one of the objects being merged. */
+typedef struct WsMember
+{
+	JsonbValue	key;
+	JsonbValue	val;
+} WsMember;
+
+/* The members of one object, in the order jsonb stores them (sorted by key). */
+typedef struct WsMembers
+{
+	WsMember   *m;
+	int			n;
+	int			pos;			/* next member to merge */
+} WsMembers;
+
+/* Whether v is a JSON object. */
+static bool
+value_is_object(const JsonbValue *v)
+{
+	return v->type == jbvBinary && JsonContainerIsObject(v->val.binary.data);
+}
+
+/* Order of two keys as jsonb orders object keys: shorter first, then bytes. */
+static int
+key_cmp(const JsonbValue *a, const JsonbValue *b)
+{
+	if (a->val.string.len != b->val.string.len)
+		return a->val.string.len < b->val.string.len ? -1 : 1;
+	if (a->val.string.len == 0)
+		return 0;
+	return memcmp(a->val.string.val, b->val.string.val, a->val.string.len);
+}
+
+/* The members of object container c (NULL: none), in key order. */
+static void
+collect_members(JsonbContainer *c, WsMembers *out)
+{
+	JsonbIterator *it;
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+
+	out->n = 0;
+	out->pos = 0;
+	out->m = NULL;
+	if (c == NULL || JsonContainerSize(c) == 0)
+		return;
+	out->m = palloc(sizeof(WsMember) * JsonContainerSize(c));
+	it = JsonbIteratorInit(c);
+	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	{
+		if (tok == WJB_KEY)
+			out->m[out->n].key = v;
+		else if (tok == WJB_VALUE)
+			out->m[out->n++].val = v;
+	}
+}
+
+static bool fold_value(JsonbParseState **ps, JsonbValue *key, JsonbValue *target,
+					   JsonbValue **vals, int n);
+
+/*
+ * Push onto *ps the members of object `base` (NULL: {}) with the object
+ * patches objs[0..n-1] applied in order.  Every object's keys are sorted,
+ * so the members are merged key by key, like the merge step of a merge
+ * sort over n + 1 lists: list 0 is the base, list i + 1 patch i.
+ */
+static void
+fold_members(JsonbParseState **ps, JsonbContainer *base, JsonbValue **objs, int n)
+{
+	WsMembers  *lists = palloc(sizeof(WsMembers) * (n + 1));
+	JsonbValue **vals = palloc(sizeof(JsonbValue *) * Max(n, 1));
+
+	check_stack_depth();
+	collect_members(base, &lists[0]);
+	for (int i = 0; i < n; i++)
+		collect_members(objs[i]->val.binary.data, &lists[i + 1]);
+
+	for (;;)
+	{
+		JsonbValue *key = NULL;
+		JsonbValue *target = NULL;
+		int			nvals = 0;
+
+		/* the least key not merged yet */
+		for (int i = 0; i <= n; i++)
+			if (lists[i].pos < lists[i].n &&
+				(key == NULL || key_cmp(&lists[i].m[lists[i].pos].key, key) < 0))
+				key = &lists[i].m[lists[i].pos].key;
+		if (key == NULL)
+			break;
+		/* its value in the base and in each patch that has it, in order */
+		for (int i = 0; i <= n; i++)
+		{
+			WsMember   *cur;
+
+			if (lists[i].pos >= lists[i].n)
+				continue;
+			cur = &lists[i].m[lists[i].pos];
+			if (cur->key.val.string.val != key->val.string.val && key_cmp(&cur->key, key) != 0)
+				continue;
+			if (i == 0)
+				target = &cur->val;
+			else
+				vals[nvals++] = &cur->val;
+			lists[i].pos++;
+		}
+		(void) fold_value(ps, key, target, vals, nvals);
+	}
+	for (int i = 0; i <= n; i++)
+		if (lists[i].m)
+			pfree(lists[i].m);
+	pfree(lists);
+	pfree(vals);
+}
+
+/*
+ * Push onto *ps the member `key` with the value that patch values
+ * vals[0..n-1], applied in order, make of `target` (NULL: absent).
+ * Returns false, pushing nothing, when the member ends up absent.
+ */
+static bool
+fold_value(JsonbParseState **ps, JsonbValue *key, JsonbValue *target,
+		   JsonbValue **vals, int n)
+{
+	JsonbValue *base = target;
+	int			first = 0;
+
+	for (int i = n - 1; i >= 0; i--)
+		if (!value_is_object(vals[i]))
+		{
+			base = vals[i]->type == jbvNull ? NULL : vals[i];
+			first = i + 1;
+			break;
+		}
+	if (first == n)
+	{
+		if (base == NULL)
+			return false;
+		pushJsonbValue(ps, WJB_KEY, key);
+		pushJsonbValue(ps, WJB_VALUE, base);
+		return true;
+	}
+	pushJsonbValue(ps, WJB_KEY, key);
+	pushJsonbValue(ps, WJB_BEGIN_OBJECT, NULL);
+	fold_members(ps, base && value_is_object(base) ? base->val.binary.data : NULL,
+				 vals + first, n - first);
+	pushJsonbValue(ps, WJB_END_OBJECT, NULL);
+	return true;
+}
+
+/* A whole document as a JsonbValue: its scalar, or its container. */
+static void
+document_value(Jsonb *jb, JsonbValue *v)
+{
+	if (JB_ROOT_IS_SCALAR(jb))
+	{
+		if (!JsonbExtractScalar(&jb->root, v))
+			elog(ERROR, "could not extract jsonb scalar");
+		return;
+	}
+	v->type = jbvBinary;
+	v->val.binary.data = &jb->root;
+	v->val.binary.len = VARSIZE(jb) - VARHDRSZ;
+}
+
+/*
+ * The document `base` with merge patches patches[0..n-1] applied in order
+ * (RFC 7396), in CurrentMemoryContext.
+ */
+static Jsonb *
+fold_patches(Jsonb *base, Jsonb **patches, int n)
+{
+	JsonbValue	target;
+	JsonbValue *vals = palloc(sizeof(JsonbValue) * Max(n, 1));
+	JsonbValue **pv = palloc(sizeof(JsonbValue *) * Max(n, 1));
+	JsonbParseState *ps = NULL;
+	JsonbValue *res;
+	int			first = 0;
+
+	document_value(base, &target);
+	for (int i = 0; i < n; i++)
+	{
+		document_value(patches[i], &vals[i]);
+		pv[i] = &vals[i];
+	}
+	/* a patch that is not an object replaces the whole document */
+	for (int i = n - 1; i >= 0; i--)
+		if (!value_is_object(pv[i]))
+		{
+			base = patches[i];
+			target = vals[i];
+			first = i + 1;
+			break;
+		}
+	if (first == n)
+		return base;
+	pushJsonbValue(&ps, WJB_BEGIN_OBJECT, NULL);
+	fold_members(&ps, value_is_object(&target) ? target.val.binary.data : NULL,
+				 pv + first, n - first);
+	res = pushJsonbValue(&ps, WJB_END_OBJECT, NULL);
+	return JsonbValueToJsonb(res);
+}
+
+/*
+ * Start log->at_scan backwards from `at` over the events of entity_id with
+ * lo <= hlc <= at (lo NULL: no lower bound); the first row, if any, is in
+ * log->slot.
+ */
+static bool
+at_scan_from(WsLog *log, Datum entity_id, const WsHlc *lo, const WsHlc *at)
+{
+	static const WsHlc lowest = {PG_INT64_MIN, PG_INT32_MIN, PG_INT32_MIN};
+
+	log->at_keys[0].sk_argument = entity_id;
+	log->at_keys[1].sk_argument = HlcPGetDatum(lo ? lo : &lowest);
+	log->at_keys[2].sk_argument = HlcPGetDatum(at);
+	index_rescan(log->at_scan, log->at_keys, 3, NULL, 0);
+	return index_getnext_slot(log->at_scan, BackwardScanDirection, log->slot);
+}
+
+/*
+ * Rebuild the version of entity e (its row is in r->entity_slot, and it
+ * changed after `at`) in force at `at` into *out, from the events in log,
+ * allocated in CurrentMemoryContext; false when log holds no event of it at
+ * or before `at`.
+ *
+ * A backward scan of (entity_id, hlc) from `at` gives the event in force
+ * and, an entity's HLCs increasing with its versions, the versions before
+ * it down to the nearest keyframe.  btree reads a leaf page eagerly, checking
+ * every entry from the starting point towards the scan's end, and on an
+ * entity with a long history that is most of a page; a lower bound on hlc
+ * stops it there.  The bound is where the entity's last K + 1 events would
+ * start at its average rate since its creation, which usually holds the
+ * event in force and its keyframe.  If the window holds no event, the scan
+ * runs again unbounded; if it ends, or versions are not consecutive, before
+ * the keyframe, the rest is read from (entity_id, version).  So the bound
+ * only ever saves work.  The patches collected are then folded onto the
+ * keyframe's state.
+ */
+static bool
+version_at(WsReader *r, WsLog *log, const Datum *e, const WsHlc *at, WsVersion *out)
+{
+	Datum		entity_id = e[QE_ENTITY_ID];
+	const WsHlc *created = DatumGetHlcP(e[QE_CREATED_HLC]);
+	const WsHlc *last = DatumGetHlcP(e[QE_HLC]);
+	int64		changes = DatumGetInt64(e[QE_VERSION]) - 1;
+	Jsonb	  **patches;
+	int			npatches = 0;
+	int			cap = 16;
+	Jsonb	   *keyframe = NULL;
+	int64		expected;
+	bool		isnull;
+	Datum		d;
+	IndexScanDesc scan;
+	WsHlc		lo;
+	bool		bounded = false;
+
+	log_at_scan(r, log);
+	scan = log->at_scan;
+
+	if (changes > 0 && last->wall > created->wall)
+	{
+		int64		rate = (last->wall - created->wall) / changes;
+		int64		window = rate > 0 && rate < PG_INT64_MAX / (ws_keyframe_interval + 1) ?
+			rate * (ws_keyframe_interval + 1) : -1;
+
+		if (window >= 0 && at->wall - window > created->wall)
+		{
+			lo.wall = at->wall - window;
+			lo.counter = 0;
+			lo.node = 0;
+			bounded = true;
+		}
+	}
+	if (!at_scan_from(log, entity_id, bounded ? &lo : NULL, at) &&
+		(!bounded || !at_scan_from(log, entity_id, NULL, at)))
+		return false;
+
+	out->version = DatumGetInt64(event_col(log, QV_VERSION, &isnull));
+	out->hlc = ws_hlc_copy(*DatumGetHlcP(event_col(log, QV_HLC, &isnull)));
+	out->vclock = PointerGetDatum(PG_DETOAST_DATUM_COPY(event_col(log, QV_VCLOCK, &isnull)));
+
+	patches = palloc(sizeof(Jsonb *) * cap);
+	expected = out->version;
+	for (;;)
+	{
+		int64		v = DatumGetInt64(event_col(log, QV_VERSION, &isnull));
+
+		if (v != expected)
+		{
+			if (scan == log->version_scan)
+				ereport(ERROR,
+						(errcode(ERRCODE_DATA_CORRUPTED),
+						 errmsg("version " INT64_FORMAT " of entity \"%s\" is missing from ws.%s",
+								expected, TextDatumGetCString(entity_id), log->table)));
+			/* not in HLC order: continue through (entity_id, version) */
+			scan = version_scan_from(r, log, entity_id, expected);
+			continue;
+		}
+		d = event_col(log, QV_STATE, &isnull);
+		if (!isnull)
+		{
+			keyframe = DatumGetJsonbPCopy(d);
+			break;
+		}
+		if (npatches == cap)
+		{
+			cap *= 2;
+			patches = repalloc(patches, sizeof(Jsonb *) * cap);
+		}
+		patches[npatches++] = DatumGetJsonbPCopy(event_col(log, QV_PATCH, &isnull));
+		expected--;
+		if (!index_getnext_slot(scan, BackwardScanDirection, log->slot))
+		{
+			if (scan == log->version_scan || expected < 1)
+				ereport(ERROR,
+						(errcode(ERRCODE_DATA_CORRUPTED),
+						 errmsg("no keyframe at or before version " INT64_FORMAT " of entity \"%s\" in ws.%s",
+								out->version, TextDatumGetCString(entity_id), log->table),
+						 errdetail("Version 1 of every entity stores its full state, and archival keeps a keyframe in ws.events.")));
+			/* the window ended before the keyframe */
+			scan = version_scan_from(r, log, entity_id, expected);
+		}
+	}
+
+	/* patches[] runs newest first; fold oldest first */
+	for (int i = 0; i < npatches / 2; i++)
+	{
+		Jsonb	   *t = patches[i];
+
+		patches[i] = patches[npatches - 1 - i];
+		patches[npatches - 1 - i] = t;
+	}
+	out->state = fold_patches(keyframe, patches, npatches);
+	return true;
+}
+
+/*
+ * The entity in r->entity_slot as of `at` (NULL: the present) into
+ * values/nulls, in QEntityCol order; false when it did not exist then
+ * (not created yet, or retired).  Datums point into the slot or into
+ * CurrentMemoryContext.
+ */
+static bool
+entity_as_of(WsReader *r, const WsHlc *at, Datum *values, bool *nulls)
+{
+	WsVersion	v;
+	bool		retired;
+
+	for (int i = 0; i < QE_NCOLS; i++)
+		values[i] = entity_col(r, i, &nulls[i]);
+	retired = DatumGetBool(values[QE_RETIRED]);
+	if (at == NULL)
+		return !retired;
+	if (ws_hlc_cmp(DatumGetHlcP(values[QE_CREATED_HLC]), at) > 0)
+		return false;
+	/* nothing changed since `at`: the present row, retired or not */
+	if (ws_hlc_cmp(DatumGetHlcP(values[QE_HLC]), at) <= 0)
+		return !retired;
+	/* it changed after `at`, so it was not retired then */
+	if (!version_at(r, &r->log, values, at, &v) &&
+		!version_at(r, &r->archive, values, at, &v))
+		return false;
+	values[QE_STATE] = JsonbPGetDatum(v.state);
+	values[QE_VERSION] = Int64GetDatum(v.version);
+	values[QE_HLC] = HlcPGetDatum(v.hlc);
+	values[QE_VCLOCK] = v.vclock;
+	values[QE_RETIRED] = BoolGetDatum(false);
+	return true;
+}
+
+/* Whether the entity in r->entity_slot existed at `at` (NULL: now). */
+static bool
+entity_alive(WsReader *r, const WsHlc *at)
+{
+	bool		isnull;
+	bool		retired = DatumGetBool(entity_col(r, QE_RETIRED, &isnull));
+
+	if (at == NULL)
+		return !retired;
+	if (ws_hlc_cmp(DatumGetHlcP(entity_col(r, QE_CREATED_HLC, &isnull)), at) > 0)
+		return false;
+	return !(retired && ws_hlc_cmp(DatumGetHlcP(entity_col(r, QE_HLC, &isnull)), at) <= 0);
+}
+
+/* The entity_id argument as a scan key value; 22023 when NULL or empty. */
+static Datum
+entity_id_arg(FunctionCallInfo fcinfo, int n)
+{
+	(void) ws_text_arg(PG_GETARG_DATUM(n), PG_ARGISNULL(n), "entity_id");
+	/* short header at most, never compressed or external: cheap to compare */
+	return PointerGetDatum(PG_GETARG_TEXT_PP(n));
+}
+
+/* An optional hlc argument; NULL when SQL NULL. */
+static const WsHlc *
+hlc_arg(FunctionCallInfo fcinfo, int n)
+{
+	return PG_ARGISNULL(n) ? NULL : PG_GETARG_HLC_P(n);
+}
+
+/*
+ * Look up entity_id as of `at` (NULL: now) and call done() with its row
+ * while the reader is open.  Shared by ws.get_state and ws.get_entity,
+ * which differ only in what they return.
+ */
+typedef Datum (*PointResult) (FunctionCallInfo fcinfo, Datum *values, bool *nulls);
+
+static Datum
+point_query(FunctionCallInfo fcinfo, PointResult done)
+{
+	Datum		entity_id = entity_id_arg(fcinfo, 0);
+	const WsHlc *at = hlc_arg(fcinfo, 1);
+	MemoryContext outer = CurrentMemoryContext;
+	MemoryContext work;
+	WsReader	r;
+	Datum		values[QE_NCOLS];
+	bool		nulls[QE_NCOLS];
+	Datum		result = (Datum) 0;
+	bool		found;
+
+	/* the fold's intermediate states die with this context */
+	work = AllocSetContextCreate(outer, "worldstate point query", ALLOCSET_DEFAULT_SIZES);
+	MemoryContextSwitchTo(work);
+	reader_open(&r, READ_ENTITIES);
+	found = reader_entity(&r, entity_id) && entity_as_of(&r, at, values, nulls);
+	if (found)
+	{
+		MemoryContextSwitchTo(outer);
+		result = done(fcinfo, values, nulls);
+		MemoryContextSwitchTo(work);
+	}
+	reader_close(&r);
+	MemoryContextSwitchTo(outer);
+	MemoryContextDelete(work);
+	if (!found)
+		PG_RETURN_NULL();
+	return result;
+}
+
+/* get_state's result: the state, copied. */
+static Datum
+state_result(FunctionCallInfo fcinfo, Datum *values, bool *nulls)
+{
+	return JsonbPGetDatum(DatumGetJsonbPCopy(values[QE_STATE]));
+}
+
+/* Positions of the QEntityCol columns in a ws.entities row descriptor. */
+static void
+entity_desc_map(TupleDesc desc, int *pos)
+{
+	for (int i = 0; i < QE_NCOLS; i++)
+	{
+		pos[i] = -1;
+		for (int j = 0; j < desc->natts; j++)
+		{
+			Form_pg_attribute a = TupleDescAttr(desc, j);
+
+			if (!a->attisdropped && strcmp(NameStr(a->attname), entity_cols[i]) == 0)
+				pos[i] = j;
+		}
+		if (pos[i] < 0)
+			elog(ERROR, "result row type has no column \"%s\"", entity_cols[i]);
+	}
+}
+
+/* Spread QEntityCol values into a row of desc, as positioned by pos. */
+static void
+entity_row(TupleDesc desc, const int *pos, const Datum *values, const bool *nulls,
+		   Datum *outv, bool *outn)
+{
+	for (int j = 0; j < desc->natts; j++)
+	{
+		outv[j] = (Datum) 0;
+		outn[j] = true;
+	}
+	for (int i = 0; i < QE_NCOLS; i++)
+	{
+		outv[pos[i]] = values[i];
+		outn[pos[i]] = nulls[i];
+	}
+}
+
+/* get_entity's result: a ws.entities row. */
+static Datum
+entity_result(FunctionCallInfo fcinfo, Datum *values, bool *nulls)
+{
+	TupleDesc	desc;
+	int			pos[QE_NCOLS];
+	Datum	   *outv;
+	bool	   *outn;
+
+	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "function returning a row called in a context that cannot accept it");
+	desc = BlessTupleDesc(desc);
+	entity_desc_map(desc, pos);
+	outv = palloc(sizeof(Datum) * desc->natts);
+	outn = palloc(sizeof(bool) * desc->natts);
+	entity_row(desc, pos, values, nulls, outv, outn);
+	return HeapTupleGetDatum(heap_form_tuple(desc, outv, outn));
+}
+
+/*
+ * ws.get_state(entity_id text, at ws.hlc DEFAULT NULL) -> jsonb: the
+ * entity's state at `at`, or now when `at` is NULL; NULL when it did not
+ * exist then (not created yet, or retired).
+ */
+Datum
+entity_get_state(PG_FUNCTION_ARGS)
+{
+	return point_query(fcinfo, state_result);
+}
+
+/*
+ * ws.get_entity(entity_id text, at ws.hlc DEFAULT NULL) -> ws.entities:
+ * the entity's row as of `at` -- the version, hlc and vclock of the event
+ * in force, retired false -- or NULL as for get_state.
+ */
+Datum
+entity_get(PG_FUNCTION_ARGS)
+{
+	return point_query(fcinfo, entity_result);
+}
+
+/*
+ * Iteration over the world as of an HLC, in entity id order: every entity
+ * of ws.entities, through its primary key, rebuilt as of `at` when it
+ * changed since.  Each entity is built in rowcxt, reset for the next.
+ */
+typedef struct WsWorldScan
+{
+	WsReader	r;
+	const WsHlc *at;			/* NULL: the present */
+	IndexScanDesc all;
+	MemoryContext rowcxt;
+} WsWorldScan;
+
+/* Start a world scan as of `at` (NULL: now); pair with world_end. */
+static void
+world_begin(WsWorldScan *w, const WsHlc *at)
+{
+	reader_open(&w->r, READ_ENTITIES);
+	w->at = at;
+	w->all = index_beginscan(w->r.entities, w->r.entities_pk, w->r.snapshot, 0, 0);
+	index_rescan(w->all, NULL, 0, NULL, 0);
+	w->rowcxt = AllocSetContextCreate(CurrentMemoryContext, "worldstate entity as of",
+									  ALLOCSET_DEFAULT_SIZES);
+}
+
+/*
+ * The next entity that existed at w->at into values/nulls (QEntityCol
+ * order), valid until the next call; false at the end.
+ */
+static bool
+world_next(WsWorldScan *w, Datum *values, bool *nulls)
+{
+	for (;;)
+	{
+		MemoryContext old;
+		bool		found;
+
+		CHECK_FOR_INTERRUPTS();
+		if (!index_getnext_slot(w->all, ForwardScanDirection, w->r.entity_slot))
+			return false;
+		MemoryContextReset(w->rowcxt);
+		old = MemoryContextSwitchTo(w->rowcxt);
+		found = entity_as_of(&w->r, w->at, values, nulls);
+		MemoryContextSwitchTo(old);
+		if (found)
+			return true;
+	}
+}
+
+/* End a world scan and free what it built. */
+static void
+world_end(WsWorldScan *w)
+{
+	index_endscan(w->all);
+	reader_close(&w->r);
+	MemoryContextDelete(w->rowcxt);
+}
+
+/*
+ * ws.entities_at(at ws.hlc) -> SETOF ws.entities: every entity that
+ * existed at `at`, as it was then, in entity id order; the present world
+ * (without retired entities) when `at` is NULL.
+ */
+Datum
+world_entities_at(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	WsWorldScan w;
+	TupleDesc	desc;
+	int			pos[QE_NCOLS];
+	Datum		values[QE_NCOLS];
+	bool		nulls[QE_NCOLS];
+	Datum	   *outv;
+	bool	   *outn;
+
+	InitMaterializedSRF(fcinfo, 0);
+	desc = rsinfo->setDesc;
+	entity_desc_map(desc, pos);
+	outv = palloc(sizeof(Datum) * desc->natts);
+	outn = palloc(sizeof(bool) * desc->natts);
+
+	world_begin(&w, hlc_arg(fcinfo, 0));
+	while (world_next(&w, values, nulls))
+	{
+		entity_row(desc, pos, values, nulls, outv, outn);
+		tuplestore_putvalues(rsinfo->setResult, desc, outv, outn);
+	}
+	world_end(&w);
+	return (Datum) 0;
+}
+
+/* 22023 unless an int argument is given and not negative. */
+static int64
+count_arg(FunctionCallInfo fcinfo, int n, const char *name)
+{
+	int32		v;
+
+	if (PG_ARGISNULL(n))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must not be null", name)));
+	v = PG_GETARG_INT32(n);
+	if (v < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must not be negative", name),
+				 errdetail("%s is %d.", name, v)));
+	return v;
+}
+
+/* The plan of ws.find on the present; re-prepared if schema ws is re-created. */
+static SPIPlanPtr find_plan = NULL;
+static Oid	find_plan_nsp = InvalidOid;
+
+/*
+ * ws.find on the present: live entities whose state contains the
+ * predicate, by entity id, through the GIN index on state when the planner
+ * finds it cheaper for this predicate (the plan is made for the actual
+ * values, never generic).  Rows stream from a cursor into the tuplestore.
+ */
+static void
+find_present(ReturnSetInfo *rsinfo, const int *pos, Jsonb *predicate, int64 lim, int64 off)
+{
+	TupleDesc	desc = rsinfo->setDesc;
+	Datum		args[3];
+	Portal		portal;
+	Datum	   *outv = palloc(sizeof(Datum) * desc->natts);
+	bool	   *outn = palloc(sizeof(bool) * desc->natts);
+	Oid			nsp = ws_namespace();
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (find_plan == NULL || find_plan_nsp != nsp)
+	{
+		Oid			types[3] = {JSONBOID, INT8OID, INT8OID};
+		SPIPlanPtr	plan;
+
+		if (find_plan != NULL)
+			SPI_freeplan(find_plan);
+		find_plan = NULL;
+		plan = SPI_prepare_cursor("SELECT e.entity_id, e.kind, e.module, e.state, e.version,"
+								  " e.hlc, e.vclock, e.created_hlc, e.retired"
+								  " FROM ws.entities e"
+								  " WHERE e.state OPERATOR(pg_catalog.@>) $1 AND NOT e.retired"
+								  " ORDER BY e.entity_id LIMIT $2 OFFSET $3",
+								  3, types, CURSOR_OPT_CUSTOM_PLAN);
+		if (plan == NULL)
+			elog(ERROR, "SPI_prepare_cursor failed: %s", SPI_result_code_string(SPI_result));
+		if (SPI_keepplan(plan) != 0)
+			elog(ERROR, "SPI_keepplan failed");
+		find_plan = plan;
+		find_plan_nsp = nsp;
+	}
+
+	args[0] = JsonbPGetDatum(predicate);
+	args[1] = Int64GetDatum(lim);
+	args[2] = Int64GetDatum(off);
+	portal = SPI_cursor_open(NULL, find_plan, args, NULL, true);
+	for (;;)
+	{
+		SPI_cursor_fetch(portal, true, 1000);
+		if (SPI_processed == 0)
+			break;
+		for (uint64 i = 0; i < SPI_processed; i++)
+		{
+			Datum		values[QE_NCOLS];
+			bool		nulls[QE_NCOLS];
+
+			for (int c = 0; c < QE_NCOLS; c++)
+				values[c] = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc,
+										  c + 1, &nulls[c]);
+			entity_row(desc, pos, values, nulls, outv, outn);
+			tuplestore_putvalues(rsinfo->setResult, desc, outv, outn);
+		}
+		SPI_freetuptable(SPI_tuptable);
+	}
+	SPI_cursor_close(portal);
+	SPI_finish();
+}
+
+/*
+ * ws.find on the past: the world as of `at` filtered by containment,
+ * skipping `off` matches and stopping after `lim`.
+ */
+static void
+find_at(ReturnSetInfo *rsinfo, const int *pos, Jsonb *predicate, int64 lim, int64 off,
+		const WsHlc *at)
+{
+	TupleDesc	desc = rsinfo->setDesc;
+	WsWorldScan w;
+	Datum		values[QE_NCOLS];
+	bool		nulls[QE_NCOLS];
+	Datum	   *outv = palloc(sizeof(Datum) * desc->natts);
+	bool	   *outn = palloc(sizeof(bool) * desc->natts);
+	int64		skipped = 0;
+	int64		emitted = 0;
+
+	if (lim == 0)
+		return;
+	world_begin(&w, at);
+	while (world_next(&w, values, nulls))
+	{
+		MemoryContext old = MemoryContextSwitchTo(w.rowcxt);
+		bool		match;
+
+		/* a detoasted state is freed with the row */
+		match = DatumGetBool(DirectFunctionCall2(jsonb_contains, values[QE_STATE],
+												 JsonbPGetDatum(predicate)));
+		MemoryContextSwitchTo(old);
+		if (!match)
+			continue;
+		if (skipped < off)
+		{
+			skipped++;
+			continue;
+		}
+		entity_row(desc, pos, values, nulls, outv, outn);
+		tuplestore_putvalues(rsinfo->setResult, desc, outv, outn);
+		if (++emitted == lim)
+			break;
+	}
+	world_end(&w);
+}
+
+/*
+ * ws.find(predicate jsonb, lim int DEFAULT 100, off int DEFAULT 0,
+ *		   at ws.hlc DEFAULT NULL) -> SETOF ws.entities
+ *
+ * Entities whose state contains predicate (jsonb @>), in entity id order,
+ * `lim` of them after skipping `off`; as of `at`, or now when NULL.
+ * Retired entities are never found.  predicate must be a JSON object;
+ * lim and off must be given and not negative (22023).
+ */
+Datum
+entity_find(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	Jsonb	   *predicate;
+	int64		lim;
+	int64		off;
+	int			pos[QE_NCOLS];
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("predicate must not be null"),
+				 errhint("Pass '{}' to match every entity.")));
+	predicate = PG_GETARG_JSONB_P(0);
+	if (!JB_ROOT_IS_OBJECT(predicate) || JB_ROOT_IS_SCALAR(predicate))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("predicate must be a JSON object"),
+				 errdetail("Entity states are objects; find returns those that contain the predicate.")));
+	lim = count_arg(fcinfo, 1, "lim");
+	off = count_arg(fcinfo, 2, "off");
+
+	InitMaterializedSRF(fcinfo, 0);
+	entity_desc_map(rsinfo->setDesc, pos);
+	if (PG_ARGISNULL(3))
+		find_present(rsinfo, pos, predicate, lim, off);
+	else
+		find_at(rsinfo, pos, predicate, lim, off, PG_GETARG_HLC_P(3));
+	return (Datum) 0;
+}
+
+/*
+ * Begin a forward scan of log's (entity_id, hlc) index over the events of
+ * entity_id with from <= hlc <= to (NULL bounds are open); the first row,
+ * if any, is in log->slot and *more says whether there is one.
+ */
+static IndexScanDesc
+history_scan(WsReader *r, WsLog *log, Datum entity_id, const WsHlc *from, const WsHlc *to,
+			 bool *more)
+{
+	ScanKeyData keys[3];
+	int			nkeys = 0;
+	IndexScanDesc scan;
+
+	log_by_hlc(r, log);
+	init_key(&keys[nkeys], log->by_hlc, 1, BTEqualStrategyNumber);
+	keys[nkeys++].sk_argument = entity_id;
+	if (from)
+	{
+		init_key(&keys[nkeys], log->by_hlc, 2, BTGreaterEqualStrategyNumber);
+		keys[nkeys++].sk_argument = HlcPGetDatum(from);
+	}
+	if (to)
+	{
+		init_key(&keys[nkeys], log->by_hlc, 2, BTLessEqualStrategyNumber);
+		keys[nkeys++].sk_argument = HlcPGetDatum(to);
+	}
+	scan = index_beginscan(log->rel, log->by_hlc, r->snapshot, nkeys, 0);
+	index_rescan(scan, keys, nkeys, NULL, 0);
+	*more = index_getnext_slot(scan, ForwardScanDirection, log->slot);
+	return scan;
+}
+
+/*
+ * ws.history(entity_id text, from_hlc ws.hlc DEFAULT NULL,
+ *			  to_hlc ws.hlc DEFAULT NULL) -> SETOF ws.events
+ *
+ * The entity's events with from_hlc <= hlc <= to_hlc (a NULL bound is
+ * open), in HLC order, read in order from the indexes on (entity_id, hlc)
+ * of ws.events and of ws.events_archive, merged.  No events (not an error)
+ * for an unknown entity or an empty range.
+ */
+Datum
+entity_history(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	Datum		entity_id = entity_id_arg(fcinfo, 0);
+	const WsHlc *from = hlc_arg(fcinfo, 1);
+	const WsHlc *to = hlc_arg(fcinfo, 2);
+	WsReader	r;
+	WsLog	   *logs[2];
+	IndexScanDesc scans[2];
+	bool		more[2];
+	TupleConversionMap *maps[2];
+
+	InitMaterializedSRF(fcinfo, 0);
+	reader_open(&r, 0);
+	logs[0] = &r.archive;
+	logs[1] = &r.log;
+	for (int i = 0; i < 2; i++)
+	{
+		scans[i] = history_scan(&r, logs[i], entity_id, from, to, &more[i]);
+		/* NULL when the table's rows are ws.events rows as they are */
+		maps[i] = convert_tuples_by_name(RelationGetDescr(logs[i]->rel), rsinfo->setDesc);
+	}
+	while (more[0] || more[1])
+	{
+		int			i;
+		bool		isnull;
+
+		CHECK_FOR_INTERRUPTS();
+		if (!more[1])
+			i = 0;
+		else if (!more[0])
+			i = 1;
+		else
+			i = ws_hlc_cmp(DatumGetHlcP(event_col(logs[0], QV_HLC, &isnull)),
+						   DatumGetHlcP(event_col(logs[1], QV_HLC, &isnull))) <= 0 ? 0 : 1;
+		if (maps[i] == NULL)
+			tuplestore_puttupleslot(rsinfo->setResult, logs[i]->slot);
+		else
+		{
+			HeapTuple	t = ExecCopySlotHeapTuple(logs[i]->slot);
+			HeapTuple	c = execute_attr_map_tuple(t, maps[i]);
+
+			tuplestore_puttuple(rsinfo->setResult, c);
+			heap_freetuple(c);
+			heap_freetuple(t);
+		}
+		more[i] = index_getnext_slot(scans[i], ForwardScanDirection, logs[i]->slot);
+	}
+	index_endscan(scans[0]);
+	index_endscan(scans[1]);
+	reader_close(&r);
+	return (Datum) 0;
+}
+
+/* One link or unlink event, for rebuilding an entity's edges. */
+typedef struct WsLinkEvent
+{
+	text	   *rel;
+	text	   *to_id;
+	Jsonb	   *props;
+	WsHlc	   *hlc;
+	bool		linked;
+} WsLinkEvent;
+
+/* Compare two texts as the text columns of ws.relationships sort. */
+static int
+text_order(text *a, text *b)
+{
+	return varstr_cmp(VARDATA_ANY(a), VARSIZE_ANY_EXHDR(a),
+					  VARDATA_ANY(b), VARSIZE_ANY_EXHDR(b), DEFAULT_COLLATION_OID);
+}
+
+/* qsort order: (rel, to_id) as the primary key sorts them, then HLC order. */
+static int
+link_event_cmp(const void *pa, const void *pb)
+{
+	const WsLinkEvent *a = pa;
+	const WsLinkEvent *b = pb;
+	int			c = text_order(a->rel, b->rel);
+
+	if (c == 0)
+		c = text_order(a->to_id, b->to_id);
+	if (c == 0)
+		c = ws_hlc_cmp(a->hlc, b->hlc);
+	return c;
+}
+
+/* Whether two link events are about the same edge (same rel and target). */
+static bool
+same_edge(const WsLinkEvent *a, const WsLinkEvent *b)
+{
+	return VARSIZE_ANY_EXHDR(a->rel) == VARSIZE_ANY_EXHDR(b->rel) &&
+		VARSIZE_ANY_EXHDR(a->to_id) == VARSIZE_ANY_EXHDR(b->to_id) &&
+		memcmp(VARDATA_ANY(a->rel), VARDATA_ANY(b->rel), VARSIZE_ANY_EXHDR(a->rel)) == 0 &&
+		memcmp(VARDATA_ANY(a->to_id), VARDATA_ANY(b->to_id), VARSIZE_ANY_EXHDR(a->to_id)) == 0;
+}
+
+/* A string member of a link event's meta, as text; NULL when absent. */
+static text *
+meta_text(Jsonb *meta, const char *key)
+{
+	JsonbValue *v = getKeyJsonValueFromContainer(&meta->root, key, strlen(key), NULL);
+
+	if (v == NULL || v->type != jbvString)
+		return NULL;
+	return cstring_to_text_with_len(v->val.string.val, v->val.string.len);
+}
+
+/* The link events of an entity gathered so far. */
+typedef struct WsLinkEvents
+{
+	WsLinkEvent *ev;
+	int			n;
+	int			cap;
+} WsLinkEvents;
+
+/*
+ * Add the event in log->slot to *links if it is a link or unlink event (of
+ * relation rel, unless NULL).  Its details are in meta; an update that
+ * merely calls itself "linked" has none and is skipped.
+ */
+static void
+add_link_event(WsLog *log, text *rel, WsLinkEvents *links)
+{
+	bool		isnull;
+	Datum		d;
+	char	   *type;
+	Jsonb	   *meta;
+	WsLinkEvent e;
+
+	type = TextDatumGetCString(event_col(log, QV_EVENT_TYPE, &isnull));
+	if (strcmp(type, "linked") != 0 && strcmp(type, "unlinked") != 0)
+		return;
+	d = event_col(log, QV_META, &isnull);
+	if (isnull)
+		return;
+	meta = DatumGetJsonbP(d);
+	e.rel = meta_text(meta, "rel");
+	e.to_id = meta_text(meta, "to");
+	if (e.rel == NULL || e.to_id == NULL)
+		return;
+	if (rel && !(VARSIZE_ANY_EXHDR(rel) == VARSIZE_ANY_EXHDR(e.rel) &&
+				 memcmp(VARDATA_ANY(rel), VARDATA_ANY(e.rel), VARSIZE_ANY_EXHDR(rel)) == 0))
+		return;
+	e.linked = strcmp(type, "linked") == 0;
+	e.props = NULL;
+	if (e.linked)
+	{
+		JsonbValue *p = getKeyJsonValueFromContainer(&meta->root, "props", 5, NULL);
+
+		e.props = p ? JsonbValueToJsonb(p) : NULL;
+	}
+	e.hlc = ws_hlc_copy(*DatumGetHlcP(event_col(log, QV_HLC, &isnull)));
+	if (links->n == links->cap)
+	{
+		links->cap *= 2;
+		links->ev = repalloc(links->ev, sizeof(WsLinkEvent) * links->cap);
+	}
+	links->ev[links->n++] = e;
+}
+
+/*
+ * Add the link and unlink events of entity_id with hlc <= at that the
+ * scan of `index` (on log's table, keyed (entity_id, hlc)) finds.
+ */
+static void
+scan_link_events(WsReader *r, WsLog *log, Relation index, Datum entity_id, text *rel,
+				 const WsHlc *at, WsLinkEvents *links)
+{
+	ScanKeyData keys[2];
+	IndexScanDesc scan;
+
+	init_key(&keys[0], index, 1, BTEqualStrategyNumber);
+	keys[0].sk_argument = entity_id;
+	init_key(&keys[1], index, 2, BTLessEqualStrategyNumber);
+	keys[1].sk_argument = HlcPGetDatum(at);
+	scan = index_beginscan(log->rel, index, r->snapshot, 2, 0);
+	index_rescan(scan, keys, 2, NULL, 0);
+	while (index_getnext_slot(scan, ForwardScanDirection, log->slot))
+	{
+		CHECK_FOR_INTERRUPTS();
+		add_link_event(log, rel, links);
+	}
+	index_endscan(scan);
+}
+
+/*
+ * The outgoing edges of the entity at `at`, rebuilt from its link and
+ * unlink events up to `at` -- in ws.events through the partial index of
+ * link events, and in ws.events_archive -- where the last event of each
+ * (rel, to_id) decides and a link's meta carries the properties.  Emitted
+ * in (rel, to_id) order, as the present is.
+ */
+static void
+neighbors_at(WsReader *r, ReturnSetInfo *rsinfo, Datum entity_id, text *rel, const WsHlc *at)
+{
+	WsLinkEvents links;
+	WsLinkEvent *evs;
+
+	links.cap = 16;
+	links.n = 0;
+	links.ev = palloc(sizeof(WsLinkEvent) * links.cap);
+
+	log_by_hlc(r, &r->archive);
+	scan_link_events(r, &r->archive, r->archive.by_hlc, entity_id, rel, at, &links);
+	log_table(r, &r->log);
+	r->events_links = open_index(r, EVENTS_LINKS);
+	scan_link_events(r, &r->log, r->events_links, entity_id, rel, at, &links);
+
+	evs = links.ev;
+	qsort(evs, links.n, sizeof(WsLinkEvent), link_event_cmp);
+	for (int i = 0; i < links.n; i++)
+	{
+		Datum		values[4];
+		bool		nulls[4] = {false, false, false, false};
+
+		/* the last event of each edge decides */
+		if (i + 1 < links.n && same_edge(&evs[i], &evs[i + 1]))
+			continue;
+		if (!evs[i].linked)
+			continue;
+		values[0] = PointerGetDatum(evs[i].rel);
+		values[1] = PointerGetDatum(evs[i].to_id);
+		if (evs[i].props)
+			values[2] = JsonbPGetDatum(evs[i].props);
+		else
+			nulls[2] = true;
+		values[3] = HlcPGetDatum(evs[i].hlc);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+}
+
+/* The present outgoing edges of the entity, from ws.relationships. */
+static void
+neighbors_now(WsReader *r, ReturnSetInfo *rsinfo, Datum entity_id, text *rel)
+{
+	ScanKeyData keys[2];
+	int			nkeys = 1;
+	IndexScanDesc scan;
+
+	init_key(&keys[0], r->relationships_pk, 1, BTEqualStrategyNumber);
+	keys[0].sk_argument = entity_id;
+	if (rel)
+	{
+		init_key(&keys[1], r->relationships_pk, 2, BTEqualStrategyNumber);
+		keys[1].sk_argument = PointerGetDatum(rel);
+		nkeys = 2;
+	}
+	scan = index_beginscan(r->relationships, r->relationships_pk, r->snapshot, nkeys, 0);
+	index_rescan(scan, keys, nkeys, NULL, 0);
+	while (index_getnext_slot(scan, ForwardScanDirection, r->rel_slot))
+	{
+		Datum		values[4];
+		bool		nulls[4];
+
+		CHECK_FOR_INTERRUPTS();
+		values[0] = slot_getattr(r->rel_slot, r->rl[QR_REL], &nulls[0]);
+		values[1] = slot_getattr(r->rel_slot, r->rl[QR_TO_ID], &nulls[1]);
+		values[2] = slot_getattr(r->rel_slot, r->rl[QR_PROPS], &nulls[2]);
+		values[3] = slot_getattr(r->rel_slot, r->rl[QR_HLC], &nulls[3]);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	index_endscan(scan);
+}
+
+/*
+ * ws.neighbors(entity_id text, rel text DEFAULT NULL, at ws.hlc DEFAULT
+ * NULL) -> TABLE(rel text, to_id text, props jsonb, hlc ws.hlc)
+ *
+ * The entity's outgoing edges (edges belong to their source entity), of
+ * one relation or all, in (rel, to_id) order: now from ws.relationships,
+ * or as of `at` from the entity's link and unlink events; hlc is that of
+ * the link event that set the edge.  None for an entity that did not exist
+ * then (unknown, not created yet, retired).
+ */
+Datum
+entity_neighbors(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	Datum		entity_id = entity_id_arg(fcinfo, 0);
+	text	   *rel = NULL;
+	const WsHlc *at = hlc_arg(fcinfo, 2);
+	WsReader	r;
+
+	if (!PG_ARGISNULL(1))
+	{
+		(void) ws_text_arg(PG_GETARG_DATUM(1), false, "rel");
+		rel = PG_GETARG_TEXT_PP(1);
+	}
+
+	InitMaterializedSRF(fcinfo, 0);
+	reader_open(&r, READ_ENTITIES | (at ? 0 : READ_RELATIONSHIPS));
+	if (reader_entity(&r, entity_id) && entity_alive(&r, at))
+	{
+		if (at)
+			neighbors_at(&r, rsinfo, entity_id, rel, at);
+		else
+			neighbors_now(&r, rsinfo, entity_id, rel);
+	}
+	reader_close(&r);
+	return (Datum) 0;
+}
+
+/*
+ * Transition function of the aggregate ws.merge_patches(jsonb): apply the
+ * next RFC 7396 merge patch to the state so far.  Strict, with no initial
+ * value, so the first non-NULL value is taken as it is -- an entity's first
+ * patch is its initial state, members with value null included -- and NULL
+ * values are skipped.
+ */
+Datum
+merge_patches_transfn(PG_FUNCTION_ARGS)
+{
+	Jsonb	   *state = PG_GETARG_JSONB_P(0);
+	Jsonb	   *patch = PG_GETARG_JSONB_P(1);
+
+	PG_RETURN_JSONB_P(ws_merge_patch(state, patch, NULL, 0, NULL));
+}

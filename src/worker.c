@@ -1,0 +1,395 @@
+/*-------------------------------------------------------------------------
+ *
+ * worker.c
+ *		worldstate's background worker, and heartbeats.
+ *
+ * A heartbeat is a non-transactional logical decoding message with prefix
+ * "worldstate" -- {"kind": "heartbeat", "origin": <node>, "hlc": <hlc>} --
+ * which the output plugin broadcasts like any other line.  A consumer that
+ * confirms it lets its slot advance although the database writes no
+ * events, so an idle slot does not pin WAL.  ws.heartbeat() emits one on
+ * demand; the worker emits one every worldstate.heartbeat_interval.
+ *
+ * The worker is registered when the library is preloaded.  It is one
+ * process running periodic tasks, each with its own interval setting (0 =
+ * off), in database worldstate.database; a task runs only where the
+ * extension is installed.  Heartbeats are its first task; others (the
+ * snapshot scheduler) are added to ws_worker_tasks.  Until a task is first
+ * turned on, the worker waits without connecting to any database, so a
+ * default installation holds no connection (and does not keep a database
+ * from being dropped).  A background worker cannot change databases: when
+ * worldstate.database changes, the worker exits and the postmaster starts
+ * it again after WS_WORKER_RESTART_SECONDS.
+ *
+ * Like pg_prewarm's autoprewarm worker, it reloads the configuration on
+ * SIGHUP and uses a memory context of its own, reset after every cycle.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <limits.h>
+
+#include "access/xact.h"
+#include "access/xlog.h"
+#include "commands/extension.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "replication/message.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "tcop/tcopprot.h"
+#include "utils/guc.h"
+#include "utils/memutils.h"
+#include "utils/resowner.h"
+#include "utils/snapmgr.h"
+#include "utils/pg_lsn.h"
+#include "utils/timestamp.h"
+
+#include "decoder.h"
+#include "hlc.h"
+#include "snapshot.h"
+#include "worker.h"
+#include "worldstate.h"
+
+PG_FUNCTION_INFO_V1(ws_heartbeat);
+
+/* seconds before the postmaster starts the worker again after it exits */
+#define WS_WORKER_RESTART_SECONDS 5
+
+int			ws_heartbeat_interval_ms = 0;
+int			ws_snapshot_interval_ms = 3600 * 1000;
+int			ws_snapshot_retention = 30;
+char	   *ws_worker_database = NULL;
+
+static void ws_worker_heartbeat(void);
+static void ws_worker_snapshot(void);
+
+/* A periodic task of the worker. */
+typedef struct WsWorkerTask
+{
+	const char *name;
+	int		   *interval_ms;	/* its setting; 0 turns it off */
+	void		(*run) (void);	/* runs in a transaction of a database
+								 * where worldstate is installed */
+	bool		first_after_interval;	/* first run one interval after start */
+	TimestampTz next;			/* when it is due; 0: now */
+	int			logged_ms;		/* the interval last logged */
+} WsWorkerTask;
+
+static WsWorkerTask ws_worker_tasks[] = {
+	{"heartbeat", &ws_heartbeat_interval_ms, ws_worker_heartbeat, false, 0, 0},
+	{"snapshot", &ws_snapshot_interval_ms, ws_worker_snapshot, true, 0, 0},
+};
+
+/* check_hook of worldstate.database: a database must be named. */
+static bool
+ws_check_database(char **newval, void **extra, GucSource source)
+{
+	if (*newval == NULL || (*newval)[0] == '\0')
+	{
+		GUC_check_errdetail("The worldstate worker needs a database name.");
+		return false;
+	}
+	return true;
+}
+
+/*
+ * Define the worker's settings.  Both can change on reload; a new
+ * database takes effect when the worker has restarted.
+ */
+void
+ws_worker_define_settings(void)
+{
+	DefineCustomIntVariable("worldstate.heartbeat_interval",
+							"Interval between heartbeats broadcast by the worldstate worker (0 = off).",
+							"A heartbeat is a logical decoding message that lets idle worldstate slots advance.",
+							&ws_heartbeat_interval_ms,
+							0, 0, INT_MAX,
+							PGC_SIGHUP, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("worldstate.snapshot_interval",
+							"Interval between snapshots taken by the worldstate worker (0 = off).",
+							"Each cycle takes a snapshot with ws.create_snapshot and keeps the newest worldstate.snapshot_retention.",
+							&ws_snapshot_interval_ms,
+							3600 * 1000, 0, INT_MAX,
+							PGC_SIGHUP, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("worldstate.snapshot_retention",
+							"How many snapshots the worldstate worker keeps.",
+							NULL,
+							&ws_snapshot_retention,
+							30, 1, INT_MAX,
+							PGC_SIGHUP, 0,
+							NULL, NULL, NULL);
+
+	DefineCustomStringVariable("worldstate.database",
+							   "Database the worldstate background worker connects to.",
+							   "The worker runs its periodic tasks, such as heartbeats, in this database when worldstate is installed there.",
+							   &ws_worker_database,
+							   "postgres",
+							   PGC_SIGHUP, 0,
+							   ws_check_database, NULL, NULL);
+}
+
+/* Register the worker; only while the postmaster preloads the library. */
+void
+ws_worker_register(void)
+{
+	BackgroundWorker bgw;
+
+	if (!process_shared_preload_libraries_in_progress)
+		return;
+
+	memset(&bgw, 0, sizeof(bgw));
+	bgw.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	bgw.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	bgw.bgw_restart_time = WS_WORKER_RESTART_SECONDS;
+	strlcpy(bgw.bgw_library_name, "worldstate", BGW_MAXLEN);
+	strlcpy(bgw.bgw_function_name, "ws_worker_main", BGW_MAXLEN);
+	strlcpy(bgw.bgw_name, "worldstate worker", BGW_MAXLEN);
+	strlcpy(bgw.bgw_type, "worldstate worker", BGW_MAXLEN);
+	RegisterBackgroundWorker(&bgw);
+}
+
+/*
+ * Emit a heartbeat: a non-transactional message, so it is decoded although
+ * the transaction writes nothing, and flushed, so walsenders (which decode
+ * flushed WAL only) see it now.  Needs the node clock, so the library must
+ * be preloaded.
+ */
+XLogRecPtr
+ws_heartbeat_emit(void)
+{
+	WsHlc		now = ws_clock_now();
+	char		hlc[WS_HLC_TEXT_MAX];
+	char	   *json;
+	XLogRecPtr	end;
+
+	ws_hlc_format(&now, hlc, sizeof(hlc));
+	json = psprintf("{\"kind\":\"heartbeat\",\"origin\":%d,\"hlc\":\"%s\"}", ws_node_id, hlc);
+	end = LogLogicalMessage(WS_MESSAGE_PREFIX, json, strlen(json), false);
+	XLogFlush(end);
+	pfree(json);
+	return end;
+}
+
+/* ws.heartbeat() -> pg_lsn: emit a heartbeat now; the end of its record. */
+Datum
+ws_heartbeat(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_LSN(ws_heartbeat_emit());
+}
+
+/* The worker's heartbeat task. */
+static void
+ws_worker_heartbeat(void)
+{
+	(void) ws_heartbeat_emit();
+}
+
+/*
+ * The worker's snapshot task: a snapshot cycle in a subtransaction, so a
+ * failing cycle is logged and the next one runs on schedule.
+ */
+static void
+ws_worker_snapshot(void)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+
+	BeginInternalSubTransaction(NULL);
+	PG_TRY();
+	{
+		PushActiveSnapshot(GetTransactionSnapshot());
+		(void) ws_snapshot_cycle(ws_snapshot_retention);
+		PopActiveSnapshot();
+		ReleaseCurrentSubTransaction();
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		ereport(LOG,
+				(errmsg("worldstate worker: snapshot failed, retrying next cycle: %s", edata->message)));
+		FreeErrorData(edata);
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(cxt);
+	CurrentResourceOwner = owner;
+}
+
+/* True while some task is on, and so the worker needs its database. */
+static bool
+ws_worker_has_work(void)
+{
+	for (size_t i = 0; i < lengthof(ws_worker_tasks); i++)
+		if (*ws_worker_tasks[i].interval_ms > 0)
+			return true;
+	return false;
+}
+
+/* Log each task's interval when it differs from what was last logged. */
+static void
+ws_worker_log_intervals(void)
+{
+	for (size_t i = 0; i < lengthof(ws_worker_tasks); i++)
+	{
+		WsWorkerTask *t = &ws_worker_tasks[i];
+
+		if (*t->interval_ms == t->logged_ms)
+			continue;
+		if (*t->interval_ms > 0)
+			ereport(LOG,
+					(errmsg("worldstate worker: %s every %d ms", t->name, *t->interval_ms)));
+		else
+			ereport(LOG,
+					(errmsg("worldstate worker: %s off", t->name)));
+		t->logged_ms = *t->interval_ms;
+	}
+}
+
+/* Wait for timeout_ms (-1: until woken), then handle a pending reload. */
+static void
+ws_worker_wait(long timeout_ms)
+{
+	(void) WaitLatch(MyLatch,
+					 WL_LATCH_SET | WL_EXIT_ON_PM_DEATH | (timeout_ms >= 0 ? WL_TIMEOUT : 0),
+					 timeout_ms, PG_WAIT_EXTENSION);
+	ResetLatch(MyLatch);
+	CHECK_FOR_INTERRUPTS();
+	if (ConfigReloadPending)
+	{
+		ConfigReloadPending = false;
+		ProcessConfigFile(PGC_SIGHUP);
+		/* new intervals: every task is due again */
+		for (size_t i = 0; i < lengthof(ws_worker_tasks); i++)
+			ws_worker_tasks[i].next = 0;
+		ws_worker_log_intervals();
+	}
+}
+
+/*
+ * Run the tasks that are due, in one transaction, when worldstate is
+ * installed in the worker's database.  *installed remembers the last answer
+ * (-1: none yet), so the first answer and every change are logged once.
+ */
+static void
+ws_worker_run_due(TimestampTz now, MemoryContext cycle, int *installed)
+{
+	bool		due = false;
+	bool		present;
+	MemoryContext old;
+
+	for (size_t i = 0; i < lengthof(ws_worker_tasks); i++)
+		if (*ws_worker_tasks[i].interval_ms > 0 && ws_worker_tasks[i].next <= now)
+			due = true;
+	if (!due)
+		return;
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	pgstat_report_activity(STATE_RUNNING, "worldstate worker tasks");
+	present = OidIsValid(get_extension_oid("worldstate", true));
+	if (*installed < 0 || present != (*installed == 1))
+		ereport(LOG,
+				(errmsg(present ?
+						"worldstate worker: extension worldstate found in database \"%s\", running its tasks" :
+						"worldstate worker: extension worldstate is not installed in database \"%s\", its tasks wait",
+						ws_worker_database)));
+	*installed = present ? 1 : 0;
+
+	old = MemoryContextSwitchTo(cycle);
+	for (size_t i = 0; i < lengthof(ws_worker_tasks); i++)
+	{
+		WsWorkerTask *t = &ws_worker_tasks[i];
+
+		if (*t->interval_ms <= 0 || t->next > now)
+			continue;
+		if (t->next == 0 && t->first_after_interval)
+		{
+			t->next = TimestampTzPlusMilliseconds(now, *t->interval_ms);
+			continue;
+		}
+		if (present)
+			t->run();
+		t->next = TimestampTzPlusMilliseconds(now, *t->interval_ms);
+	}
+	MemoryContextSwitchTo(old);
+
+	CommitTransactionCommand();
+	pgstat_report_activity(STATE_IDLE, NULL);
+	MemoryContextReset(cycle);
+}
+
+/* Milliseconds until the next task is due; -1 when every task is off. */
+static long
+ws_worker_timeout(TimestampTz now)
+{
+	long		timeout = -1;
+
+	for (size_t i = 0; i < lengthof(ws_worker_tasks); i++)
+	{
+		WsWorkerTask *t = &ws_worker_tasks[i];
+		long		ms;
+
+		if (*t->interval_ms <= 0)
+			continue;
+		ms = t->next <= now ? 0 : (long) ((t->next - now + 999) / 1000);
+		if (timeout < 0 || ms < timeout)
+			timeout = ms;
+	}
+	return timeout;
+}
+
+/*
+ * Entry point of the worker: wait until a task is on, connect to
+ * worldstate.database, then run the tasks as they fall due.
+ */
+void
+ws_worker_main(Datum main_arg)
+{
+	MemoryContext cycle;
+	char	   *dbname;
+	int			installed = -1;
+
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+
+	while (!ws_worker_has_work())
+		ws_worker_wait(-1);
+
+	dbname = MemoryContextStrdup(TopMemoryContext, ws_worker_database);
+	BackgroundWorkerInitializeConnection(dbname, NULL, 0);
+	ereport(LOG,
+			(errmsg("worldstate worker connected to database \"%s\"", dbname)));
+	ws_worker_log_intervals();
+
+	cycle = AllocSetContextCreate(TopMemoryContext, "worldstate worker cycle",
+								  ALLOCSET_DEFAULT_SIZES);
+	for (;;)
+	{
+		TimestampTz now;
+
+		if (strcmp(dbname, ws_worker_database) != 0)
+		{
+			ereport(LOG,
+					(errmsg("worldstate worker restarts to connect to database \"%s\"",
+							ws_worker_database)));
+			proc_exit(1);
+		}
+		now = GetCurrentTimestamp();
+		ws_worker_run_due(now, cycle, &installed);
+		ws_worker_wait(ws_worker_timeout(GetCurrentTimestamp()));
+	}
+}
