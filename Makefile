@@ -25,7 +25,11 @@ OBJS = \
 	src/vclock_parse.o \
 	src/decoder.o \
 	src/worker.o \
-	src/query.o
+	src/query.o \
+	src/bus.o \
+	src/session.o \
+	src/derived.o \
+	src/horizon.o
 
 DATA = sql/worldstate--1.0.sql
 
@@ -38,13 +42,14 @@ REGRESS = hlc hlc_errors hlc_order hlc_rules hlc_clock vclock settings \
 	decode_format_version decode_options_errors decode_json_fidelity \
 	decode_rejected decode_savepoint decode_twophase decode_heartbeat \
 	query_point query_entities_at query_find query_history query_neighbors \
-	query_merge_patches query_archive query_errors query_random_histories
+	query_merge_patches query_archive query_errors query_random_histories \
+	event_schema bus bus_errors session_state derived
 REGRESS_OPTS = --load-extension=worldstate
 
 # Isolation specs live in test/isolation/{specs,expected}.
 ISOLATION = hlc_now_concurrent transition_version_race transition_blind_writes \
 	transition_many_order transition_same_event_id create_concurrent \
-	snapshot_concurrent history_committed
+	snapshot_concurrent history_committed bus_safe_horizon bus_two_pollers
 ISOLATION_OPTS = --inputdir=test/isolation --load-extension=worldstate
 
 PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers

@@ -4,7 +4,8 @@
  * Sections: setup check, roles, type ws.hlc (I/O, functions, operators,
  * operator classes, aggregates, cast), the node clock, type ws.vclock,
  * JSON merge patch, the canon memory layer (tables, modules, the
- * transition protocol), monitoring, grants.
+ * transition protocol), modules and the event bus, session and cache
+ * state, monitoring, grants.
  */
 
 \echo Use "CREATE EXTENSION worldstate" to load this file. \quit
@@ -652,6 +653,232 @@ COMMENT ON FUNCTION ws.link(text, text, text, jsonb, text) IS
 'adds or updates the relationship from_id -rel-> to_id (an event on from_id)';
 COMMENT ON FUNCTION ws.unlink(text, text, text, text) IS
 'removes the relationship from_id -rel-> to_id (an event on from_id)';
+
+------------------------------------------------------------------------
+-- Modules and the event bus, session state and cache state
+-- (src/bus.c, src/session.c, src/derived.c)
+------------------------------------------------------------------------
+
+-- Events published on the bus are rows of the one event log, without an
+-- entity: entity_id, version, kind and vclock are NULL, the payload is in
+-- `patch` and its schema version in `schema_version`.  ws.poll walks the
+-- log in HLC order, hence the btree index on hlc.
+ALTER TABLE ws.events
+    ALTER COLUMN entity_id DROP NOT NULL,
+    ALTER COLUMN version DROP NOT NULL,
+    ALTER COLUMN kind DROP NOT NULL,
+    ALTER COLUMN vclock DROP NOT NULL;
+CREATE INDEX events_hlc_idx ON ws.events (hlc);
+
+-- Event schemas: jsonpath predicates a payload must satisfy, per module,
+-- event type and version.  Versions are only added, never changed; an
+-- older version stays accepted for its grace period after the next one
+-- was registered.
+CREATE TABLE ws.event_schemas (
+    module        text NOT NULL REFERENCES ws.modules (name),
+    event_type    text NOT NULL CHECK (event_type <> '' AND length(event_type) <= 63),
+    version       int NOT NULL CHECK (version > 0),
+    rules         jsonpath[] NOT NULL,
+    grace         interval NOT NULL DEFAULT '7 days' CHECK (grace >= '0'),
+    registered_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    PRIMARY KEY (module, event_type, version)
+);
+-- cached by every backend with the kinds (src/kindcache.c)
+CREATE TRIGGER event_schemas_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON ws.event_schemas
+    FOR EACH STATEMENT EXECUTE FUNCTION ws.catalog_changed();
+ALTER TABLE ws.event_schemas ENABLE ALWAYS TRIGGER event_schemas_changed;
+
+-- Subscribers of the bus: each belongs to a module and has a durable
+-- position (every event at or below it is acknowledged) and one or more
+-- pairs of LIKE patterns.
+CREATE TABLE ws.subscribers (
+    subscriber text PRIMARY KEY CHECK (subscriber <> '' AND length(subscriber) <= 200),
+    module     text NOT NULL REFERENCES ws.modules (name),
+    position   ws.hlc NOT NULL,
+    acked_at   timestamptz,
+    created_at timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+CREATE TABLE ws.subscriptions (
+    subscriber         text NOT NULL REFERENCES ws.subscribers (subscriber) ON DELETE CASCADE,
+    module_pattern     text NOT NULL CHECK (module_pattern <> ''),
+    event_type_pattern text NOT NULL CHECK (event_type_pattern <> ''),
+    PRIMARY KEY (subscriber, module_pattern, event_type_pattern)
+);
+
+-- Session state: rows of a backend, identified by pid and start time, so
+-- they are shown only while that very backend lives.  Unlogged: crash
+-- recovery empties it, and it is neither written to WAL nor replicated.
+-- Dumps keep none of it (the rows belong to sessions of this server).
+CREATE UNLOGGED TABLE ws.session_data (
+    pid           int NOT NULL,
+    backend_start timestamptz NOT NULL,
+    key           text NOT NULL CHECK (key <> ''),
+    value         jsonb NOT NULL,
+    since         timestamptz NOT NULL,
+    PRIMARY KEY (pid, backend_start, key)
+);
+
+-- Cache state: derived views, materialized in schema ws_derived, rebuilt
+-- from the query registered here.
+CREATE TABLE ws.derived (
+    name         text PRIMARY KEY,
+    query        text NOT NULL,
+    owner        regrole NOT NULL,
+    defined_at   timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    refreshed_at timestamptz
+);
+CREATE SCHEMA ws_derived;
+
+SELECT pg_catalog.pg_extension_config_dump('ws.event_schemas', '');
+SELECT pg_catalog.pg_extension_config_dump('ws.subscribers', '');
+SELECT pg_catalog.pg_extension_config_dump('ws.subscriptions', '');
+SELECT pg_catalog.pg_extension_config_dump('ws.session_data', 'WHERE false');
+SELECT pg_catalog.pg_extension_config_dump('ws.derived', '');
+
+COMMENT ON TABLE ws.event_schemas IS 'versions of event schemas: jsonpath rules every event of the type must satisfy';
+COMMENT ON TABLE ws.subscribers IS 'subscribers of the event bus and their acknowledged positions';
+COMMENT ON TABLE ws.subscriptions IS 'module and event type patterns (SQL LIKE) of each subscriber';
+COMMENT ON TABLE ws.session_data IS 'session state of backends (see the view ws.session_state)';
+COMMENT ON TABLE ws.derived IS 'derived views: the registered query of each materialized view in schema ws_derived';
+COMMENT ON SCHEMA ws_derived IS 'materialized views of worldstate''s derived views (cache state); rebuilt by ws.refresh_derived';
+
+CREATE FUNCTION ws.register_event_schema(module text, event_type text, version int,
+                                         rules jsonpath[], grace interval DEFAULT '7 days')
+RETURNS void
+AS 'MODULE_PATHNAME', 'event_schema_register'
+LANGUAGE C VOLATILE SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION ws.publish(module text, event_type text, payload jsonb,
+                           schema_version int DEFAULT 1, handshake text DEFAULT NULL)
+RETURNS uuid
+AS 'MODULE_PATHNAME', 'bus_publish'
+LANGUAGE C VOLATILE SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION ws.subscribe(subscriber text, module_pattern text, event_type_pattern text)
+RETURNS void
+AS 'MODULE_PATHNAME', 'bus_subscribe'
+LANGUAGE C VOLATILE SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION ws.unsubscribe(subscriber text) RETURNS void
+AS 'MODULE_PATHNAME', 'bus_unsubscribe'
+LANGUAGE C VOLATILE SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION ws.poll(subscriber text, max int) RETURNS SETOF ws.events
+AS 'MODULE_PATHNAME', 'bus_poll'
+LANGUAGE C VOLATILE ROWS 100 SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION ws.ack(subscriber text, upto ws.hlc) RETURNS void
+AS 'MODULE_PATHNAME', 'bus_ack'
+LANGUAGE C VOLATILE SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION ws._session_backends(OUT pid int, OUT backend_start timestamptz)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'session_backends'
+LANGUAGE C VOLATILE STRICT;
+
+CREATE FUNCTION ws.session_put(key text, value jsonb) RETURNS void
+AS 'MODULE_PATHNAME', 'session_put'
+LANGUAGE C VOLATILE SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION ws.session_get(key text) RETURNS jsonb
+AS 'MODULE_PATHNAME', 'session_get'
+LANGUAGE C VOLATILE SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION ws.define_derived(name text, query text) RETURNS void
+AS 'MODULE_PATHNAME', 'derived_define'
+LANGUAGE C VOLATILE SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION ws.refresh_derived(name text) RETURNS void
+AS 'MODULE_PATHNAME', 'derived_refresh'
+LANGUAGE C VOLATILE SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION ws.drop_derived(name text) RETURNS void
+AS 'MODULE_PATHNAME', 'derived_drop'
+LANGUAGE C VOLATILE SET search_path = pg_catalog, pg_temp;
+
+-- Session state of the sessions alive now.
+CREATE VIEW ws.session_state AS
+SELECT d.pid, d.key, d.value, d.since
+FROM ws.session_data d
+JOIN ws._session_backends() b
+  ON b.pid OPERATOR(pg_catalog.=) d.pid
+ AND b.backend_start OPERATOR(pg_catalog.=) d.backend_start;
+
+-- How far behind each subscriber is: matching events above its position,
+-- and the age of the oldest of them.
+CREATE VIEW ws.module_lag AS
+SELECT s.subscriber, s.module, s.position AS acked_hlc, s.acked_at,
+       pg_catalog.count(e.hlc) AS events_behind,
+       pg_catalog.now() OPERATOR(pg_catalog.-) ws.hlc_wall(ws.min(e.hlc)) AS oldest_unacked_age
+FROM ws.subscribers s
+LEFT JOIN LATERAL (
+    SELECT ev.hlc FROM ws.events ev
+    WHERE ev.hlc OPERATOR(ws.>) s.position
+      AND EXISTS (SELECT FROM ws.subscriptions p
+                  WHERE p.subscriber OPERATOR(pg_catalog.=) s.subscriber
+                    AND ev.module OPERATOR(pg_catalog.~~) p.module_pattern
+                    AND ev.event_type OPERATOR(pg_catalog.~~) p.event_type_pattern)
+) e ON true
+GROUP BY s.subscriber;
+
+COMMENT ON FUNCTION ws.register_event_schema(text, text, int, jsonpath[], interval) IS
+'adds a version of the event schema of (module, event_type): jsonpath predicates every payload must satisfy; older versions stay accepted for their grace period';
+COMMENT ON FUNCTION ws.publish(text, text, jsonb, int, text) IS
+'publishes an event on the bus: handshake, module grant, validation against the schema version (WS422), HLC, append to ws.events; returns its event_id';
+COMMENT ON FUNCTION ws.subscribe(text, text, text) IS
+'subscribes a subscriber (named module or module.name) to events whose module and event type match the LIKE patterns';
+COMMENT ON FUNCTION ws.unsubscribe(text) IS
+'removes a subscriber with its patterns and position';
+COMMENT ON FUNCTION ws.poll(text, int) IS
+'up to max unacknowledged events of the subscriber in HLC order, never past an event whose transaction is still open (at-least-once)';
+COMMENT ON FUNCTION ws.ack(text, ws.hlc) IS
+'acknowledges every event of the subscriber up to and including the hlc; the position never moves back';
+COMMENT ON FUNCTION ws._session_backends() IS
+'internal: pid and start time of every live backend, for ws.session_state';
+COMMENT ON FUNCTION ws.session_put(text, jsonb) IS
+'sets a key of this session''s state (NULL removes it); gone when the session ends';
+COMMENT ON FUNCTION ws.session_get(text) IS
+'this session''s value of a key, or NULL';
+COMMENT ON FUNCTION ws.define_derived(text, text) IS
+'registers a derived view (a SELECT over the world) and builds it as ws_derived.<name>, with the caller''s privileges';
+COMMENT ON FUNCTION ws.refresh_derived(text) IS
+'rebuilds a derived view, re-creating it when it was dropped';
+COMMENT ON FUNCTION ws.drop_derived(text) IS
+'forgets a derived view and drops its materialized view';
+COMMENT ON VIEW ws.session_state IS 'session state of the live sessions: pid, key, value, since';
+COMMENT ON VIEW ws.module_lag IS 'per subscriber: acknowledged position, events behind, age of the oldest unacknowledged event';
+
+REVOKE ALL ON FUNCTION ws.register_event_schema(text, text, int, jsonpath[], interval) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ws.publish(text, text, jsonb, int, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ws.subscribe(text, text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ws.unsubscribe(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ws.poll(text, int) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ws.ack(text, ws.hlc) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ws._session_backends() FROM PUBLIC;
+REVOKE ALL ON FUNCTION ws.session_put(text, jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ws.session_get(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ws.define_derived(text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ws.refresh_derived(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ws.drop_derived(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ws.register_event_schema(text, text, int, jsonpath[], interval) TO ws_writer;
+GRANT EXECUTE ON FUNCTION ws.publish(text, text, jsonb, int, text) TO ws_writer;
+GRANT EXECUTE ON FUNCTION ws.subscribe(text, text, text) TO ws_writer;
+GRANT EXECUTE ON FUNCTION ws.unsubscribe(text) TO ws_writer;
+GRANT EXECUTE ON FUNCTION ws.poll(text, int) TO ws_writer;
+GRANT EXECUTE ON FUNCTION ws.ack(text, ws.hlc) TO ws_writer;
+GRANT EXECUTE ON FUNCTION ws._session_backends() TO ws_reader;
+GRANT EXECUTE ON FUNCTION ws.session_put(text, jsonb) TO ws_writer;
+GRANT EXECUTE ON FUNCTION ws.session_get(text) TO ws_writer;
+GRANT EXECUTE ON FUNCTION ws.define_derived(text, text) TO ws_writer;
+GRANT EXECUTE ON FUNCTION ws.refresh_derived(text) TO ws_writer;
+GRANT EXECUTE ON FUNCTION ws.drop_derived(text) TO ws_writer;
+
+REVOKE ALL ON ws.event_schemas, ws.subscribers, ws.subscriptions, ws.session_data, ws.derived,
+              ws.session_state, ws.module_lag FROM PUBLIC;
+GRANT SELECT ON ws.event_schemas, ws.subscribers, ws.subscriptions, ws.session_data, ws.derived,
+                ws.session_state, ws.module_lag TO ws_reader;
+REVOKE ALL ON SCHEMA ws_derived FROM PUBLIC;
+GRANT USAGE ON SCHEMA ws_derived TO ws_reader;
 
 ------------------------------------------------------------------------
 -- Monitoring

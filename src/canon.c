@@ -33,8 +33,11 @@
 #include "utils/json.h"
 #include "utils/lsyscache.h"
 #include "utils/syscache.h"
+#include "utils/timestamp.h"
 
 #include "canon.h"
+#include "errcodes.h"
+#include "hlc.h"
 #include "kindcache.h"
 #include "worldstate.h"
 
@@ -189,4 +192,55 @@ ws_reject(WsStat stat, int sqlerrcode, const char *entity_id,
 			 errmsg_internal("%s", msg.data),
 			 detail ? errdetail_internal("%s", detail) : 0,
 			 hint ? errhint("%s", hint) : 0));
+}
+
+/* Raise WS401 unless the presented handshake is the required one. */
+void
+ws_check_handshake(const char *given, const char *entity_id)
+{
+	const char *h = given ? given : ws_handshake;
+	const char *required = ws_required_handshake ? ws_required_handshake : "";
+
+	if (required[0] == '\0')
+		return;
+	if (h == NULL || h[0] == '\0')
+		ws_reject(WS_STAT_REJECT_HANDSHAKE, ERRCODE_WS_HANDSHAKE, entity_id,
+				  "Every change must present the handshake.",
+				  "Pass handshake => '...' or SET worldstate.handshake.",
+				  "missing handshake");
+	if (strcmp(h, required) != 0)
+		ws_reject(WS_STAT_REJECT_HANDSHAKE, ERRCODE_WS_HANDSHAKE, entity_id,
+				  "The handshake presented does not match worldstate.required_handshake.",
+				  NULL,
+				  "invalid handshake \"%s\"", h);
+}
+
+/* The handshake stored with an event: what was presented. */
+const char *
+ws_presented_handshake(const char *given)
+{
+	if (given)
+		return given;
+	return ws_handshake ? ws_handshake : "";
+}
+
+/*
+ * A new time-ordered (version 7, RFC 9562) uuid: 48 bits of Unix time in
+ * milliseconds, then random bits.  Ids generated close in time sort close
+ * together, so the primary key of ws.events grows at its right edge
+ * instead of touching a random leaf page on every insert.
+ */
+void
+ws_new_event_id(pg_uuid_t *u)
+{
+	uint64		ms = (uint64) ((GetCurrentTimestamp() + WS_UNIX_TO_PG_USECS) / 1000);
+
+	if (!pg_strong_random(u->data + 6, UUID_LEN - 6))
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("could not generate random values")));
+	for (int i = 0; i < 6; i++)
+		u->data[i] = (uint8) (ms >> (40 - 8 * i));
+	u->data[6] = (u->data[6] & 0x0f) | 0x70;
+	u->data[8] = (u->data[8] & 0x3f) | 0x80;
 }

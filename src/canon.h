@@ -13,6 +13,8 @@
 
 #include "executor/spi.h"
 #include "utils/jsonb.h"
+#include "utils/jsonpath.h"
+#include "utils/uuid.h"
 
 #include "stats.h"
 
@@ -36,6 +38,13 @@ extern void ws_reject(WsStat stat, int sqlerrcode, const char *entity_id,
 					  const char *fmt,...) pg_attribute_printf(6, 7) pg_attribute_noreturn();
 
 extern char *ws_text_arg(Datum d, bool isnull, const char *argname);
+
+extern void ws_check_handshake(const char *given, const char *entity_id);
+extern const char *ws_presented_handshake(const char *given);
+extern void ws_new_event_id(pg_uuid_t *u);
+
+/* module.c */
+extern bool ws_jsonpath_is_predicate(JsonPath *jp);
 
 /* transition.c: let archival move rows out of ws.events */
 extern void ws_events_guard_suspend(bool suspend);

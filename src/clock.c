@@ -16,9 +16,11 @@
  * ceiling on disk.  When shared memory is initialised (server start, or
  * reinitialisation after a crash) the clock starts at (ceiling, INT32_MAX),
  * so the next value is above everything issued before, whatever the system
- * clock now says.  The window bounds both the fsync rate (one per window of
- * clock progress) and how far ahead of real time the clock may start after
- * a restart.
+ * clock now says.  The window bounds both the fsync rate and how far ahead
+ * of real time the clock may start after a restart.  The ceiling is raised
+ * as soon as the clock comes within half a window of it, by whichever
+ * backend gets there first while no other is writing, so the others do not
+ * wait for the file: one write per half window of clock progress.
  *
  * The physical reading is GetCurrentTimestamp() plus the superuser-only
  * test setting worldstate.clock_offset, which lets tests step the clock
@@ -206,15 +208,14 @@ clock_check_ready(void)
 }
 
 /*
- * Make sure a value with the given wall time may be issued: persist a new
- * ceiling when it lies above the current one.
+ * Persist wall + WS_CLOCK_CEILING_WINDOW as the new ceiling when the
+ * current one is below wall + margin.  The caller holds persist_lock, so
+ * only it changes the ceiling and reading it is safe.
  */
 static void
-clock_raise_ceiling(int64 wall)
+clock_persist_ceiling(int64 wall, int64 margin)
 {
-	LWLockAcquire(ws_clock->persist_lock, LW_EXCLUSIVE);
-	/* only this lock's holder changes the ceiling, so reading it is safe */
-	if (ws_clock->ceiling < wall)
+	if (ws_clock->ceiling < wall + margin)
 	{
 		int64		ceiling = wall + WS_CLOCK_CEILING_WINDOW;
 
@@ -223,6 +224,32 @@ clock_raise_ceiling(int64 wall)
 		ws_clock->ceiling = ceiling;
 		SpinLockRelease(&ws_clock->mutex);
 	}
+}
+
+/*
+ * Make sure a value with the given wall time may be issued: persist a new
+ * ceiling when it lies above the current one.
+ */
+static void
+clock_raise_ceiling(int64 wall)
+{
+	LWLockAcquire(ws_clock->persist_lock, LW_EXCLUSIVE);
+	clock_persist_ceiling(wall, 0);
+	LWLockRelease(ws_clock->persist_lock);
+}
+
+/*
+ * The clock has come within half a window of the ceiling: raise it now,
+ * unless another backend is already writing it, so that other backends
+ * seldom have to wait for the file to be written.  This makes one write per
+ * half window of clock progress, normally off their way.
+ */
+static void
+clock_raise_ceiling_early(int64 wall)
+{
+	if (!LWLockConditionalAcquire(ws_clock->persist_lock, LW_EXCLUSIVE))
+		return;
+	clock_persist_ceiling(wall, WS_CLOCK_CEILING_WINDOW / 2);
 	LWLockRelease(ws_clock->persist_lock);
 }
 
@@ -241,6 +268,7 @@ clock_advance(const WsHlc *remote)
 	{
 		WsHlc		next;
 		bool		ok;
+		int64		ceiling;
 
 		SpinLockAcquire(&ws_clock->mutex);
 		if (remote)
@@ -250,12 +278,17 @@ clock_advance(const WsHlc *remote)
 		ok = next.wall <= ws_clock->ceiling;
 		if (ok && next.wall <= WS_HLC_WALL_MAX)
 			ws_clock->last = next;
+		ceiling = ws_clock->ceiling;
 		SpinLockRelease(&ws_clock->mutex);
 
 		ws_hlc_check(&next, ERRCODE_DATETIME_VALUE_OUT_OF_RANGE);
 
 		if (ok)
+		{
+			if (next.wall > ceiling - WS_CLOCK_CEILING_WINDOW / 2)
+				clock_raise_ceiling_early(next.wall);
 			return next;
+		}
 		clock_raise_ceiling(next.wall);
 	}
 }
@@ -266,6 +299,22 @@ ws_clock_now(void)
 {
 	clock_check_ready();
 	return clock_advance(NULL);
+}
+
+/*
+ * The greatest value the node clock has issued or received.  Every value
+ * issued after this call is above it (see horizon.c).
+ */
+WsHlc
+ws_clock_last(void)
+{
+	WsHlc		last;
+
+	clock_check_ready();
+	SpinLockAcquire(&ws_clock->mutex);
+	last = ws_clock->last;
+	SpinLockRelease(&ws_clock->mutex);
+	return last;
 }
 
 /*

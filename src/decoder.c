@@ -142,9 +142,9 @@ static const struct
 }			ws_event_cols[EC_COUNT] =
 {
 	{"event_id", UUIDOID, true},
-	{"entity_id", TEXTOID, true},
-	{"kind", TEXTOID, true},
-	{"version", INT8OID, true},
+	{"entity_id", TEXTOID, false},	/* NULL on events published to the bus */
+	{"kind", TEXTOID, false},
+	{"version", INT8OID, false},
 	{"hlc", InvalidOid, true},
 	{"origin_node", INT4OID, true},
 	{"module", TEXTOID, true},
@@ -921,9 +921,15 @@ ws_write_event(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, Relation rel,
 	ws_put_txn_position(out, txn, streaming, n);
 	appendStringInfoString(out, ",\"event_id\":");
 	ws_put_uuid(out, DatumGetUUIDP(COL(EC_EVENT_ID)));
-	ws_put_text(out, "entity_id", TextDatumGetCString(COL(EC_ENTITY_ID)));
-	ws_put_text(out, "entity_kind", TextDatumGetCString(COL(EC_KIND)));
-	appendStringInfo(out, ",\"version\":" INT64_FORMAT, DatumGetInt64(COL(EC_VERSION)));
+	/* events published to the bus belong to no entity */
+	if (ISNULL(EC_ENTITY_ID))
+		appendStringInfoString(out, ",\"entity_id\":null,\"entity_kind\":null,\"version\":null");
+	else
+	{
+		ws_put_text(out, "entity_id", TextDatumGetCString(COL(EC_ENTITY_ID)));
+		ws_put_text(out, "entity_kind", TextDatumGetCString(COL(EC_KIND)));
+		appendStringInfo(out, ",\"version\":" INT64_FORMAT, DatumGetInt64(COL(EC_VERSION)));
+	}
 	memcpy(&hlc, DatumGetPointer(COL(EC_HLC)), sizeof(hlc));
 	ws_hlc_format(&hlc, hlc_text, sizeof(hlc_text));
 	appendStringInfo(out, ",\"hlc\":\"%s\",\"origin\":%d", hlc_text, DatumGetInt32(COL(EC_ORIGIN)));

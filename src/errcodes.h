@@ -19,6 +19,8 @@
 #define ERRCODE_WS_RETIRED				MAKE_SQLSTATE('W','S','4','1','0')
 #define ERRCODE_WS_IDEMPOTENCY			MAKE_SQLSTATE('W','S','4','1','2')
 #define ERRCODE_WS_CONSTRAINT			MAKE_SQLSTATE('W','S','4','2','2')
+/* the same code: an event that does not match its schema */
+#define ERRCODE_WS_SCHEMA_MISMATCH		ERRCODE_WS_CONSTRAINT
 #define ERRCODE_WS_CAUSAL				MAKE_SQLSTATE('W','S','4','2','5')
 #define ERRCODE_WS_CLOCK_SKEW			MAKE_SQLSTATE('W','S','5','0','8')
 

@@ -9,9 +9,10 @@
  * generation counter in shared memory:
  *
  *	- a statement trigger on ws.modules, ws.module_grants, ws.kinds and
- *	  ws.constraints (whatever writes them: the functions, a restore, a
- *	  superuser) marks the transaction; when it commits, the counter is
- *	  bumped, *after* the change became visible;
+ *	  ws.constraints (and ws.event_schemas, which bus.c caches the same
+ *	  way through ws_catalog_stamp) -- whatever writes them: the functions,
+ *	  a restore, a superuser -- marks the transaction; when it commits, the
+ *	  counter is bumped, *after* the change became visible;
  *	- a backend notes the counter before it loads an entry, so an entry
  *	  loaded from data older than a committed change carries an older
  *	  generation and is dropped on next use;
@@ -57,6 +58,7 @@ static uint64 cache_generation = 0;
 static Oid	cache_nsp = InvalidOid;
 static bool changed_in_xact = false;
 static bool callback_registered = false;
+static uint64 local_resets = 0;	/* times this backend dropped its cache */
 
 /* hash entry: module grants */
 typedef struct WsModuleGrants
@@ -94,6 +96,21 @@ cache_reset(void)
 	kinds = NULL;
 	grants = NULL;
 	cache_generation = 0;
+	local_resets++;
+}
+
+/*
+ * A stamp for caches of other files built from the same tables (the event
+ * schemas of bus.c): it changes whenever this file's cache is invalidated,
+ * by another backend's commit or in this backend.  0 means "do not cache"
+ * (no shared memory, or a transaction snapshot).  Note it before loading.
+ */
+uint64
+ws_catalog_stamp(void)
+{
+	if (shared == NULL || IsolationUsesXactSnapshot())
+		return 0;
+	return pg_atomic_read_u64(&shared->generation) + local_resets;
 }
 
 /* Bump the shared generation at commit; drop our own cache on abort. */

@@ -26,5 +26,6 @@ extern Size ws_kindcache_shmem_size(void);
 extern void ws_kindcache_shmem_init(void);
 extern const WsKind *ws_kind_lookup(const char *kind);
 extern int	ws_module_grant_roles(const char *module, Oid **roles);
+extern uint64 ws_catalog_stamp(void);
 
 #endif							/* WS_KINDCACHE_H */

@@ -201,8 +201,8 @@ kind_define(PG_FUNCTION_ARGS)
  * True when the jsonpath is a predicate (a boolean check such as
  * $.balance >= 0), which is what jsonb_path_match needs.
  */
-static bool
-jsonpath_is_predicate(JsonPath *jp)
+bool
+ws_jsonpath_is_predicate(JsonPath *jp)
 {
 	JsonPathItem v;
 
@@ -240,7 +240,7 @@ constraint_add(PG_FUNCTION_ARGS)
 	Datum		a[3];
 	char	   *module;
 
-	if (!jsonpath_is_predicate(jp))
+	if (!ws_jsonpath_is_predicate(jp))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("constraint \"%s\" is not a jsonpath predicate", name),

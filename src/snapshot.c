@@ -416,7 +416,8 @@ replay_events(const WsHlc *after)
 					   " e.vclock, cur.entity_id IS NOT NULL, cur.state, cur.created_hlc, cur.retired"
 					   " FROM ws.events e LEFT JOIN ws.entities cur"
 					   "   ON cur.entity_id OPERATOR(pg_catalog.=) e.entity_id"
-					   " WHERE $1 IS NULL OR e.hlc OPERATOR(ws.>) $1"
+					   " WHERE ($1 IS NULL OR e.hlc OPERATOR(ws.>) $1)"
+					   "   AND e.entity_id IS NOT NULL"	/* not events of the bus */
 					   " ORDER BY e.entity_id, e.version", 1, t);
 	if (batch->upsert == NULL || scan == NULL)
 		elog(ERROR, "could not prepare the replay");
@@ -510,7 +511,7 @@ replay_events(const WsHlc *after)
 					  "   entity_id AS from_id, meta->>'rel' AS rel, meta->>'to' AS to_id,"
 					  "   meta->'props' AS props, hlc, event_type"
 					  " FROM ws.events WHERE ($1 IS NULL OR hlc OPERATOR(ws.>) $1)"
-					  "   AND event_type IN ('linked', 'unlinked')"
+					  "   AND event_type IN ('linked', 'unlinked') AND entity_id IS NOT NULL"
 					  " ORDER BY entity_id, meta->>'rel', meta->>'to', hlc DESC",
 					  1, t, a, nulls, SPI_OK_UTILITY);
 	exec_or_die("INSERT INTO ws.relationships (from_id, rel, to_id, props, hlc)"
@@ -616,6 +617,7 @@ verify_world(WsProblems *p)
 					   "  UNION ALL"
 					   "  SELECT entity_id, version, hlc, event_type, patch, state FROM ws.events_archive) e"
 					   " LEFT JOIN ws.entities cur ON cur.entity_id OPERATOR(pg_catalog.=) e.entity_id"
+					   " WHERE e.entity_id IS NOT NULL"	/* not events of the bus */
 					   " ORDER BY e.entity_id, e.version", 0, NULL);
 	if (scan == NULL)
 		elog(ERROR, "could not prepare the verification");
@@ -822,9 +824,11 @@ snapshot_restore(PG_FUNCTION_ARGS)
 Datum
 world_state_hash(PG_FUNCTION_ARGS)
 {
+	MemoryContext outer = CurrentMemoryContext;
 	WsAsOwner	saved;
 	WsDigest	d;
 	char	   *hex;
+	text	   *result;
 
 	SPI_connect();
 	ws_as_owner_begin(&saved);
@@ -841,9 +845,12 @@ world_state_hash(PG_FUNCTION_ARGS)
 					 " ORDER BY entity_id COLLATE \"C\"", 1, t, a);
 	}
 	hex = digest_end(&d);
+	/* SPI calls leave us in SPI's context, which SPI_finish frees */
+	MemoryContextSwitchTo(outer);
+	result = cstring_to_text(hex);
 	ws_as_owner_end(&saved);
 	SPI_finish();
-	PG_RETURN_TEXT_P(cstring_to_text(hex));
+	PG_RETURN_TEXT_P(result);
 }
 
 /*

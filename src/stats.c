@@ -18,6 +18,7 @@
 #include "storage/shmem.h"
 #include "utils/builtins.h"
 
+#include "horizon.h"
 #include "stats.h"
 #include "worldstate.h"
 
@@ -41,6 +42,11 @@ static const char *const ws_stat_names[WS_STAT_COUNT] = {
 	"rejected_constraint",
 	"rejected_causal",
 	"rejected_permission",
+	"rejected_schema",
+	"events_published",
+	"bus_polls",
+	"events_delivered",
+	"bus_acks",
 };
 
 static WsStatsShared *ws_stats_shared = NULL;
@@ -74,6 +80,14 @@ ws_stats_count(WsStat stat)
 {
 	if (ws_stats_shared)
 		pg_atomic_fetch_add_u64(&ws_stats_shared->counters[stat], 1);
+}
+
+/* Add n to a counter; a no-op when the library was not preloaded. */
+void
+ws_stats_add(WsStat stat, uint64 n)
+{
+	if (ws_stats_shared && n > 0)
+		pg_atomic_fetch_add_u64(&ws_stats_shared->counters[stat], n);
 }
 
 /* Record how far a remote clock was ahead of ours, keeping the maximum. */
@@ -111,6 +125,10 @@ ws_stats(PG_FUNCTION_ARGS)
 	}
 	values[0] = CStringGetTextDatum("max_clock_skew_observed_us");
 	values[1] = Int64GetDatum((int64) pg_atomic_read_u64(&ws_stats_shared->max_skew_us));
+	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	/* a gauge: transactions holding back readers of the event log */
+	values[0] = CStringGetTextDatum("event_writers_in_flight");
+	values[1] = Int64GetDatum((int64) ws_events_in_flight());
 	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	return (Datum) 0;
 }

@@ -22,12 +22,19 @@ typedef enum WsStat
 	WS_STAT_REJECT_CONSTRAINT,
 	WS_STAT_REJECT_CAUSAL,
 	WS_STAT_REJECT_PERMISSION,
+	/* the event bus (bus.c) */
+	WS_STAT_REJECT_SCHEMA,
+	WS_STAT_EVENTS_PUBLISHED,
+	WS_STAT_BUS_POLLS,
+	WS_STAT_EVENTS_DELIVERED,
+	WS_STAT_BUS_ACKS,
 	WS_STAT_COUNT				/* number of counters; keep last */
 } WsStat;
 
 extern Size ws_stats_shmem_size(void);
 extern void ws_stats_shmem_init(void);
 extern void ws_stats_count(WsStat stat);
+extern void ws_stats_add(WsStat stat, uint64 n);
 extern void ws_stats_observe_skew(int64 skew_us);
 
 #endif							/* WS_STATS_H */

@@ -18,7 +18,9 @@
  *	5. retired entities refuse changes (WS410); the expected version must
  *	   match (WS409);
  *	6. RFC 7396 merge patch, with numeric deltas for the kind's counters;
- *	7. every constraint of the kind (WS422, naming it);
+ *	7. every constraint of the kind (WS422, naming it), and every rule of
+ *	   the latest version of the module's event schema for the event type,
+ *	   when one is registered (WS422, naming the rule; bus.c);
  *	8. the node clock (ws.hlc_now) and a vclock tick;
  *	9. replace the entity row, version + 1, with a conditional update that
  *	   locks it until the transaction ends.  If a concurrent transaction
@@ -68,9 +70,11 @@
 #include "storage/lock.h"
 #include "common/hashfn.h"
 
+#include "bus.h"
 #include "canon.h"
 #include "errcodes.h"
 #include "hlc.h"
+#include "horizon.h"
 #include "kindcache.h"
 #include "merge_patch.h"
 #include "vclock.h"
@@ -248,57 +252,6 @@ copy_to(MemoryContext cxt, Datum d, bool byval, int len)
 
 	MemoryContextSwitchTo(old);
 	return r;
-}
-
-/* Raise WS401 unless the presented handshake is the required one. */
-static void
-check_handshake(const char *given, const char *entity_id)
-{
-	const char *h = given ? given : ws_handshake;
-	const char *required = ws_required_handshake ? ws_required_handshake : "";
-
-	if (required[0] == '\0')
-		return;
-	if (h == NULL || h[0] == '\0')
-		ws_reject(WS_STAT_REJECT_HANDSHAKE, ERRCODE_WS_HANDSHAKE, entity_id,
-				  "Every change must present the handshake.",
-				  "Pass handshake => '...' or SET worldstate.handshake.",
-				  "missing handshake");
-	if (strcmp(h, required) != 0)
-		ws_reject(WS_STAT_REJECT_HANDSHAKE, ERRCODE_WS_HANDSHAKE, entity_id,
-				  "The handshake presented does not match worldstate.required_handshake.",
-				  NULL,
-				  "invalid handshake \"%s\"", h);
-}
-
-/* The handshake stored with an event: what was presented. */
-static const char *
-presented_handshake(const char *given)
-{
-	if (given)
-		return given;
-	return ws_handshake ? ws_handshake : "";
-}
-
-/*
- * A new time-ordered (version 7, RFC 9562) uuid: 48 bits of Unix time in
- * milliseconds, then random bits.  Ids generated close in time sort close
- * together, so the primary key of ws.events grows at its right edge
- * instead of touching a random leaf page on every insert.
- */
-static void
-new_uuid(pg_uuid_t *u)
-{
-	uint64		ms = (uint64) ((GetCurrentTimestamp() + WS_UNIX_TO_PG_USECS) / 1000);
-
-	if (!pg_strong_random(u->data + 6, UUID_LEN - 6))
-		ereport(ERROR,
-				(errcode(ERRCODE_INTERNAL_ERROR),
-				 errmsg("could not generate random values")));
-	for (int i = 0; i < 6; i++)
-		u->data[i] = (uint8) (ms >> (40 - 8 * i));
-	u->data[6] = (u->data[6] & 0x0f) | 0x70;
-	u->data[8] = (u->data[8] & 0x3f) | 0x80;
 }
 
 /*
@@ -549,7 +502,18 @@ replay_if_done(const WsChange *c, const char *digest, const WsEntity *current,
 	if (SPI_processed == 0)
 		return false;
 
-	ev_entity = TextDatumGetCString(spi_col(0, 1, &isnull));
+	{
+		Datum		d = spi_col(0, 1, &isnull);
+
+		/* an event published on the bus has no entity */
+		if (isnull)
+			ws_reject(WS_STAT_REJECT_IDEMPOTENCY, ERRCODE_WS_IDEMPOTENCY, c->entity_id,
+					  psprintf("Event %s was published on the event bus.",
+							   DatumGetCString(DirectFunctionCall1(uuid_out, UUIDPGetDatum(&c->event_id)))),
+					  "Use a new event_id for a new update.",
+					  "idempotency key reused with a different update");
+		ev_entity = TextDatumGetCString(d);
+	}
 	ev_version = DatumGetInt64(spi_col(0, 2, &isnull));
 	{
 		Datum		d = spi_col(0, 3, &isnull);
@@ -602,7 +566,8 @@ notify_event(const pg_uuid_t *event_id, const char *entity_id, int64 version, co
 static void
 insert_event(WsWriter *w, const pg_uuid_t *event_id, const WsEntity *e,
 			 const char *event_type, Jsonb *patch, bool keyframe, Jsonb *meta,
-			 const char *handshake, ArrayType *deps, const char *digest)
+			 const char *handshake, ArrayType *deps, const char *digest,
+			 int32 schema_version)
 {
 	Datum		v[EV_NCOLS];
 	bool		n[EV_NCOLS];
@@ -625,7 +590,7 @@ insert_event(WsWriter *w, const pg_uuid_t *event_id, const WsEntity *e,
 	v[EV_CAUSAL_DEPS] = deps ? PointerGetDatum(deps) : (Datum) 0;
 	n[EV_CAUSAL_DEPS] = deps == NULL;
 	v[EV_VCLOCK] = e->vclock;
-	v[EV_SCHEMA_VERSION] = Int32GetDatum(1);
+	v[EV_SCHEMA_VERSION] = Int32GetDatum(schema_version);
 	v[EV_REQUEST_DIGEST] = digest ? CStringGetTextDatum(digest) : (Datum) 0;
 	n[EV_REQUEST_DIGEST] = digest == NULL;
 	v[EV_TXID] = FullTransactionIdGetDatum(GetTopFullTransactionId());
@@ -762,10 +727,11 @@ apply_change(Oid caller, const WsChange *c, WsWriter *w, WsEntity *out,
 	pg_uuid_t	event_id;
 	const char *event_type = c->event_type;
 	char	   *digest = NULL;
+	int32		schema_version = 1;
 	MemoryContext old;
 
 	/* 1. handshake */
-	check_handshake(c->handshake, c->entity_id);
+	ws_check_handshake(c->handshake, c->entity_id);
 
 	if (c->what == WS_CHANGE_LINK || c->what == WS_CHANGE_UNLINK)
 	{
@@ -833,12 +799,14 @@ apply_change(Oid caller, const WsChange *c, WsWriter *w, WsEntity *out,
 					 errmsg("the state of entity \"%s\" must remain a JSON object", c->entity_id),
 					 errdetail("A merge patch that is not an object replaces the whole state.")));
 
-		/* 7. constraints */
+		/* 7. constraints, and the event schema of the module, if any */
 		check_constraints(kind, next.state, c->entity_id);
+		schema_version = ws_event_schema_check(cur.module, event_type, effective,
+											   c->entity_id);
 
 		/* 8. clocks */
 		next.version = cur.version + 1;
-		next.hlc = ws_clock_now();
+		next.hlc = ws_hlc_for_event();
 		old = MemoryContextSwitchTo(outcxt);
 		next.vclock = tick_vclock(cur.vclock);
 		MemoryContextSwitchTo(old);
@@ -860,10 +828,11 @@ apply_change(Oid caller, const WsChange *c, WsWriter *w, WsEntity *out,
 	if (c->has_event_id)
 		event_id = c->event_id;
 	else
-		new_uuid(&event_id);
+		ws_new_event_id(&event_id);
 	insert_event(w, &event_id, &next, event_type, effective,
 				 next.version % ws_keyframe_interval == 0,
-				 meta, presented_handshake(c->handshake), c->causal_deps, digest);
+				 meta, ws_presented_handshake(c->handshake), c->causal_deps, digest,
+				 schema_version);
 
 	if (c->what == WS_CHANGE_LINK)
 	{
@@ -1173,6 +1142,7 @@ entity_create(PG_FUNCTION_ARGS)
 	char	   *handshake;
 	Jsonb	   *given;
 	char	   *digest = NULL;
+	int32		schema_version;
 	Datum		args[2];
 
 	init_change(&c, WS_CHANGE_UPDATE, fcinfo, 0);
@@ -1196,7 +1166,7 @@ entity_create(PG_FUNCTION_ARGS)
 	c.patch = given;
 	c.event_type = "created";
 
-	check_handshake(handshake, e.entity_id);
+	ws_check_handshake(handshake, e.entity_id);
 
 	ws_changes_begin(&session);
 
@@ -1256,9 +1226,10 @@ entity_create(PG_FUNCTION_ARGS)
 	 */
 	e.state = given;
 	check_constraints(kind, e.state, e.entity_id);
+	schema_version = ws_event_schema_check(e.module, c.event_type, given, e.entity_id);
 
 	e.version = 1;
-	e.hlc = ws_clock_now();
+	e.hlc = ws_hlc_for_event();
 	e.created_hlc = e.hlc;
 	e.retired = false;
 	{
@@ -1291,9 +1262,9 @@ entity_create(PG_FUNCTION_ARGS)
 		}
 	}
 	if (!c.has_event_id)
-		new_uuid(&c.event_id);
+		ws_new_event_id(&c.event_id);
 	insert_event(&session.writer, &c.event_id, &e, c.event_type, given, true, NULL,
-				 presented_handshake(handshake), NULL, digest);
+				 ws_presented_handshake(handshake), NULL, digest, schema_version);
 	notify_event(&c.event_id, e.entity_id, e.version, &e.hlc);
 	CommandCounterIncrement();
 

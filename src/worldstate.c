@@ -23,6 +23,7 @@
 #include "utils/guc.h"
 
 #include "hlc.h"
+#include "horizon.h"
 #include "kindcache.h"
 #include "stats.h"
 #include "worker.h"
@@ -55,6 +56,7 @@ ws_shmem_request(void)
 	ws_clock_shmem_request();
 	RequestAddinShmemSpace(ws_stats_shmem_size());
 	RequestAddinShmemSpace(ws_kindcache_shmem_size());
+	ws_horizon_shmem_request();
 }
 
 static void
@@ -65,6 +67,7 @@ ws_shmem_startup(void)
 	ws_clock_shmem_init();
 	ws_stats_shmem_init();
 	ws_kindcache_shmem_init();
+	ws_horizon_shmem_init();
 }
 
 /*

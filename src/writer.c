@@ -128,6 +128,27 @@ ws_writer_begin(WsWriter *w)
 	AfterTriggerBeginQuery();
 }
 
+/*
+ * Open ws.events alone, for events without an entity (the event bus,
+ * bus.c): only ws_writer_insert_event may be used.  Pair with
+ * ws_writer_end.
+ */
+void
+ws_writer_begin_events(WsWriter *w)
+{
+	Oid			nsp = ws_namespace();
+
+	memset(w, 0, sizeof(*w));
+	w->estate = CreateExecutorState();
+	ExecInitRangeTable(w->estate, list_make1(target_rte(get_relname_relid("events", nsp))));
+	w->events = open_target(w, "events", 1, &w->events_rel);
+	w->estate->es_opened_result_relations = list_make1(w->events);
+	map_columns(w->events_rel, event_cols, EV_NCOLS, w->ev_att);
+	w->estate->es_snapshot = GetActiveSnapshot();
+	w->event_slot = table_slot_create(w->events_rel, &w->estate->es_tupleTable);
+	AfterTriggerBeginQuery();
+}
+
 /* Fire the queued AFTER triggers and close everything. */
 void
 ws_writer_end(WsWriter *w)
@@ -139,13 +160,15 @@ ws_writer_end(WsWriter *w)
 	foreach(lc, w->estate->es_trig_target_relations)
 		table_close(((ResultRelInfo *) lfirst(lc))->ri_RelationDesc, NoLock);
 	ExecCloseIndices(w->events);
-	ExecCloseIndices(w->entities);
+	if (w->entities)
+		ExecCloseIndices(w->entities);
 	ExecResetTupleTable(w->estate->es_tupleTable, false);
 	/* tables the executor opened itself, e.g. for trigger checks */
 	ExecCloseRangeTableRelations(w->estate);
 	FreeExecutorState(w->estate);
 	table_close(w->events_rel, NoLock);
-	table_close(w->entities_rel, NoLock);
+	if (w->entities_rel)
+		table_close(w->entities_rel, NoLock);
 	memset(w, 0, sizeof(*w));
 }
 

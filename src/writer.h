@@ -69,6 +69,7 @@ typedef struct WsWriter
 } WsWriter;
 
 extern void ws_writer_begin(WsWriter *w);
+extern void ws_writer_begin_events(WsWriter *w);
 extern void ws_writer_end(WsWriter *w);
 extern void ws_writer_insert_event(WsWriter *w, const Datum *values, const bool *nulls);
 extern bool ws_writer_fetch_entity(WsWriter *w, const char *entity_id,

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every suite against throwaway clusters: pg_regress and isolation
-# (through `make installcheck`), pgTAP (pg_prove) and the TAP tests
+# (through `make installcheck`), pgTAP (pg_prove), the Node.js client
+# (test/client, `npm install` on first use) and the TAP tests
 # (PostgreSQL::Test::Cluster).  Ends with one line "N passed, N failed" and
 # exits non-zero when anything failed; no server is left running.
 set -uo pipefail
@@ -17,6 +18,21 @@ count_regress() {
 	local log=$1 ok bad
 	ok=$(grep -cE '\.\.\. ok' "$log")
 	bad=$(grep -cE '\.\.\. FAILED|\.\.\. failed' "$log")
+	passed=$((passed + ok))
+	failed=$((failed + bad))
+}
+
+# Count a `node --test` run (TAP reporter): its "# pass N" and "# fail N"
+# summary; a run that died without one is one failure.
+count_node() {
+	local log=$1 rc=$2 ok bad
+	ok=$(sed -nE 's/^# pass ([0-9]+)$/\1/p' "$log" | tail -1)
+	bad=$(sed -nE 's/^# fail ([0-9]+)$/\1/p' "$log" | tail -1)
+	ok=${ok:-0}
+	bad=${bad:-0}
+	if [ "$rc" -ne 0 ] && [ "$bad" -eq 0 ]; then
+		bad=1
+	fi
 	passed=$((passed + ok))
 	failed=$((failed + bad))
 }
@@ -66,6 +82,24 @@ pg_prove -d ws_pgtap test/pgtap/*.sql >"$logdir/pgtap.log" 2>&1
 rc=$?
 cat "$logdir/pgtap.log"
 count_prove "$logdir/pgtap.log" $rc
+
+echo "== Node.js client (test/client)"
+client_dir="$WS_ROOT/test/client"
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+	echo "node and npm (Node.js 20) are needed for the client test"
+	failed=$((failed + 1))
+elif [ ! -d "$client_dir/node_modules" ] &&
+	! (cd "$client_dir" && npm install --no-audit --no-fund) >"$logdir/npm.log" 2>&1; then
+	cat "$logdir/npm.log"
+	echo "npm install failed in test/client"
+	failed=$((failed + 1))
+else
+	(cd "$client_dir" && node --test --test-reporter=tap client.test.js) >"$logdir/client.log" 2>&1
+	rc=$?
+	grep -E '^(ok|not ok|# )' "$logdir/client.log" || true
+	[ $rc -ne 0 ] && cat "$logdir/client.log"
+	count_node "$logdir/client.log" $rc
+fi
 
 ws_cluster_stop
 

@@ -1,4 +1,5 @@
-# The worldstate background worker: off by default (no connection), it
+# The worldstate background worker: with every task off (here the
+# snapshot schedule is turned off too) it holds no connection; it
 # starts sending heartbeats when worldstate.heartbeat_interval is set and
 # the configuration reloaded, only into a database where the extension is
 # installed, and moves to another database when worldstate.database
@@ -12,7 +13,7 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use WsTest;
 
-my $node = ws_node('heartbeat', "worldstate.node_id = 3\n");
+my $node = ws_node('heartbeat', "worldstate.node_id = 3\nworldstate.snapshot_interval = 0\n");
 if ($node->safe_psql('postgres',
 		"SELECT count(*) FROM pg_settings WHERE name = 'output_plugin_libraries'"))
 {
@@ -28,7 +29,8 @@ my $heartbeats = sub {
 		"SELECT count(*) FROM pg_logical_slot_peek_changes('$slot', NULL, NULL, 'kinds', 'heartbeat')");
 };
 
-# off by default: registered, but connected to no database
+# heartbeats are off by default; with no task on the worker is registered
+# but connected to no database
 is($node->safe_psql('postgres', "SHOW worldstate.heartbeat_interval"), '0', 'heartbeats are off by default');
 is($node->safe_psql('postgres', $worker), '', 'the idle worker holds no database connection');
 

@@ -1,0 +1,921 @@
+/*-------------------------------------------------------------------------
+ *
+ * bus.c
+ *		The event bus: event schemas (ws.register_event_schema), publishing
+ *		(ws.publish) and consumption (ws.subscribe, ws.poll, ws.ack,
+ *		ws.unsubscribe).
+ *
+ * Modules talk to each other through versioned, validated events.  An event
+ * schema is a list of jsonpath predicates per (module, event type,
+ * version); versions are immutable and only ever added.  When a newer
+ * version is registered, an older one stays accepted for its own grace
+ * period, counted from the newer version's registration, and is refused
+ * after it, with an error naming the version.  The time is the node clock's
+ * physical reading, so worldstate.clock_offset lets tests move it.
+ * Transitions of entities are validated the same way: a schema registered
+ * for (module, event type) applies, in its latest version, to the patch of
+ * every event of that type on the module's entities.
+ *
+ * Published events are rows of the one event log, ws.events, with no
+ * entity (entity_id, version, kind and vclock are NULL), the payload in
+ * `patch` and its schema version in `schema_version`; so they are
+ * broadcast, dumped and replicated like every other event, and ws.poll can
+ * deliver entity events and bus events in one HLC order.
+ *
+ * Consumption is pull-based and at-least-once.  A subscriber belongs to a
+ * module (its name is the module's, or 'module.something') and needs that
+ * module's grant to subscribe, poll and acknowledge; its patterns (SQL LIKE
+ * on module and event type) may match any module's events: reading other
+ * modules' events is allowed, changing their state is not.  Its position
+ * -- every event at or below it is acknowledged -- is a row of
+ * ws.subscribers, so it is durable and transactional; ws.poll returns
+ * matching events above the position in HLC order without moving it, and
+ * ws.ack moves it forward (never back).  Pollers sharing one subscriber
+ * may each receive an event until it is acknowledged.
+ *
+ * ws.poll never passes the safe horizon (horizon.c): it reads the horizon
+ * first, then takes the snapshot of its query, and delivers only events
+ * below the horizon.  An event whose transaction is still open therefore
+ * holds back every later event, and cannot be overtaken and acknowledged
+ * past.  The poller's own transaction does not hold itself back: it sees
+ * its own events, and an acknowledgement past them commits or rolls back
+ * with them.  A transaction snapshot (REPEATABLE READ, SERIALIZABLE)
+ * predates the horizon, so ws.poll refuses to run under one.  The query is
+ * one statement: the subscriber's position, its patterns and the events
+ * above the position in HLC order (a btree index on ws.events.hlc), so a
+ * poll costs the same however long the log is.
+ *
+ * Event schemas are read on every publish and transition, so each backend
+ * caches them; the cache is invalidated with the kind cache (kindcache.c),
+ * which a trigger on ws.event_schemas drives.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "commands/async.h"
+#include "executor/spi.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/hsearch.h"
+#include "utils/json.h"
+#include "utils/jsonb.h"
+#include "utils/jsonpath.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+#include "utils/uuid.h"
+#include "utils/xid8.h"
+
+#include "bus.h"
+#include "canon.h"
+#include "errcodes.h"
+#include "hlc.h"
+#include "horizon.h"
+#include "kindcache.h"
+#include "stats.h"
+#include "worldstate.h"
+#include "writer.h"
+
+PG_FUNCTION_INFO_V1(event_schema_register);
+PG_FUNCTION_INFO_V1(bus_publish);
+PG_FUNCTION_INFO_V1(bus_subscribe);
+PG_FUNCTION_INFO_V1(bus_unsubscribe);
+PG_FUNCTION_INFO_V1(bus_poll);
+PG_FUNCTION_INFO_V1(bus_ack);
+
+/* longest module name and event type of a schema, as the tables check */
+#define WS_NAME_MAX			63
+/* longest subscriber name */
+#define WS_SUBSCRIBER_MAX	200
+
+/* One version of an event schema. */
+typedef struct WsSchemaVersion
+{
+	int32		version;
+	int			nrules;
+	Datum	   *rules;			/* jsonpath */
+	Interval	grace;
+	TimestampTz registered_at;
+} WsSchemaVersion;
+
+/* The versions of the schema of one (module, event type), oldest first. */
+typedef struct WsEventSchema
+{
+	char		key[2 * NAMEDATALEN];	/* "module\x1fevent_type"; hash key */
+	int			nversions;
+	WsSchemaVersion *versions;
+} WsEventSchema;
+
+/* per-backend cache of event schemas, valid for one catalog stamp */
+static MemoryContext schema_cxt = NULL;
+static HTAB *schema_cache = NULL;
+static uint64 schema_stamp = 0;
+static Oid	schema_nsp = InvalidOid;
+
+/* Saved plans; re-prepared when schema ws is re-created. */
+static struct
+{
+	Oid			nsp;
+	SPIPlanPtr	load_schema;
+	SPIPlanPtr	poll;
+	SPIPlanPtr	ack;
+}			plans;
+
+#define WS_BUS_NPLANS 3
+
+/* Prepare the statements of the hot paths, once per backend and schema. */
+static void
+prepare_plans(void)
+{
+	Oid			nsp = ws_namespace();
+	Oid			hlc;
+
+	if (plans.load_schema != NULL && plans.nsp == nsp)
+		return;
+	if (plans.load_schema != NULL)
+	{
+		SPIPlanPtr *p = &plans.load_schema;
+
+		for (int i = 0; i < WS_BUS_NPLANS; i++)
+			if (p[i])
+				SPI_freeplan(p[i]);
+	}
+	memset(&plans, 0, sizeof(plans));
+	hlc = ws_type_oid("hlc");
+	{
+		Oid			t[2] = {TEXTOID, TEXTOID};
+
+		plans.load_schema = ws_prepare("SELECT version, rules, grace, registered_at"
+									   " FROM ws.event_schemas"
+									   " WHERE module OPERATOR(pg_catalog.=) $1"
+									   " AND event_type OPERATOR(pg_catalog.=) $2"
+									   " ORDER BY version", 2, t);
+	}
+	{
+		Oid			t[3] = {TEXTOID, hlc, INT4OID};
+
+		/*
+		 * One row per event, or a single row with NULL when there is none,
+		 * or no row when the subscriber does not exist.  Events are whole
+		 * rows, so the result has the row type's exact layout.
+		 */
+		plans.poll = ws_prepare("SELECT x.ev FROM ws.subscribers s"
+								" LEFT JOIN LATERAL (SELECT e AS ev FROM ws.events e"
+								"  WHERE e.hlc OPERATOR(ws.>) s.position AND e.hlc OPERATOR(ws.<) $2"
+								"  AND EXISTS (SELECT FROM ws.subscriptions p"
+								"   WHERE p.subscriber OPERATOR(pg_catalog.=) s.subscriber"
+								"   AND e.module OPERATOR(pg_catalog.~~) p.module_pattern"
+								"   AND e.event_type OPERATOR(pg_catalog.~~) p.event_type_pattern)"
+								"  ORDER BY e.hlc USING OPERATOR(ws.<) LIMIT $3) x ON true"
+								" WHERE s.subscriber OPERATOR(pg_catalog.=) $1", 3, t);
+	}
+	{
+		Oid			t[2] = {TEXTOID, hlc};
+
+		plans.ack = ws_prepare("UPDATE ws.subscribers"
+							   " SET position = GREATEST(position, $2),"
+							   " acked_at = pg_catalog.now()"
+							   " WHERE subscriber OPERATOR(pg_catalog.=) $1", 2, t);
+	}
+	plans.nsp = nsp;
+}
+
+/* Connect SPI and switch to the owner of schema ws; see bus_end. */
+static void
+bus_begin(WsAsOwner *saved)
+{
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	ws_as_owner_begin(saved);
+	prepare_plans();
+}
+
+/* Switch back to the calling role and disconnect SPI. */
+static void
+bus_end(WsAsOwner *saved)
+{
+	ws_as_owner_end(saved);
+	SPI_finish();
+}
+
+/* Run one statement (inside bus_begin); returns the SPI result code. */
+static int
+run_sql(const char *sql, int nargs, Oid *types, Datum *args)
+{
+	int			rc = SPI_execute_with_args(sql, nargs, types, args, NULL, false, 0);
+
+	if (rc < 0)
+		elog(ERROR, "SPI_execute_with_args failed: %s", SPI_result_code_string(rc));
+	return rc;
+}
+
+/* 22023 unless the module is registered (inside bus_begin). */
+static void
+require_module(const char *module)
+{
+	Oid			t[1] = {TEXTOID};
+	Datum		a[1] = {CStringGetTextDatum(module)};
+
+	run_sql("SELECT 1 FROM ws.modules WHERE name OPERATOR(pg_catalog.=) $1", 1, t, a);
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("module \"%s\" is not registered", module),
+				 errhint("A ws_admin registers it with ws.register_module('%s', 1).", module)));
+}
+
+/* The current time by the node clock's physical reading. */
+static TimestampTz
+clock_timestamp_now(void)
+{
+	return (TimestampTz) (ws_clock_physical() - WS_UNIX_TO_PG_USECS);
+}
+
+/* Text of a timestamptz, for messages. */
+static char *
+timestamptz_text(TimestampTz t)
+{
+	return DatumGetCString(DirectFunctionCall1(timestamptz_out, TimestampTzGetDatum(t)));
+}
+
+/* Text of a jsonpath, for messages. */
+static char *
+jsonpath_text(Datum jp)
+{
+	return DatumGetCString(DirectFunctionCall1(jsonpath_out, jp));
+}
+
+/*
+ * Read the versions of one schema into *s, allocated in cxt.  Inside SPI,
+ * as the owner of schema ws.
+ */
+static void
+load_schema(const char *module, const char *event_type, WsEventSchema *s,
+			MemoryContext cxt)
+{
+	Datum		args[2];
+	MemoryContext old;
+
+	args[0] = CStringGetTextDatum(module);
+	args[1] = CStringGetTextDatum(event_type);
+	if (SPI_execute_plan(plans.load_schema, args, NULL, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read ws.event_schemas");
+
+	old = MemoryContextSwitchTo(cxt);
+	s->nversions = (int) SPI_processed;
+	s->versions = palloc0(sizeof(WsSchemaVersion) * Max(s->nversions, 1));
+	for (int i = 0; i < s->nversions; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		WsSchemaVersion *v = &s->versions[i];
+		bool		isnull;
+		bool	   *nulls;
+
+		v->version = DatumGetInt32(SPI_getbinval(tup, desc, 1, &isnull));
+		deconstruct_array(DatumGetArrayTypePCopy(SPI_getbinval(tup, desc, 2, &isnull)),
+						  JSONPATHOID, -1, false, TYPALIGN_INT,
+						  &v->rules, &nulls, &v->nrules);
+		v->grace = *DatumGetIntervalP(SPI_getbinval(tup, desc, 3, &isnull));
+		v->registered_at = DatumGetTimestampTz(SPI_getbinval(tup, desc, 4, &isnull));
+	}
+	MemoryContextSwitchTo(old);
+}
+
+/*
+ * The schema of (module, event_type), with no versions when none is
+ * registered.  Inside SPI, as the owner of schema ws (bus_begin, or the
+ * transition protocol's session).  Valid until the next call.
+ */
+static const WsEventSchema *
+schema_lookup(const char *module, const char *event_type)
+{
+	uint64		stamp = ws_catalog_stamp();
+	Oid			nsp = ws_namespace();
+	char		key[2 * NAMEDATALEN];
+	WsEventSchema *s;
+	bool		found;
+
+	if (strlen(module) > WS_NAME_MAX || strlen(event_type) > WS_NAME_MAX)
+	{
+		/* longer than any registered name: there is no schema */
+		s = palloc0(sizeof(WsEventSchema));
+		return s;
+	}
+	prepare_plans();
+	if (stamp == 0)
+	{
+		s = palloc0(sizeof(WsEventSchema));
+		load_schema(module, event_type, s, CurrentMemoryContext);
+		return s;
+	}
+	if (schema_cache == NULL || stamp != schema_stamp || nsp != schema_nsp)
+	{
+		HASHCTL		ctl;
+
+		if (schema_cxt == NULL)
+			schema_cxt = AllocSetContextCreate(CacheMemoryContext, "worldstate event schemas",
+											   ALLOCSET_SMALL_SIZES);
+		MemoryContextReset(schema_cxt);
+		memset(&ctl, 0, sizeof(ctl));
+		ctl.keysize = sizeof(key);
+		ctl.entrysize = sizeof(WsEventSchema);
+		ctl.hcxt = schema_cxt;
+		schema_cache = hash_create("worldstate event schemas", 64, &ctl,
+								   HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+		/* noted before anything is loaded, as in kindcache.c */
+		schema_stamp = stamp;
+		schema_nsp = nsp;
+	}
+	snprintf(key, sizeof(key), "%s\x1f%s", module, event_type);
+	s = hash_search(schema_cache, key, HASH_FIND, &found);
+	if (found)
+		return s;
+	{
+		WsEventSchema loaded;
+
+		memset(&loaded, 0, sizeof(loaded));
+		load_schema(module, event_type, &loaded, schema_cxt);
+		s = hash_search(schema_cache, key, HASH_ENTER, &found);
+		memcpy(loaded.key, s->key, sizeof(loaded.key));
+		*s = loaded;
+	}
+	return s;
+}
+
+/* Empty jsonb object, for jsonpath variables. */
+static Jsonb *
+empty_vars(void)
+{
+	static Jsonb *empty = NULL;
+
+	if (empty == NULL)
+	{
+		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+
+		empty = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum("{}")));
+		MemoryContextSwitchTo(old);
+	}
+	return empty;
+}
+
+/* True when the jsonpath predicate holds for doc (false and unknown fail). */
+static bool
+predicate_holds(Jsonb *doc, Datum path)
+{
+	LOCAL_FCINFO(fc, 4);
+	Datum		ok;
+
+	InitFunctionCallInfoData(*fc, NULL, 4, InvalidOid, NULL, NULL);
+	fc->args[0].value = JsonbPGetDatum(doc);
+	fc->args[0].isnull = false;
+	fc->args[1].value = path;
+	fc->args[1].isnull = false;
+	fc->args[2].value = JsonbPGetDatum(empty_vars());
+	fc->args[2].isnull = false;
+	fc->args[3].value = BoolGetDatum(true);
+	fc->args[3].isnull = false;
+	ok = jsonb_path_match(fc);
+	return !fc->isnull && DatumGetBool(ok);
+}
+
+/* WS422 naming the first rule of version v that payload does not satisfy. */
+static void
+check_payload(const WsSchemaVersion *v, const char *module, const char *event_type,
+			  Jsonb *payload, const char *entity_id)
+{
+	for (int i = 0; i < v->nrules; i++)
+		if (!predicate_holds(payload, v->rules[i]))
+			ws_reject(WS_STAT_REJECT_SCHEMA, ERRCODE_WS_SCHEMA_MISMATCH, entity_id,
+					  entity_id ? psprintf("The event of entity \"%s\" is checked against the latest version of the schema.", entity_id)
+					  : NULL,
+					  NULL,
+					  "event \"%s\" of module \"%s\" does not match its schema: rule %d of version %d fails: %s",
+					  event_type, module, i + 1, v->version, jsonpath_text(v->rules[i]));
+}
+
+/*
+ * The version of the schema a publisher asked for, if it is accepted: the
+ * latest, or an older one within its grace period after the next version
+ * was registered.  WS422 otherwise, naming the version.
+ */
+static const WsSchemaVersion *
+accepted_version(const WsEventSchema *s, int32 version, const char *module,
+				 const char *event_type)
+{
+	int			i;
+
+	if (s->nversions == 0)
+		ws_reject(WS_STAT_REJECT_SCHEMA, ERRCODE_WS_SCHEMA_MISMATCH, NULL,
+				  "Every published event must match a registered event schema.",
+				  psprintf("Register one with ws.register_event_schema('%s', '%s', 1, rules).",
+						   module, event_type),
+				  "no event schema is registered for \"%s\" of module \"%s\"",
+				  event_type, module);
+	for (i = 0; i < s->nversions; i++)
+		if (s->versions[i].version == version)
+			break;
+	if (i == s->nversions)
+	{
+		StringInfoData known;
+
+		initStringInfo(&known);
+		for (int j = 0; j < s->nversions; j++)
+			appendStringInfo(&known, "%s%d", j ? ", " : "", s->versions[j].version);
+		ws_reject(WS_STAT_REJECT_SCHEMA, ERRCODE_WS_SCHEMA_MISMATCH, NULL,
+				  psprintf("Registered versions: %s.", known.data),
+				  NULL,
+				  "event schema \"%s\" of module \"%s\" has no version %d",
+				  event_type, module, version);
+	}
+	if (i < s->nversions - 1)
+	{
+		const WsSchemaVersion *v = &s->versions[i];
+		TimestampTz superseded = s->versions[i + 1].registered_at;
+		TimestampTz until;
+
+		until = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
+														TimestampTzGetDatum(superseded),
+														IntervalPGetDatum(&v->grace)));
+		if (clock_timestamp_now() >= until)
+			ws_reject(WS_STAT_REJECT_SCHEMA, ERRCODE_WS_SCHEMA_MISMATCH, NULL,
+					  psprintf("Version %d was superseded at %s; its grace period ended at %s.",
+							   version, timestamptz_text(superseded), timestamptz_text(until)),
+					  psprintf("Publish with schema_version => %d.",
+							   s->versions[s->nversions - 1].version),
+					  "version %d of event schema \"%s\" of module \"%s\" is no longer accepted",
+					  version, event_type, module);
+	}
+	return &s->versions[i];
+}
+
+/*
+ * Validate the patch of an entity event against the latest version of the
+ * event schema registered for (module, event_type), and return that
+ * version; 1 when no schema is registered.  Called by the transition
+ * protocol inside SPI, as the owner of schema ws.
+ */
+int32
+ws_event_schema_check(const char *module, const char *event_type, Jsonb *payload,
+					  const char *entity_id)
+{
+	const WsEventSchema *s = schema_lookup(module, event_type);
+	const WsSchemaVersion *v;
+
+	if (s->nversions == 0)
+		return 1;
+	v = &s->versions[s->nversions - 1];
+	check_payload(v, module, event_type, payload, entity_id);
+	return v->version;
+}
+
+/* 22023 unless name is a valid module or event type name. */
+static void
+check_name(const char *name, const char *what)
+{
+	if (strlen(name) > WS_NAME_MAX)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s \"%s\" is longer than %d bytes", what, name, WS_NAME_MAX)));
+}
+
+/*
+ * ws.register_event_schema(module, event_type, version, rules jsonpath[],
+ * grace interval): add a version of an event schema.  Versions only grow
+ * and never change; registering an existing version again with the same
+ * rules and grace does nothing.
+ */
+Datum
+event_schema_register(PG_FUNCTION_ARGS)
+{
+	char	   *module = ws_text_arg(PG_GETARG_DATUM(0), PG_ARGISNULL(0), "module");
+	char	   *event_type = ws_text_arg(PG_GETARG_DATUM(1), PG_ARGISNULL(1), "event_type");
+	Oid			caller = GetUserId();
+	int32		version;
+	ArrayType  *rules;
+	Interval   *grace;
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n;
+	WsAsOwner	saved;
+	Oid			t[6] = {TEXTOID, TEXTOID, INT4OID, JSONPATHARRAYOID, INTERVALOID, TIMESTAMPTZOID};
+	Datum		a[6];
+	bool		isnull;
+
+	check_name(event_type, "event type");
+	if (PG_ARGISNULL(2))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("version must not be null")));
+	version = PG_GETARG_INT32(2);
+	if (version <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("schema version must be positive, not %d", version)));
+	if (PG_ARGISNULL(3))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("rules must not be null"),
+				 errhint("Pass '{}' for a schema that accepts any payload.")));
+	rules = PG_GETARG_ARRAYTYPE_P(3);
+	if (ARR_NDIM(rules) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("rules must be a one-dimensional array")));
+	deconstruct_array(rules, JSONPATHOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n);
+	for (int i = 0; i < n; i++)
+	{
+		if (nulls[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("rule %d of event schema \"%s\" must not be null", i + 1, event_type)));
+		if (!ws_jsonpath_is_predicate(DatumGetJsonPathP(elems[i])))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("rule %d of event schema \"%s\" is not a jsonpath predicate",
+							i + 1, event_type),
+					 errdetail("The path %s selects values instead of checking a condition.",
+							   jsonpath_text(elems[i])),
+					 errhint("Write a boolean check such as '$.amount > 0'.")));
+	}
+	if (PG_ARGISNULL(4))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("grace must not be null"),
+				 errhint("Pass '0' for versions that are refused as soon as a newer one exists.")));
+	grace = PG_GETARG_INTERVAL_P(4);
+	{
+		Interval	zero;
+
+		memset(&zero, 0, sizeof(zero));
+		if (DatumGetBool(DirectFunctionCall2(interval_lt, IntervalPGetDatum(grace),
+											 IntervalPGetDatum(&zero))))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("grace must not be negative")));
+	}
+
+	bus_begin(&saved);
+	require_module(module);
+	ws_check_module_grant(caller, module, NULL);
+
+	a[0] = CStringGetTextDatum(module);
+	a[1] = CStringGetTextDatum(event_type);
+	a[2] = Int32GetDatum(version);
+	a[3] = PointerGetDatum(rules);
+	a[4] = IntervalPGetDatum(grace);
+	a[5] = TimestampTzGetDatum(clock_timestamp_now());
+
+	/* concurrent registrations of one schema queue here */
+	run_sql("SELECT pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtextextended($1 OPERATOR(pg_catalog.||) '.' OPERATOR(pg_catalog.||) $2, 5753))",
+			2, t, a);
+
+	/* the same version again: nothing to do if it is the same */
+	run_sql("SELECT rules::pg_catalog.text[] OPERATOR(pg_catalog.=) $4::pg_catalog.text[]"
+			" AND grace OPERATOR(pg_catalog.=) $5"
+			" FROM ws.event_schemas WHERE module OPERATOR(pg_catalog.=) $1"
+			" AND event_type OPERATOR(pg_catalog.=) $2 AND version OPERATOR(pg_catalog.=) $3",
+			5, t, a);
+	if (SPI_processed == 1)
+	{
+		if (!DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("version %d of event schema \"%s\" of module \"%s\" is already registered with other rules or grace",
+							version, event_type, module),
+					 errdetail("Registered versions never change, so events keep the meaning they were validated with."),
+					 errhint("Register them as a new version.")));
+		bus_end(&saved);
+		PG_RETURN_VOID();
+	}
+	run_sql("SELECT pg_catalog.max(version) FROM ws.event_schemas"
+			" WHERE module OPERATOR(pg_catalog.=) $1 AND event_type OPERATOR(pg_catalog.=) $2",
+			2, t, a);
+	{
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+
+		if (!isnull && DatumGetInt32(d) > version)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("version %d of event schema \"%s\" of module \"%s\" is older than the latest, %d",
+							version, event_type, module, DatumGetInt32(d)),
+					 errhint("New versions must be numbered above every registered one.")));
+	}
+	run_sql("INSERT INTO ws.event_schemas (module, event_type, version, rules, grace, registered_at)"
+			" VALUES ($1, $2, $3, $4, $5, $6)", 6, t, a);
+	bus_end(&saved);
+	PG_RETURN_VOID();
+}
+
+/* Send NOTIFY worldstate with the header of a published event, when asked to. */
+static void
+notify_published(const pg_uuid_t *event_id, const char *module, const char *event_type,
+				 const WsHlc *hlc)
+{
+	StringInfoData buf;
+
+	if (!ws_notify)
+		return;
+	initStringInfo(&buf);
+	appendStringInfoString(&buf, "{\"event_id\":\"");
+	appendStringInfoString(&buf, DatumGetCString(DirectFunctionCall1(uuid_out, UUIDPGetDatum(event_id))));
+	appendStringInfoString(&buf, "\",\"module\":");
+	escape_json(&buf, module);
+	appendStringInfoString(&buf, ",\"event_type\":");
+	escape_json(&buf, event_type);
+	appendStringInfo(&buf, ",\"hlc\":\"%s\"}", ws_hlc_to_cstring(hlc));
+	Async_Notify("worldstate", buf.data);
+}
+
+/*
+ * ws.publish(module, event_type, payload jsonb, schema_version int,
+ * handshake text) -> uuid: validate the payload against the schema
+ * version, stamp an HLC and append the event to the log.
+ */
+Datum
+bus_publish(PG_FUNCTION_ARGS)
+{
+	char	   *module = ws_text_arg(PG_GETARG_DATUM(0), PG_ARGISNULL(0), "module");
+	char	   *event_type = ws_text_arg(PG_GETARG_DATUM(1), PG_ARGISNULL(1), "event_type");
+	Oid			caller = GetUserId();
+	pg_uuid_t  *event_id = palloc(sizeof(pg_uuid_t));
+	Jsonb	   *payload;
+	int32		version;
+	char	   *handshake;
+	const WsEventSchema *s;
+	const WsSchemaVersion *v;
+	WsAsOwner	saved;
+	WsWriter	w;
+	WsHlc		hlc;
+	Datum		values[EV_NCOLS];
+	bool		nulls[EV_NCOLS];
+
+	if (PG_ARGISNULL(2))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("payload must not be null"),
+				 errhint("Pass '{}' for an event without data.")));
+	payload = PG_GETARG_JSONB_P(2);
+	if (PG_ARGISNULL(3))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("schema_version must not be null")));
+	version = PG_GETARG_INT32(3);
+	handshake = PG_ARGISNULL(4) ? NULL : TextDatumGetCString(PG_GETARG_DATUM(4));
+
+	ws_check_handshake(handshake, NULL);
+
+	bus_begin(&saved);
+	ws_check_module_grant(caller, module, NULL);
+	s = schema_lookup(module, event_type);
+	v = accepted_version(s, version, module, event_type);
+	check_payload(v, module, event_type, payload, NULL);
+
+	ws_new_event_id(event_id);
+	hlc = ws_hlc_for_event();
+
+	memset(nulls, true, sizeof(nulls));
+	values[EV_EVENT_ID] = UUIDPGetDatum(event_id);
+	values[EV_HLC] = HlcPGetDatum(&hlc);
+	values[EV_ORIGIN_NODE] = Int32GetDatum(ws_node_id);
+	values[EV_MODULE] = CStringGetTextDatum(module);
+	values[EV_EVENT_TYPE] = CStringGetTextDatum(event_type);
+	values[EV_PATCH] = JsonbPGetDatum(payload);
+	values[EV_HANDSHAKE] = CStringGetTextDatum(ws_presented_handshake(handshake));
+	values[EV_SCHEMA_VERSION] = Int32GetDatum(version);
+	values[EV_TXID] = FullTransactionIdGetDatum(GetTopFullTransactionId());
+	values[EV_RECORDED_AT] = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
+	nulls[EV_EVENT_ID] = nulls[EV_HLC] = nulls[EV_ORIGIN_NODE] = nulls[EV_MODULE] = false;
+	nulls[EV_EVENT_TYPE] = nulls[EV_PATCH] = nulls[EV_HANDSHAKE] = false;
+	nulls[EV_SCHEMA_VERSION] = nulls[EV_TXID] = nulls[EV_RECORDED_AT] = false;
+
+	ws_writer_begin_events(&w);
+	ws_writer_insert_event(&w, values, nulls);
+	ws_writer_end(&w);
+	ws_stats_count(WS_STAT_EVENTS_WRITTEN);
+	ws_stats_count(WS_STAT_EVENTS_PUBLISHED);
+	notify_published(event_id, module, event_type, &hlc);
+	/* later statements of this transaction see the event */
+	CommandCounterIncrement();
+
+	bus_end(&saved);
+	PG_RETURN_UUID_P(event_id);
+}
+
+/*
+ * The module a subscriber belongs to: the part of its name before the
+ * first '.', or the whole name.  22023 for a malformed name.
+ */
+static char *
+subscriber_module(const char *subscriber)
+{
+	const char *dot = strchr(subscriber, '.');
+	char	   *module;
+
+	if (strlen(subscriber) > WS_SUBSCRIBER_MAX)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("subscriber name is longer than %d bytes", WS_SUBSCRIBER_MAX)));
+	if (dot == NULL)
+		return pstrdup(subscriber);
+	if (dot == subscriber || dot[1] == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid subscriber name \"%s\"", subscriber),
+				 errhint("Name a subscriber after its module: 'module' or 'module.name'.")));
+	module = pnstrdup(subscriber, dot - subscriber);
+	return module;
+}
+
+/* 22023 for a subscriber that does not exist. */
+static void
+no_such_subscriber(const char *subscriber)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("subscriber \"%s\" does not exist", subscriber),
+			 errhint("Create it with ws.subscribe().")));
+}
+
+/*
+ * ws.subscribe(subscriber, module_pattern, event_type_pattern): the
+ * subscriber receives events whose module and event type match the SQL
+ * LIKE patterns; one subscriber may hold several pairs.  A new subscriber
+ * starts before the first event of the log.
+ */
+Datum
+bus_subscribe(PG_FUNCTION_ARGS)
+{
+	char	   *subscriber = ws_text_arg(PG_GETARG_DATUM(0), PG_ARGISNULL(0), "subscriber");
+	char	   *module_pattern = ws_text_arg(PG_GETARG_DATUM(1), PG_ARGISNULL(1), "module_pattern");
+	char	   *type_pattern = ws_text_arg(PG_GETARG_DATUM(2), PG_ARGISNULL(2), "event_type_pattern");
+	char	   *module = subscriber_module(subscriber);
+	Oid			caller = GetUserId();
+	WsAsOwner	saved;
+	WsHlc		origin = {0, 0, 0};
+	Oid			t[3] = {TEXTOID, TEXTOID, InvalidOid};
+	Datum		a[3];
+
+	bus_begin(&saved);
+	require_module(module);
+	ws_check_module_grant(caller, module, NULL);
+	/* a new subscriber: at the origin of time, before every event */
+	t[2] = ws_type_oid("hlc");
+	a[0] = CStringGetTextDatum(subscriber);
+	a[1] = CStringGetTextDatum(module);
+	a[2] = HlcPGetDatum(&origin);
+	run_sql("INSERT INTO ws.subscribers (subscriber, module, position) VALUES ($1, $2, $3)"
+			" ON CONFLICT (subscriber) DO NOTHING", 3, t, a);
+	t[2] = TEXTOID;
+	a[1] = CStringGetTextDatum(module_pattern);
+	a[2] = CStringGetTextDatum(type_pattern);
+	run_sql("INSERT INTO ws.subscriptions (subscriber, module_pattern, event_type_pattern)"
+			" VALUES ($1, $2, $3) ON CONFLICT DO NOTHING", 3, t, a);
+	bus_end(&saved);
+	PG_RETURN_VOID();
+}
+
+/* ws.unsubscribe(subscriber): forget the subscriber, its patterns and position. */
+Datum
+bus_unsubscribe(PG_FUNCTION_ARGS)
+{
+	char	   *subscriber = ws_text_arg(PG_GETARG_DATUM(0), PG_ARGISNULL(0), "subscriber");
+	char	   *module = subscriber_module(subscriber);
+	Oid			caller = GetUserId();
+	WsAsOwner	saved;
+	Oid			t[1] = {TEXTOID};
+	Datum		a[1];
+
+	bus_begin(&saved);
+	ws_check_module_grant(caller, module, NULL);
+	a[0] = CStringGetTextDatum(subscriber);
+	run_sql("DELETE FROM ws.subscribers WHERE subscriber OPERATOR(pg_catalog.=) $1", 1, t, a);
+	if (SPI_processed == 0)
+		no_such_subscriber(subscriber);
+	bus_end(&saved);
+	PG_RETURN_VOID();
+}
+
+/* The least HLC above h. */
+static WsHlc
+hlc_successor(WsHlc h)
+{
+	if (h.node < PG_INT32_MAX)
+		h.node++;
+	else if (h.counter < PG_INT32_MAX)
+	{
+		h.counter++;
+		h.node = 0;
+	}
+	else
+	{
+		h.wall++;
+		h.counter = 0;
+		h.node = 0;
+	}
+	return h;
+}
+
+/*
+ * ws.poll(subscriber, max) -> SETOF ws.events: up to max events matching
+ * the subscriber's patterns, above its position and below the safe
+ * horizon, in HLC order.  The position does not move; ws.ack moves it.
+ */
+Datum
+bus_poll(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	char	   *subscriber = ws_text_arg(PG_GETARG_DATUM(0), PG_ARGISNULL(0), "subscriber");
+	char	   *module = subscriber_module(subscriber);
+	Oid			caller = GetUserId();
+	int32		max;
+	WsAsOwner	saved;
+	WsHlc		horizon;
+	Datum		args[3];
+	bool		isnull;
+	uint64		delivered = 0;
+
+	if (PG_ARGISNULL(1) || PG_GETARG_INT32(1) <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("max must be a positive number of events")));
+	max = PG_GETARG_INT32(1);
+	if (IsolationUsesXactSnapshot())
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("ws.poll cannot run in a REPEATABLE READ or SERIALIZABLE transaction"),
+				 errdetail("Its snapshot must be taken after it has waited for the event writers in flight, which a transaction snapshot is not."),
+				 errhint("Poll in a READ COMMITTED transaction.")));
+
+	InitMaterializedSRF(fcinfo, 0);
+	bus_begin(&saved);
+	ws_check_module_grant(caller, module, NULL);
+
+	/* the horizon first, then the snapshot of the query */
+	horizon = hlc_successor(ws_event_horizon());
+
+	args[0] = CStringGetTextDatum(subscriber);
+	args[1] = HlcPGetDatum(&horizon);
+	args[2] = Int32GetDatum(max);
+	if (SPI_execute_plan(plans.poll, args, NULL, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read ws.events");
+	if (SPI_processed == 0)
+		no_such_subscriber(subscriber);
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull);
+		HeapTupleHeader row;
+		HeapTupleData tuple;
+
+		if (isnull)
+			continue;			/* the subscriber exists, nothing to deliver */
+		row = DatumGetHeapTupleHeader(d);
+		tuple.t_len = HeapTupleHeaderGetDatumLength(row);
+		ItemPointerSetInvalid(&tuple.t_self);
+		tuple.t_tableOid = InvalidOid;
+		tuple.t_data = row;
+		tuplestore_puttuple(rsinfo->setResult, &tuple);
+		delivered++;
+	}
+	ws_stats_count(WS_STAT_BUS_POLLS);
+	ws_stats_add(WS_STAT_EVENTS_DELIVERED, delivered);
+	bus_end(&saved);
+	return (Datum) 0;
+}
+
+/*
+ * ws.ack(subscriber, upto hlc): every event of the subscriber at or below
+ * upto is processed.  The position only moves forward, so acknowledgements
+ * arriving out of order (from several pollers) do no harm.
+ */
+Datum
+bus_ack(PG_FUNCTION_ARGS)
+{
+	char	   *subscriber = ws_text_arg(PG_GETARG_DATUM(0), PG_ARGISNULL(0), "subscriber");
+	char	   *module = subscriber_module(subscriber);
+	Oid			caller = GetUserId();
+	WsAsOwner	saved;
+	Datum		args[2];
+
+	if (PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("upto must not be null"),
+				 errhint("Pass the hlc of the last event processed.")));
+	bus_begin(&saved);
+	ws_check_module_grant(caller, module, NULL);
+	args[0] = CStringGetTextDatum(subscriber);
+	args[1] = PG_GETARG_DATUM(1);
+	if (SPI_execute_plan(plans.ack, args, NULL, false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "could not write ws.subscribers");
+	if (SPI_processed == 0)
+		no_such_subscriber(subscriber);
+	ws_stats_count(WS_STAT_BUS_ACKS);
+	bus_end(&saved);
+	PG_RETURN_VOID();
+}

@@ -1,0 +1,195 @@
+/*-------------------------------------------------------------------------
+ *
+ * session.c
+ *		Session state: ws.session_put, ws.session_get and the backends
+ *		behind the ws.session_state view.
+ *
+ * Session state (the specification's "session" state kind, such as
+ * presence in a space) lives as long as the database session that put it,
+ * and other sessions can see it.  It is kept in the unlogged table
+ * ws.session_data, keyed by the owning backend's pid *and start time*, so a
+ * row can never be mistaken for a later backend that reuses the pid, nor
+ * for one of a later server start:
+ *
+ *	- the view ws.session_state joins the rows with the backends that are
+ *	  alive now (ws._session_backends(), read from the backend status
+ *	  array), so a session's state disappears from it the moment the
+ *	  session ends, however it ends -- normal exit, pg_terminate_backend,
+ *	  or kill -9 -- and after a server restart;
+ *	- rows of ended sessions are deleted lazily: the first ws.session_put
+ *	  of each session purges them;
+ *	- being unlogged, the table is emptied by crash recovery, and neither
+ *	  written to WAL nor replicated: session state is local to the node.
+ *
+ * Writes run as the owner of schema ws, as everywhere in worldstate; a
+ * session can only change its own rows.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/backend_status.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+#include "utils/timestamp.h"
+
+#include "canon.h"
+
+PG_FUNCTION_INFO_V1(session_put);
+PG_FUNCTION_INFO_V1(session_get);
+PG_FUNCTION_INFO_V1(session_backends);
+
+/* longest key, as for entity ids */
+#define WS_SESSION_KEY_MAX 1024
+
+/* this session has purged the rows of ended sessions */
+static bool purged = false;
+
+/* The key argument, or 22023. */
+static char *
+session_key(FunctionCallInfo fcinfo)
+{
+	char	   *key = ws_text_arg(PG_GETARG_DATUM(0), PG_ARGISNULL(0), "key");
+
+	if (strlen(key) > WS_SESSION_KEY_MAX)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("session state key is longer than %d bytes", WS_SESSION_KEY_MAX)));
+	return key;
+}
+
+/* Run one statement with this session's pid, start time and key as $1..$3. */
+static int
+run_for_session(const char *sql, const char *key, int nextra, Oid *extra_types,
+				Datum *extra)
+{
+	Oid			types[4] = {INT4OID, TIMESTAMPTZOID, TEXTOID, InvalidOid};
+	Datum		args[4];
+	int			rc;
+
+	Assert(nextra <= 1);
+	args[0] = Int32GetDatum(MyProcPid);
+	args[1] = TimestampTzGetDatum(MyStartTimestamp);
+	args[2] = CStringGetTextDatum(key);
+	for (int i = 0; i < nextra; i++)
+	{
+		types[3 + i] = extra_types[i];
+		args[3 + i] = extra[i];
+	}
+	rc = SPI_execute_with_args(sql, 3 + nextra, types, args, NULL, false, 0);
+	if (rc < 0)
+		elog(ERROR, "SPI_execute_with_args failed: %s", SPI_result_code_string(rc));
+	return rc;
+}
+
+/*
+ * ws.session_put(key, value jsonb): set a key of this session's state; a
+ * NULL value removes it.
+ */
+Datum
+session_put(PG_FUNCTION_ARGS)
+{
+	char	   *key = session_key(fcinfo);
+	WsAsOwner	saved;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	ws_as_owner_begin(&saved);
+	if (!purged)
+	{
+		if (SPI_execute("DELETE FROM ws.session_data d WHERE NOT EXISTS"
+						" (SELECT FROM ws._session_backends() b"
+						"  WHERE b.pid OPERATOR(pg_catalog.=) d.pid"
+						"  AND b.backend_start OPERATOR(pg_catalog.=) d.backend_start)",
+						false, 0) != SPI_OK_DELETE)
+			elog(ERROR, "could not purge ws.session_data");
+		purged = true;
+	}
+	if (PG_ARGISNULL(1))
+		run_for_session("DELETE FROM ws.session_data WHERE pid OPERATOR(pg_catalog.=) $1"
+						" AND backend_start OPERATOR(pg_catalog.=) $2"
+						" AND key OPERATOR(pg_catalog.=) $3", key, 0, NULL, NULL);
+	else
+	{
+		Oid			t[1] = {JSONBOID};
+		Datum		v[1] = {PG_GETARG_DATUM(1)};
+
+		run_for_session("INSERT INTO ws.session_data (pid, backend_start, key, value, since)"
+						" VALUES ($1, $2, $3, $4, pg_catalog.now())"
+						" ON CONFLICT (pid, backend_start, key)"
+						" DO UPDATE SET value = excluded.value, since = excluded.since",
+						key, 1, t, v);
+	}
+	ws_as_owner_end(&saved);
+	SPI_finish();
+	PG_RETURN_VOID();
+}
+
+/* ws.session_get(key) -> jsonb: this session's value of key, or NULL. */
+Datum
+session_get(PG_FUNCTION_ARGS)
+{
+	char	   *key = session_key(fcinfo);
+	MemoryContext outcxt = CurrentMemoryContext;
+	WsAsOwner	saved;
+	Datum		result = (Datum) 0;
+	bool		isnull = true;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	ws_as_owner_begin(&saved);
+	run_for_session("SELECT value FROM ws.session_data WHERE pid OPERATOR(pg_catalog.=) $1"
+					" AND backend_start OPERATOR(pg_catalog.=) $2"
+					" AND key OPERATOR(pg_catalog.=) $3", key, 0, NULL, NULL);
+	if (SPI_processed == 1)
+	{
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+		MemoryContext old = MemoryContextSwitchTo(outcxt);
+
+		result = PointerGetDatum(PG_DETOAST_DATUM_COPY(d));
+		MemoryContextSwitchTo(old);
+	}
+	ws_as_owner_end(&saved);
+	SPI_finish();
+	if (isnull)
+		PG_RETURN_NULL();
+	PG_RETURN_DATUM(result);
+}
+
+/*
+ * ws._session_backends() -> TABLE(pid int, backend_start timestamptz): the
+ * backends alive now, from the backend status array.  Unlike
+ * pg_stat_activity it shows every backend's start time to every role: a
+ * pid and a start time reveal nothing, and the view must work for readers
+ * without pg_read_all_stats.
+ */
+Datum
+session_backends(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	int			n;
+
+	InitMaterializedSRF(fcinfo, 0);
+	n = pgstat_fetch_stat_numbackends();
+	for (int i = 1; i <= n; i++)
+	{
+		LocalPgBackendStatus *local = pgstat_fetch_stat_local_beentry(i);
+		PgBackendStatus *be;
+		Datum		values[2];
+		bool		nulls[2] = {false, false};
+
+		if (local == NULL)
+			continue;
+		be = &local->backendStatus;
+		if (be->st_procpid <= 0)
+			continue;
+		values[0] = Int32GetDatum(be->st_procpid);
+		values[1] = TimestampTzGetDatum(be->st_proc_start_timestamp);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
+}
