@@ -6,7 +6,8 @@
 # transaction changes one random entity.
 #
 #   a  the floor: one writable-CTE statement -- merge the patch with ||,
-#      version + 1, hlc and vclock, append the event row;
+#      the counter n + 1, version + 1, hlc and vclock, append the event row
+#      with the resolved patch {"n": <new n>, "note": "x"};
 #   b  the same protocol by hand in PL/pgSQL: handshake, SELECT ... FOR
 #      UPDATE, expected version, merge, counter delta, jsonpath constraint,
 #      clocks, insert the event, update the entity;
@@ -143,7 +144,7 @@ SQL
 
 cat >"$work/a.pgbench" <<SQL
 \set id random(1, $entities)
-WITH u AS (UPDATE bench_entities SET state = state || '{"n": 1, "note": "x"}', version = version + 1, hlc = ws.hlc_now(), vclock = ws.vclock_tick(vclock, 0) WHERE entity_id = 'e' || :id RETURNING entity_id, kind, module, version, hlc, vclock) INSERT INTO bench_events (event_id, entity_id, version, hlc, origin_node, module, kind, event_type, patch, handshake, vclock) SELECT gen_random_uuid(), entity_id, version, hlc, 0, module, kind, 'update', '{"n": 1, "note": "x"}', '55-45-17', vclock FROM u;
+WITH u AS (UPDATE bench_entities SET state = state || jsonb_build_object('n', (state ->> 'n')::numeric + 1, 'note', 'x'), version = version + 1, hlc = ws.hlc_now(), vclock = ws.vclock_tick(vclock, 0) WHERE entity_id = 'e' || :id RETURNING entity_id, kind, module, state, version, hlc, vclock) INSERT INTO bench_events (event_id, entity_id, version, hlc, origin_node, module, kind, event_type, patch, handshake, vclock) SELECT gen_random_uuid(), entity_id, version, hlc, 0, module, kind, 'update', jsonb_build_object('n', state -> 'n', 'note', 'x'), '55-45-17', vclock FROM u;
 SQL
 cat >"$work/b.pgbench" <<SQL
 \set id random(1, $entities)
