@@ -30,6 +30,7 @@
 #include "replication/message.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/inval.h"
 #include "utils/json.h"
 #include "utils/lsyscache.h"
 #include "utils/syscache.h"
@@ -41,11 +42,56 @@
 #include "kindcache.h"
 #include "worldstate.h"
 
+/*
+ * Schema ws and its owner, remembered for the life of the backend and
+ * forgotten on any change to pg_namespace (dropping, re-creating, renaming
+ * the schema or changing its owner all send that invalidation), so the
+ * protocol does not look them up by name on every call.
+ */
+static Oid	cached_nsp = InvalidOid;
+static Oid	cached_owner = InvalidOid;
+
+static void
+namespace_inval(Datum arg, int cacheid, uint32 hashvalue)
+{
+	cached_nsp = InvalidOid;
+	cached_owner = InvalidOid;
+}
+
 /* OID of schema ws in this database; raises if the extension is absent. */
 Oid
 ws_namespace(void)
 {
-	return get_namespace_oid("ws", false);
+	static bool callback_registered = false;
+
+	if (!OidIsValid(cached_nsp))
+	{
+		if (!callback_registered)
+		{
+			CacheRegisterSyscacheCallback(NAMESPACEOID, namespace_inval, (Datum) 0);
+			callback_registered = true;
+		}
+		cached_nsp = get_namespace_oid("ws", false);
+	}
+	return cached_nsp;
+}
+
+/* The owner of schema ws. */
+static Oid
+ws_owner(void)
+{
+	Oid			nsp = ws_namespace();
+
+	if (!OidIsValid(cached_owner))
+	{
+		HeapTuple	tup = SearchSysCache1(NAMESPACEOID, ObjectIdGetDatum(nsp));
+
+		if (!HeapTupleIsValid(tup))
+			elog(ERROR, "cache lookup failed for schema ws");
+		cached_owner = ((Form_pg_namespace) GETSTRUCT(tup))->nspowner;
+		ReleaseSysCache(tup);
+	}
+	return cached_owner;
 }
 
 /* OID of type ws.<name>. */
@@ -69,14 +115,7 @@ ws_type_oid(const char *name)
 void
 ws_as_owner_begin(WsAsOwner *saved)
 {
-	HeapTuple	tup;
-	Oid			owner;
-
-	tup = SearchSysCache1(NAMESPACEOID, ObjectIdGetDatum(ws_namespace()));
-	if (!HeapTupleIsValid(tup))
-		elog(ERROR, "cache lookup failed for schema ws");
-	owner = ((Form_pg_namespace) GETSTRUCT(tup))->nspowner;
-	ReleaseSysCache(tup);
+	Oid			owner = ws_owner();
 
 	GetUserIdAndSecContext(&saved->save_userid, &saved->save_sec_context);
 	SetUserIdAndSecContext(owner, saved->save_sec_context | SECURITY_LOCAL_USERID_CHANGE);

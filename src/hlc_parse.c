@@ -20,7 +20,7 @@
 #include "hlc_parse.h"
 
 #include <stdbool.h>
-#include <stdio.h>
+#include <string.h>
 
 #define USECS_PER_SEC	INT64_C(1000000)
 #define SECS_PER_DAY	INT64_C(86400)
@@ -147,6 +147,44 @@ civil_from_days(int64_t z, int *y, int *m, int *d)
 }
 
 /*
+ * Write v (0 <= v < 10^width) as exactly width decimal digits; returns the
+ * end of what was written.
+ */
+static char *
+put_fixed(char *p, int64_t v, int width)
+{
+	for (int i = width - 1; i >= 0; i--)
+	{
+		p[i] = (char) ('0' + v % 10);
+		v /= 10;
+	}
+	return p + width;
+}
+
+/* Write v in decimal with a sign when negative; returns the end. */
+static char *
+put_int(char *p, int32_t v)
+{
+	char		digits[10];
+	int			n = 0;
+	int64_t		u = v;
+
+	if (u < 0)
+	{
+		*p++ = '-';
+		u = -u;
+	}
+	do
+	{
+		digits[n++] = (char) ('0' + u % 10);
+		u /= 10;
+	} while (u > 0);
+	while (n > 0)
+		*p++ = digits[--n];
+	return p;
+}
+
+/*
  * Parse the text form into *out.  On error *out is left untouched and the
  * returned code says what was wrong.
  */
@@ -264,7 +302,9 @@ ws_hlc_format(const WsHlc *hlc, char *buf, size_t buflen)
 	int			y,
 				m,
 				d;
-	int			n;
+	char		text[WS_HLC_TEXT_MAX];
+	char	   *p = text;
+	size_t		len;
 
 	if (wall < WS_HLC_WALL_MIN)
 		wall = WS_HLC_WALL_MIN;
@@ -274,9 +314,34 @@ ws_hlc_format(const WsHlc *hlc, char *buf, size_t buflen)
 	days = secs / SECS_PER_DAY;
 	sod = secs % SECS_PER_DAY;
 	civil_from_days(days, &y, &m, &d);
-	n = snprintf(buf, buflen, "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ/%d@%d",
-				 y, m, d, (int) (sod / 3600), (int) (sod / 60 % 60),
-				 (int) (sod % 60), (int) (wall % USECS_PER_SEC),
-				 (int) hlc->counter, (int) hlc->node);
-	return n < 0 ? 0 : (size_t) n;
+
+	/* digit by digit: this runs for every ws.hlc a query returns */
+	p = put_fixed(p, y, 4);
+	*p++ = '-';
+	p = put_fixed(p, m, 2);
+	*p++ = '-';
+	p = put_fixed(p, d, 2);
+	*p++ = 'T';
+	p = put_fixed(p, sod / 3600, 2);
+	*p++ = ':';
+	p = put_fixed(p, sod / 60 % 60, 2);
+	*p++ = ':';
+	p = put_fixed(p, sod % 60, 2);
+	*p++ = '.';
+	p = put_fixed(p, wall % USECS_PER_SEC, 6);
+	*p++ = 'Z';
+	*p++ = '/';
+	p = put_int(p, hlc->counter);
+	*p++ = '@';
+	p = put_int(p, hlc->node);
+	len = (size_t) (p - text);
+
+	if (buflen > 0)
+	{
+		size_t		n = len < buflen - 1 ? len : buflen - 1;
+
+		memcpy(buf, text, n);
+		buf[n] = '\0';
+	}
+	return len;
 }

@@ -20,9 +20,10 @@
  * COMMITTED; with a transaction snapshot that is a serialization failure,
  * as for UPDATE).  So a change costs no separate row-lock WAL record.
  *
- * Columns are found by name when the writer opens, so the code does not
- * depend on the tables' column order.  The callers check privileges: the
- * writer runs as whoever calls it, which in worldstate is the owner of
+ * Columns are found by name (once per backend, again after the tables
+ * change), so the code does not depend on the tables' column order.  The
+ * callers check privileges: the writer runs as whoever calls it, which in
+ * worldstate is the owner of
  * schema ws.
  *
  *-------------------------------------------------------------------------
@@ -37,9 +38,9 @@
 #include "catalog/namespace.h"
 #include "commands/trigger.h"
 #include "nodes/makefuncs.h"
-#include "parser/parse_relation.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
+#include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
@@ -58,33 +59,103 @@ static const char *const entity_cols[EN_NCOLS] = {
 	"created_hlc", "retired"
 };
 
-/* Open one table of schema ws for writing as range table entry rti. */
-static ResultRelInfo *
-open_target(WsWriter *w, const char *name, Index rti, Relation *rel)
+/*
+ * Where the writer's tables and columns are: the OIDs of ws.events and
+ * ws.entities and the attribute numbers of their columns, found by name
+ * once and kept until a relcache invalidation of either table (ALTER TABLE
+ * sends one) or until schema ws is another one.
+ */
+static struct
 {
-	Oid			relid = get_relname_relid(name, ws_namespace());
-	ResultRelInfo *rri;
+	Oid			nsp;
+	Oid			events;
+	Oid			entities;
+	AttrNumber	ev_att[EV_NCOLS];
+	AttrNumber	en_att[EN_NCOLS];
+}			layout;
+
+static void
+layout_inval(Datum arg, Oid relid)
+{
+	if (relid == InvalidOid || relid == layout.events || relid == layout.entities)
+		layout.nsp = InvalidOid;
+}
+
+/* OID of table ws.name. */
+static Oid
+table_oid(const char *name, Oid nsp)
+{
+	Oid			relid = get_relname_relid(name, nsp);
 
 	if (!OidIsValid(relid))
 		elog(ERROR, "table ws.%s does not exist", name);
+	return relid;
+}
+
+/* Attribute numbers of the named columns of relid. */
+static void
+map_columns(Oid relid, const char *const *names, int n, AttrNumber *att)
+{
+	for (int i = 0; i < n; i++)
+	{
+		att[i] = get_attnum(relid, names[i]);
+		if (att[i] == InvalidAttrNumber)
+			elog(ERROR, "column \"%s\" of ws.%s does not exist", names[i],
+				 get_rel_name(relid));
+	}
+}
+
+/* Make layout describe the current tables. */
+static void
+layout_ready(void)
+{
+	static bool callback_registered = false;
+	Oid			nsp = ws_namespace();
+
+	if (layout.nsp == nsp)
+		return;
+	if (!callback_registered)
+	{
+		CacheRegisterRelcacheCallback(layout_inval, (Datum) 0);
+		callback_registered = true;
+	}
+	layout.events = table_oid("events", nsp);
+	layout.entities = table_oid("entities", nsp);
+	map_columns(layout.events, event_cols, EV_NCOLS, layout.ev_att);
+	map_columns(layout.entities, entity_cols, EN_NCOLS, layout.en_att);
+	layout.nsp = nsp;
+}
+
+/*
+ * Give w the column numbers, once its tables are open and locked: opening
+ * them may have processed an invalidation from a concurrent ALTER TABLE,
+ * so the layout is made ready again for what is now locked.
+ */
+static void
+copy_layout(WsWriter *w, Oid events, Oid entities)
+{
+	layout_ready();
+	if (layout.events != events ||
+		(OidIsValid(entities) && layout.entities != entities))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("the worldstate tables were replaced during the call"),
+				 errhint("Retry the call.")));
+	memcpy(w->ev_att, layout.ev_att, sizeof(w->ev_att));
+	memcpy(w->en_att, layout.en_att, sizeof(w->en_att));
+}
+
+/* Open table relid for writing as range table entry rti. */
+static ResultRelInfo *
+open_target(Oid relid, Index rti, Relation *rel)
+{
+	ResultRelInfo *rri;
+
 	*rel = table_open(relid, RowExclusiveLock);
 	rri = makeNode(ResultRelInfo);
 	InitResultRelInfo(rri, *rel, rti, NULL, 0);
 	ExecOpenIndices(rri, false);
 	return rri;
-}
-
-/* Attribute numbers of the named columns of rel. */
-static void
-map_columns(Relation rel, const char *const *names, int n, AttrNumber *att)
-{
-	for (int i = 0; i < n; i++)
-	{
-		att[i] = attnameAttNum(rel, names[i], false);
-		if (att[i] == InvalidAttrNumber)
-			elog(ERROR, "column \"%s\" of ws.%s does not exist", names[i],
-				 RelationGetRelationName(rel));
-	}
 }
 
 /* A range table entry for a table written by the writer. */
@@ -107,19 +178,20 @@ target_rte(Oid relid)
 void
 ws_writer_begin(WsWriter *w)
 {
-	Oid			nsp = ws_namespace();
+	Oid			events,
+				entities;
 
 	memset(w, 0, sizeof(*w));
+	layout_ready();
+	events = layout.events;
+	entities = layout.entities;
 	w->estate = CreateExecutorState();
-	ExecInitRangeTable(w->estate,
-					   list_make2(target_rte(get_relname_relid("events", nsp)),
-								  target_rte(get_relname_relid("entities", nsp))));
-	w->events = open_target(w, "events", 1, &w->events_rel);
-	w->entities = open_target(w, "entities", 2, &w->entities_rel);
+	ExecInitRangeTable(w->estate, list_make2(target_rte(events), target_rte(entities)));
+	w->events = open_target(events, 1, &w->events_rel);
+	w->entities = open_target(entities, 2, &w->entities_rel);
+	copy_layout(w, events, entities);
 	/* AFTER triggers (the foreign keys) find their relations here */
 	w->estate->es_opened_result_relations = list_make2(w->events, w->entities);
-	map_columns(w->events_rel, event_cols, EV_NCOLS, w->ev_att);
-	map_columns(w->entities_rel, entity_cols, EN_NCOLS, w->en_att);
 
 	w->estate->es_snapshot = GetActiveSnapshot();
 	w->event_slot = table_slot_create(w->events_rel, &w->estate->es_tupleTable);
@@ -136,14 +208,16 @@ ws_writer_begin(WsWriter *w)
 void
 ws_writer_begin_events(WsWriter *w)
 {
-	Oid			nsp = ws_namespace();
+	Oid			events;
 
 	memset(w, 0, sizeof(*w));
+	layout_ready();
+	events = layout.events;
 	w->estate = CreateExecutorState();
-	ExecInitRangeTable(w->estate, list_make1(target_rte(get_relname_relid("events", nsp))));
-	w->events = open_target(w, "events", 1, &w->events_rel);
+	ExecInitRangeTable(w->estate, list_make1(target_rte(events)));
+	w->events = open_target(events, 1, &w->events_rel);
+	copy_layout(w, events, InvalidOid);
 	w->estate->es_opened_result_relations = list_make1(w->events);
-	map_columns(w->events_rel, event_cols, EV_NCOLS, w->ev_att);
 	w->estate->es_snapshot = GetActiveSnapshot();
 	w->event_slot = table_slot_create(w->events_rel, &w->estate->es_tupleTable);
 	AfterTriggerBeginQuery();
