@@ -24,18 +24,15 @@
  *	  has to retry), so when an entity's last change is at or before `at`
  *	  its present row is the answer and no event is read.
  *
- * A point query reads its answer with one backward index scan of ws.events
- * (entity_id, hlc) from `at`: the first row is the event in force, the next
- * ones the versions before it, down to the keyframe -- one index descent,
- * at most K heap rows, whatever the length of the history (PITFALLS 14).
- * Two refinements keep it cheap: btree reads a leaf page eagerly, checking
- * every entry from the starting point to the end of the scan, so the scan
- * gets a lower bound where the entity's last K + 1 events would begin at
- * its average rate (falling back to an unbounded scan when that window is
- * empty); and the K - 1 patches are folded in one pass, member by member,
- * instead of rebuilding the document K - 1 times.  Should the versions met
- * not be consecutive (the scan window ended, or events arrived out of HLC
- * order), the rest is read through the unique index (entity_id, version).
+ * A point query reads its answer with two short index scans of ws.events:
+ * (entity_id, hlc) backwards from `at` for the event in force, then
+ * (entity_id, version) from there down to its keyframe (version 1 and every
+ * worldstate.keyframe_interval-th event store the full state) -- two index
+ * descents and at most K heap rows, whatever the length of the history
+ * (PITFALLS 14).  Both scans carry bounds that stop btree's eager reading of
+ * a leaf page close to the rows wanted (see version_at), and the K - 1
+ * patches are folded in one pass, member by member, instead of rebuilding
+ * the document K - 1 times.
  *
  * ws.archive_events moves old events to ws.events_archive, keeping each
  * entity's last keyframe before the boundary and everything after it in
@@ -204,9 +201,9 @@ typedef struct WsLog
 								 * backwards */
 	ScanKeyData at_keys[3];
 	Relation	by_version;
-	IndexScanDesc version_scan; /* (entity_id = $1, version <= $2) backwards,
-								 * when versions are not in HLC order */
-	ScanKeyData version_keys[2];
+	IndexScanDesc version_scan; /* (entity_id = $1, version >= $2,
+								 * version <= $3) backwards */
+	ScanKeyData version_keys[3];
 } WsLog;
 
 /*
@@ -479,12 +476,13 @@ reader_entity(WsReader *r, Datum entity_id)
 }
 
 /*
- * Position log->version_scan on the row of entity_id at version `from`,
- * going backwards (opening the index on first use); the row is in
- * log->slot.  XX001 (data corrupted) when there is none.
+ * Start log->version_scan backwards over the events of entity_id with
+ * lo <= version <= hi (opening the index on first use); the first row, if
+ * any, is in log->slot.  Both bounds are keys of the scan, so btree checks
+ * no entry outside them.
  */
-static IndexScanDesc
-version_scan_from(WsReader *r, WsLog *log, Datum entity_id, int64 from)
+static bool
+version_scan_range(WsReader *r, WsLog *log, Datum entity_id, int64 lo, int64 hi)
 {
 	if (log->version_scan == NULL)
 	{
@@ -492,18 +490,34 @@ version_scan_from(WsReader *r, WsLog *log, Datum entity_id, int64 from)
 
 		log->by_version = open_index(r, log->by_version_name);
 		init_key(&log->version_keys[0], log->by_version, 1, BTEqualStrategyNumber);
-		init_key(&log->version_keys[1], log->by_version, 2, BTLessEqualStrategyNumber);
-		log->version_scan = index_beginscan(log->rel, log->by_version, r->snapshot, 2, 0);
+		init_key(&log->version_keys[1], log->by_version, 2, BTGreaterEqualStrategyNumber);
+		init_key(&log->version_keys[2], log->by_version, 2, BTLessEqualStrategyNumber);
+		log->version_scan = index_beginscan(log->rel, log->by_version, r->snapshot, 3, 0);
 		MemoryContextSwitchTo(old);
 	}
 	log->version_keys[0].sk_argument = entity_id;
-	log->version_keys[1].sk_argument = Int64GetDatum(from);
-	index_rescan(log->version_scan, log->version_keys, 2, NULL, 0);
-	if (!index_getnext_slot(log->version_scan, BackwardScanDirection, log->slot))
+	log->version_keys[1].sk_argument = Int64GetDatum(lo);
+	log->version_keys[2].sk_argument = Int64GetDatum(hi);
+	index_rescan(log->version_scan, log->version_keys, 3, NULL, 0);
+	return index_getnext_slot(log->version_scan, BackwardScanDirection, log->slot);
+}
+
+/*
+ * Continue the versions of entity_id below `expected` (inclusive) from
+ * (entity_id, version), down to the keyframe that worldstate.keyframe_interval
+ * places at or below it (version 1 and every K-th): *lo becomes that
+ * lower bound.  The row of `expected` is in log->slot; XX001 when there is
+ * none.
+ */
+static IndexScanDesc
+next_version_range(WsReader *r, WsLog *log, Datum entity_id, int64 expected, int64 *lo)
+{
+	*lo = Max(expected - expected % ws_keyframe_interval, 1);
+	if (!version_scan_range(r, log, entity_id, *lo, expected))
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),
 				 errmsg("version " INT64_FORMAT " of entity \"%s\" is missing from ws.%s",
-						from, TextDatumGetCString(entity_id), log->table)));
+						expected, TextDatumGetCString(entity_id), log->table)));
 	return log->version_scan;
 }
 
@@ -753,18 +767,23 @@ at_scan_from(WsLog *log, Datum entity_id, const WsHlc *lo, const WsHlc *at)
  * allocated in CurrentMemoryContext; false when log holds no event of it at
  * or before `at`.
  *
- * A backward scan of (entity_id, hlc) from `at` gives the event in force
- * and, an entity's HLCs increasing with its versions, the versions before
- * it down to the nearest keyframe.  btree reads a leaf page eagerly, checking
- * every entry from the starting point towards the scan's end, and on an
- * entity with a long history that is most of a page; a lower bound on hlc
- * stops it there.  The bound is where the entity's last K + 1 events would
- * start at its average rate since its creation, which usually holds the
- * event in force and its keyframe.  If the window holds no event, the scan
- * runs again unbounded; if it ends, or versions are not consecutive, before
- * the keyframe, the rest is read from (entity_id, version).  So the bound
- * only ever saves work.  The patches collected are then folded onto the
- * keyframe's state.
+ * Two bounded index scans, so that the work does not depend on the length
+ * of the history.  btree reads a leaf page eagerly, checking every entry
+ * from the starting point to where a key of the scan stops it, so each scan
+ * is given bounds that stop it close to what it needs:
+ *
+ *	1. the event in force is the first row of a backward scan of
+ *	   (entity_id, hlc) from `at`.  Its lower bound is where the entity's
+ *	   last few events would begin at its average rate since creation (a few
+ *	   entries to check); an empty window is retried sixteen times wider,
+ *	   then unbounded, so the bound only ever saves work;
+ *	2. the versions below it down to its keyframe come from (entity_id,
+ *	   version), bounded below by the keyframe that worldstate.keyframe_interval
+ *	   places there (versions 1 and every K-th).  If the interval was
+ *	   different when they were written and the range holds no keyframe,
+ *	   the scan goes on below it, unbounded.
+ *
+ * The patches collected are then folded onto the keyframe's state.
  */
 static bool
 version_at(WsReader *r, WsLog *log, const Datum *e, const WsHlc *at, WsVersion *out)
@@ -773,42 +792,61 @@ version_at(WsReader *r, WsLog *log, const Datum *e, const WsHlc *at, WsVersion *
 	const WsHlc *created = DatumGetHlcP(e[QE_CREATED_HLC]);
 	const WsHlc *last = DatumGetHlcP(e[QE_HLC]);
 	int64		changes = DatumGetInt64(e[QE_VERSION]) - 1;
+	int64		rate = 0;
+	int64		events = 4;
 	Jsonb	  **patches;
 	int			npatches = 0;
 	int			cap = 16;
 	Jsonb	   *keyframe = NULL;
 	int64		expected;
-	bool		isnull;
-	Datum		d;
+	int64		lo = 0;
 	IndexScanDesc scan;
-	WsHlc		lo;
-	bool		bounded = false;
+	bool		isnull;
+	bool		found = false;
+	Datum		d;
 
+	/*
+	 * 1. the event in force at `at`, and as many versions below it as the
+	 * window holds: the events back to the keyframe of the version that the
+	 * entity's average rate puts at `at`
+	 */
 	log_at_scan(r, log);
 	scan = log->at_scan;
-
 	if (changes > 0 && last->wall > created->wall)
 	{
-		int64		rate = (last->wall - created->wall) / changes;
-		int64		window = rate > 0 && rate < PG_INT64_MAX / (ws_keyframe_interval + 1) ?
-			rate * (ws_keyframe_interval + 1) : -1;
+		int64		v;
 
-		if (window >= 0 && at->wall - window > created->wall)
+		rate = (last->wall - created->wall) / changes;
+		v = rate > 0 ? Min((at->wall - created->wall) / rate, changes) + 1 : 1;
+		events = Max(v % ws_keyframe_interval + 2, events);
+	}
+	for (; !found; events *= 16)
+	{
+		WsHlc		from;
+
+		if (rate > 0 && events <= 4096 && rate < PG_INT64_MAX / events &&
+			at->wall - rate * events > created->wall)
 		{
-			lo.wall = at->wall - window;
-			lo.counter = 0;
-			lo.node = 0;
-			bounded = true;
+			from.wall = at->wall - rate * events;
+			from.counter = 0;
+			from.node = 0;
+			found = at_scan_from(log, entity_id, &from, at);
+		}
+		else
+		{
+			if (!at_scan_from(log, entity_id, NULL, at))
+				return false;
+			found = true;
 		}
 	}
-	if (!at_scan_from(log, entity_id, bounded ? &lo : NULL, at) &&
-		(!bounded || !at_scan_from(log, entity_id, NULL, at)))
-		return false;
-
 	out->version = DatumGetInt64(event_col(log, QV_VERSION, &isnull));
 	out->hlc = ws_hlc_copy(*DatumGetHlcP(event_col(log, QV_HLC, &isnull)));
 	out->vclock = PointerGetDatum(PG_DETOAST_DATUM_COPY(event_col(log, QV_VCLOCK, &isnull)));
 
+	/*
+	 * 2. the versions below it down to the keyframe: from the same scan
+	 * while they come in order, then from (entity_id, version)
+	 */
 	patches = palloc(sizeof(Jsonb *) * cap);
 	expected = out->version;
 	for (;;)
@@ -822,8 +860,8 @@ version_at(WsReader *r, WsLog *log, const Datum *e, const WsHlc *at, WsVersion *
 						(errcode(ERRCODE_DATA_CORRUPTED),
 						 errmsg("version " INT64_FORMAT " of entity \"%s\" is missing from ws.%s",
 								expected, TextDatumGetCString(entity_id), log->table)));
-			/* not in HLC order: continue through (entity_id, version) */
-			scan = version_scan_from(r, log, entity_id, expected);
+			/* not in HLC order: go on through (entity_id, version) */
+			scan = next_version_range(r, log, entity_id, expected, &lo);
 			continue;
 		}
 		d = event_col(log, QV_STATE, &isnull);
@@ -839,17 +877,22 @@ version_at(WsReader *r, WsLog *log, const Datum *e, const WsHlc *at, WsVersion *
 		}
 		patches[npatches++] = DatumGetJsonbPCopy(event_col(log, QV_PATCH, &isnull));
 		expected--;
-		if (!index_getnext_slot(scan, BackwardScanDirection, log->slot))
-		{
-			if (scan == log->version_scan || expected < 1)
-				ereport(ERROR,
-						(errcode(ERRCODE_DATA_CORRUPTED),
-						 errmsg("no keyframe at or before version " INT64_FORMAT " of entity \"%s\" in ws.%s",
-								out->version, TextDatumGetCString(entity_id), log->table),
-						 errdetail("Version 1 of every entity stores its full state, and archival keeps a keyframe in ws.events.")));
-			/* the window ended before the keyframe */
-			scan = version_scan_from(r, log, entity_id, expected);
-		}
+		if (expected < 1)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_CORRUPTED),
+					 errmsg("no keyframe at or before version " INT64_FORMAT " of entity \"%s\" in ws.%s",
+							out->version, TextDatumGetCString(entity_id), log->table),
+					 errdetail("Version 1 of every entity stores its full state, and archival keeps a keyframe in ws.events.")));
+		if ((scan == log->at_scan || expected >= lo) &&
+			index_getnext_slot(scan, BackwardScanDirection, log->slot))
+			continue;
+		if (scan == log->version_scan && expected >= lo)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_CORRUPTED),
+					 errmsg("version " INT64_FORMAT " of entity \"%s\" is missing from ws.%s",
+							expected, TextDatumGetCString(entity_id), log->table)));
+		/* the window ended, or the range held no keyframe */
+		scan = next_version_range(r, log, entity_id, expected, &lo);
 	}
 
 	/* patches[] runs newest first; fold oldest first */
