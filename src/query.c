@@ -574,28 +574,72 @@ key_cmp(const JsonbValue *a, const JsonbValue *b)
 	return memcmp(a->val.string.val, b->val.string.val, a->val.string.len);
 }
 
-/* The members of object container c (NULL: none), in key order. */
+/*
+ * The value of child `index` of container c, whose data starts at offset
+ * `off` of the children's data area: the decoding that jsonb's own
+ * iterator does, without the iterator's state (jsonb.h describes the
+ * layout; numbers and containers start at an int-aligned offset).
+ */
+static void
+child_value(JsonbContainer *c, int index, uint32 off, JsonbValue *v)
+{
+	int			nchildren = JsonContainerIsObject(c) ? JsonContainerSize(c) * 2 : JsonContainerSize(c);
+	char	   *data = (char *) &c->children[nchildren];
+	JEntry		entry = c->children[index];
+	uint32		len = getJsonbLength(c, index);
+
+	if (JBE_ISNULL(entry))
+		v->type = jbvNull;
+	else if (JBE_ISSTRING(entry))
+	{
+		v->type = jbvString;
+		v->val.string.val = data + off;
+		v->val.string.len = len;
+	}
+	else if (JBE_ISNUMERIC(entry))
+	{
+		v->type = jbvNumeric;
+		v->val.numeric = (Numeric) (data + INTALIGN(off));
+	}
+	else if (JBE_ISBOOL_TRUE(entry) || JBE_ISBOOL_FALSE(entry))
+	{
+		v->type = jbvBool;
+		v->val.boolean = JBE_ISBOOL_TRUE(entry);
+	}
+	else
+	{
+		v->type = jbvBinary;
+		v->val.binary.data = (JsonbContainer *) (data + INTALIGN(off));
+		v->val.binary.len = len - (INTALIGN(off) - off);
+	}
+}
+
+/*
+ * The members of object container c (NULL: none), in key order.  An
+ * object's children are its keys, sorted, then its values in the same
+ * order; they are read in place, in one pass over the offsets.
+ */
 static void
 collect_members(JsonbContainer *c, WsMembers *out)
 {
-	JsonbIterator *it;
-	JsonbValue	v;
-	JsonbIteratorToken tok;
+	int			n;
+	uint32		off = 0;
 
 	out->n = 0;
 	out->pos = 0;
 	out->m = NULL;
-	if (c == NULL || JsonContainerSize(c) == 0)
+	if (c == NULL || (n = JsonContainerSize(c)) == 0)
 		return;
-	out->m = palloc(sizeof(WsMember) * JsonContainerSize(c));
-	it = JsonbIteratorInit(c);
-	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	out->m = palloc(sizeof(WsMember) * n);
+	for (int i = 0; i < 2 * n; i++)
 	{
-		if (tok == WJB_KEY)
-			out->m[out->n].key = v;
-		else if (tok == WJB_VALUE)
-			out->m[out->n++].val = v;
+		if (i < n)
+			child_value(c, i, off, &out->m[i].key);
+		else
+			child_value(c, i, off, &out->m[i - n].val);
+		off += getJsonbLength(c, i);
 	}
+	out->n = n;
 }
 
 static bool fold_value(JsonbParseState **ps, JsonbValue *key, JsonbValue *target,
