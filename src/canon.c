@@ -272,12 +272,30 @@ ws_presented_handshake(const char *given)
 void
 ws_new_event_id(pg_uuid_t *u)
 {
+	/*
+	 * Random bytes are drawn from the strong source 32 ids at a time: one
+	 * call costs about as much as the rest of the id.  The pool belongs to
+	 * the process that filled it, so a forked child never reuses its
+	 * parent's bytes.
+	 */
+	static uint8 pool[32 * (UUID_LEN - 6)];
+	static int	pool_left = 0;
+	static int	pool_pid = 0;
 	uint64		ms = (uint64) ((GetCurrentTimestamp() + WS_UNIX_TO_PG_USECS) / 1000);
 
-	if (!pg_strong_random(u->data + 6, UUID_LEN - 6))
-		ereport(ERROR,
-				(errcode(ERRCODE_INTERNAL_ERROR),
-				 errmsg("could not generate random values")));
+	if (pool_left == 0 || pool_pid != MyProcPid)
+	{
+		if (!pg_strong_random(pool, sizeof(pool)))
+			ereport(ERROR,
+					(errcode(ERRCODE_INTERNAL_ERROR),
+					 errmsg("could not generate random values")));
+		pool_left = sizeof(pool);
+		pool_pid = MyProcPid;
+	}
+	pool_left -= UUID_LEN - 6;
+	memcpy(u->data + 6, pool + pool_left, UUID_LEN - 6);
+	/* used bytes do not stay in memory */
+	memset(pool + pool_left, 0, UUID_LEN - 6);
 	for (int i = 0; i < 6; i++)
 		u->data[i] = (uint8) (ms >> (40 - 8 * i));
 	u->data[6] = (u->data[6] & 0x0f) | 0x70;

@@ -852,7 +852,8 @@ version_at(WsReader *r, WsLog *log, const Datum *e, const WsHlc *at, WsVersion *
 	/*
 	 * 1. the event in force at `at`, and as many versions below it as the
 	 * window holds: the events back to the keyframe of the version that the
-	 * entity's average rate puts at `at`
+	 * entity's average rate puts at `at`, and a few more, as the rate of a
+	 * history is seldom even
 	 */
 	log_at_scan(r, log);
 	scan = log->at_scan;
@@ -862,7 +863,7 @@ version_at(WsReader *r, WsLog *log, const Datum *e, const WsHlc *at, WsVersion *
 
 		rate = (last->wall - created->wall) / changes;
 		v = rate > 0 ? Min((at->wall - created->wall) / rate, changes) + 1 : 1;
-		events = Max(v % ws_keyframe_interval + 2, events);
+		events = Max(v % ws_keyframe_interval + 10, events);
 	}
 	for (; !found; events *= 16)
 	{
