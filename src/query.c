@@ -84,6 +84,7 @@
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
+#include "utils/inval.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -244,6 +245,91 @@ typedef struct WsVersion
 } WsVersion;
 
 /*
+ * Catalog lookups, remembered for the life of the backend: the OIDs of the
+ * ws tables and indexes by name, their column numbers, and the comparison
+ * functions of index scan keys.  A relcache invalidation of any relation
+ * remembered (ALTER TABLE, DROP, CREATE INDEX on it, VACUUM's statistics)
+ * or of every relation forgets them all, as does another schema ws.
+ */
+#define MEMO_ENTRIES	32
+#define MEMO_COLUMNS	16
+
+typedef enum MemoKind
+{
+	MEMO_RELID,					/* relation `name` of schema ws is relid */
+	MEMO_ATTNUMS,				/* columns `names` of relid are att[] */
+	MEMO_KEYPROC				/* strategy strat of column attno of index
+								 * relid compares with proc */
+} MemoKind;
+
+typedef struct MemoEntry
+{
+	MemoKind	kind;
+	Oid			relid;
+	const char *name;
+	const char *const *names;
+	AttrNumber	attno;
+	StrategyNumber strat;
+	RegProcedure proc;
+	AttrNumber	att[MEMO_COLUMNS];
+} MemoEntry;
+
+static MemoEntry memo[MEMO_ENTRIES];
+static int	memo_used = 0;
+static Oid	memo_nsp = InvalidOid;
+
+static void
+memo_inval(Datum arg, Oid relid)
+{
+	for (int i = 0; i < memo_used; i++)
+		if (relid == InvalidOid || memo[i].relid == relid)
+		{
+			memo_used = 0;
+			return;
+		}
+}
+
+/* Make the memo usable for schema nsp; false if it has no room left. */
+static bool
+memo_ready(Oid nsp)
+{
+	static bool callback_registered = false;
+
+	if (!callback_registered)
+	{
+		CacheRegisterRelcacheCallback(memo_inval, (Datum) 0);
+		callback_registered = true;
+	}
+	if (memo_nsp != nsp)
+	{
+		memo_used = 0;
+		memo_nsp = nsp;
+	}
+	return memo_used < MEMO_ENTRIES;
+}
+
+/* The OID of relation ws.<name>, InvalidOid if there is none. */
+static Oid
+memo_relid(Oid nsp, const char *name)
+{
+	Oid			relid;
+
+	memo_ready(nsp);
+	for (int i = 0; i < memo_used; i++)
+		if (memo[i].kind == MEMO_RELID && strcmp(memo[i].name, name) == 0)
+			return memo[i].relid;
+	relid = get_relname_relid(name, nsp);
+	if (OidIsValid(relid) && memo_ready(nsp))
+	{
+		memo[memo_used].kind = MEMO_RELID;
+		memo[memo_used].relid = relid;
+		memo[memo_used].name = name;
+		memo_used++;
+	}
+	return relid;
+}
+
+/*
  * Open table ws.<name> for reading as the calling role: SELECT privilege
  * (42501 otherwise), and no row-level security, which direct scans would
  * bypass.
@@ -251,7 +337,7 @@ typedef struct WsVersion
 static Relation
 open_table(WsReader *r, const char *name)
 {
-	Oid			relid = get_relname_relid(name, r->nsp);
+	Oid			relid = memo_relid(r->nsp, name);
 	Relation	rel;
 	AclResult	aclresult;
 
@@ -275,7 +361,7 @@ open_table(WsReader *r, const char *name)
 static Relation
 open_index(WsReader *r, const char *name)
 {
-	Oid			relid = get_relname_relid(name, r->nsp);
+	Oid			relid = memo_relid(r->nsp, name);
 
 	if (!OidIsValid(relid))
 		ereport(ERROR,
@@ -285,16 +371,33 @@ open_index(WsReader *r, const char *name)
 	return index_open(relid, AccessShareLock);
 }
 
-/* Attribute numbers of the named columns of rel. */
+/* Attribute numbers of the named columns of rel (names is a static array). */
 static void
 map_columns(Relation rel, const char *const *names, int n, AttrNumber *att)
 {
+	Oid			relid = RelationGetRelid(rel);
+
+	Assert(n <= MEMO_COLUMNS);
+	for (int i = 0; i < memo_used; i++)
+		if (memo[i].kind == MEMO_ATTNUMS && memo[i].relid == relid && memo[i].names == names)
+		{
+			memcpy(att, memo[i].att, sizeof(AttrNumber) * n);
+			return;
+		}
 	for (int i = 0; i < n; i++)
 	{
 		att[i] = attnameAttNum(rel, names[i], false);
 		if (att[i] == InvalidAttrNumber)
 			elog(ERROR, "column \"%s\" of ws.%s does not exist", names[i],
 				 RelationGetRelationName(rel));
+	}
+	if (memo_ready(memo_nsp))
+	{
+		memo[memo_used].kind = MEMO_ATTNUMS;
+		memo[memo_used].relid = relid;
+		memo[memo_used].names = names;
+		memcpy(memo[memo_used].att, att, sizeof(AttrNumber) * n);
+		memo_used++;
 	}
 }
 
@@ -317,14 +420,34 @@ open_primary_key(Relation rel)
 static void
 init_key(ScanKey key, Relation index, AttrNumber attno, StrategyNumber strat)
 {
-	Oid			opfamily = index->rd_opfamily[attno - 1];
-	Oid			type = index->rd_opcintype[attno - 1];
-	Oid			op = get_opfamily_member(opfamily, type, type, strat);
+	Oid			relid = RelationGetRelid(index);
+	RegProcedure proc = InvalidOid;
 
-	if (!OidIsValid(op))
-		elog(ERROR, "missing operator %d for column %d of index %s", strat, attno,
-			 RelationGetRelationName(index));
-	ScanKeyInit(key, attno, strat, get_opcode(op), (Datum) 0);
+	for (int i = 0; i < memo_used; i++)
+		if (memo[i].kind == MEMO_KEYPROC && memo[i].relid == relid &&
+			memo[i].attno == attno && memo[i].strat == strat)
+			proc = memo[i].proc;
+	if (!OidIsValid(proc))
+	{
+		Oid			opfamily = index->rd_opfamily[attno - 1];
+		Oid			type = index->rd_opcintype[attno - 1];
+		Oid			op = get_opfamily_member(opfamily, type, type, strat);
+
+		if (!OidIsValid(op))
+			elog(ERROR, "missing operator %d for column %d of index %s", strat, attno,
+				 RelationGetRelationName(index));
+		proc = get_opcode(op);
+		if (memo_ready(memo_nsp))
+		{
+			memo[memo_used].kind = MEMO_KEYPROC;
+			memo[memo_used].relid = relid;
+			memo[memo_used].attno = attno;
+			memo[memo_used].strat = strat;
+			memo[memo_used].proc = proc;
+			memo_used++;
+		}
+	}
+	ScanKeyInit(key, attno, strat, proc, (Datum) 0);
 	key->sk_collation = index->rd_indcollation[attno - 1];
 }
 
