@@ -308,7 +308,7 @@ memo_ready(Oid nsp)
 	return memo_used < MEMO_ENTRIES;
 }
 
-/* The OID of relation ws.<name>, InvalidOid if there is none. */
+/* The OID of relation ws.<name> (a static string), InvalidOid if none. */
 static Oid
 memo_relid(Oid nsp, const char *name)
 {
