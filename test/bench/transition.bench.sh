@@ -20,24 +20,32 @@
 # Each case runs with synchronous_commit off and on.  The throwaway cluster
 # runs with fsync = off, which would make "on" cost nothing more than a
 # write(); this benchmark turns fsync on (BENCH_FSYNC=off to keep it off)
-# so that "on" measures a durable commit.  Every run starts from a freshly
-# created database holding the same initial data, after a CHECKPOINT.
-# Prints tps (pgbench's figure without initial connection time) and the WAL
-# written per transaction for each run, then the ratios c/a and c/b.
-# Targets: c/a >= 0.85 and c/b >= 1.3, for each synchronous_commit setting.
+# so that "on" measures a durable commit.  For each setting, every case
+# gets a freshly created database holding the same initial data; the
+# BENCH_SECONDS of each case are spent in BENCH_ROUNDS (default 3) rounds
+# that take the cases in turn, in a different order each round, each run
+# after a CHECKPOINT, so that a slow spell of a shared machine falls on
+# every case alike rather than on one.  Prints the median tps of the
+# rounds (pgbench's figure without initial connection time), their range,
+# and the WAL written per transaction, then the ratios c/a and c/b of the
+# medians.  Targets: c/a >= 0.85 and c/b >= 1.3, for each
+# synchronous_commit setting.
 #
 # Run by test/bench/run.sh, which exports PGHOST, PGPORT, PGUSER and
 # PGDATABASE for the benchmark cluster.
 set -euo pipefail
 
 seconds=${BENCH_SECONDS:-15}
+rounds=${BENCH_ROUNDS:-3}
 fsync=${BENCH_FSYNC:-on}
 entities=1000
 db=ws_bench_transition
 work=$(mktemp -d)
 
 cleanup() {
-	psql -X -q -d "$PGDATABASE" -c "DROP DATABASE IF EXISTS $db" >/dev/null 2>&1 || true
+	for case in a b c; do
+		psql -X -q -d "$PGDATABASE" -c "DROP DATABASE IF EXISTS ${db}_$case" >/dev/null 2>&1 || true
+	done
 	psql -X -q -d "$PGDATABASE" -c "ALTER SYSTEM RESET fsync" -c "SELECT pg_reload_conf()" >/dev/null 2>&1 || true
 	rm -rf "$work"
 }
@@ -160,52 +168,85 @@ declare -A label=(
 	[b]="b PL/pgSQL protocol"
 	[c]="c ws.transition"
 )
-declare -A tps wal
+declare -A tps range wal runs xacts walbytes
 
-# run_case CASE SYNC: fresh database, initial data, CHECKPOINT, then pgbench
-# with synchronous_commit = SYNC; records the tps (or "error") and the WAL
-# written per transaction (from the WAL position before and after).
-run_case() {
-	local case=$1 sc=$2 out="$work/$1-$2.out"
+# setup_case CASE: a fresh database ${db}_CASE with the initial data.
+setup_case() {
+	local d=${db}_$1
 	psql -X -q -v ON_ERROR_STOP=1 -d "$PGDATABASE" -c "SET client_min_messages = warning" \
-		-c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db" >/dev/null
-	psql -X -q -v ON_ERROR_STOP=1 -d "$db" -c "CREATE EXTENSION worldstate" >/dev/null
-	psql -X -q -v ON_ERROR_STOP=1 -d "$db" -f "$work/setup_$case.sql" >/dev/null
-	psql -X -q -v ON_ERROR_STOP=1 -d "$db" -c "VACUUM ANALYZE" -c "CHECKPOINT" >/dev/null
+		-c "DROP DATABASE IF EXISTS $d" -c "CREATE DATABASE $d" >/dev/null
+	psql -X -q -v ON_ERROR_STOP=1 -d "$d" -c "CREATE EXTENSION worldstate" >/dev/null
+	psql -X -q -v ON_ERROR_STOP=1 -d "$d" -f "$work/setup_$1.sql" >/dev/null
+	psql -X -q -v ON_ERROR_STOP=1 -d "$d" -c "VACUUM ANALYZE" >/dev/null
+}
+
+# round_case CASE SYNC SECONDS: CHECKPOINT, then pgbench on ${db}_CASE with
+# synchronous_commit = SYNC; adds its tps (or "error") to runs[CASE-SYNC],
+# and its transactions and the WAL they wrote to the totals.
+round_case() {
+	local case=$1 sc=$2 secs=$3 d=${db}_$1 out="$work/$1-$2.out"
+	psql -X -q -v ON_ERROR_STOP=1 -d "$d" -c "CHECKPOINT" >/dev/null
 
 	# every pgbench connection gets the setting through PGOPTIONS (the
 	# last -c wins over anything already there); check that it does
 	local opts="${PGOPTIONS:-} -c synchronous_commit=$sc"
 	local seen
-	seen=$(PGOPTIONS="$opts" psql -X -Atc "SHOW synchronous_commit" -d "$db")
+	seen=$(PGOPTIONS="$opts" psql -X -Atc "SHOW synchronous_commit" -d "$d")
 	[ "$seen" = "$sc" ] || { echo "synchronous_commit is $seen, not $sc" >&2; exit 1; }
 
-	local lsn0 lsn1 xacts
-	lsn0=$(psql -X -Atc "SELECT pg_current_wal_lsn()" -d "$db")
-	if PGOPTIONS="$opts" pgbench -n -M prepared -c 4 -j 2 -T "$seconds" \
-		-f "$work/$case.pgbench" "$db" >"$out" 2>&1; then
-		tps[$case-$sc]=$(sed -n 's/^tps = \([0-9.]*\) (without initial connection time)$/\1/p' "$out")
-	else
-		tps[$case-$sc]=error
+	local lsn0 lsn1 n t
+	lsn0=$(psql -X -Atc "SELECT pg_current_wal_lsn()" -d "$d")
+	if PGOPTIONS="$opts" pgbench -n -M prepared -c 4 -j 2 -T "$secs" \
+		-f "$work/$case.pgbench" "$d" >"$out" 2>&1; then
+		t=$(sed -n 's/^tps = \([0-9.]*\) (without initial connection time)$/\1/p' "$out")
 	fi
-	lsn1=$(psql -X -Atc "SELECT pg_current_wal_lsn()" -d "$db")
-	xacts=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$out")
-	if [ -n "$xacts" ] && [ "$xacts" -gt 0 ]; then
-		wal[$case-$sc]=$(psql -X -Atc "SELECT round(pg_wal_lsn_diff('$lsn1', '$lsn0') / $xacts)" -d "$db")
-	else
-		wal[$case-$sc]=-
-	fi
-	if [ -z "${tps[$case-$sc]}" ] || [ "${tps[$case-$sc]}" = error ]; then
-		tps[$case-$sc]=error
+	lsn1=$(psql -X -Atc "SELECT pg_current_wal_lsn()" -d "$d")
+	n=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$out")
+	if [ -z "${t:-}" ]; then
+		t=error
 		echo "-- ${label[$case]}, synchronous_commit=$sc: pgbench failed; its output:"
 		grep -v '^progress:' "$out" | head -30 || true
 	fi
+	runs[$case-$sc]="${runs[$case-$sc]:-} $t"
+	if [ -n "$n" ] && [ "$n" -gt 0 ]; then
+		xacts[$case-$sc]=$((${xacts[$case-$sc]:-0} + n))
+		walbytes[$case-$sc]=$(psql -X -Atc "SELECT ${walbytes[$case-$sc]:-0} + pg_wal_lsn_diff('$lsn1', '$lsn0')" -d "$d")
+	fi
 }
 
-echo "pgbench -M prepared -c 4 -j 2 -T $seconds, $entities entities, fsync = $fsync"
+# summarize CASE SYNC: the median tps of the rounds and their range, and
+# the WAL bytes per transaction over all of them.
+summarize() {
+	local k=$1-$2
+	if [[ " ${runs[$k]} " == *" error "* ]]; then
+		tps[$k]=error
+		range[$k]=-
+	else
+		tps[$k]=$(printf '%s\n' ${runs[$k]} | sort -g | awk '{a[NR] = $1} END {print (NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2)}')
+		range[$k]=$(printf '%s\n' ${runs[$k]} | sort -g | awk 'NR == 1 {lo = $1} {hi = $1} END {printf "%.0f-%.0f", lo, hi}')
+	fi
+	if [ "${xacts[$k]:-0}" -gt 0 ]; then
+		wal[$k]=$(awk -v b="${walbytes[$k]}" -v n="${xacts[$k]}" 'BEGIN {printf "%.0f", b / n}')
+	else
+		wal[$k]=-
+	fi
+}
+
+per_round=$(awk -v s="$seconds" -v r="$rounds" 'BEGIN {printf "%d", (s / r < 1 ? 1 : s / r)}')
+echo "pgbench -M prepared -c 4 -j 2, $entities entities, fsync = $fsync;" \
+	"$rounds rounds of $per_round s per case"
+order=(a b c)
 for sc in off on; do
 	for case in a b c; do
-		run_case "$case" "$sc"
+		setup_case "$case"
+	done
+	for ((r = 0; r < rounds; r++)); do
+		for ((i = 0; i < 3; i++)); do
+			round_case "${order[(r + i) % 3]}" "$sc" "$per_round"
+		done
+	done
+	for case in a b c; do
+		summarize "$case" "$sc"
 	done
 done
 
@@ -214,13 +255,13 @@ done
 # ---------------------------------------------------------------------------
 
 echo
-printf '%-24s | %-18s | %10s | %s\n' case synchronous_commit tps "WAL bytes/tx"
-printf '%s\n' "-------------------------+--------------------+------------+-------------"
+printf '%-24s | %-18s | %10s | %-13s | %s\n' case synchronous_commit "tps median" "rounds" "WAL bytes/tx"
+printf '%s\n' "-------------------------+--------------------+------------+---------------+-------------"
 for sc in off on; do
 	for case in a b c; do
 		t=${tps[$case-$sc]}
 		[ "$t" = error ] || t=$(printf '%.1f' "$t")
-		printf '%-24s | %-18s | %10s | %12s\n' "${label[$case]}" "$sc" "$t" "${wal[$case-$sc]}"
+		printf '%-24s | %-18s | %10s | %-13s | %12s\n' "${label[$case]}" "$sc" "$t" "${range[$case-$sc]}" "${wal[$case-$sc]}"
 	done
 done
 
