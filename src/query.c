@@ -270,7 +270,7 @@ typedef struct MemoEntry
 	const char *const *names;
 	AttrNumber	attno;
 	StrategyNumber strat;
-	RegProcedure proc;
+	FmgrInfo	proc;			/* in TopMemoryContext */
 	AttrNumber	att[MEMO_COLUMNS];
 } MemoEntry;
 
@@ -421,34 +421,37 @@ static void
 init_key(ScanKey key, Relation index, AttrNumber attno, StrategyNumber strat)
 {
 	Oid			relid = RelationGetRelid(index);
-	RegProcedure proc = InvalidOid;
+	Oid			collation = index->rd_indcollation[attno - 1];
+	Oid			opfamily;
+	Oid			type;
+	Oid			op;
 
 	for (int i = 0; i < memo_used; i++)
 		if (memo[i].kind == MEMO_KEYPROC && memo[i].relid == relid &&
 			memo[i].attno == attno && memo[i].strat == strat)
-			proc = memo[i].proc;
-	if (!OidIsValid(proc))
-	{
-		Oid			opfamily = index->rd_opfamily[attno - 1];
-		Oid			type = index->rd_opcintype[attno - 1];
-		Oid			op = get_opfamily_member(opfamily, type, type, strat);
-
-		if (!OidIsValid(op))
-			elog(ERROR, "missing operator %d for column %d of index %s", strat, attno,
-				 RelationGetRelationName(index));
-		proc = get_opcode(op);
-		if (memo_ready(memo_nsp))
 		{
-			memo[memo_used].kind = MEMO_KEYPROC;
-			memo[memo_used].relid = relid;
-			memo[memo_used].attno = attno;
-			memo[memo_used].strat = strat;
-			memo[memo_used].proc = proc;
-			memo_used++;
+			ScanKeyEntryInitializeWithInfo(key, 0, attno, strat, InvalidOid, collation,
+										   &memo[i].proc, (Datum) 0);
+			return;
 		}
+
+	opfamily = index->rd_opfamily[attno - 1];
+	type = index->rd_opcintype[attno - 1];
+	op = get_opfamily_member(opfamily, type, type, strat);
+	if (!OidIsValid(op))
+		elog(ERROR, "missing operator %d for column %d of index %s", strat, attno,
+			 RelationGetRelationName(index));
+	ScanKeyInit(key, attno, strat, get_opcode(op), (Datum) 0);
+	key->sk_collation = collation;
+	if (memo_ready(memo_nsp))
+	{
+		memo[memo_used].kind = MEMO_KEYPROC;
+		memo[memo_used].relid = relid;
+		memo[memo_used].attno = attno;
+		memo[memo_used].strat = strat;
+		fmgr_info_copy(&memo[memo_used].proc, &key->sk_func, TopMemoryContext);
+		memo_used++;
 	}
-	ScanKeyInit(key, attno, strat, proc, (Datum) 0);
-	key->sk_collation = index->rd_indcollation[attno - 1];
 }
 
 /*
