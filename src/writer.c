@@ -23,8 +23,7 @@
  * Columns are found by name (once per backend, again after the tables
  * change), so the code does not depend on the tables' column order.  The
  * callers check privileges: the writer runs as whoever calls it, which in
- * worldstate is the owner of
- * schema ws.
+ * worldstate is the owner of schema ws.
  *
  *-------------------------------------------------------------------------
  */
@@ -74,9 +73,13 @@ static struct
 	AttrNumber	en_att[EN_NCOLS];
 }			layout;
 
+/* Invalidations seen; the layout is valid only if none came while filling it. */
+static uint64 layout_invals = 0;
+
 static void
 layout_inval(Datum arg, Oid relid)
 {
+	layout_invals++;
 	if (relid == InvalidOid || relid == layout.events || relid == layout.entities)
 		layout.nsp = InvalidOid;
 }
@@ -112,6 +115,8 @@ layout_ready(void)
 	static bool callback_registered = false;
 	Oid			nsp = ws_namespace();
 
+	uint64		seen;
+
 	if (layout.nsp == nsp)
 		return;
 	if (!callback_registered)
@@ -119,10 +124,15 @@ layout_ready(void)
 		CacheRegisterRelcacheCallback(layout_inval, (Datum) 0);
 		callback_registered = true;
 	}
-	layout.events = table_oid("events", nsp);
-	layout.entities = table_oid("entities", nsp);
-	map_columns(layout.events, event_cols, EV_NCOLS, layout.ev_att);
-	map_columns(layout.entities, entity_cols, EN_NCOLS, layout.en_att);
+	/* the catalog lookups may process invalidations: refill until none did */
+	do
+	{
+		seen = layout_invals;
+		layout.events = table_oid("events", nsp);
+		layout.entities = table_oid("entities", nsp);
+		map_columns(layout.events, event_cols, EV_NCOLS, layout.ev_att);
+		map_columns(layout.entities, entity_cols, EN_NCOLS, layout.en_att);
+	} while (seen != layout_invals);
 	layout.nsp = nsp;
 }
 
