@@ -139,4 +139,40 @@ SELECT ws.get_state('qp3', pg_temp.after(pg_temp.h('qp3', 41))) AS state_at_v41,
          = ws.get_state('qp3', pg_temp.after(pg_temp.h('qp3', 41))) AS world_agrees;
 ROLLBACK;
 
+-- Wide objects: the fold reads object members in place, and jsonb stores
+-- an offset instead of a length in every 32nd child, so a state and patches
+-- with 40 members, nested ones too, and every kind of value (strings of
+-- many lengths, numbers, booleans, arrays, objects; null removes) must fold
+-- to what ws.merge_patches gives at every version.  Written with keyframes
+-- every 32 versions (so up to 12 patches are folded at once), read with
+-- that interval and with 4 (whose keyframe positions are wrong for it).
+SET worldstate.keyframe_interval = 32;
+SELECT (ws.create_entity('qp4', 'qp_thing', 'qpoint',
+        (SELECT jsonb_object_agg('k' || i, CASE i % 5 WHEN 0 THEN to_jsonb(repeat('s', i * 7))
+                                                     WHEN 1 THEN to_jsonb(i * 1.5)
+                                                     WHEN 2 THEN to_jsonb(i % 2 = 0)
+                                                     WHEN 3 THEN jsonb_build_array(i, 'x', NULL)
+                                                     ELSE jsonb_build_object('a', i, 'b', repeat('t', i)) END)
+         FROM generate_series(1, 40) i))).version;
+SELECT count(ws.transition('qp4', p)) FROM (
+    SELECT step, (SELECT jsonb_object_agg('k' || i, CASE (i + step) % 6 WHEN 0 THEN 'null'::jsonb
+                                                     WHEN 1 THEN to_jsonb(repeat('u', step + i))
+                                                     WHEN 2 THEN to_jsonb(step * 1000 + i)
+                                                     WHEN 3 THEN jsonb_build_object('a', NULL, 'c', step)
+                                                     WHEN 4 THEN to_jsonb(step % 2 = 0)
+                                                     ELSE jsonb_build_array(step) END)
+                  FROM generate_series(step, 40, 3) i) AS p
+    FROM generate_series(1, 12) step ORDER BY step) s;
+SELECT count(*) AS versions,
+       bool_and(ws.get_state('qp4', e.hlc) =
+                (SELECT ws.merge_patches(f.patch ORDER BY f.version) FROM ws.events f
+                 WHERE f.entity_id = 'qp4' AND f.version <= e.version)) AS all_equal_fold,
+       max((SELECT count(*) FROM jsonb_object_keys(ws.get_state('qp4', e.hlc)))) AS widest
+FROM ws.events e WHERE e.entity_id = 'qp4';
+SET worldstate.keyframe_interval = 4;
+SELECT bool_and(ws.get_state('qp4', e.hlc) =
+                (SELECT ws.merge_patches(f.patch ORDER BY f.version) FROM ws.events f
+                 WHERE f.entity_id = 'qp4' AND f.version <= e.version)) AS all_equal_fold_k4
+FROM ws.events e WHERE e.entity_id = 'qp4';
+
 RESET worldstate.keyframe_interval;

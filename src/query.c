@@ -701,18 +701,16 @@ key_cmp(const JsonbValue *a, const JsonbValue *b)
 }
 
 /*
- * The value of child `index` of container c, whose data starts at offset
- * `off` of the children's data area: the decoding that jsonb's own
+ * The value of child `index` of container c, `len` bytes at offset `off`
+ * of the children's data area `data`: the decoding that jsonb's own
  * iterator does, without the iterator's state (jsonb.h describes the
  * layout; numbers and containers start at an int-aligned offset).
  */
 static void
-child_value(JsonbContainer *c, int index, uint32 off, JsonbValue *v)
+child_value(JsonbContainer *c, int index, char *data, uint32 off, uint32 len,
+			JsonbValue *v)
 {
-	int			nchildren = JsonContainerIsObject(c) ? JsonContainerSize(c) * 2 : JsonContainerSize(c);
-	char	   *data = (char *) &c->children[nchildren];
 	JEntry		entry = c->children[index];
-	uint32		len = getJsonbLength(c, index);
 
 	if (JBE_ISNULL(entry))
 		v->type = jbvNull;
@@ -741,31 +739,32 @@ child_value(JsonbContainer *c, int index, uint32 off, JsonbValue *v)
 }
 
 /*
- * The members of object container c (NULL: none), in key order.  An
- * object's children are its keys, sorted, then its values in the same
- * order; they are read in place, in one pass over the offsets.
+ * The members of object container c (NULL: none), in key order, into
+ * out->m, which has room for them.  An object's children are its keys,
+ * sorted, then its values in the same order; they are read in place, in
+ * one pass, each child's length following from its JEntry and the running
+ * offset.
  */
 static void
 collect_members(JsonbContainer *c, WsMembers *out)
 {
-	int			n;
+	int			n = c ? JsonContainerSize(c) : 0;
+	char	   *data;
 	uint32		off = 0;
 
-	out->n = 0;
+	out->n = n;
 	out->pos = 0;
-	out->m = NULL;
-	if (c == NULL || (n = JsonContainerSize(c)) == 0)
+	if (n == 0)
 		return;
-	out->m = palloc(sizeof(WsMember) * n);
+	data = (char *) &c->children[2 * n];
 	for (int i = 0; i < 2 * n; i++)
 	{
-		if (i < n)
-			child_value(c, i, off, &out->m[i].key);
-		else
-			child_value(c, i, off, &out->m[i - n].val);
-		off += getJsonbLength(c, i);
+		JEntry		entry = c->children[i];
+		uint32		end = JBE_HAS_OFF(entry) ? JBE_OFFLENFLD(entry) : off + JBE_OFFLENFLD(entry);
+
+		child_value(c, i, data, off, end - off, i < n ? &out->m[i].key : &out->m[i - n].val);
+		off = end;
 	}
-	out->n = n;
 }
 
 static bool fold_value(JsonbParseState **ps, JsonbValue *key, JsonbValue *target,
@@ -782,11 +781,21 @@ fold_members(JsonbParseState **ps, JsonbContainer *base, JsonbValue **objs, int 
 {
 	WsMembers  *lists = palloc(sizeof(WsMembers) * (n + 1));
 	JsonbValue **vals = palloc(sizeof(JsonbValue *) * Max(n, 1));
+	WsMember   *members;
+	int			total = base ? JsonContainerSize(base) : 0;
 
 	check_stack_depth();
+	/* one array holds the members of the base and of every patch */
+	for (int i = 0; i < n; i++)
+		total += JsonContainerSize(objs[i]->val.binary.data);
+	members = palloc(sizeof(WsMember) * Max(total, 1));
+	lists[0].m = members;
 	collect_members(base, &lists[0]);
 	for (int i = 0; i < n; i++)
+	{
+		lists[i + 1].m = lists[i].m + lists[i].n;
 		collect_members(objs[i]->val.binary.data, &lists[i + 1]);
+	}
 
 	for (;;)
 	{
@@ -819,9 +828,7 @@ fold_members(JsonbParseState **ps, JsonbContainer *base, JsonbValue **objs, int 
 		}
 		(void) fold_value(ps, key, target, vals, nvals);
 	}
-	for (int i = 0; i <= n; i++)
-		if (lists[i].m)
-			pfree(lists[i].m);
+	pfree(members);
 	pfree(lists);
 	pfree(vals);
 }
