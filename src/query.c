@@ -24,15 +24,16 @@
  *	  has to retry), so when an entity's last change is at or before `at`
  *	  its present row is the answer and no event is read.
  *
- * A point query reads its answer with two short index scans of ws.events:
- * (entity_id, hlc) backwards from `at` for the event in force, then
- * (entity_id, version) from there down to its keyframe (version 1 and every
- * worldstate.keyframe_interval-th event store the full state) -- two index
- * descents and at most K heap rows, whatever the length of the history
- * (PITFALLS 14).  Both scans carry bounds that stop btree's eager reading of
- * a leaf page close to the rows wanted (see version_at), and the K - 1
- * patches are folded in one pass, member by member, instead of rebuilding
- * the document K - 1 times.
+ * A point query reads its answer with short index scans of ws.events:
+ * (entity_id, hlc) backwards from `at` gives the event in force and, as far
+ * as its window reaches, the versions below it; (entity_id, version) gives
+ * the rest down to the keyframe (version 1 and every
+ * worldstate.keyframe_interval-th event store the full state) -- one or two
+ * index descents and at most K heap rows, whatever the length of the
+ * history (PITFALLS 14).  Both scans carry bounds that stop btree's eager
+ * reading of a leaf page close to the rows wanted (see version_at), and the
+ * K - 1 patches are folded in one pass, member by member, instead of
+ * rebuilding the document K - 1 times.
  *
  * ws.archive_events moves old events to ws.events_archive, keeping each
  * entity's last keyframe before the boundary and everything after it in
@@ -944,21 +945,23 @@ at_scan_from(WsLog *log, Datum entity_id, const WsHlc *lo, const WsHlc *at)
  * allocated in CurrentMemoryContext; false when log holds no event of it at
  * or before `at`.
  *
- * Two bounded index scans, so that the work does not depend on the length
- * of the history.  btree reads a leaf page eagerly, checking every entry
- * from the starting point to where a key of the scan stops it, so each scan
- * is given bounds that stop it close to what it needs:
+ * Bounded index scans, so that the work does not depend on the length of
+ * the history.  btree reads a leaf page eagerly, checking every entry from
+ * the starting point to where a key of the scan stops it, so each scan is
+ * given bounds that stop it close to what it needs:
  *
  *	1. the event in force is the first row of a backward scan of
- *	   (entity_id, hlc) from `at`.  Its lower bound is where the entity's
- *	   last few events would begin at its average rate since creation (a few
- *	   entries to check); an empty window is retried sixteen times wider,
- *	   then unbounded, so the bound only ever saves work;
- *	2. the versions below it down to its keyframe come from (entity_id,
- *	   version), bounded below by the keyframe that worldstate.keyframe_interval
- *	   places there (versions 1 and every K-th).  If the interval was
- *	   different when they were written and the range holds no keyframe,
- *	   the scan goes on below it, unbounded.
+ *	   (entity_id, hlc) from `at`.  Its lower bound is where the events back
+ *	   to the keyframe of the version that the entity's average rate puts at
+ *	   `at` would begin, a few events further; an empty window is retried
+ *	   sixteen times wider, then unbounded, so the bound only ever saves
+ *	   work;
+ *	2. the versions below it come from the same scan while it has them in
+ *	   order, then from (entity_id, version), between the version wanted and
+ *	   the keyframe that worldstate.keyframe_interval places at or below it
+ *	   (versions 1 and every K-th).  If the interval was different when they
+ *	   were written and the range holds no keyframe, the next range below is
+ *	   read the same way.
  *
  * The patches collected are then folded onto the keyframe's state.
  */
