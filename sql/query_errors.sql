@@ -4,19 +4,7 @@ SET search_path = public, ws;
 \set SHOW_CONTEXT never
 SET worldstate.handshake = '55-45-17';
 
--- try(statement): the SQLSTATE, message, detail and hint of the error the
--- statement raises ('00000' and NULLs when it raises none)
-CREATE FUNCTION pg_temp.try(stmt text, OUT code text, OUT message text,
-                            OUT detail text, OUT hint text)
-LANGUAGE plpgsql AS $f$
-BEGIN
-    EXECUTE stmt;
-    code := '00000';
-EXCEPTION WHEN OTHERS THEN
-    GET STACKED DIAGNOSTICS code = RETURNED_SQLSTATE, message = MESSAGE_TEXT,
-                            detail = PG_EXCEPTION_DETAIL, hint = PG_EXCEPTION_HINT;
-END
-$f$;
+\i sql/include/try.sql
 GRANT EXECUTE ON FUNCTION pg_temp.try(text) TO PUBLIC;
 
 SELECT ws.register_module('qerr', 1);

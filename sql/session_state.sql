@@ -6,17 +6,7 @@
 SET search_path = public, ws;
 \set SHOW_CONTEXT never
 
-CREATE FUNCTION pg_temp.try(stmt text, OUT code text, OUT message text,
-                            OUT detail text, OUT hint text)
-LANGUAGE plpgsql AS $f$
-BEGIN
-    EXECUTE stmt;
-    code := '00000';
-EXCEPTION WHEN OTHERS THEN
-    GET STACKED DIAGNOSTICS code = RETURNED_SQLSTATE, message = MESSAGE_TEXT,
-                            detail = PG_EXCEPTION_DETAIL, hint = PG_EXCEPTION_HINT;
-END
-$f$;
+\i sql/include/try.sql
 
 SELECT ws.session_put('presence', '{"space": "lobby"}');
 SELECT ws.session_put('cursor', '[3, 4]');
