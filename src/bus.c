@@ -78,6 +78,7 @@
 #include "horizon.h"
 #include "kindcache.h"
 #include "stats.h"
+#include "util.h"
 #include "worldstate.h"
 #include "writer.h"
 
@@ -348,49 +349,13 @@ schema_lookup(const char *module, const char *event_type)
 	return s;
 }
 
-/* Empty jsonb object, for jsonpath variables. */
-static Jsonb *
-empty_vars(void)
-{
-	static Jsonb *empty = NULL;
-
-	if (empty == NULL)
-	{
-		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
-
-		empty = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum("{}")));
-		MemoryContextSwitchTo(old);
-	}
-	return empty;
-}
-
-/* True when the jsonpath predicate holds for doc (false and unknown fail). */
-static bool
-predicate_holds(Jsonb *doc, Datum path)
-{
-	LOCAL_FCINFO(fc, 4);
-	Datum		ok;
-
-	InitFunctionCallInfoData(*fc, NULL, 4, InvalidOid, NULL, NULL);
-	fc->args[0].value = JsonbPGetDatum(doc);
-	fc->args[0].isnull = false;
-	fc->args[1].value = path;
-	fc->args[1].isnull = false;
-	fc->args[2].value = JsonbPGetDatum(empty_vars());
-	fc->args[2].isnull = false;
-	fc->args[3].value = BoolGetDatum(true);
-	fc->args[3].isnull = false;
-	ok = jsonb_path_match(fc);
-	return !fc->isnull && DatumGetBool(ok);
-}
-
 /* WS422 naming the first rule of version v that payload does not satisfy. */
 static void
 check_payload(const WsSchemaVersion *v, const char *module, const char *event_type,
 			  Jsonb *payload, const char *entity_id)
 {
 	for (int i = 0; i < v->nrules; i++)
-		if (!predicate_holds(payload, v->rules[i]))
+		if (!ws_jsonpath_holds(payload, v->rules[i]))
 			ws_reject(WS_STAT_REJECT_SCHEMA, ERRCODE_WS_SCHEMA_MISMATCH, entity_id,
 					  entity_id ? psprintf("The event of entity \"%s\" is checked against the latest version of the schema.", entity_id)
 					  : NULL,

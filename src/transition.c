@@ -77,6 +77,7 @@
 #include "horizon.h"
 #include "kindcache.h"
 #include "merge_patch.h"
+#include "util.h"
 #include "vclock.h"
 #include "worldstate.h"
 #include "writer.h"
@@ -352,22 +353,6 @@ check_causal_deps(ArrayType *deps, const char *entity_id)
 				  "causal prerequisite missing for entity \"%s\"", entity_id);
 }
 
-/* Empty jsonb object, for jsonpath variables. */
-static Jsonb *
-empty_object(void)
-{
-	static Jsonb *empty = NULL;
-
-	if (empty == NULL)
-	{
-		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
-
-		empty = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum("{}")));
-		MemoryContextSwitchTo(old);
-	}
-	return empty;
-}
-
 /*
  * Evaluate every constraint of the kind against state; WS422 naming the
  * first that does not hold (false, unknown, or not a boolean).
@@ -377,20 +362,7 @@ check_constraints(const WsKind *k, Jsonb *state, const char *entity_id)
 {
 	for (int i = 0; i < k->nconstraints; i++)
 	{
-		LOCAL_FCINFO(fc, 4);
-		Datum		ok;
-
-		InitFunctionCallInfoData(*fc, NULL, 4, InvalidOid, NULL, NULL);
-		fc->args[0].value = JsonbPGetDatum(state);
-		fc->args[0].isnull = false;
-		fc->args[1].value = k->constraint_paths[i];
-		fc->args[1].isnull = false;
-		fc->args[2].value = JsonbPGetDatum(empty_object());
-		fc->args[2].isnull = false;
-		fc->args[3].value = BoolGetDatum(true);
-		fc->args[3].isnull = false;
-		ok = jsonb_path_match(fc);
-		if (fc->isnull || !DatumGetBool(ok))
+		if (!ws_jsonpath_holds(state, k->constraint_paths[i]))
 			ws_reject(WS_STAT_REJECT_CONSTRAINT, ERRCODE_WS_CONSTRAINT, entity_id,
 					  psprintf("The new state does not satisfy %s.",
 							   DatumGetCString(DirectFunctionCall1(jsonpath_out,
@@ -735,7 +707,7 @@ apply_change(Oid caller, const WsChange *c, WsWriter *w, WsEntity *out,
 
 	if (c->what == WS_CHANGE_LINK || c->what == WS_CHANGE_UNLINK)
 	{
-		props = c->what == WS_CHANGE_LINK ? (c->props ? c->props : empty_object()) : NULL;
+		props = c->what == WS_CHANGE_LINK ? (c->props ? c->props : ws_empty_object()) : NULL;
 		meta = link_meta(c, props);
 	}
 	if (c->has_event_id)
@@ -1039,7 +1011,7 @@ entity_retire(PG_FUNCTION_ARGS)
 	WsChange	c;
 
 	init_change(&c, WS_CHANGE_RETIRE, fcinfo, 0);
-	c.patch = empty_object();
+	c.patch = ws_empty_object();
 	c.has_expected = !PG_ARGISNULL(1);
 	c.expected_version = c.has_expected ? PG_GETARG_INT64(1) : 0;
 	c.handshake = opt_text(fcinfo, 2);
@@ -1061,7 +1033,7 @@ run_link(FunctionCallInfo fcinfo, WsChange *c)
 	v[0] = CStringGetTextDatum(c->entity_id);
 	v[1] = CStringGetTextDatum(c->rel);
 	v[2] = CStringGetTextDatum(c->to_id);
-	v[3] = props ? JsonbPGetDatum(props) : JsonbPGetDatum(empty_object());
+	v[3] = props ? JsonbPGetDatum(props) : JsonbPGetDatum(ws_empty_object());
 	v[4] = HlcPGetDatum(ws_hlc_copy(out.hlc));
 	return HeapTupleGetDatum(heap_form_tuple(tupdesc, v, n));
 }
@@ -1081,7 +1053,7 @@ entity_link(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("props must be a JSON object")));
 	c.handshake = opt_text(fcinfo, 4);
-	c.patch = empty_object();
+	c.patch = ws_empty_object();
 	c.event_type = "linked";
 	return run_link(fcinfo, &c);
 }
@@ -1096,7 +1068,7 @@ entity_unlink(PG_FUNCTION_ARGS)
 	c.rel = ws_text_arg(PG_GETARG_DATUM(1), PG_ARGISNULL(1), "rel");
 	c.to_id = ws_text_arg(PG_GETARG_DATUM(2), PG_ARGISNULL(2), "to_id");
 	c.handshake = opt_text(fcinfo, 3);
-	c.patch = empty_object();
+	c.patch = ws_empty_object();
 	c.event_type = "unlinked";
 	return run_link(fcinfo, &c);
 }

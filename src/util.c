@@ -7,7 +7,10 @@
  */
 #include "postgres.h"
 
+#include "fmgr.h"
 #include "mb/pg_wchar.h"
+#include "utils/builtins.h"
+#include "utils/memutils.h"
 
 #include "util.h"
 
@@ -27,4 +30,44 @@ ws_input_for_message(const char *str)
 		return str;
 	cut = pg_mbcliplen(str, (int) len, WS_QUOTE_MAX);
 	return psprintf("%.*s...", cut, str);
+}
+
+/* The empty jsonb object {}, made once per backend. */
+Jsonb *
+ws_empty_object(void)
+{
+	static Jsonb *empty = NULL;
+
+	if (empty == NULL)
+	{
+		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+
+		empty = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum("{}")));
+		MemoryContextSwitchTo(old);
+	}
+	return empty;
+}
+
+/*
+ * Whether jsonpath predicate `path` holds for doc: true only when it
+ * yields true (false, unknown and a non-boolean result fail), errors in
+ * the path silenced as jsonb_path_match(doc, path, '{}', true) does.
+ */
+bool
+ws_jsonpath_holds(Jsonb *doc, Datum path)
+{
+	LOCAL_FCINFO(fc, 4);
+	Datum		ok;
+
+	InitFunctionCallInfoData(*fc, NULL, 4, InvalidOid, NULL, NULL);
+	fc->args[0].value = JsonbPGetDatum(doc);
+	fc->args[0].isnull = false;
+	fc->args[1].value = path;
+	fc->args[1].isnull = false;
+	fc->args[2].value = JsonbPGetDatum(ws_empty_object());
+	fc->args[2].isnull = false;
+	fc->args[3].value = BoolGetDatum(true);
+	fc->args[3].isnull = false;
+	ok = jsonb_path_match(fc);
+	return !fc->isnull && DatumGetBool(ok);
 }

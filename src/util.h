@@ -10,9 +10,13 @@
 
 #include "postgres.h"
 
+#include "utils/jsonb.h"
+
 /* how much of a bad input value an error message quotes */
 #define WS_QUOTE_MAX	80
 
 extern const char *ws_input_for_message(const char *str);
+extern Jsonb *ws_empty_object(void);
+extern bool ws_jsonpath_holds(Jsonb *doc, Datum path);
 
 #endif							/* WS_UTIL_H */
