@@ -13,6 +13,7 @@ OBJS = \
 	src/clock.o \
 	src/stats.o \
 	src/util.o \
+	src/lookup.o \
 	src/canon.o \
 	src/kindcache.o \
 	src/module.o \

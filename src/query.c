@@ -81,11 +81,9 @@
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
-#include "parser/parse_relation.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
-#include "utils/inval.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -97,6 +95,7 @@
 
 #include "canon.h"
 #include "hlc.h"
+#include "lookup.h"
 #include "merge_patch.h"
 #include "worldstate.h"
 
@@ -216,7 +215,6 @@ typedef struct WsLog
 typedef struct WsReader
 {
 	MemoryContext cxt;			/* where scans and slots live */
-	Oid			nsp;			/* schema ws */
 	Snapshot	snapshot;
 
 	Relation	entities;
@@ -246,91 +244,6 @@ typedef struct WsVersion
 } WsVersion;
 
 /*
- * Catalog lookups, remembered for the life of the backend: the OIDs of the
- * ws tables and indexes by name, their column numbers, and the comparison
- * functions of index scan keys.  A relcache invalidation of any relation
- * remembered (ALTER TABLE, DROP, CREATE INDEX on it, VACUUM's statistics)
- * or of every relation forgets them all, as does another schema ws.
- */
-#define MEMO_ENTRIES	32
-#define MEMO_COLUMNS	16
-
-typedef enum MemoKind
-{
-	MEMO_RELID,					/* relation `name` of schema ws is relid */
-	MEMO_ATTNUMS,				/* columns `names` of relid are att[] */
-	MEMO_KEYPROC				/* strategy strat of column attno of index
-								 * relid compares with proc */
-} MemoKind;
-
-typedef struct MemoEntry
-{
-	MemoKind	kind;
-	Oid			relid;
-	const char *name;
-	const char *const *names;
-	AttrNumber	attno;
-	StrategyNumber strat;
-	FmgrInfo	proc;			/* in TopMemoryContext */
-	AttrNumber	att[MEMO_COLUMNS];
-} MemoEntry;
-
-static MemoEntry memo[MEMO_ENTRIES];
-static int	memo_used = 0;
-static Oid	memo_nsp = InvalidOid;
-
-static void
-memo_inval(Datum arg, Oid relid)
-{
-	for (int i = 0; i < memo_used; i++)
-		if (relid == InvalidOid || memo[i].relid == relid)
-		{
-			memo_used = 0;
-			return;
-		}
-}
-
-/* Make the memo usable for schema nsp; false if it has no room left. */
-static bool
-memo_ready(Oid nsp)
-{
-	static bool callback_registered = false;
-
-	if (!callback_registered)
-	{
-		CacheRegisterRelcacheCallback(memo_inval, (Datum) 0);
-		callback_registered = true;
-	}
-	if (memo_nsp != nsp)
-	{
-		memo_used = 0;
-		memo_nsp = nsp;
-	}
-	return memo_used < MEMO_ENTRIES;
-}
-
-/* The OID of relation ws.<name> (a static string), InvalidOid if none. */
-static Oid
-memo_relid(Oid nsp, const char *name)
-{
-	Oid			relid;
-
-	memo_ready(nsp);
-	for (int i = 0; i < memo_used; i++)
-		if (memo[i].kind == MEMO_RELID && strcmp(memo[i].name, name) == 0)
-			return memo[i].relid;
-	relid = get_relname_relid(name, nsp);
-	if (OidIsValid(relid) && memo_ready(nsp))
-	{
-		memo[memo_used].kind = MEMO_RELID;
-		memo[memo_used].relid = relid;
-		memo[memo_used].name = name;
-		memo_used++;
-	}
-	return relid;
-}
-
-/*
  * Open table ws.<name> for reading as the calling role: SELECT privilege
  * (42501 otherwise), and no row-level security, which direct scans would
  * bypass.
@@ -338,7 +251,7 @@ memo_relid(Oid nsp, const char *name)
 static Relation
 open_table(WsReader *r, const char *name)
 {
-	Oid			relid = memo_relid(r->nsp, name);
+	Oid			relid = ws_relation_oid(name);
 	Relation	rel;
 	AclResult	aclresult;
 
@@ -362,7 +275,7 @@ open_table(WsReader *r, const char *name)
 static Relation
 open_index(WsReader *r, const char *name)
 {
-	Oid			relid = memo_relid(r->nsp, name);
+	Oid			relid = ws_relation_oid(name);
 
 	if (!OidIsValid(relid))
 		ereport(ERROR,
@@ -370,36 +283,6 @@ open_index(WsReader *r, const char *name)
 				 errmsg("index ws.%s does not exist", name),
 				 errhint("The worldstate install script creates it; reinstall the extension or create it as that script does.")));
 	return index_open(relid, AccessShareLock);
-}
-
-/* Attribute numbers of the named columns of rel (names is a static array). */
-static void
-map_columns(Relation rel, const char *const *names, int n, AttrNumber *att)
-{
-	Oid			relid = RelationGetRelid(rel);
-
-	Assert(n <= MEMO_COLUMNS);
-	for (int i = 0; i < memo_used; i++)
-		if (memo[i].kind == MEMO_ATTNUMS && memo[i].relid == relid && memo[i].names == names)
-		{
-			memcpy(att, memo[i].att, sizeof(AttrNumber) * n);
-			return;
-		}
-	for (int i = 0; i < n; i++)
-	{
-		att[i] = attnameAttNum(rel, names[i], false);
-		if (att[i] == InvalidAttrNumber)
-			elog(ERROR, "column \"%s\" of ws.%s does not exist", names[i],
-				 RelationGetRelationName(rel));
-	}
-	if (memo_ready(memo_nsp))
-	{
-		memo[memo_used].kind = MEMO_ATTNUMS;
-		memo[memo_used].relid = relid;
-		memo[memo_used].names = names;
-		memcpy(memo[memo_used].att, att, sizeof(AttrNumber) * n);
-		memo_used++;
-	}
 }
 
 /* The primary key index of rel, opened. */
@@ -411,48 +294,6 @@ open_primary_key(Relation rel)
 	if (!OidIsValid(pk))
 		elog(ERROR, "ws.%s has no primary key", RelationGetRelationName(rel));
 	return index_open(pk, AccessShareLock);
-}
-
-/*
- * A scan key comparing index column attno with strategy strat (one of the
- * btree strategies), using the index's own operator family, so that the
- * comparison is exactly the one the index is ordered by.
- */
-static void
-init_key(ScanKey key, Relation index, AttrNumber attno, StrategyNumber strat)
-{
-	Oid			relid = RelationGetRelid(index);
-	Oid			collation = index->rd_indcollation[attno - 1];
-	Oid			opfamily;
-	Oid			type;
-	Oid			op;
-
-	for (int i = 0; i < memo_used; i++)
-		if (memo[i].kind == MEMO_KEYPROC && memo[i].relid == relid &&
-			memo[i].attno == attno && memo[i].strat == strat)
-		{
-			ScanKeyEntryInitializeWithInfo(key, 0, attno, strat, InvalidOid, collation,
-										   &memo[i].proc, (Datum) 0);
-			return;
-		}
-
-	opfamily = index->rd_opfamily[attno - 1];
-	type = index->rd_opcintype[attno - 1];
-	op = get_opfamily_member(opfamily, type, type, strat);
-	if (!OidIsValid(op))
-		elog(ERROR, "missing operator %d for column %d of index %s", strat, attno,
-			 RelationGetRelationName(index));
-	ScanKeyInit(key, attno, strat, get_opcode(op), (Datum) 0);
-	key->sk_collation = collation;
-	if (memo_ready(memo_nsp))
-	{
-		memo[memo_used].kind = MEMO_KEYPROC;
-		memo[memo_used].relid = relid;
-		memo[memo_used].attno = attno;
-		memo[memo_used].strat = strat;
-		fmgr_info_copy(&memo[memo_used].proc, &key->sk_func, TopMemoryContext);
-		memo_used++;
-	}
 }
 
 /*
@@ -468,7 +309,7 @@ log_table(WsReader *r, WsLog *log)
 		return;
 	old = MemoryContextSwitchTo(r->cxt);
 	log->rel = open_table(r, log->table);
-	map_columns(log->rel, event_cols, QV_NCOLS, log->col);
+	ws_column_numbers(log->rel, event_cols, QV_NCOLS, log->col);
 	log->slot = table_slot_create(log->rel, NULL);
 	MemoryContextSwitchTo(old);
 }
@@ -497,9 +338,9 @@ log_at_scan(WsReader *r, WsLog *log)
 	if (log->at_scan != NULL)
 		return;
 	old = MemoryContextSwitchTo(r->cxt);
-	init_key(&log->at_keys[0], log->by_hlc, 1, BTEqualStrategyNumber);
-	init_key(&log->at_keys[1], log->by_hlc, 2, BTGreaterEqualStrategyNumber);
-	init_key(&log->at_keys[2], log->by_hlc, 2, BTLessEqualStrategyNumber);
+	ws_init_scan_key(&log->at_keys[0], log->by_hlc, 1, BTEqualStrategyNumber);
+	ws_init_scan_key(&log->at_keys[1], log->by_hlc, 2, BTGreaterEqualStrategyNumber);
+	ws_init_scan_key(&log->at_keys[2], log->by_hlc, 2, BTLessEqualStrategyNumber);
 	log->at_scan = index_beginscan(log->rel, log->by_hlc, r->snapshot, 3, 0);
 	MemoryContextSwitchTo(old);
 }
@@ -528,16 +369,15 @@ reader_open(WsReader *r, int what)
 {
 	memset(r, 0, sizeof(*r));
 	r->cxt = CurrentMemoryContext;
-	r->nsp = ws_namespace();
 	r->snapshot = ActiveSnapshotSet() ? GetActiveSnapshot() : GetTransactionSnapshot();
 
 	if (what & READ_ENTITIES)
 	{
 		r->entities = open_table(r, "entities");
 		r->entities_pk = open_primary_key(r->entities);
-		map_columns(r->entities, entity_cols, QE_NCOLS, r->en);
+		ws_column_numbers(r->entities, entity_cols, QE_NCOLS, r->en);
 		r->entity_slot = table_slot_create(r->entities, NULL);
-		init_key(&r->entity_key, r->entities_pk, 1, BTEqualStrategyNumber);
+		ws_init_scan_key(&r->entity_key, r->entities_pk, 1, BTEqualStrategyNumber);
 		r->entity_scan = index_beginscan(r->entities, r->entities_pk, r->snapshot, 1, 0);
 	}
 	r->log.table = EVENTS;
@@ -550,7 +390,7 @@ reader_open(WsReader *r, int what)
 	{
 		r->relationships = open_table(r, "relationships");
 		r->relationships_pk = open_primary_key(r->relationships);
-		map_columns(r->relationships, rel_cols, QR_NCOLS, r->rl);
+		ws_column_numbers(r->relationships, rel_cols, QR_NCOLS, r->rl);
 		r->rel_slot = table_slot_create(r->relationships, NULL);
 	}
 }
@@ -616,9 +456,9 @@ version_scan_range(WsReader *r, WsLog *log, Datum entity_id, int64 lo, int64 hi)
 		MemoryContext old = MemoryContextSwitchTo(r->cxt);
 
 		log->by_version = open_index(r, log->by_version_name);
-		init_key(&log->version_keys[0], log->by_version, 1, BTEqualStrategyNumber);
-		init_key(&log->version_keys[1], log->by_version, 2, BTGreaterEqualStrategyNumber);
-		init_key(&log->version_keys[2], log->by_version, 2, BTLessEqualStrategyNumber);
+		ws_init_scan_key(&log->version_keys[0], log->by_version, 1, BTEqualStrategyNumber);
+		ws_init_scan_key(&log->version_keys[1], log->by_version, 2, BTGreaterEqualStrategyNumber);
+		ws_init_scan_key(&log->version_keys[2], log->by_version, 2, BTLessEqualStrategyNumber);
 		log->version_scan = index_beginscan(log->rel, log->by_version, r->snapshot, 3, 0);
 		MemoryContextSwitchTo(old);
 	}
@@ -1554,16 +1394,16 @@ history_scan(WsReader *r, WsLog *log, Datum entity_id, const WsHlc *from, const 
 	IndexScanDesc scan;
 
 	log_by_hlc(r, log);
-	init_key(&keys[nkeys], log->by_hlc, 1, BTEqualStrategyNumber);
+	ws_init_scan_key(&keys[nkeys], log->by_hlc, 1, BTEqualStrategyNumber);
 	keys[nkeys++].sk_argument = entity_id;
 	if (from)
 	{
-		init_key(&keys[nkeys], log->by_hlc, 2, BTGreaterEqualStrategyNumber);
+		ws_init_scan_key(&keys[nkeys], log->by_hlc, 2, BTGreaterEqualStrategyNumber);
 		keys[nkeys++].sk_argument = HlcPGetDatum(from);
 	}
 	if (to)
 	{
-		init_key(&keys[nkeys], log->by_hlc, 2, BTLessEqualStrategyNumber);
+		ws_init_scan_key(&keys[nkeys], log->by_hlc, 2, BTLessEqualStrategyNumber);
 		keys[nkeys++].sk_argument = HlcPGetDatum(to);
 	}
 	scan = index_beginscan(log->rel, log->by_hlc, r->snapshot, nkeys, 0);
@@ -1754,9 +1594,9 @@ scan_link_events(WsReader *r, WsLog *log, Relation index, Datum entity_id, text 
 	ScanKeyData keys[2];
 	IndexScanDesc scan;
 
-	init_key(&keys[0], index, 1, BTEqualStrategyNumber);
+	ws_init_scan_key(&keys[0], index, 1, BTEqualStrategyNumber);
 	keys[0].sk_argument = entity_id;
-	init_key(&keys[1], index, 2, BTLessEqualStrategyNumber);
+	ws_init_scan_key(&keys[1], index, 2, BTLessEqualStrategyNumber);
 	keys[1].sk_argument = HlcPGetDatum(at);
 	scan = index_beginscan(log->rel, index, r->snapshot, 2, 0);
 	index_rescan(scan, keys, 2, NULL, 0);
@@ -1822,11 +1662,11 @@ neighbors_now(WsReader *r, ReturnSetInfo *rsinfo, Datum entity_id, text *rel)
 	int			nkeys = 1;
 	IndexScanDesc scan;
 
-	init_key(&keys[0], r->relationships_pk, 1, BTEqualStrategyNumber);
+	ws_init_scan_key(&keys[0], r->relationships_pk, 1, BTEqualStrategyNumber);
 	keys[0].sk_argument = entity_id;
 	if (rel)
 	{
-		init_key(&keys[1], r->relationships_pk, 2, BTEqualStrategyNumber);
+		ws_init_scan_key(&keys[1], r->relationships_pk, 2, BTEqualStrategyNumber);
 		keys[1].sk_argument = PointerGetDatum(rel);
 		nkeys = 2;
 	}

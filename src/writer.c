@@ -20,7 +20,7 @@
  * COMMITTED; with a transaction snapshot that is a serialization failure,
  * as for UPDATE).  So a change costs no separate row-lock WAL record.
  *
- * Columns are found by name (once per backend, again after the tables
+ * Columns are found by name (lookup.c remembers them until the tables
  * change), so the code does not depend on the tables' column order.  The
  * callers check privileges: the writer runs as whoever calls it, which in
  * worldstate is the owner of schema ws.
@@ -39,12 +39,12 @@
 #include "nodes/makefuncs.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
-#include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 
 #include "canon.h"
+#include "lookup.h"
 #include "writer.h"
 
 static const char *const event_cols[EV_NCOLS] = {
@@ -58,101 +58,15 @@ static const char *const entity_cols[EN_NCOLS] = {
 	"created_hlc", "retired"
 };
 
-/*
- * Where the writer's tables and columns are: the OIDs of ws.events and
- * ws.entities and the attribute numbers of their columns, found by name
- * once and kept until a relcache invalidation of either table (ALTER TABLE
- * sends one) or until schema ws is another one.
- */
-static struct
-{
-	Oid			nsp;
-	Oid			events;
-	Oid			entities;
-	AttrNumber	ev_att[EV_NCOLS];
-	AttrNumber	en_att[EN_NCOLS];
-}			layout;
-
-/* Invalidations seen; the layout is valid only if none came while filling it. */
-static uint64 layout_invals = 0;
-
-static void
-layout_inval(Datum arg, Oid relid)
-{
-	layout_invals++;
-	if (relid == InvalidOid || relid == layout.events || relid == layout.entities)
-		layout.nsp = InvalidOid;
-}
-
 /* OID of table ws.name. */
 static Oid
-table_oid(const char *name, Oid nsp)
+table_oid(const char *name)
 {
-	Oid			relid = get_relname_relid(name, nsp);
+	Oid			relid = ws_relation_oid(name);
 
 	if (!OidIsValid(relid))
 		elog(ERROR, "table ws.%s does not exist", name);
 	return relid;
-}
-
-/* Attribute numbers of the named columns of relid. */
-static void
-map_columns(Oid relid, const char *const *names, int n, AttrNumber *att)
-{
-	for (int i = 0; i < n; i++)
-	{
-		att[i] = get_attnum(relid, names[i]);
-		if (att[i] == InvalidAttrNumber)
-			elog(ERROR, "column \"%s\" of ws.%s does not exist", names[i],
-				 get_rel_name(relid));
-	}
-}
-
-/* Make layout describe the current tables. */
-static void
-layout_ready(void)
-{
-	static bool callback_registered = false;
-	Oid			nsp = ws_namespace();
-
-	uint64		seen;
-
-	if (layout.nsp == nsp)
-		return;
-	if (!callback_registered)
-	{
-		CacheRegisterRelcacheCallback(layout_inval, (Datum) 0);
-		callback_registered = true;
-	}
-	/* the catalog lookups may process invalidations: refill until none did */
-	do
-	{
-		seen = layout_invals;
-		layout.events = table_oid("events", nsp);
-		layout.entities = table_oid("entities", nsp);
-		map_columns(layout.events, event_cols, EV_NCOLS, layout.ev_att);
-		map_columns(layout.entities, entity_cols, EN_NCOLS, layout.en_att);
-	} while (seen != layout_invals);
-	layout.nsp = nsp;
-}
-
-/*
- * Give w the column numbers, once its tables are open and locked: opening
- * them may have processed an invalidation from a concurrent ALTER TABLE,
- * so the layout is made ready again for what is now locked.
- */
-static void
-copy_layout(WsWriter *w, Oid events, Oid entities)
-{
-	layout_ready();
-	if (layout.events != events ||
-		(OidIsValid(entities) && layout.entities != entities))
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("the worldstate tables were replaced during the call"),
-				 errhint("Retry the call.")));
-	memcpy(w->ev_att, layout.ev_att, sizeof(w->ev_att));
-	memcpy(w->en_att, layout.en_att, sizeof(w->en_att));
 }
 
 /* Open table relid for writing as range table entry rti. */
@@ -188,20 +102,18 @@ target_rte(Oid relid)
 void
 ws_writer_begin(WsWriter *w)
 {
-	Oid			events,
-				entities;
+	Oid			events = table_oid("events");
+	Oid			entities = table_oid("entities");
 
 	memset(w, 0, sizeof(*w));
-	layout_ready();
-	events = layout.events;
-	entities = layout.entities;
 	w->estate = CreateExecutorState();
 	ExecInitRangeTable(w->estate, list_make2(target_rte(events), target_rte(entities)));
 	w->events = open_target(events, 1, &w->events_rel);
 	w->entities = open_target(entities, 2, &w->entities_rel);
-	copy_layout(w, events, entities);
 	/* AFTER triggers (the foreign keys) find their relations here */
 	w->estate->es_opened_result_relations = list_make2(w->events, w->entities);
+	ws_column_numbers(w->events_rel, event_cols, EV_NCOLS, w->ev_att);
+	ws_column_numbers(w->entities_rel, entity_cols, EN_NCOLS, w->en_att);
 
 	w->estate->es_snapshot = GetActiveSnapshot();
 	w->event_slot = table_slot_create(w->events_rel, &w->estate->es_tupleTable);
@@ -218,16 +130,14 @@ ws_writer_begin(WsWriter *w)
 void
 ws_writer_begin_events(WsWriter *w)
 {
-	Oid			events;
+	Oid			events = table_oid("events");
 
 	memset(w, 0, sizeof(*w));
-	layout_ready();
-	events = layout.events;
 	w->estate = CreateExecutorState();
 	ExecInitRangeTable(w->estate, list_make1(target_rte(events)));
 	w->events = open_target(events, 1, &w->events_rel);
-	copy_layout(w, events, InvalidOid);
 	w->estate->es_opened_result_relations = list_make1(w->events);
+	ws_column_numbers(w->events_rel, event_cols, EV_NCOLS, w->ev_att);
 	w->estate->es_snapshot = GetActiveSnapshot();
 	w->event_slot = table_slot_create(w->events_rel, &w->estate->es_tupleTable);
 	AfterTriggerBeginQuery();
