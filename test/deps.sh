@@ -13,6 +13,10 @@ packages=(
 	make
 	gcc
 )
+# The Node.js client test (test/client) needs node and npm; Debian's own
+# nodejs (18) and npm are enough.  A node that came from elsewhere is kept.
+command -v node >/dev/null 2>&1 || packages+=(nodejs)
+command -v npm >/dev/null 2>&1 || packages+=(npm)
 
 missing=()
 for p in "${packages[@]}"; do

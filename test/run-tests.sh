@@ -86,7 +86,7 @@ count_prove "$logdir/pgtap.log" $rc
 echo "== Node.js client (test/client)"
 client_dir="$WS_ROOT/test/client"
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
-	echo "node and npm (Node.js 20) are needed for the client test"
+	echo "node and npm are needed for the client test (make deps installs them)"
 	failed=$((failed + 1))
 elif [ ! -d "$client_dir/node_modules" ] &&
 	! (cd "$client_dir" && npm install --no-audit --no-fund) >"$logdir/npm.log" 2>&1; then

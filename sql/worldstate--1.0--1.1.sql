@@ -1,0 +1,14 @@
+/*
+ * worldstate 1.0 -> 1.1.
+ *
+ * 1.0 is released; every schema change since lives here, and a new
+ * database reaches 1.1 by the same path (CREATE EXTENSION worldstate runs
+ * worldstate--1.0.sql, then this file).  test/t/020_upgrade.pl restores a
+ * 1.0 database with data, updates it and checks its world is unchanged.
+ *
+ * Sections: events (actor), modules and privileges, constraints, the
+ * transition protocol, queries and time travel, snapshots, the event bus,
+ * session and cache state, broadcasts, monitoring.
+ */
+
+\echo Use "ALTER EXTENSION worldstate UPDATE TO '1.1'" to load this file. \quit

@@ -1,0 +1,82 @@
+# A database made by worldstate 1.0 (test/t/fixtures/worldstate-1.0.sql, a
+# pg_dump written by the 1.0 release, with what 1.0 answered about its
+# world) is restored with the current library, updated with ALTER
+# EXTENSION worldstate UPDATE, and keeps its world: the same state hashes
+# now and in the past, the same past states, histories and neighbours, a
+# clean ws.verify(); new changes continue its version chains.
+use strict;
+use warnings;
+use FindBin;
+use lib $FindBin::RealBin;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my $node = PostgreSQL::Test::Cluster->new('upgrade');
+$node->init(allows_streaming => 'logical');
+$node->append_conf('postgresql.conf', "shared_preload_libraries = 'worldstate'\n");
+$node->start;
+
+# a fresh database gets the newest version (through the upgrade path)
+$node->safe_psql('postgres', 'CREATE EXTENSION worldstate');
+my $newest = $node->safe_psql('postgres',
+	"SELECT default_version FROM pg_available_extensions WHERE name = 'worldstate'");
+is($node->safe_psql('postgres', "SELECT extversion FROM pg_extension WHERE extname = 'worldstate'"),
+	$newest, "CREATE EXTENSION installs the newest version ($newest)");
+isnt($newest, '1.0', 'the newest version is past 1.0');
+
+$node->safe_psql('postgres', 'CREATE ROLE upgrade_app');
+$node->safe_psql('postgres', 'CREATE DATABASE old');
+$node->command_ok(
+	[ 'psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', $node->connstr('old'),
+	  '-f', "$FindBin::RealBin/fixtures/worldstate-1.0.sql" ],
+	'the 1.0 database restores');
+is($node->safe_psql('old', "SELECT extversion FROM pg_extension WHERE extname = 'worldstate'"),
+	'1.0', 'it is at version 1.0');
+
+$node->safe_psql('old', 'ALTER EXTENSION worldstate UPDATE');
+is($node->safe_psql('old', "SELECT extversion FROM pg_extension WHERE extname = 'worldstate'"),
+	$newest, 'ALTER EXTENSION worldstate UPDATE reaches the newest version');
+
+# every answer 1.0 gave about the world, asked again after the update
+my %now = (
+	state_hash => 'SELECT ws.state_hash()',
+	state_hash_mid => 'SELECT ws.state_hash((SELECT h FROM public.upgrade_mid))',
+	entities_at_mid => q{SELECT md5(string_agg(format('%s/%s/%s/%s', entity_id, state, version, retired), '|' ORDER BY entity_id))
+		FROM ws.entities_at((SELECT h FROM public.upgrade_mid))},
+	states_mid => q{SELECT md5(string_agg(format('%s/%s', entity_id, ws.get_state(entity_id, (SELECT h FROM public.upgrade_mid))), '|' ORDER BY entity_id))
+		FROM ws.entities},
+	entities => q{SELECT md5(string_agg(format('%s/%s/%s/%s/%s', entity_id, state, version, hlc, retired), '|' ORDER BY entity_id))
+		FROM ws.entities},
+	history_p1 => q{SELECT md5(string_agg(format('%s/%s/%s', version, hlc, patch), '|' ORDER BY hlc)) FROM ws.history('p1')},
+	neighbors_mid => q{SELECT md5(string_agg(format('%s/%s/%s', rel, to_id, props), '|' ORDER BY rel, to_id))
+		FROM ws.neighbors('cart2', NULL, (SELECT h FROM public.upgrade_mid))},
+	find => q{SELECT string_agg(entity_id, ',' ORDER BY entity_id) FROM ws.find('{"name": "n"}')},
+	verify => 'SELECT count(*) FROM ws.verify()',
+	events => 'SELECT count(*) FROM ws.events',
+);
+for my $name (sort keys %now)
+{
+	my $then = $node->safe_psql('old', "SELECT value FROM public.upgrade_expect WHERE name = '$name'");
+	isnt($then, '', "1.0 recorded $name");
+	is($node->safe_psql('old', $now{$name}), $then, "$name is what 1.0 answered");
+}
+
+# the updated world keeps working: versions continue, the snapshot restores
+my $v = $node->safe_psql('old', "SELECT version FROM ws.entities WHERE entity_id = 'p1'");
+is($node->safe_psql('old', q{
+	SET worldstate.handshake = '55-45-17';
+	SELECT version FROM ws.transition('p1', '{"coins": 1}')}), $v + 1,
+	'a transition after the update continues the version chain');
+is($node->safe_psql('old', q{
+	SET worldstate.handshake = '55-45-17';
+	SELECT version FROM ws.create_entity('cart21', 'cart', 'shop', '{"items": 0}')}), '1',
+	'a new entity can be created');
+my $hash = $node->safe_psql('old', 'SELECT ws.state_hash()');
+$node->safe_psql('old', 'SELECT ws.restore_snapshot((SELECT max(id) FROM ws.snapshots))');
+is($node->safe_psql('old', 'SELECT ws.state_hash()'), $hash,
+	'the 1.0 snapshot restores to the same world after the update');
+is($node->safe_psql('old', 'SELECT count(*) FROM ws.verify()'), '0', 'and it verifies');
+
+$node->stop;
+done_testing();
