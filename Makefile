@@ -45,6 +45,17 @@ REGRESS = hlc hlc_errors hlc_order hlc_rules hlc_clock vclock settings \
 	query_point query_entities_at query_find query_history query_neighbors \
 	query_merge_patches query_archive query_errors query_random_histories \
 	event_schema bus bus_errors session_state derived
+
+# 1.1: events and queries
+
+# 1.1: privileges and catalog
+
+# 1.1: caller SQL and resources
+
+# 1.1: broadcast integrity
+
+# 1.1: the README's examples
+
 REGRESS_OPTS = --load-extension=worldstate
 
 # Isolation specs live in test/isolation/{specs,expected}.
