@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every suite against throwaway clusters: pg_regress and isolation
 # (through `make installcheck`), pgTAP (pg_prove), the Node.js client
-# (test/client, `npm install` on first use) and the TAP tests
+# (test/client, `npm install` on first use), the README's SQL examples
+# (test/readme.pl) and the TAP tests
 # (PostgreSQL::Test::Cluster).  Ends with one line "N passed, N failed" and
 # exits non-zero when anything failed; no server is left running.
 set -uo pipefail
@@ -101,6 +102,23 @@ else
 	count_node "$logdir/client.log" $rc
 fi
 
+ws_cluster_stop
+
+# Every SQL example of the README, in order, on a fresh cluster and a fresh
+# database (named mydb, as the README's examples call it).
+echo "== README examples (test/readme.pl)"
+if ws_cluster_start readme && psql -X -q -c 'CREATE DATABASE mydb'; then
+	# as the README's installation section says, where the server has it
+	if [ "$(psql -X -Atc "SELECT count(*) FROM pg_settings WHERE name = 'output_plugin_libraries'")" = 1 ]; then
+		psql -X -q -c "ALTER SYSTEM SET output_plugin_libraries = 'pgoutput', 'test_decoding', 'worldstate'" -c "SELECT pg_reload_conf()" >/dev/null
+	fi
+	PGDATABASE=mydb prove test/readme.pl :: README.md >"$logdir/readme.log" 2>&1
+	rc=$?
+	grep -E '^(not ok|#|Files|Result)' "$logdir/readme.log" | grep -v '^#   at ' || true
+	count_prove "$logdir/readme.log" $rc
+else
+	failed=$((failed + 1))
+fi
 ws_cluster_stop
 
 echo "== TAP (PostgreSQL::Test::Cluster)"
