@@ -28,15 +28,16 @@ chomp @lines;
 
 # Statements: {line, sql, expect => [lines]}
 my @stmts;
-my ($in_block, $cur, $cur_line, $quote, $dollar) = (0, undef, 0, 0, undef);
+my ($in_block, $indent, $cur, $cur_line, $quote, $dollar) = (0, '', undef, 0, 0, undef);
 for my $i (0 .. $#lines)
 {
 	my $l = $lines[$i];
 	if (!$in_block)
 	{
-		$in_block = 1 if $l =~ /^```sql\s*$/;
+		($in_block, $indent) = (1, $1) if $l =~ /^(\s*)```sql\s*$/;
 		next;
 	}
+	$l =~ s/^\Q$indent\E//;
 	if ($l =~ /^```/)
 	{
 		die "$readme:" . ($i + 1) . ": statement not ended before the block ends\n"
