@@ -97,7 +97,8 @@ print $sfh "\\set VERBOSITY verbose\n\\pset footer off\n\\pset null NULL\n\\pset
 for my $n (0 .. $#stmts)
 {
 	print $sfh $stmts[$n]{sql};
-	print $sfh "\\echo '\@\@README $n'\n";
+	# the README may change psql's settings; the harness reads verbose errors
+	print $sfh "\\echo '\@\@README $n'\n\\set VERBOSITY verbose\n";
 }
 close($sfh);
 
