@@ -13,10 +13,11 @@ packages=(
 	make
 	gcc
 )
-# The Node.js client test (test/client) needs node and npm; Debian's own
-# nodejs (18) and npm are enough.  A node that came from elsewhere is kept.
-command -v node >/dev/null 2>&1 || packages+=(nodejs)
-command -v npm >/dev/null 2>&1 || packages+=(npm)
+# The Node.js client test (test/client) needs node and the node-postgres
+# module: where node is missing, Debian's nodejs (18) and node-pg, so the
+# test needs no registry.  A node that came from elsewhere is kept, and
+# the test then installs pg with that node's npm.
+command -v node >/dev/null 2>&1 || packages+=(nodejs node-pg)
 
 missing=()
 for p in "${packages[@]}"; do
