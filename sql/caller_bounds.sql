@@ -29,7 +29,7 @@ SELECT code, message, hint FROM pg_temp.try($$SELECT ws.transition('b1', '{"n": 
 SELECT version FROM ws.entities WHERE entity_id = 'b1';
 -- 1000 ids are accepted; duplicates count once
 SELECT code, detail FROM pg_temp.try($$SELECT ws.transition('b1', '{"n": 1}',
-    causal_deps => (SELECT array_agg(('00000000-0000-4000-8000-' || lpad((i % 10)::text, 12, '0'))::uuid)
+    causal_deps => (SELECT array_agg(('b0b0b0b0-0000-4000-8000-' || lpad((i % 10)::text, 12, '0'))::uuid)
                     FROM generate_series(1, 1000) i),
     consistency => 'causal')$$);
 SELECT version FROM ws.transition('b1', '{"n": 1}',
