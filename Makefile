@@ -51,6 +51,7 @@ REGRESS = hlc hlc_errors hlc_order hlc_rules hlc_clock vclock settings \
 # 1.1: privileges and catalog
 
 # 1.1: caller SQL and resources
+REGRESS += derived_security snapshot_isolation caller_bounds
 
 # 1.1: broadcast integrity
 

@@ -93,6 +93,12 @@ PG_FUNCTION_INFO_V1(bus_ack);
 #define WS_NAME_MAX			63
 /* longest subscriber name */
 #define WS_SUBSCRIBER_MAX	200
+/* longest subscription pattern */
+#define WS_PATTERN_MAX		200
+/* most rules of one event schema version */
+#define WS_SCHEMA_RULES_MAX	100
+/* the cache key of an event schema: two fixed-width, zero-padded fields */
+#define WS_SCHEMA_KEY_LEN	(2 * (WS_NAME_MAX + 1))
 
 /* One version of an event schema. */
 typedef struct WsSchemaVersion
@@ -107,7 +113,7 @@ typedef struct WsSchemaVersion
 /* The versions of the schema of one (module, event type), oldest first. */
 typedef struct WsEventSchema
 {
-	char		key[2 * NAMEDATALEN];	/* "module\x1fevent_type"; hash key */
+	char		key[WS_SCHEMA_KEY_LEN];	/* see schema_key(); hash key */
 	int			nversions;
 	WsSchemaVersion *versions;
 } WsEventSchema;
@@ -289,6 +295,19 @@ load_schema(const char *module, const char *event_type, WsEventSchema *s,
 }
 
 /*
+ * The cache key of (module, event_type): each name in a field of its own,
+ * zero-padded to the longest name plus one, so no two pairs share a key
+ * whatever bytes the names hold.  Both names are at most WS_NAME_MAX bytes.
+ */
+static void
+schema_key(const char *module, const char *event_type, char *key)
+{
+	memset(key, 0, WS_SCHEMA_KEY_LEN);
+	memcpy(key, module, strlen(module));
+	memcpy(key + WS_NAME_MAX + 1, event_type, strlen(event_type));
+}
+
+/*
  * The schema of (module, event_type), with no versions when none is
  * registered.  Inside SPI, as the owner of schema ws (bus_begin, or the
  * transition protocol's session).  Valid until the next call.
@@ -298,7 +317,7 @@ schema_lookup(const char *module, const char *event_type)
 {
 	uint64		stamp = ws_catalog_stamp();
 	Oid			nsp = ws_namespace();
-	char		key[2 * NAMEDATALEN];
+	char		key[WS_SCHEMA_KEY_LEN];
 	WsEventSchema *s;
 	bool		found;
 
@@ -328,12 +347,12 @@ schema_lookup(const char *module, const char *event_type)
 		ctl.entrysize = sizeof(WsEventSchema);
 		ctl.hcxt = schema_cxt;
 		schema_cache = hash_create("worldstate event schemas", 64, &ctl,
-								   HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+								   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 		/* noted before anything is loaded, as in kindcache.c */
 		schema_stamp = stamp;
 		schema_nsp = nsp;
 	}
-	snprintf(key, sizeof(key), "%s\x1f%s", module, event_type);
+	schema_key(module, event_type, key);
 	s = hash_search(schema_cache, key, HASH_FIND, &found);
 	if (found)
 		return s;
@@ -359,7 +378,7 @@ check_payload(const WsSchemaVersion *v, const char *module, const char *event_ty
 			ws_reject(WS_STAT_REJECT_SCHEMA, ERRCODE_WS_SCHEMA_MISMATCH, entity_id,
 					  entity_id ? psprintf("The event of entity \"%s\" is checked against the latest version of the schema.", entity_id)
 					  : NULL,
-					  NULL,
+					  "Change the payload so that every rule of the schema holds.",
 					  "event \"%s\" of module \"%s\" does not match its schema: rule %d of version %d fails: %s",
 					  event_type, module, i + 1, v->version, jsonpath_text(v->rules[i]));
 }
@@ -394,7 +413,7 @@ accepted_version(const WsEventSchema *s, int32 version, const char *module,
 			appendStringInfo(&known, "%s%d", j ? ", " : "", s->versions[j].version);
 		ws_reject(WS_STAT_REJECT_SCHEMA, ERRCODE_WS_SCHEMA_MISMATCH, NULL,
 				  psprintf("Registered versions: %s.", known.data),
-				  NULL,
+				  "Publish with one of the registered versions.",
 				  "event schema \"%s\" of module \"%s\" has no version %d",
 				  event_type, module, version);
 	}
@@ -446,7 +465,8 @@ check_name(const char *name, const char *what)
 	if (strlen(name) > WS_NAME_MAX)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s \"%s\" is longer than %d bytes", what, name, WS_NAME_MAX)));
+				 errmsg("%s \"%s\" is longer than %d bytes", what, name, WS_NAME_MAX),
+				 errhint("Use a name of at most %d bytes.", WS_NAME_MAX)));
 }
 
 /*
@@ -476,12 +496,14 @@ event_schema_register(PG_FUNCTION_ARGS)
 	if (PG_ARGISNULL(2))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("version must not be null")));
+				 errmsg("version must not be null"),
+				 errhint("Pass the version number of the schema, 1 for the first.")));
 	version = PG_GETARG_INT32(2);
 	if (version <= 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("schema version must be positive, not %d", version)));
+				 errmsg("schema version must be positive, not %d", version),
+				 errhint("Number versions from 1 upwards.")));
 	if (PG_ARGISNULL(3))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -491,14 +513,21 @@ event_schema_register(PG_FUNCTION_ARGS)
 	if (ARR_NDIM(rules) > 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("rules must be a one-dimensional array")));
+				 errmsg("rules must be a one-dimensional array"),
+				 errhint("Pass the rules as a list, such as ARRAY['$.amount > 0']::jsonpath[].")));
+	if (ArrayGetNItems(ARR_NDIM(rules), ARR_DIMS(rules)) > WS_SCHEMA_RULES_MAX)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("an event schema version has at most %d rules", WS_SCHEMA_RULES_MAX),
+				 errhint("Combine conditions with && in fewer rules.")));
 	deconstruct_array(rules, JSONPATHOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n);
 	for (int i = 0; i < n; i++)
 	{
 		if (nulls[i])
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("rule %d of event schema \"%s\" must not be null", i + 1, event_type)));
+					 errmsg("rule %d of event schema \"%s\" must not be null", i + 1, event_type),
+					 errhint("Remove the null elements from the rules.")));
 		if (!ws_jsonpath_is_predicate(DatumGetJsonPathP(elems[i])))
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -522,7 +551,8 @@ event_schema_register(PG_FUNCTION_ARGS)
 											 IntervalPGetDatum(&zero))))
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("grace must not be negative")));
+					 errmsg("grace must not be negative"),
+					 errhint("Pass '0' for versions that are refused as soon as a newer one exists.")));
 	}
 
 	bus_begin(&saved);
@@ -629,7 +659,8 @@ bus_publish(PG_FUNCTION_ARGS)
 	if (PG_ARGISNULL(3))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("schema_version must not be null")));
+				 errmsg("schema_version must not be null"),
+				 errhint("Pass the version of the event schema the payload follows.")));
 	version = PG_GETARG_INT32(3);
 	handshake = PG_ARGISNULL(4) ? NULL : TextDatumGetCString(PG_GETARG_DATUM(4));
 
@@ -685,7 +716,8 @@ subscriber_module(const char *subscriber)
 	if (strlen(subscriber) > WS_SUBSCRIBER_MAX)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("subscriber name is longer than %d bytes", WS_SUBSCRIBER_MAX)));
+				 errmsg("subscriber name is longer than %d bytes", WS_SUBSCRIBER_MAX),
+				 errhint("Name a subscriber 'module' or 'module.name' with at most %d bytes.", WS_SUBSCRIBER_MAX)));
 	if (dot == NULL)
 		return pstrdup(subscriber);
 	if (dot == subscriber || dot[1] == '\0')
@@ -725,6 +757,12 @@ bus_subscribe(PG_FUNCTION_ARGS)
 	WsHlc		origin = {0, 0, 0};
 	Oid			t[3] = {TEXTOID, TEXTOID, InvalidOid};
 	Datum		a[3];
+
+	if (strlen(module_pattern) > WS_PATTERN_MAX || strlen(type_pattern) > WS_PATTERN_MAX)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("a subscription pattern is longer than %d bytes", WS_PATTERN_MAX),
+				 errhint("Match module names and event types with shorter LIKE patterns.")));
 
 	bus_begin(&saved);
 	require_module(module);
@@ -808,7 +846,8 @@ bus_poll(PG_FUNCTION_ARGS)
 	if (PG_ARGISNULL(1) || PG_GETARG_INT32(1) <= 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("max must be a positive number of events")));
+				 errmsg("max must be a positive number of events"),
+				 errhint("Pass how many events to receive at most, such as 100.")));
 	max = PG_GETARG_INT32(1);
 	if (IsolationUsesXactSnapshot())
 		ereport(ERROR,

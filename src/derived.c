@@ -10,24 +10,41 @@
  * cannot be rebuilt: dropping it loses nothing, and ws.refresh_derived
  * re-creates it from the registered query when it is missing.
  *
- * Security: the query runs with the privileges of the role that defined
- * it, never with those of the extension's owner.  Schema ws_derived
- * belongs to the extension and nobody else may create objects in it, so
- * the materialized view is created by the owner of schema ws *without
- * data* -- which parses the query but runs nothing -- and immediately
- * given to the calling role; it is then filled by REFRESH MATERIALIZED
- * VIEW run as the caller, and PostgreSQL runs a materialized view's query
- * as its owner.  Beforehand the query is parsed as the caller, so names it
- * could not look up itself (in schemas it has no USAGE on) are refused
- * too.  The query must be one SELECT; the statement composed around it is
- * parsed again and compared with it, so no comment or semicolon in the
- * query can change what is executed.  Names in the query are resolved
- * with search_path = pg_catalog, pg_temp: qualify everything else.
+ * Security: the query is parsed, planned and run only with the rights of
+ * the role that wrote it, never with those of the extension's owner.
+ * Parsing is execution: parse analysis already runs the input functions
+ * and domain checks of the query's literals, which may call functions the
+ * writer made.  So:
+ *
+ *	- the CREATE MATERIALIZED VIEW ... WITH NO DATA statement around the
+ *	  query is parse-analysed as the view's owner (the role that defined
+ *	  it), as a security-restricted operation whose setting changes are
+ *	  undone afterwards -- exactly as PostgreSQL itself runs a
+ *	  materialized view's query when refreshing it;
+ *	- only the analysed statement is executed as the owner of schema ws
+ *	  (schema ws_derived belongs to the extension and nobody else may
+ *	  create objects in it).  Creating a view without data defines a
+ *	  relation and stores the analysed query as its rule: nothing of the
+ *	  query is evaluated, so nothing of the writer's runs as the owner;
+ *	- the view is given to its owner at once and filled by REFRESH
+ *	  MATERIALIZED VIEW, which plans and runs the query as the view's owner
+ *	  whoever calls it; ws.refresh_derived re-creates a missing view the
+ *	  same way, parsing the registered query as its owner, not as the
+ *	  caller (a superuser refreshing a writer's view runs nothing of the
+ *	  writer's with superuser rights).
+ *
+ * Names the owner could not look up itself (in schemas it has no USAGE on)
+ * are refused at parse analysis, tables it may not read at the refresh.
+ * The query must be one SELECT; the statement composed around it is parsed
+ * again and compared with it, so no comment or semicolon in the query can
+ * change what is executed.  Names in the query are resolved with
+ * search_path = pg_catalog, pg_temp: qualify everything else.
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
+#include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
@@ -35,9 +52,13 @@
 #include "miscadmin.h"
 #include "nodes/nodes.h"
 #include "nodes/parsenodes.h"
+#include "nodes/plannodes.h"
+#include "parser/analyze.h"
 #include "parser/parser.h"
+#include "tcop/utility.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/lsyscache.h"
 
 #include "canon.h"
@@ -98,7 +119,8 @@ parse_select(const char *query)
 	if (list_length(stmts) != 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("the query of a derived view must be exactly one SELECT statement")));
+				 errmsg("the query of a derived view must be exactly one SELECT statement"),
+				 errhint("Pass one SELECT ... or VALUES ... statement, without a second statement after it.")));
 	stmt = linitial_node(RawStmt, stmts)->stmt;
 	if (!IsA(stmt, SelectStmt) || ((SelectStmt *) stmt)->intoClause != NULL)
 		ereport(ERROR,
@@ -136,7 +158,8 @@ create_statement(const char *name, const char *query)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("the query of a derived view must be exactly one SELECT statement"),
-				 errdetail("The query changes the meaning of the statement that creates the view.")));
+				 errdetail("The query changes the meaning of the statement that creates the view."),
+				 errhint("Remove trailing comments and unbalanced parentheses from the query.")));
 	return sql;
 }
 
@@ -209,7 +232,8 @@ require_owner(Oid caller, const WsDerived *d)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("permission denied for derived view \"%s\"", d->name),
-				 errdetail("It belongs to role \"%s\".", GetUserNameFromId(d->owner, false))));
+				 errdetail("It belongs to role \"%s\".", GetUserNameFromId(d->owner, false)),
+				 errhint("Only its owner, or a member of the owner's role, may change it.")));
 }
 
 /* The materialized view of a derived view, or InvalidOid when there is none. */
@@ -221,18 +245,66 @@ matview_oid(const char *name)
 	if (OidIsValid(relid) && get_rel_relkind(relid) != RELKIND_MATVIEW)
 		ereport(ERROR,
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
-				 errmsg("%s.%s is not a materialized view", WS_DERIVED_SCHEMA, name)));
+				 errmsg("%s.%s is not a materialized view", WS_DERIVED_SCHEMA, name),
+				 errhint("A ws_admin drops the object %s.%s; derived views own that schema.",
+						 WS_DERIVED_SCHEMA, name)));
 	return relid;
 }
 
 /*
- * Create the empty materialized view of a derived view, owned by owner.
- * The query was checked beforehand; see the file header.
+ * Parse analysis of the statement that creates the view, as `owner` and
+ * as a security-restricted operation; settings the analysis changes are
+ * undone.  An error leaves through transaction abort, which restores the
+ * role and the settings too.
+ */
+static Query *
+analyse_as(Oid owner, RawStmt *raw, const char *sql)
+{
+	Oid			save_userid;
+	int			save_sec_context;
+	int			save_nestlevel;
+	Query	   *q;
+
+	GetUserIdAndSecContext(&save_userid, &save_sec_context);
+	SetUserIdAndSecContext(owner, save_sec_context | SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION);
+	save_nestlevel = NewGUCNestLevel();
+	q = parse_analyze_fixedparams(raw, sql, NULL, 0, NULL);
+	AtEOXact_GUC(false, save_nestlevel);
+	SetUserIdAndSecContext(save_userid, save_sec_context);
+	return q;
+}
+
+/*
+ * Create the empty materialized view of a derived view, owned by owner:
+ * the query is parsed as owner, the analysed statement executed as the
+ * owner of schema ws; see the file header.
  */
 static void
 create_matview(const char *name, const char *query, Oid owner)
 {
-	run_as_owner(create_statement(name, query), 0, NULL, NULL);
+	char	   *sql = create_statement(name, query);
+	RawStmt    *raw = linitial_node(RawStmt, raw_parser(sql, RAW_PARSE_DEFAULT));
+	Query	   *q = analyse_as(owner, raw, sql);
+	PlannedStmt *pstmt;
+	QueryCompletion qc;
+	WsAsOwner	saved;
+
+	if (q->commandType != CMD_UTILITY || !IsA(q->utilityStmt, CreateTableAsStmt))
+		elog(ERROR, "unexpected statement for derived view \"%s\"", name);
+	pstmt = makeNode(PlannedStmt);
+	pstmt->commandType = CMD_UTILITY;
+	pstmt->canSetTag = true;
+	pstmt->utilityStmt = q->utilityStmt;
+	pstmt->stmt_location = raw->stmt_location;
+	pstmt->stmt_len = raw->stmt_len;
+	InitializeQueryCompletion(&qc);
+
+	ws_as_owner_begin(&saved);
+	ProcessUtility(pstmt, sql, false, PROCESS_UTILITY_QUERY, NULL, NULL,
+				   None_Receiver, &qc);
+	CommandCounterIncrement();
+	ws_as_owner_end(&saved);
 	run_as_owner(psprintf("ALTER MATERIALIZED VIEW %s.%s OWNER TO %s",
 						  WS_DERIVED_SCHEMA, quote_identifier(name),
 						  quote_identifier(GetUserNameFromId(owner, false))),
@@ -273,15 +345,6 @@ derived_define(PG_FUNCTION_ARGS)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 
-	/* parse analysis as the caller: every name must be visible to it */
-	{
-		SPIPlanPtr	plan = SPI_prepare(query, 0, NULL);
-
-		if (plan == NULL)
-			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-		SPI_freeplan(plan);
-	}
-
 	existing = lookup_derived(name, CurrentMemoryContext);
 	if (existing)
 	{
@@ -293,7 +356,8 @@ derived_define(PG_FUNCTION_ARGS)
 	else if (OidIsValid(matview_oid(name)))
 		ereport(ERROR,
 				(errcode(ERRCODE_DUPLICATE_OBJECT),
-				 errmsg("relation %s.%s already exists", WS_DERIVED_SCHEMA, name)));
+				 errmsg("relation %s.%s already exists", WS_DERIVED_SCHEMA, name),
+				 errhint("Choose another name, or drop the relation that is not a registered derived view.")));
 
 	a[0] = CStringGetTextDatum(name);
 	a[1] = CStringGetTextDatum(query);

@@ -19,7 +19,9 @@
  * that pushJsonbValue does when an object ends finds them already in
  * order.  Members of the target that the patch does not touch are copied
  * as they are; recursion happens only where the patch has an object, so
- * its depth is bounded by the patch's and guarded by check_stack_depth().
+ * its depth is bounded by the patch's and guarded by check_stack_depth(),
+ * and every member checks for interrupts, so statement_timeout and
+ * cancellation stop the merge of a wide or deep document.
  *
  * A patch with counter deltas cannot be replayed by plain merge patch, so
  * ws_merge_patch can also return the "effective" patch: the same patch
@@ -162,6 +164,9 @@ ws_merge_object(JsonbParseState **state, JsonbContainer *target,
 	{
 		JsonbValue *old;
 		int			cmp;
+
+		/* a wide object is a long loop the caller controls */
+		CHECK_FOR_INTERRUPTS();
 
 		if (!pmore)
 			cmp = -1;

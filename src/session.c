@@ -17,7 +17,15 @@
  *	  session ends, however it ends -- normal exit, pg_terminate_backend,
  *	  or kill -9 -- and after a server restart;
  *	- rows of ended sessions are deleted lazily: the first ws.session_put
- *	  of each session purges them;
+ *	  of each session purges them.  The purge decides from the process
+ *	  array, read when it runs, never from the list of backends the view
+ *	  reads (PostgreSQL keeps that list for the rest of the transaction
+ *	  once read, so it misses sessions started since): a row goes only
+ *	  when no process with its pid is running or it predates the server's
+ *	  start, and the delete names the row's start time too, so a new
+ *	  session that takes over the pid meanwhile keeps its rows.  A row
+ *	  whose pid a new session reuses stays hidden until that session ends
+ *	  too;
  *	- being unlogged, the table is emptied by crash recovery, and neither
  *	  written to WAL nor replicated: session state is local to the node.
  *
@@ -32,6 +40,8 @@
 #include "executor/spi.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "storage/procarray.h"
+#include "utils/array.h"
 #include "utils/backend_status.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
@@ -58,7 +68,8 @@ session_key(FunctionCallInfo fcinfo)
 	if (strlen(key) > WS_SESSION_KEY_MAX)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("session state key is longer than %d bytes", WS_SESSION_KEY_MAX)));
+				 errmsg("session state key is longer than %d bytes", WS_SESSION_KEY_MAX),
+				 errhint("Use a shorter key; keep large data in the value.")));
 	return key;
 }
 
@@ -87,6 +98,52 @@ run_for_session(const char *sql, const char *key, int nextra, Oid *extra_types,
 }
 
 /*
+ * Delete the rows of sessions whose process is gone (inside SPI, as the
+ * owner of schema ws); see the file header.
+ */
+static void
+purge_ended_sessions(void)
+{
+	Datum	   *pids;
+	Datum	   *starts;
+	int			n = 0;
+	Oid			t[2] = {INT4ARRAYOID, TIMESTAMPTZARRAYOID};
+	Datum		a[2];
+
+	if (SPI_execute("SELECT DISTINCT pid, backend_start FROM ws.session_data", true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read ws.session_data");
+	if (SPI_processed == 0)
+		return;
+	pids = palloc(sizeof(Datum) * SPI_processed);
+	starts = palloc(sizeof(Datum) * SPI_processed);
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+		int32		pid = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
+		Datum		start = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull);
+
+		CHECK_FOR_INTERRUPTS();
+		/* keep it while a process with its pid runs, unless it predates the server */
+		if (BackendPidGetProc(pid) != NULL && DatumGetTimestampTz(start) >= PgStartTime)
+			continue;
+		pids[n] = Int32GetDatum(pid);
+		starts[n] = start;
+		n++;
+	}
+	if (n == 0)
+		return;
+	a[0] = PointerGetDatum(construct_array(pids, n, INT4OID, sizeof(int32), true, TYPALIGN_INT));
+	a[1] = PointerGetDatum(construct_array(starts, n, TIMESTAMPTZOID, sizeof(TimestampTz),
+										   FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	if (SPI_execute_with_args("DELETE FROM ws.session_data d"
+							  " USING ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2)) AS g(pid, backend_start)"
+							  " WHERE d.pid OPERATOR(pg_catalog.=) g.pid"
+							  " AND d.backend_start OPERATOR(pg_catalog.=) g.backend_start",
+							  2, t, a, NULL, false, 0) != SPI_OK_DELETE)
+		elog(ERROR, "could not purge ws.session_data");
+}
+
+/*
  * ws.session_put(key, value jsonb): set a key of this session's state; a
  * NULL value removes it.
  */
@@ -101,12 +158,7 @@ session_put(PG_FUNCTION_ARGS)
 	ws_as_owner_begin(&saved);
 	if (!purged)
 	{
-		if (SPI_execute("DELETE FROM ws.session_data d WHERE NOT EXISTS"
-						" (SELECT FROM ws._session_backends() b"
-						"  WHERE b.pid OPERATOR(pg_catalog.=) d.pid"
-						"  AND b.backend_start OPERATOR(pg_catalog.=) d.backend_start)",
-						false, 0) != SPI_OK_DELETE)
-			elog(ERROR, "could not purge ws.session_data");
+		purge_ended_sessions();
 		purged = true;
 	}
 	if (PG_ARGISNULL(1))

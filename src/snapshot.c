@@ -190,6 +190,13 @@ announce(const char *kind, int64 id, const WsHlc *hlc, int64 entities)
 /*
  * Take a snapshot; returns its id.  Must be called as the owner of schema
  * ws, inside SPI.
+ *
+ * The copy must be read after the SHARE lock is granted, so only by a
+ * statement snapshot: a transaction snapshot (REPEATABLE READ,
+ * SERIALIZABLE) was taken before the lock, misses the changes committed
+ * while it waited, and would record a copy that is not the world at its
+ * HLC -- with a valid checksum, failing only when it is restored.  Such
+ * transactions are refused, as ws.poll refuses them.
  */
 int64
 ws_snapshot_take(const char *label)
@@ -203,6 +210,13 @@ ws_snapshot_take(const char *label)
 	char	   *checksum;
 	Oid			t1[1] = {INT8OID};
 	Datum		a1[1];
+
+	if (IsolationUsesXactSnapshot())
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("a snapshot cannot be taken in a REPEATABLE READ or SERIALIZABLE transaction"),
+				 errdetail("Its copy must be read after it has waited for the changes in flight, which a transaction snapshot is not."),
+				 errhint("Call ws.create_snapshot() in a READ COMMITTED transaction.")));
 
 	/* every change in flight finishes first; new ones wait for us */
 	exec_or_die("LOCK TABLE ws.entities IN SHARE MODE", 0, NULL, NULL, SPI_OK_UTILITY);

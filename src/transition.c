@@ -51,7 +51,9 @@
 #include "catalog/pg_type.h"
 #include "commands/async.h"
 #include "commands/trigger.h"
+#include "common/cryptohash.h"
 #include "common/md5.h"
+#include "common/sha2.h"
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "utils/array.h"
@@ -92,6 +94,8 @@ PG_FUNCTION_INFO_V1(events_immutable);
 
 /* longest entity id, as ws.entities checks */
 #define WS_ENTITY_ID_MAX 1024
+/* most causal_deps of one change */
+#define WS_CAUSAL_DEPS_MAX 1000
 
 /* What a change does besides applying its patch. */
 typedef enum WsChangeKind
@@ -255,12 +259,64 @@ copy_to(MemoryContext cxt, Datum d, bool byval, int len)
 	return r;
 }
 
+/* Append one field of a request to buf: its length, a colon, its bytes. */
+static void
+digest_field(StringInfo buf, const char *data, int len)
+{
+	appendStringInfo(buf, "%d:", len);
+	appendBinaryStringInfo(buf, data, len);
+}
+
 /*
  * Digest of what a request asks for, so a retry with the same event_id can
- * be told from a different update reusing it.
+ * be told from a different update reusing it: SHA-256, in hex, of the
+ * entity id, the event type, the patch and the link details (or "-" when
+ * there are none), each field prefixed with its length, so no two
+ * different requests encode alike whatever bytes their strings hold.
  */
 static char *
 request_digest(const char *entity_id, const char *event_type, Jsonb *patch, Jsonb *meta)
+{
+	StringInfoData buf;
+	StringInfoData json;
+	uint8		raw[PG_SHA256_DIGEST_LENGTH];
+	char	   *hex = palloc(PG_SHA256_DIGEST_LENGTH * 2 + 1);
+	pg_cryptohash_ctx *ctx;
+
+	initStringInfo(&buf);
+	initStringInfo(&json);
+	digest_field(&buf, entity_id, strlen(entity_id));
+	digest_field(&buf, event_type, strlen(event_type));
+	(void) JsonbToCString(&json, &patch->root, VARSIZE(patch));
+	digest_field(&buf, json.data, json.len);
+	if (meta)
+	{
+		resetStringInfo(&json);
+		(void) JsonbToCString(&json, &meta->root, VARSIZE(meta));
+		digest_field(&buf, json.data, json.len);
+	}
+	else
+		appendStringInfoChar(&buf, '-');
+	ctx = pg_cryptohash_create(PG_SHA256);
+	if (ctx == NULL || pg_cryptohash_init(ctx) < 0 ||
+		pg_cryptohash_update(ctx, (const uint8 *) buf.data, buf.len) < 0 ||
+		pg_cryptohash_final(ctx, raw, sizeof(raw)) < 0)
+		elog(ERROR, "could not compute digest: %s", pg_cryptohash_error(ctx));
+	pg_cryptohash_free(ctx);
+	hex_encode((const char *) raw, sizeof(raw), hex);
+	hex[PG_SHA256_DIGEST_LENGTH * 2] = '\0';
+	return hex;
+}
+
+/*
+ * The digest worldstate 1.0 stored: MD5 of the fields joined with 0x1f.
+ * Ambiguous on its own (an id or type holding 0x1f can shift a field
+ * boundary), so it is compared only for events whose entity id and event
+ * type equal the request's: then the rest -- the patch and link details,
+ * JSON text in which 0x1f never appears unescaped -- splits one way only.
+ */
+static char *
+legacy_request_digest(const char *entity_id, const char *event_type, Jsonb *patch, Jsonb *meta)
 {
 	StringInfoData buf;
 	char	   *hex = palloc(33);
@@ -277,6 +333,23 @@ request_digest(const char *entity_id, const char *event_type, Jsonb *patch, Json
 	if (!pg_md5_hash(buf.data, buf.len, hex, &errstr))
 		elog(ERROR, "could not compute digest: %s", errstr);
 	return hex;
+}
+
+/*
+ * Whether the event stored with ev_digest, of entity ev_entity and type
+ * ev_type, was the request c (with link details meta) whose digest is
+ * digest.  Generated ids have no digest and never match.
+ */
+static bool
+same_request(const WsChange *c, Jsonb *meta, const char *digest, const char *ev_digest,
+			 const char *ev_entity, const char *ev_type)
+{
+	if (strcmp(ev_entity, c->entity_id) != 0 || strcmp(ev_type, c->event_type) != 0)
+		return false;
+	if (strlen(ev_digest) == 32)
+		return strcmp(ev_digest, legacy_request_digest(c->entity_id, c->event_type,
+													   c->patch, meta)) == 0;
+	return strcmp(ev_digest, digest) == 0;
 }
 
 /* Apply the requested consistency level to the current transaction. */
@@ -310,6 +383,44 @@ check_consistency(const char *consistency)
 				 errhint("Use strong, causal or eventual.")));
 }
 
+/* qsort order of causal dependencies (uuid datums) */
+static int
+dep_cmp(const void *a, const void *b)
+{
+	return memcmp(DatumGetUUIDP(*(const Datum *) a), DatumGetUUIDP(*(const Datum *) b), UUID_LEN);
+}
+
+/*
+ * 22023 unless causal_deps is a list of at most WS_CAUSAL_DEPS_MAX ids
+ * without nulls; checked for every change, since they are stored with the
+ * event whatever the consistency level.
+ */
+static void
+check_causal_deps_arg(ArrayType *deps)
+{
+	int			n;
+
+	if (deps == NULL)
+		return;
+	n = ArrayGetNItems(ARR_NDIM(deps), ARR_DIMS(deps));
+	if (ARR_NDIM(deps) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("causal_deps must be a one-dimensional array"),
+				 errhint("Pass a list of event ids, such as ARRAY[event_id].")));
+	if (n > WS_CAUSAL_DEPS_MAX)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("causal_deps must list at most %d event ids", WS_CAUSAL_DEPS_MAX),
+				 errdetail("It lists %d.", n),
+				 errhint("Name only the events this change directly depends on; their own dependencies are implied.")));
+	if (array_contains_nulls(deps))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("causal_deps must not contain null"),
+				 errhint("Remove the null elements.")));
+}
+
 /* WS425 unless every event in deps is in the log. */
 static void
 check_causal_deps(ArrayType *deps, const char *entity_id)
@@ -325,20 +436,13 @@ check_causal_deps(ArrayType *deps, const char *entity_id)
 	if (deps == NULL)
 		return;
 	deconstruct_array(deps, UUIDOID, UUID_LEN, false, TYPALIGN_CHAR, &elems, &nulls, &n);
-	for (int i = 0; i < n; i++)
-		if (nulls[i])
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("causal_deps must not contain null")));
-	/* count distinct ids */
+	/* count distinct ids: sorted, in n log n */
+	qsort(elems, n, sizeof(Datum), dep_cmp);
 	ndistinct = 0;
 	for (int i = 0; i < n; i++)
 	{
-		bool		dup = false;
-
-		for (int j = 0; j < i && !dup; j++)
-			dup = memcmp(DatumGetUUIDP(elems[i]), DatumGetUUIDP(elems[j]), UUID_LEN) == 0;
-		if (!dup)
+		CHECK_FOR_INTERRUPTS();
+		if (i == 0 || dep_cmp(&elems[i - 1], &elems[i]) != 0)
 			ndistinct++;
 	}
 	args[0] = PointerGetDatum(deps);
@@ -453,7 +557,7 @@ state_at_version(const char *entity_id, int64 version, MemoryContext cxt)
  * WS412 when the event was a different request.
  */
 static bool
-replay_if_done(const WsChange *c, const char *digest, const WsEntity *current,
+replay_if_done(const WsChange *c, Jsonb *meta, const char *digest, const WsEntity *current,
 			   WsEntity *out, MemoryContext outcxt)
 {
 	Datum		args[1];
@@ -497,7 +601,7 @@ replay_if_done(const WsChange *c, const char *digest, const WsEntity *current,
 	ev_vclock = copy_to(outcxt, spi_col(0, 5, &isnull), false, -1);
 	ev_type = TextDatumGetCString(spi_col(0, 6, &isnull));
 
-	if (strcmp(ev_digest, digest) != 0)
+	if (!same_request(c, meta, digest, ev_digest, ev_entity, ev_type))
 		ws_reject(WS_STAT_REJECT_IDEMPOTENCY, ERRCODE_WS_IDEMPOTENCY, c->entity_id,
 				  psprintf("Event %s was a different update (%s of entity \"%s\" at version " INT64_FORMAT ").",
 						   DatumGetCString(DirectFunctionCall1(uuid_out, UUIDPGetDatum(&c->event_id))),
@@ -735,7 +839,7 @@ apply_change(Oid caller, const WsChange *c, WsWriter *w, WsEntity *out,
 		ws_check_module_grant(caller, cur.module, c->entity_id);
 
 		/* 4. idempotency, before the version check */
-		if (c->has_event_id && replay_if_done(c, digest, &cur, out, outcxt))
+		if (c->has_event_id && replay_if_done(c, meta, digest, &cur, out, outcxt))
 		{
 			if (link_props)
 				*link_props = props;
@@ -1000,6 +1104,7 @@ entity_transition(PG_FUNCTION_ARGS)
 	c.event_type = ws_text_arg(PG_GETARG_DATUM(5), PG_ARGISNULL(5), "event_type");
 	check_event_type(c.event_type);
 	c.causal_deps = PG_ARGISNULL(6) ? NULL : PG_GETARG_ARRAYTYPE_P(6);
+	check_causal_deps_arg(c.causal_deps);
 	c.consistency = opt_text(fcinfo, 7);
 	return run_change(fcinfo, &c);
 }
@@ -1087,7 +1192,7 @@ create_existing(WsWriter *w, const WsChange *c, const char *digest, WsEntity *e,
 
 	if (!fetch_entity(w, e->entity_id, &cur, &tid, outcxt))
 		return false;
-	if (c->has_event_id && replay_if_done(c, digest, &cur, e, outcxt))
+	if (c->has_event_id && replay_if_done(c, NULL, digest, &cur, e, outcxt))
 		return true;
 	ereport(ERROR,
 			(errcode(ERRCODE_UNIQUE_VIOLATION),
@@ -1378,6 +1483,7 @@ entity_transition_many(PG_FUNCTION_ARGS)
 	it = JsonbIteratorInit(&updates->root);
 	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
 	{
+		CHECK_FOR_INTERRUPTS();
 		if (tok != WJB_ELEM)
 			continue;
 		items[n].pos = n;
@@ -1394,6 +1500,7 @@ entity_transition_many(PG_FUNCTION_ARGS)
 		HeapTuple	tup;
 		MemoryContext old;
 
+		CHECK_FOR_INTERRUPTS();
 		apply_change(caller, &items[i].change, &session.writer, &out, outcxt, NULL);
 		old = MemoryContextSwitchTo(outcxt);
 		tup = entity_tuple(rsinfo->setDesc, &out);

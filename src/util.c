@@ -8,6 +8,7 @@
 #include "postgres.h"
 
 #include "fmgr.h"
+#include "miscadmin.h"
 #include "mb/pg_wchar.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
@@ -59,6 +60,8 @@ ws_jsonpath_holds(Jsonb *doc, Datum path)
 	LOCAL_FCINFO(fc, 4);
 	Datum		ok;
 
+	/* callers loop over rules and constraints that callers define */
+	CHECK_FOR_INTERRUPTS();
 	InitFunctionCallInfoData(*fc, NULL, 4, InvalidOid, NULL, NULL);
 	fc->args[0].value = JsonbPGetDatum(doc);
 	fc->args[0].isnull = false;

@@ -89,5 +89,19 @@ is($node->safe_psql('postgres', "SELECT count(*) FROM ws.session_data WHERE pid 
 is(shown(), "$pid6:presence=\"cellar\"", 'only the new session is present');
 $s6->quit;
 
+# a put in a transaction that read ws.session_state before (PostgreSQL
+# keeps the list of backends it read for the rest of the transaction)
+# never deletes the state of a session that started since
+my $reader = $node->background_psql('postgres');
+$reader->query_safe('BEGIN');
+$reader->query_safe('SELECT count(*) FROM ws.session_state');
+my ($s7, $pid7) = present('porch');
+$reader->query_safe(q{SELECT ws.session_put('presence', '"reader"')});
+$reader->query_safe('COMMIT');
+is(stored($pid7), '1', 'the first put of a transaction that read the view keeps the state of a session started since');
+like(shown(), qr/$pid7:presence="porch"/, 'and that session is still present');
+$s7->quit;
+$reader->quit;
+
 $node->stop;
 done_testing();
