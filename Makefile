@@ -49,6 +49,7 @@ REGRESS = hlc hlc_errors hlc_order hlc_rules hlc_clock vclock settings \
 # 1.1: events and queries
 
 # 1.1: privileges and catalog
+REGRESS += module_tiers module_catalog
 
 # 1.1: caller SQL and resources
 

@@ -87,14 +87,19 @@ require_arg(FunctionCallInfo fcinfo, int n, const char *argname)
 				 errhint("Pass a value for %s.", argname)));
 }
 
-/* A required text argument: not NULL, not empty, at most WS_IDENT_MAX bytes. */
+/* A required name argument: not NULL, not empty, at most WS_IDENT_MAX bytes. */
 static char *
 ident_arg(FunctionCallInfo fcinfo, int n, const char *argname)
 {
 	char	   *s;
 
 	require_arg(fcinfo, n, argname);
-	s = ws_text_arg(PG_GETARG_DATUM(n), false, argname);
+	s = TextDatumGetCString(PG_GETARG_DATUM(n));
+	if (s[0] == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must not be empty", argname),
+				 errhint("Pass a %s of 1 to %d bytes.", argname, WS_IDENT_MAX)));
 	ws_check_identifier(s, argname);
 	return s;
 }
@@ -553,8 +558,9 @@ check_existing(const char *kind, const char *name, JsonPath *jp)
 	some = TextDatumGetCString(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
 	ereport(ERROR,
 			(errcode(ERRCODE_WS_CONSTRAINT),
-			 errmsg("constraint \"%s\" is violated by %lld entities of kind \"%s\"",
-					name, (long long) count, kind),
+			 errmsg_plural("constraint \"%s\" is violated by %lld entity of kind \"%s\"",
+						   "constraint \"%s\" is violated by %lld entities of kind \"%s\"",
+						   (unsigned long) count, name, (long long) count, kind),
 			 errdetail("Entities not satisfying %s include %s.", jsonpath_text(jp), some),
 			 errhint("Fix those entities first, or pass not_valid => true to check only later changes.")));
 }

@@ -1146,13 +1146,14 @@ entity_create(PG_FUNCTION_ARGS)
 	ws_check_module_grant(caller, e.module, e.entity_id);
 
 	/* the kind: defined, for this module (a typo must not define one) */
+	ws_check_identifier(e.kind, "kind");
 	kind = ws_kind_lookup(e.kind);
 	if (kind == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("kind \"%s\" is not defined", ws_input_for_message(e.kind)),
+				 errmsg("kind \"%s\" is not defined", e.kind),
 				 errhint("An admin of module \"%s\" defines it with ws.define_kind('%s', '%s').",
-						 e.module, ws_input_for_message(e.kind), e.module)));
+						 e.module, e.kind, e.module)));
 	if (strcmp(kind->module, e.module) != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
