@@ -171,6 +171,7 @@ DO $$
 BEGIN
     PERFORM ws.register_module('tap_a', 1);
     PERFORM ws.register_module('tap_b', 1);
+    PERFORM ws.define_kind('tap_b_thing', 'tap_b');
     PERFORM ws.grant_module('tap_a', 'tap_bus_a');
     PERFORM ws.grant_module('tap_b', 'tap_bus_b');
     PERFORM ws.register_event_schema('tap_b', 'pong', 1, ARRAY['exists($.n)']::jsonpath[]);
