@@ -70,6 +70,7 @@ SELECT * FROM pg_temp.try($$SELECT ws.grant_module('tier_bank', 'regress_tier_wr
 SELECT * FROM pg_temp.try($$SELECT ws.revoke_module('tier_bank', 'regress_tier_owner')$$);
 SELECT * FROM pg_temp.try($$SELECT ws.register_module('tier_mine', 1)$$);
 SELECT * FROM pg_temp.try($$SELECT ws.delete_snapshot(1)$$);
+SELECT * FROM pg_temp.try($$SELECT ws.archive_events(ws.hlc_now())$$);
 RESET ROLE;
 
 -- nothing changed

@@ -91,6 +91,8 @@ REVOKE ALL ON FUNCTION ws.drop_constraint(text, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION ws.drop_constraint(text, text) TO ws_writer;
 
 ALTER FUNCTION ws.archive_events(ws.hlc) CALLED ON NULL INPUT;
+-- ws_admin only, checked by the function itself so that a writer is told why
+GRANT EXECUTE ON FUNCTION ws.archive_events(ws.hlc) TO ws_writer;
 
 CREATE FUNCTION ws.delete_snapshot(snapshot_id bigint) RETURNS void
 AS 'MODULE_PATHNAME', 'snapshot_delete'

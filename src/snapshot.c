@@ -868,6 +868,7 @@ events_archive(PG_FUNCTION_ARGS)
 	volatile int64 moved = 0;
 	bool		isnull;
 
+	ws_require_ws_admin("ws.archive_events");
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),

@@ -9,7 +9,7 @@
 \pset pager off
 
 BEGIN;
-SELECT plan(170);
+SELECT plan(171);
 
 -- tables (DESIGN.md section 5)
 SELECT has_table('ws', 'entities', 'table ws.entities exists');
@@ -303,7 +303,8 @@ SELECT results_eq(
 FROM unnest(ARRAY['ws.register_module(text, integer, boolean)',
                   'ws.grant_module(text, name, boolean)',
                   'ws.revoke_module(text, name)',
-                  'ws.delete_snapshot(bigint)']) WITH ORDINALITY AS ff(f, i)
+                  'ws.delete_snapshot(bigint)',
+                  'ws.archive_events(ws.hlc)']) WITH ORDINALITY AS ff(f, i)
 ORDER BY i;
 SELECT is((SELECT string_agg(p.oid::regprocedure::text, ', ' ORDER BY p.oid::regprocedure::text)
            FROM pg_proc p
