@@ -134,3 +134,4 @@ SELECT count(*) AS rows_left FROM ws.snapshot_entities WHERE snapshot_id = :snap
 SELECT code, regexp_replace(message, '[0-9]+', 'N') AS message, hint
 FROM pg_temp.try(format('SELECT ws.delete_snapshot(%s)', :snap1));
 SELECT ws.delete_snapshot(:snap2);
+SELECT code, message, hint FROM pg_temp.try('SELECT ws.restore_snapshot(987654321)');

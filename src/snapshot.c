@@ -759,7 +759,8 @@ snapshot_restore(PG_FUNCTION_ARGS)
 		if (SPI_processed == 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("snapshot " INT64_FORMAT " does not exist", id)));
+					 errmsg("snapshot " INT64_FORMAT " does not exist", id),
+					 errhint("ws.snapshots lists the snapshots and their ids; NULL replays the whole event log.")));
 		after = *DatumGetHlcP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 		stored = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
 		format = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull));
