@@ -49,6 +49,7 @@ REGRESS = hlc hlc_errors hlc_order hlc_rules hlc_clock vclock settings \
 # 1.1: events and queries
 
 # 1.1: privileges and catalog
+REGRESS += module_tiers module_catalog
 
 # 1.1: caller SQL and resources
 REGRESS += derived_security snapshot_isolation caller_bounds
@@ -63,6 +64,8 @@ REGRESS_OPTS = --load-extension=worldstate
 ISOLATION = hlc_now_concurrent transition_version_race transition_blind_writes \
 	transition_many_order transition_same_event_id create_concurrent \
 	snapshot_concurrent history_committed bus_safe_horizon bus_two_pollers
+# 1.1: privileges and catalog
+ISOLATION += constraint_concurrent
 ISOLATION_OPTS = --inputdir=test/isolation --load-extension=worldstate
 
 PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers

@@ -8,6 +8,7 @@ SET worldstate.handshake = '55-45-17';
 SELECT 'init' FROM pg_create_logical_replication_slot('ws_decode_format', 'worldstate');
 
 SELECT ws.register_module('dec_format', 1);
+SELECT ws.define_kind('dec_format_thing', 'dec_format');
 SELECT version FROM ws.create_entity('df1', 'dec_format_thing', 'dec_format', '{"n": 1}');
 SELECT ws.transition('df1', '{"n": 2}', expected_version => 3);
 SELECT ws.heartbeat() IS NOT NULL AS heartbeat;

@@ -8,6 +8,7 @@ SET worldstate.handshake = '55-45-17';
 SELECT 'init' FROM pg_create_logical_replication_slot('ws_decode_state', 'worldstate');
 
 SELECT ws.register_module('dec_state', 1);
+SELECT ws.define_kind('dec_state_thing', 'dec_state');
 SET worldstate.keyframe_interval = 1;
 SELECT version FROM ws.create_entity('ds1', 'dec_state_thing', 'dec_state', '{"name": "one", "n": 1}');
 SELECT version FROM ws.transition('ds1', '{"n": 2, "tag": "x"}');

@@ -7,6 +7,7 @@ SET worldstate.handshake = '55-45-17';
 SELECT 'init' FROM pg_create_logical_replication_slot('ws_decode_xids', 'worldstate');
 
 SELECT ws.register_module('dec_xids', 1);
+SELECT ws.define_kind('dec_xids_thing', 'dec_xids');
 BEGIN;
 SELECT version FROM ws.create_entity('dx1', 'dec_xids_thing', 'dec_xids', '{"n": 1}');
 SELECT version FROM ws.create_entity('dx2', 'dec_xids_thing', 'dec_xids', '{"n": 1}');

@@ -10,6 +10,7 @@ SET worldstate.handshake = '55-45-17';
 
 SELECT 'init' FROM pg_create_logical_replication_slot('ws_decode_json', 'worldstate');
 SELECT ws.register_module('dec_json', 1);
+SELECT ws.define_kind('dec_json_thing', 'dec_json');
 
 SELECT version FROM ws.create_entity('dj1', 'dec_json_thing', 'dec_json', '{}');
 SELECT version FROM ws.transition('dj1',

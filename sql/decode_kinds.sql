@@ -8,6 +8,7 @@ SET worldstate.handshake = '55-45-17';
 SELECT 'init' FROM pg_create_logical_replication_slot('ws_decode_kinds', 'worldstate');
 
 SELECT ws.register_module('dec_kinds', 1);
+SELECT ws.define_kind('dec_kinds_thing', 'dec_kinds');
 SELECT version FROM ws.create_entity('dk1', 'dec_kinds_thing', 'dec_kinds', '{"n": 1}');
 SELECT ws.transition('dk1', '{"n": 2}', expected_version => 5);
 SELECT ws.heartbeat() IS NOT NULL AS heartbeat;

@@ -10,6 +10,7 @@ SET worldstate.handshake = '55-45-17';
 SELECT 'init' FROM pg_create_logical_replication_slot('ws_decode_messages', 'worldstate');
 
 SELECT ws.register_module('dec_msg', 1);
+SELECT ws.define_kind('dec_msg_thing', 'dec_msg');
 SELECT 'emitted' FROM pg_logical_emit_message(false, 'worldstate',
     E'{\n  "kind": "snapshot_start",\n  "snapshot_id": 12,\n  "at": {"hlc": "x", "n": [1, 2.50, -0.0, 1e400, 9007199254740993]},\n  "ok": true, "none": null, "text": "tab\\tquote\\" \\u00e9"\n}');
 -- the plugin's own members win over the message's

@@ -8,8 +8,11 @@ SET worldstate.handshake = '55-45-17';
 SELECT 'init' FROM pg_create_logical_replication_slot('ws_decode_modules', 'worldstate');
 
 SELECT ws.register_module('dec_mod_a', 1);
+SELECT ws.define_kind('dec_mod_a_thing', 'dec_mod_a');
 SELECT ws.register_module('dec_mod_b', 1);
+SELECT ws.define_kind('dec_mod_b_thing', 'dec_mod_b');
 SELECT ws.register_module('dec mod,c', 1);
+SELECT ws.define_kind('dec_mod_c_thing', 'dec mod,c');
 SELECT version FROM ws.create_entity('dm_a1', 'dec_mod_a_thing', 'dec_mod_a', '{"n": 1}');
 SELECT version FROM ws.create_entity('dm_b1', 'dec_mod_b_thing', 'dec_mod_b', '{"n": 2}');
 SELECT version FROM ws.create_entity('dm_c1', 'dec_mod_c_thing', 'dec mod,c', '{"n": 3}');

@@ -6,6 +6,7 @@ SET worldstate.handshake = '55-45-17';
 
 SELECT 'init' FROM pg_create_logical_replication_slot('ws_decode_opterr', 'worldstate');
 SELECT ws.register_module('dec_opterr', 1);
+SELECT ws.define_kind('dec_opterr_thing', 'dec_opterr');
 SELECT version FROM ws.create_entity('doe1', 'dec_opterr_thing', 'dec_opterr', '{"n": 1}');
 
 -- unknown options

@@ -7,6 +7,7 @@ SET worldstate.handshake = '55-45-17';
 SELECT 'init' FROM pg_create_logical_replication_slot('ws_decode_pretty', 'worldstate');
 
 SELECT ws.register_module('dec_pretty', 1);
+SELECT ws.define_kind('dec_pretty_thing', 'dec_pretty');
 SELECT version FROM ws.create_entity('dp1', 'dec_pretty_thing', 'dec_pretty', '{"name": "one", "list": [1, {"a": []}, {}], "empty": {}}');
 SELECT ws.transition('dp1', '{"n": 2}', expected_version => 7);
 SELECT version FROM ws.transition('dp1', '{"n": 2}');

@@ -11,6 +11,7 @@ SET worldstate.handshake = '55-45-17';
 
 SELECT 'init' FROM pg_create_logical_replication_slot('ws_decode_savepoint', 'worldstate');
 SELECT ws.register_module('dec_sp', 1);
+SELECT ws.define_kind('dec_sp_thing', 'dec_sp');
 SELECT count(ws.create_entity('dsp' || i, 'dec_sp_thing', 'dec_sp', '{"n": 0}')) FROM generate_series(1, 10) i;
 SELECT count(*) FROM pg_logical_slot_get_changes('ws_decode_savepoint', NULL, NULL);
 

@@ -13,6 +13,7 @@ SELECT 'init' FROM pg_create_logical_replication_slot('ws_decode_2pc_off', 'worl
 SELECT 'init' FROM pg_create_logical_replication_slot('ws_decode_2pc_on', 'worldstate', false, true);
 SELECT slot_name, two_phase FROM ws.slots WHERE slot_name LIKE 'ws_decode_2pc%' ORDER BY 1;
 SELECT ws.register_module('dec_2pc', 1);
+SELECT ws.define_kind('dec_2pc_thing', 'dec_2pc');
 SELECT version FROM ws.create_entity('d2', 'dec_2pc_thing', 'dec_2pc', '{"n": 0}');
 SELECT count(*) FROM pg_logical_slot_get_changes('ws_decode_2pc_off', NULL, NULL);
 SELECT count(*) FROM pg_logical_slot_get_changes('ws_decode_2pc_on', NULL, NULL);

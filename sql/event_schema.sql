@@ -143,6 +143,7 @@ SELECT code, message FROM pg_temp.try(format($$SELECT ws.create_entity('cart3', 
     (SELECT event_id FROM ws.events WHERE module = 'shop' AND event_type = 'note' LIMIT 1)));
 -- entities of other modules are not affected by shop's schemas
 SELECT ws.register_module('garden', 1);
+SELECT ws.define_kind('flowerbed', 'garden');
 SELECT version FROM ws.create_entity('bed1', 'flowerbed', 'garden', '{"items": 99}');
 SELECT version FROM ws.transition('bed1', '{"items": 50}');
 
@@ -160,8 +161,13 @@ SELECT code, message FROM pg_temp.try($$SELECT ws.publish('shop', 'note', '{}')$
 RESET ROLE;
 SELECT ws.grant_module('shop', 'regress_schema_app');
 SET ROLE regress_schema_app;
-SELECT ws.register_event_schema('shop', 'order_placed', 3, '{}');
+-- a writer of the module publishes; registering schemas is for its admins
+SELECT code, message FROM pg_temp.try($$SELECT ws.register_event_schema('shop', 'order_placed', 3, '{}')$$);
 SELECT ws.publish('shop', 'note', '{}') IS NOT NULL AS published;
+RESET ROLE;
+SELECT ws.grant_module('shop', 'regress_schema_app', admin => true);
+SET ROLE regress_schema_app;
+SELECT ws.register_event_schema('shop', 'order_placed', 3, '{}');
 RESET ROLE;
 DELETE FROM ws.module_grants WHERE role = 'regress_schema_app'::regrole;
 DROP ROLE regress_schema_app;

@@ -8,6 +8,7 @@ SET worldstate.handshake = '55-45-17';
 GRANT EXECUTE ON FUNCTION pg_temp.try(text) TO PUBLIC;
 
 SELECT ws.register_module('qerr', 1);
+SELECT ws.define_kind('qe_thing', 'qerr');
 SELECT version FROM ws.create_entity('qe1', 'qe_thing', 'qerr', '{"a": 1}');
 SELECT version FROM ws.transition('qe1', '{"b": 2}');
 

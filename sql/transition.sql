@@ -4,6 +4,7 @@ SET search_path = public, ws;
 SET worldstate.handshake = '55-45-17';
 
 SELECT ws.register_module('game', 1);
+SELECT ws.define_kind('room', 'game');
 SELECT ws.define_kind('player', 'game', 'lww', ARRAY['score', 'coins']);
 SELECT ws.add_constraint('player', 'coins_not_negative', '$.coins >= 0');
 

@@ -6,6 +6,7 @@ SET search_path = public, ws;
 \set SHOW_CONTEXT never
 SET worldstate.handshake = '55-45-17';
 SELECT ws.register_module('rfc', 1);
+SELECT ws.define_kind('doc', 'rfc');
 
 CREATE TEMP TABLE rfc (n int, original jsonb, patch jsonb, result jsonb);
 INSERT INTO rfc VALUES

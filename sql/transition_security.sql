@@ -71,9 +71,17 @@ SELECT entity_id, version, state FROM ws.transition('sec-c1', '{"qty": 1}', expe
 SELECT entity_id, version, state FROM ws.transition_many('[{"entity_id": "sec-c2", "patch": {"qty": 2}}]');
 SELECT from_id, rel, to_id FROM ws.link('sec-c1', 'next_to', 'sec-c2');
 SELECT from_id, rel, to_id FROM ws.unlink('sec-c1', 'next_to', 'sec-c2');
+SELECT entity_id, version, retired FROM ws.retire_entity('sec-c3');
+-- a writer of the module may not define its kinds or constraints: its admin may
+SELECT * FROM pg_temp.try($$SELECT ws.define_kind('sec_box', 'secmod_store')$$);
+SELECT * FROM pg_temp.try($$SELECT ws.add_constraint('sec_crate', 'always', '$.qty >= -1000')$$);
+RESET ROLE;
+SET ROLE regress_sec_admin;
+SELECT ws.grant_module('secmod_store', 'regress_sec_app', admin => true);
+RESET ROLE;
+SET ROLE regress_sec_app;
 SELECT ws.define_kind('sec_box', 'secmod_store');
 SELECT ws.add_constraint('sec_box', 'has_label', 'exists($.label)');
-SELECT entity_id, version, retired FROM ws.retire_entity('sec-c3');
 -- the constraint still binds the granted role
 SELECT * FROM pg_temp.try($$SELECT ws.transition('sec-c1', '{"qty": -100}')$$);
 -- the grant is per module: secmod_vault is still closed

@@ -452,7 +452,10 @@ ws_event_schema_check(const char *module, const char *event_type, Jsonb *payload
 	const WsSchemaVersion *v;
 
 	if (s->nversions == 0)
+	{
+		ws_check_event_schema_required(module, event_type, entity_id);
 		return 1;
+	}
 	v = &s->versions[s->nversions - 1];
 	check_payload(v, module, event_type, payload, entity_id);
 	return v->version;
@@ -557,7 +560,7 @@ event_schema_register(PG_FUNCTION_ARGS)
 
 	bus_begin(&saved);
 	require_module(module);
-	ws_check_module_grant(caller, module, NULL);
+	ws_check_module_admin(caller, module);
 
 	a[0] = CStringGetTextDatum(module);
 	a[1] = CStringGetTextDatum(event_type);

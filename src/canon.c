@@ -162,28 +162,84 @@ ws_text_arg(Datum d, bool isnull, const char *argname)
 	return s;
 }
 
+/* Whether the role is a superuser or has the privileges of ws_admin. */
+static bool
+is_ws_admin(Oid role)
+{
+	Oid			ws_admin;
+
+	if (superuser_arg(role))
+		return true;
+	ws_admin = get_role_oid("ws_admin", true);
+	return OidIsValid(ws_admin) && has_privs_of_role(role, ws_admin);
+}
+
 /*
- * Raise 42501 unless the calling role may change the module's state:
- * superusers may, and so may members of any role the module was granted
- * to with ws.grant_module.  Must run inside SPI, as the table owner.
+ * Whether the role may act on the module: ws_admin may on every module; a
+ * member of a role granted the module may write it, and administer it when
+ * that grant is an admin grant.  Must run inside SPI, as the table owner.
+ */
+static bool
+module_allows(Oid caller, const char *module, bool admin)
+{
+	const WsModule *m;
+
+	if (is_ws_admin(caller))
+		return true;
+	m = ws_module_lookup(module);
+	for (int i = 0; i < m->nroles; i++)
+		if ((m->admin[i] || !admin) && has_privs_of_role(caller, m->roles[i]))
+			return true;
+	return false;
+}
+
+/*
+ * Raise 42501 unless the calling role may change the module's entities and
+ * publish its events (a writer of the module, an admin of it, ws_admin).
+ * Must run inside SPI, as the table owner.
  */
 void
 ws_check_module_grant(Oid caller, const char *module, const char *entity_id)
 {
-	Oid		   *roles;
-	int			n;
-
-	if (superuser_arg(caller))
+	if (module_allows(caller, module, false))
 		return;
-	n = ws_module_grant_roles(module, &roles);
-	for (int i = 0; i < n; i++)
-		if (has_privs_of_role(caller, roles[i]))
-			return;
 	ws_reject(WS_STAT_REJECT_PERMISSION, ERRCODE_INSUFFICIENT_PRIVILEGE, entity_id,
 			  psprintf("Role \"%s\" holds no grant of module \"%s\".",
 					   GetUserNameFromId(caller, false), module),
 			  psprintf("A ws_admin can allow it with ws.grant_module('%s', role).", module),
 			  "permission denied for module \"%s\"", module);
+}
+
+/*
+ * Raise 42501 unless the calling role may define the module's kinds,
+ * constraints and event schemas (an admin of the module, ws_admin).  Must
+ * run inside SPI, as the table owner.
+ */
+void
+ws_check_module_admin(Oid caller, const char *module)
+{
+	if (module_allows(caller, module, true))
+		return;
+	ws_reject(WS_STAT_REJECT_PERMISSION, ERRCODE_INSUFFICIENT_PRIVILEGE, NULL,
+			  psprintf("Role \"%s\" is not an admin of module \"%s\": kinds, constraints and event schemas are for its admins.",
+					   GetUserNameFromId(caller, false), module),
+			  psprintf("A ws_admin can make a role an admin with ws.grant_module('%s', role, admin => true).", module),
+			  "permission denied to administer module \"%s\"", module);
+}
+
+/* Raise 42501 unless the calling role is ws_admin (or a superuser). */
+void
+ws_require_ws_admin(const char *function)
+{
+	Oid			caller = GetUserId();
+
+	if (is_ws_admin(caller))
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("permission denied for %s", function),
+			 errdetail("Role \"%s\" is not a member of ws_admin.", GetUserNameFromId(caller, false)),
+			 errhint("Ask a ws_admin to run it, or to GRANT ws_admin TO the role.")));
 }
 
 /*

@@ -32,6 +32,8 @@ extern void ws_as_owner_end(const WsAsOwner *saved);
 extern SPIPlanPtr ws_prepare(const char *sql, int nargs, const Oid *argtypes);
 
 extern void ws_check_module_grant(Oid caller, const char *module, const char *entity_id);
+extern void ws_check_module_admin(Oid caller, const char *module);
+extern void ws_require_ws_admin(const char *function);
 
 extern void ws_reject(WsStat stat, int sqlerrcode, const char *entity_id,
 					  const char *detail, const char *hint,
@@ -45,6 +47,9 @@ extern void ws_new_event_id(pg_uuid_t *u);
 
 /* module.c */
 extern bool ws_jsonpath_is_predicate(JsonPath *jp);
+extern void ws_check_identifier(const char *name, const char *what);
+extern void ws_check_event_schema_required(const char *module, const char *event_type,
+										   const char *entity_id);
 
 /* transition.c: let archival move rows out of ws.events */
 extern void ws_events_guard_suspend(bool suspend);

@@ -2,7 +2,8 @@
  *
  * kindcache.c
  *		Per-backend cache of kinds (module, counters, constraints) and
- *		module grants, read by every transition.
+ *		modules (grants and their tiers, the event schema requirement),
+ *		read by every transition.
  *
  * Kinds, constraints and grants change rarely and are read on every change
  * of an entity, so each backend keeps them in memory.  Validity rests on a
@@ -53,20 +54,13 @@ static WsKindCacheShared *shared = NULL;
 /* backend state */
 static MemoryContext cache_cxt = NULL;
 static HTAB *kinds = NULL;		/* kind name -> WsKind */
-static HTAB *grants = NULL;		/* module name -> WsModuleGrants */
+static HTAB *modules = NULL;	/* module name -> WsModule */
 static uint64 cache_generation = 0;
 static Oid	cache_nsp = InvalidOid;
 static bool changed_in_xact = false;
 static bool callback_registered = false;
 static uint64 local_resets = 0;	/* times this backend dropped its cache */
 
-/* hash entry: module grants */
-typedef struct WsModuleGrants
-{
-	char		module[NAMEDATALEN];
-	int			nroles;
-	Oid		   *roles;
-} WsModuleGrants;
 
 Size
 ws_kindcache_shmem_size(void)
@@ -94,7 +88,7 @@ cache_reset(void)
 	if (cache_cxt)
 		MemoryContextReset(cache_cxt);
 	kinds = NULL;
-	grants = NULL;
+	modules = NULL;
 	cache_generation = 0;
 	local_resets++;
 }
@@ -184,8 +178,8 @@ cache_ready(void)
 	ctl.entrysize = sizeof(WsKind);
 	ctl.hcxt = cache_cxt;
 	kinds = hash_create("worldstate kinds", 64, &ctl, HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
-	ctl.entrysize = sizeof(WsModuleGrants);
-	grants = hash_create("worldstate module grants", 16, &ctl, HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+	ctl.entrysize = sizeof(WsModule);
+	modules = hash_create("worldstate modules", 16, &ctl, HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
 	/* noted before anything is loaded: see the file header */
 	cache_generation = gen;
 	cache_nsp = nsp;
@@ -301,9 +295,13 @@ ws_kind_lookup(const char *kind)
 	return k;
 }
 
-/* Read the roles granted a module into *g, allocated in cxt. */
+/*
+ * Read a module into *m, allocated in cxt: whether it is registered,
+ * whether it requires event schemas, and the roles granted it with their
+ * tiers.
+ */
 static void
-load_grants(const char *module, WsModuleGrants *g, MemoryContext cxt)
+load_module(const char *module, WsModule *m, MemoryContext cxt)
 {
 	static SPIPlanPtr plan = NULL;
 	static Oid	plan_nsp = InvalidOid;
@@ -314,53 +312,63 @@ load_grants(const char *module, WsModuleGrants *g, MemoryContext cxt)
 	{
 		if (plan)
 			SPI_freeplan(plan);
-		plan = ws_prepare("SELECT role::pg_catalog.oid FROM ws.module_grants"
-						  " WHERE module OPERATOR(pg_catalog.=) $1",
+		plan = ws_prepare("SELECT m.require_event_schemas, g.role::pg_catalog.oid, g.admin"
+						  " FROM ws.modules m LEFT JOIN ws.module_grants g"
+						  "  ON g.module OPERATOR(pg_catalog.=) m.name"
+						  " WHERE m.name OPERATOR(pg_catalog.=) $1",
 						  1, argtypes);
 		plan_nsp = ws_namespace();
 	}
 	args[0] = CStringGetTextDatum(module);
 	if (SPI_execute_plan(plan, args, NULL, false, 0) != SPI_OK_SELECT)
-		elog(ERROR, "could not read ws.module_grants");
-	strlcpy(g->module, module, NAMEDATALEN);
-	g->nroles = (int) SPI_processed;
-	g->roles = MemoryContextAlloc(cxt, sizeof(Oid) * (SPI_processed + 1));
+		elog(ERROR, "could not read ws.modules");
+	memset(m, 0, sizeof(*m));
+	strlcpy(m->module, module, NAMEDATALEN);
+	m->registered = SPI_processed > 0;
+	m->roles = MemoryContextAlloc(cxt, sizeof(Oid) * (SPI_processed + 1));
+	m->admin = MemoryContextAlloc(cxt, sizeof(bool) * (SPI_processed + 1));
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
 		bool		isnull;
+		Datum		role;
 
-		g->roles[i] = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i],
-													 SPI_tuptable->tupdesc, 1, &isnull));
+		m->require_event_schemas = DatumGetBool(SPI_getbinval(tup, desc, 1, &isnull));
+		role = SPI_getbinval(tup, desc, 2, &isnull);
+		if (isnull)
+			continue;			/* registered, granted to nobody */
+		m->roles[m->nroles] = DatumGetObjectId(role);
+		m->admin[m->nroles] = DatumGetBool(SPI_getbinval(tup, desc, 3, &isnull));
+		m->nroles++;
 	}
 }
 
 /*
- * The roles the module is granted to.  Must run inside SPI, as the owner
- * of schema ws.
+ * The module: registered or not, its event schema requirement and the
+ * roles granted it.  Must run inside SPI, as the owner of schema ws.  The
+ * result stays valid until the next call into this file.
  */
-int
-ws_module_grant_roles(const char *module, Oid **roles)
+const WsModule *
+ws_module_lookup(const char *module)
 {
-	WsModuleGrants *g;
+	WsModule   *m;
 	bool		found;
 
 	if (strlen(module) >= NAMEDATALEN || !cache_ready())
 	{
-		WsModuleGrants tmp;
-
-		load_grants(module, &tmp, CurrentMemoryContext);
-		*roles = tmp.roles;
-		return tmp.nroles;
+		m = palloc(sizeof(WsModule));
+		load_module(module, m, CurrentMemoryContext);
+		return m;
 	}
-	g = hash_search(grants, module, HASH_FIND, &found);
+	m = hash_search(modules, module, HASH_FIND, &found);
 	if (!found)
 	{
-		WsModuleGrants loaded;
+		WsModule	loaded;
 
-		load_grants(module, &loaded, cache_cxt);
-		g = hash_search(grants, module, HASH_ENTER, &found);
-		*g = loaded;
+		load_module(module, &loaded, cache_cxt);
+		m = hash_search(modules, module, HASH_ENTER, &found);
+		*m = loaded;
 	}
-	*roles = g->roles;
-	return g->nroles;
+	return m;
 }

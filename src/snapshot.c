@@ -52,6 +52,7 @@ PG_FUNCTION_INFO_V1(world_verify);
 PG_FUNCTION_INFO_V1(world_state_hash);
 PG_FUNCTION_INFO_V1(events_archive);
 PG_FUNCTION_INFO_V1(snapshot_cycle_now);
+PG_FUNCTION_INFO_V1(snapshot_delete);
 
 #define WS_SNAPSHOT_FORMAT 1
 
@@ -772,7 +773,8 @@ snapshot_restore(PG_FUNCTION_ARGS)
 		if (SPI_processed == 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("snapshot " INT64_FORMAT " does not exist", id)));
+					 errmsg("snapshot " INT64_FORMAT " does not exist", id),
+					 errhint("ws.snapshots lists the snapshots and their ids; NULL replays the whole event log.")));
 		after = *DatumGetHlcP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 		stored = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
 		format = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull));
@@ -877,10 +879,17 @@ events_archive(PG_FUNCTION_ARGS)
 {
 	WsAsOwner	saved;
 	Oid			t[1] = {ws_type_oid("hlc")};
-	Datum		a[1] = {PG_GETARG_DATUM(0)};
+	Datum		a[1];
 	volatile int64 moved = 0;
 	bool		isnull;
 
+	ws_require_ws_admin("ws.archive_events");
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("before must not be null"),
+				 errhint("Pass the HLC before which to archive, such as the hlc of a row of ws.snapshots.")));
+	a[0] = PG_GETARG_DATUM(0);
 	SPI_connect();
 	ws_as_owner_begin(&saved);
 	exec_or_die("SELECT ws.max(hlc) FROM ws.snapshots", 0, NULL, NULL, SPI_OK_SELECT);
@@ -920,4 +929,52 @@ events_archive(PG_FUNCTION_ARGS)
 	ws_as_owner_end(&saved);
 	SPI_finish();
 	PG_RETURN_INT64(moved);
+}
+
+/*
+ * ws.delete_snapshot(snapshot_id bigint): delete a snapshot (ws_admin).
+ * Once events were archived, recovery needs a snapshot taken at or after
+ * the newest archive boundary (the archived events are not replayed), so
+ * the last such snapshot is kept.
+ */
+Datum
+snapshot_delete(PG_FUNCTION_ARGS)
+{
+	WsAsOwner	saved;
+	Oid			t[1] = {INT8OID};
+	Datum		a[1];
+	bool		isnull;
+
+	ws_require_ws_admin("ws.delete_snapshot");
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("snapshot_id must not be null"),
+				 errhint("ws.snapshots lists the snapshots and their ids.")));
+	a[0] = PG_GETARG_DATUM(0);
+	SPI_connect();
+	ws_as_owner_begin(&saved);
+	/* archival and snapshot creation wait, so the check below stays true */
+	exec_or_die("LOCK TABLE ws.snapshots IN SHARE ROW EXCLUSIVE MODE", 0, NULL, NULL, SPI_OK_UTILITY);
+	exec_or_die("SELECT s.hlc OPERATOR(ws.>=) b.hlc AND NOT EXISTS ("
+				"  SELECT FROM ws.snapshots o WHERE o.id OPERATOR(pg_catalog.<>) s.id"
+				"  AND o.hlc OPERATOR(ws.>=) b.hlc)"
+				" FROM ws.snapshots s LEFT JOIN (SELECT ws.max(hlc) AS hlc FROM ws.archive_boundary) b ON true"
+				" WHERE s.id OPERATOR(pg_catalog.=) $1", 1, t, a, SPI_OK_SELECT);
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("snapshot " INT64_FORMAT " does not exist", DatumGetInt64(a[0])),
+				 errhint("ws.snapshots lists the snapshots and their ids.")));
+	if (DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)) && !isnull)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("snapshot " INT64_FORMAT " is the last one taken since events were archived",
+						DatumGetInt64(a[0])),
+				 errdetail("Recovery restores such a snapshot and replays the events after it; the archived events are not replayed."),
+				 errhint("Take a newer snapshot with ws.create_snapshot() first.")));
+	exec_or_die("DELETE FROM ws.snapshots WHERE id OPERATOR(pg_catalog.=) $1", 1, t, a, SPI_OK_DELETE);
+	ws_as_owner_end(&saved);
+	SPI_finish();
+	PG_RETURN_VOID();
 }

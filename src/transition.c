@@ -146,7 +146,6 @@ static struct
 	Oid			nsp;
 	SPIPlanPtr	module_exists;
 	SPIPlanPtr	event_by_id;
-	SPIPlanPtr	insert_kind;
 	SPIPlanPtr	fold_events;
 	SPIPlanPtr	deps_present;
 	SPIPlanPtr	entity_live;
@@ -188,12 +187,6 @@ prepare_plans(void)
 
 		plans.event_by_id = ws_prepare("SELECT entity_id, version, request_digest, hlc, vclock, event_type"
 									   " FROM ws.events WHERE event_id OPERATOR(pg_catalog.=) $1", 1, t);
-	}
-	{
-		Oid			t[2] = {TEXTOID, TEXTOID};
-
-		plans.insert_kind = ws_prepare("INSERT INTO ws.kinds (kind, module) VALUES ($1, $2)"
-									   " ON CONFLICT (kind) DO NOTHING", 2, t);
 	}
 	{
 		Oid			t[2] = {TEXTOID, INT8OID};
@@ -471,7 +464,7 @@ check_constraints(const WsKind *k, Jsonb *state, const char *entity_id)
 					  psprintf("The new state does not satisfy %s.",
 							   DatumGetCString(DirectFunctionCall1(jsonpath_out,
 																   k->constraint_paths[i]))),
-					  NULL,
+					  "Change the update so that the state satisfies the constraint; ws.constraints lists the constraints of each kind.",
 					  "constraint violation: \"%s\" on entity \"%s\" of kind \"%s\"",
 					  k->constraint_names[i], entity_id, k->kind);
 	}
@@ -1203,8 +1196,8 @@ create_existing(WsWriter *w, const WsChange *c, const char *digest, WsEntity *e,
 
 /*
  * ws.create_entity(entity_id, kind, module, state, handshake, event_id)
- * -> ws.entities.  A kind not defined yet is defined for the module with
- * the default policy; the module must be registered.
+ * -> ws.entities.  The module must be registered and the kind defined
+ * for it (ws.define_kind).
  */
 Datum
 entity_create(PG_FUNCTION_ARGS)
@@ -1257,21 +1250,22 @@ entity_create(PG_FUNCTION_ARGS)
 				 errhint("A ws_admin registers it with ws.register_module('%s', 1).", e.module)));
 	ws_check_module_grant(caller, e.module, e.entity_id);
 
-	/* the kind: defined for this module, or defined now */
+	/* the kind: defined, for this module (a typo must not define one) */
+	ws_check_identifier(e.kind, "kind");
 	kind = ws_kind_lookup(e.kind);
 	if (kind == NULL)
-	{
-		args[0] = CStringGetTextDatum(e.kind);
-		args[1] = CStringGetTextDatum(e.module);
-		if (SPI_execute_plan(plans.insert_kind, args, NULL, false, 0) != SPI_OK_INSERT)
-			elog(ERROR, "could not write ws.kinds");
-		kind = kind_of(e.kind);
-	}
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("kind \"%s\" is not defined", e.kind),
+				 errhint("An admin of module \"%s\" defines it with ws.define_kind('%s', '%s').",
+						 e.module, e.kind, e.module)));
 	if (strcmp(kind->module, e.module) != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("kind \"%s\" belongs to module \"%s\", not \"%s\"",
-						e.kind, kind->module, e.module)));
+						e.kind, kind->module, e.module),
+				 errhint("Create the entity in module \"%s\", or use a kind of module \"%s\".",
+						 kind->module, e.module)));
 
 	/* an existing entity: a retried create returns version 1 */
 	if (c.has_event_id)

@@ -42,7 +42,7 @@ before(async () => {
     END $$;
     SELECT ws.register_module('shop', 1);
     SELECT ws.register_module('warehouse', 1);
-    SELECT ws.grant_module('shop', '${APP_ROLE}');
+    SELECT ws.grant_module('shop', '${APP_ROLE}', admin => true);
     SELECT ws.register_event_schema('warehouse', 'restocked', 1, ARRAY['$.qty > 0']::jsonpath[]);
   `);
   // every session of the application presents the handshake

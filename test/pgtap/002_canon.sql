@@ -9,7 +9,7 @@
 \pset pager off
 
 BEGIN;
-SELECT plan(153);
+SELECT plan(171);
 
 -- tables (DESIGN.md section 5)
 SELECT has_table('ws', 'entities', 'table ws.entities exists');
@@ -77,6 +77,11 @@ SELECT col_type_is('ws', 'modules', 'api_version', 'integer', 'modules.api_versi
 
 SELECT col_type_is('ws', 'module_grants', 'module', 'text', 'module_grants.module is text');
 SELECT col_type_is('ws', 'module_grants', 'role', 'regrole', 'module_grants.role is regrole');
+SELECT col_type_is('ws', 'module_grants', 'admin', 'boolean', 'module_grants.admin is boolean');
+SELECT col_not_null('ws', 'module_grants', 'admin', 'module_grants.admin is not null');
+SELECT col_default_is('ws', 'module_grants', 'admin', 'false', 'a grant makes a writer unless it says admin');
+SELECT col_type_is('ws', 'modules', 'require_event_schemas', 'boolean', 'modules.require_event_schemas is boolean');
+SELECT col_default_is('ws', 'modules', 'require_event_schemas', 'false', 'event schemas are optional unless required');
 
 -- keys
 SELECT col_is_pk('ws', 'entities', 'entity_id', 'entities are keyed by entity_id');
@@ -165,12 +170,18 @@ SELECT has_function('ws', 'unlink', ARRAY['text', 'text', 'text', 'text']);
 SELECT function_returns('ws', 'unlink', ARRAY['text', 'text', 'text', 'text'], 'ws.relationships');
 SELECT has_function('ws', 'define_kind', ARRAY['text', 'text', 'text', 'text[]']);
 SELECT function_returns('ws', 'define_kind', ARRAY['text', 'text', 'text', 'text[]'], 'void');
-SELECT has_function('ws', 'add_constraint', ARRAY['text', 'text', 'jsonpath']);
-SELECT function_returns('ws', 'add_constraint', ARRAY['text', 'text', 'jsonpath'], 'void');
-SELECT has_function('ws', 'register_module', ARRAY['text', 'integer']);
-SELECT function_returns('ws', 'register_module', ARRAY['text', 'integer'], 'void');
-SELECT has_function('ws', 'grant_module', ARRAY['text', 'name']);
-SELECT function_returns('ws', 'grant_module', ARRAY['text', 'name'], 'void');
+SELECT has_function('ws', 'add_constraint', ARRAY['text', 'text', 'jsonpath', 'boolean']);
+SELECT function_returns('ws', 'add_constraint', ARRAY['text', 'text', 'jsonpath', 'boolean'], 'void');
+SELECT has_function('ws', 'drop_constraint', ARRAY['text', 'text']);
+SELECT function_returns('ws', 'drop_constraint', ARRAY['text', 'text'], 'void');
+SELECT has_function('ws', 'register_module', ARRAY['text', 'integer', 'boolean']);
+SELECT function_returns('ws', 'register_module', ARRAY['text', 'integer', 'boolean'], 'void');
+SELECT has_function('ws', 'grant_module', ARRAY['text', 'name', 'boolean']);
+SELECT function_returns('ws', 'grant_module', ARRAY['text', 'name', 'boolean'], 'void');
+SELECT has_function('ws', 'revoke_module', ARRAY['text', 'name']);
+SELECT function_returns('ws', 'revoke_module', ARRAY['text', 'name'], 'void');
+SELECT has_function('ws', 'delete_snapshot', ARRAY['bigint']);
+SELECT function_returns('ws', 'delete_snapshot', ARRAY['bigint'], 'void');
 
 -- parameter names and defaults are API too: callers write
 -- expected_version => 3, event_id => ..., handshake => ...
@@ -190,19 +201,24 @@ SELECT is((SELECT proargnames FROM pg_proc WHERE oid = 'ws.unlink(text, text, te
           ARRAY['from_id', 'rel', 'to_id', 'handshake'], 'ws.unlink parameter names');
 SELECT is((SELECT proargnames FROM pg_proc WHERE oid = 'ws.define_kind(text, text, text, text[])'::regprocedure),
           ARRAY['kind', 'module', 'policy', 'counters'], 'ws.define_kind parameter names');
-SELECT is((SELECT proargnames FROM pg_proc WHERE oid = 'ws.add_constraint(text, text, jsonpath)'::regprocedure),
-          ARRAY['kind', 'name', 'predicate'], 'ws.add_constraint parameter names');
-SELECT is((SELECT proargnames FROM pg_proc WHERE oid = 'ws.register_module(text, integer)'::regprocedure),
-          ARRAY['name', 'api_version'], 'ws.register_module parameter names');
-SELECT is((SELECT proargnames FROM pg_proc WHERE oid = 'ws.grant_module(text, name)'::regprocedure),
-          ARRAY['module', 'role'], 'ws.grant_module parameter names');
+SELECT is((SELECT proargnames FROM pg_proc WHERE oid = 'ws.add_constraint(text, text, jsonpath, boolean)'::regprocedure),
+          ARRAY['kind', 'name', 'predicate', 'not_valid'], 'ws.add_constraint parameter names');
+SELECT is((SELECT proargnames FROM pg_proc WHERE oid = 'ws.drop_constraint(text, text)'::regprocedure),
+          ARRAY['kind', 'name'], 'ws.drop_constraint parameter names');
+SELECT is((SELECT proargnames FROM pg_proc WHERE oid = 'ws.register_module(text, integer, boolean)'::regprocedure),
+          ARRAY['name', 'api_version', 'require_event_schemas'], 'ws.register_module parameter names');
+SELECT is((SELECT proargnames FROM pg_proc WHERE oid = 'ws.grant_module(text, name, boolean)'::regprocedure),
+          ARRAY['module', 'role', 'admin'], 'ws.grant_module parameter names');
+SELECT is((SELECT proargnames FROM pg_proc WHERE oid = 'ws.revoke_module(text, name)'::regprocedure),
+          ARRAY['module', 'role'], 'ws.revoke_module parameter names');
 SELECT is((SELECT string_agg(p.proname || ':' || p.pronargdefaults, ', ' ORDER BY p.proname)
            FROM pg_proc p
            WHERE p.pronamespace = 'ws'::regnamespace
              AND p.proname IN ('create_entity', 'transition', 'transition_many', 'retire_entity', 'link',
-                               'unlink', 'define_kind', 'add_constraint', 'register_module', 'grant_module')),
-          'add_constraint:0, create_entity:2, define_kind:2, grant_module:0, link:2, register_module:0, '
-          'retire_entity:2, transition:6, transition_many:0, unlink:1',
+                               'unlink', 'define_kind', 'add_constraint', 'register_module', 'grant_module',
+                               'drop_constraint', 'revoke_module')),
+          'add_constraint:1, create_entity:2, define_kind:2, drop_constraint:0, grant_module:1, link:2, '
+          'register_module:1, retire_entity:2, revoke_module:0, transition:6, transition_many:0, unlink:1',
           'one signature each, with the optional parameters of DESIGN.md (name:number of defaults)');
 
 -- a fixed search_path on every state-changing function
@@ -210,15 +226,17 @@ SELECT is_empty(
     $$SELECT p.oid::regprocedure::text FROM pg_proc p
       WHERE p.pronamespace = 'ws'::regnamespace
         AND p.proname IN ('create_entity', 'transition', 'transition_many', 'retire_entity', 'link',
-                          'unlink', 'define_kind', 'add_constraint', 'register_module', 'grant_module')
+                          'unlink', 'define_kind', 'add_constraint', 'register_module', 'grant_module',
+                               'drop_constraint', 'revoke_module')
         AND NOT coalesce('search_path=pg_catalog, pg_temp' = ANY (p.proconfig), false)$$,
     'every state-changing function has SET search_path = pg_catalog, pg_temp');
 SELECT is((SELECT count(*)::int FROM pg_proc p
            WHERE p.pronamespace = 'ws'::regnamespace
              AND p.proname IN ('create_entity', 'transition', 'transition_many', 'retire_entity', 'link',
-                               'unlink', 'define_kind', 'add_constraint', 'register_module', 'grant_module')
+                               'unlink', 'define_kind', 'add_constraint', 'register_module', 'grant_module',
+                               'drop_constraint', 'revoke_module')
              AND 'search_path=pg_catalog, pg_temp' = ANY (p.proconfig)),
-          10, 'all ten state-changing functions carry it');
+          12, 'all twelve state-changing functions carry it');
 SELECT is_empty(
     $$SELECT p.oid::regprocedure::text FROM pg_proc p
       WHERE p.pronamespace = 'ws'::regnamespace AND p.prosecdef
@@ -272,16 +290,28 @@ FROM unnest(ARRAY['ws.create_entity(text, text, text, jsonb, text, uuid)',
                   'ws.link(text, text, text, jsonb, text)',
                   'ws.unlink(text, text, text, text)',
                   'ws.define_kind(text, text, text, text[])',
-                  'ws.add_constraint(text, text, jsonpath)']) WITH ORDINALITY AS ff(f, i)
+                  'ws.add_constraint(text, text, jsonpath, boolean)',
+                  'ws.drop_constraint(text, text)']) WITH ORDINALITY AS ff(f, i)
 ORDER BY i;
+-- functions for ws_admin only: writers may call them so that they are told
+-- why not (42501 with a hint); the function checks membership in ws_admin
 SELECT results_eq(
     format($$SELECT r FROM unnest(ARRAY['public', 'ws_reader', 'ws_writer', 'ws_admin']) r
              WHERE has_function_privilege(r, %L, 'EXECUTE') ORDER BY r$$, f),
-    ARRAY['ws_admin'],
-    f || ' is executable by ws_admin only')
-FROM unnest(ARRAY['ws.register_module(text, integer)',
-                  'ws.grant_module(text, name)']) WITH ORDINALITY AS ff(f, i)
+    ARRAY['ws_admin', 'ws_writer'],
+    f || ' is executable by ws_writer and ws_admin only (and refuses writers itself)')
+FROM unnest(ARRAY['ws.register_module(text, integer, boolean)',
+                  'ws.grant_module(text, name, boolean)',
+                  'ws.revoke_module(text, name)',
+                  'ws.delete_snapshot(bigint)',
+                  'ws.archive_events(ws.hlc)']) WITH ORDINALITY AS ff(f, i)
 ORDER BY i;
+SELECT is((SELECT string_agg(p.oid::regprocedure::text, ', ' ORDER BY p.oid::regprocedure::text)
+           FROM pg_proc p
+           WHERE p.pronamespace = 'ws'::regnamespace AND p.proisstrict
+             AND p.proname IN ('register_module', 'grant_module', 'revoke_module', 'define_kind',
+                               'add_constraint', 'drop_constraint', 'archive_events', 'delete_snapshot')),
+          NULL, 'no catalog or lifecycle function is STRICT: a NULL argument is an error, not a silent NULL');
 SELECT ok(NOT has_function_privilege('public', 'ws._merge_patch_counters(jsonb, jsonb, text[])', 'EXECUTE'),
           'the internal merge helper is not callable by PUBLIC');
 

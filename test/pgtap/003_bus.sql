@@ -11,7 +11,7 @@
 \pset pager off
 
 BEGIN;
-SELECT plan(113);
+SELECT plan(114);
 
 -- tables and views
 SELECT has_table('ws', t, 'table ws.' || t || ' exists')
@@ -171,7 +171,8 @@ DO $$
 BEGIN
     PERFORM ws.register_module('tap_a', 1);
     PERFORM ws.register_module('tap_b', 1);
-    PERFORM ws.grant_module('tap_a', 'tap_bus_a');
+    PERFORM ws.define_kind('tap_b_thing', 'tap_b');
+    PERFORM ws.grant_module('tap_a', 'tap_bus_a', admin => true);
     PERFORM ws.grant_module('tap_b', 'tap_bus_b');
     PERFORM ws.register_event_schema('tap_b', 'pong', 1, ARRAY['exists($.n)']::jsonpath[]);
     PERFORM ws.create_entity('tap-b-1', 'tap_b_thing', 'tap_b', '{}');
@@ -180,7 +181,7 @@ $$;
 
 SET LOCAL ROLE tap_bus_a;
 SELECT lives_ok($$SELECT ws.register_event_schema('tap_a', 'ping', 1, '{}')$$,
-                'a role holding the grant registers its module''s event schemas');
+                'an admin of the module registers its event schemas');
 SELECT throws_ok($$SELECT ws.register_event_schema('tap_b', 'pong', 2, '{}')$$, '42501', NULL,
                  'but not another module''s');
 SELECT lives_ok($$SELECT ws.publish('tap_a', 'ping', '{}')$$, 'it publishes its module''s events');
@@ -198,6 +199,9 @@ SET LOCAL ROLE tap_bus_b;
 SELECT lives_ok($$SELECT ws.publish('tap_b', 'pong', '{"n": 1}')$$, 'tap_b publishes');
 SELECT lives_ok($$SELECT ws.subscribe('tap_b.own', 'tap_b', '%')$$, 'tap_b subscribes');
 SELECT throws_ok($$SELECT ws.publish('tap_a', 'ping', '{}')$$, '42501', NULL, 'tap_b cannot publish tap_a''s events');
+SELECT throws_ok($$SELECT ws.register_event_schema('tap_b', 'pong', 2, '{}')$$, '42501',
+                 'permission denied to administer module "tap_b"',
+                 'a writer of the module cannot register its event schemas: that is for its admins');
 RESET ROLE;
 
 SET LOCAL ROLE tap_bus_a;

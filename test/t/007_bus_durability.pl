@@ -120,6 +120,7 @@ $node->safe_psql('postgres', q{SELECT ws.unsubscribe('post.clerk')});
 # bus -- even one typed like a link -- are no entity history
 $node->safe_psql('postgres', q{
 	SET worldstate.handshake = '55-45-17';
+	SELECT ws.define_kind('box', 'post');
 	SELECT ws.create_entity('box1', 'box', 'post', '{"size": 1}');
 	SELECT ws.transition('box1', '{"size": 2}');
 	SELECT ws.register_event_schema('post', 'linked', 1, '{}');

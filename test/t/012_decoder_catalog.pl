@@ -23,6 +23,7 @@ if ($node->safe_psql('postgres',
 
 my $setup = q{
 	SELECT ws.register_module('cat', 1);
+	SELECT ws.define_kind('thing', 'cat');
 	SELECT ws.create_entity('c1', 'thing', 'cat', '{"n": 1}', handshake => '55-45-17');
 };
 $node->safe_psql('postgres', "SELECT pg_create_logical_replication_slot('cat', 'worldstate')");
@@ -43,6 +44,7 @@ $node->safe_psql('postgres', q{
 	DROP EXTENSION worldstate CASCADE;
 	CREATE EXTENSION worldstate;
 	SELECT ws.register_module('cat', 1);
+	SELECT ws.define_kind('thing', 'cat');
 	SELECT ws.create_entity('c2', 'thing', 'cat', '{"n": 2}', handshake => '55-45-17');
 	COMMIT;
 });

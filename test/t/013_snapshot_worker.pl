@@ -15,6 +15,7 @@ my $node = ws_node('snapshot_worker',
 $node->safe_psql('postgres', q{
 	SET worldstate.handshake = '55-45-17';
 	SELECT ws.register_module('sw', 1);
+	SELECT ws.define_kind('sw_item', 'sw');
 	SELECT count(ws.create_entity('sw' || i, 'sw_item', 'sw', '{"n": 0}')) FROM generate_series(1, 10) i;
 });
 

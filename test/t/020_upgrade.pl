@@ -63,6 +63,16 @@ for my $name (sort keys %now)
 }
 
 # the updated world keeps working: versions continue, the snapshot restores
+# 1.1 grants have two tiers: a grant made under 1.0 is a writer grant
+is($node->safe_psql('old', q{SELECT string_agg(module || ':' || role::text || ':' || admin, ',') FROM ws.module_grants}),
+	'shop:upgrade_app:false', 'the 1.0 grant is a writer grant after the update');
+is($node->safe_psql('old', q{SELECT count(*) FROM ws.modules WHERE require_event_schemas}), '0',
+	'no 1.0 module requires event schemas');
+is($node->safe_psql('old', q{SELECT string_agg(p.proname, ',' ORDER BY p.proname) FROM pg_proc p
+	WHERE p.pronamespace = 'ws'::regnamespace AND p.proisstrict
+	  AND p.proname IN ('register_module', 'grant_module', 'define_kind', 'add_constraint', 'archive_events')}),
+	'', 'the catalog functions that were STRICT in 1.0 are not after the update');
+
 my $v = $node->safe_psql('old', "SELECT version FROM ws.entities WHERE entity_id = 'p1'");
 is($node->safe_psql('old', q{
 	SET worldstate.handshake = '55-45-17';
