@@ -131,6 +131,8 @@ typedef enum WsEventCol
 	EC_META,
 	EC_STATE,
 	EC_HANDSHAKE,
+	EC_ACTOR,
+	EC_CALLER_META,
 	EC_COUNT
 } WsEventCol;
 
@@ -153,6 +155,8 @@ static const struct
 	{"meta", JSONBOID, false},
 	{"state", JSONBOID, false},
 	{"handshake", TEXTOID, true},
+	{"actor", TEXTOID, false},	/* since 1.1 */
+	{"caller_meta", JSONBOID, false},	/* since 1.1 */
 };
 
 /*
@@ -941,6 +945,13 @@ ws_write_event(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, Relation rel,
 	{
 		appendStringInfoString(out, ",\"meta\":");
 		ws_put_jsonb(out, COL(EC_META));
+	}
+	if (!ISNULL(EC_ACTOR))
+		ws_put_text(out, "actor", TextDatumGetCString(COL(EC_ACTOR)));
+	if (!ISNULL(EC_CALLER_META))
+	{
+		appendStringInfoString(out, ",\"caller_meta\":");
+		ws_put_jsonb(out, COL(EC_CALLER_META));
 	}
 	if (data->include_state && !ISNULL(EC_STATE))
 	{

@@ -97,10 +97,12 @@
 #include "hlc.h"
 #include "lookup.h"
 #include "merge_patch.h"
+#include "query.h"
 #include "worldstate.h"
 
 PG_FUNCTION_INFO_V1(entity_get_state);
 PG_FUNCTION_INFO_V1(entity_get);
+PG_FUNCTION_INFO_V1(entity_get_rows);
 PG_FUNCTION_INFO_V1(world_entities_at);
 PG_FUNCTION_INFO_V1(entity_find);
 PG_FUNCTION_INFO_V1(entity_history);
@@ -985,11 +987,47 @@ entity_id_arg(FunctionCallInfo fcinfo, int n)
 	return PointerGetDatum(PG_GETARG_TEXT_PP(n));
 }
 
-/* An optional hlc argument; NULL when SQL NULL. */
+/*
+ * A moment given as ws.hlc or as timestamptz (the overloads of 1.1), the
+ * latter as the HLC of that instant: with upper, the greatest HLC whose
+ * wall time it is, (ts, 2147483647, 2147483647), so "as of" and "up to" a
+ * timestamptz take in every event stamped at that microsecond; else the
+ * least, (ts, 0, 0), for "from" bounds.  Infinite and out-of-range times
+ * are clamped to the HLC range.  The argument's type is the one the
+ * function was declared with (called directly, ws.hlc).
+ */
+static WsHlc *
+moment_from_datum(FunctionCallInfo fcinfo, int n, Datum d, bool upper)
+{
+	WsHlc		h;
+	TimestampTz ts;
+
+	if (fcinfo->flinfo == NULL || get_fn_expr_argtype(fcinfo->flinfo, n) != TIMESTAMPTZOID)
+		return DatumGetHlcP(d);
+	ts = DatumGetTimestampTz(d);
+	if (TIMESTAMP_IS_NOBEGIN(ts) || ts < WS_HLC_WALL_MIN - WS_UNIX_TO_PG_USECS)
+		h.wall = WS_HLC_WALL_MIN;
+	else if (TIMESTAMP_IS_NOEND(ts) || ts > WS_HLC_WALL_MAX - WS_UNIX_TO_PG_USECS)
+		h.wall = WS_HLC_WALL_MAX;
+	else
+		h.wall = ts + WS_UNIX_TO_PG_USECS;
+	h.counter = upper ? PG_INT32_MAX : 0;
+	h.node = upper ? PG_INT32_MAX : 0;
+	return ws_hlc_copy(h);
+}
+
+/* An optional moment argument (see moment_from_datum); NULL when SQL NULL. */
+const WsHlc *
+ws_moment_arg(FunctionCallInfo fcinfo, int n, bool upper)
+{
+	return PG_ARGISNULL(n) ? NULL : moment_from_datum(fcinfo, n, PG_GETARG_DATUM(n), upper);
+}
+
+/* An optional "as of" moment argument; NULL when SQL NULL. */
 static const WsHlc *
 hlc_arg(FunctionCallInfo fcinfo, int n)
 {
-	return PG_ARGISNULL(n) ? NULL : PG_GETARG_HLC_P(n);
+	return ws_moment_arg(fcinfo, n, true);
 }
 
 /*
@@ -1113,6 +1151,34 @@ Datum
 entity_get(PG_FUNCTION_ARGS)
 {
 	return point_query(fcinfo, entity_result);
+}
+
+/*
+ * ws.get_entity(entity_id text, at ws.hlc or timestamptz) -> SETOF
+ * ws.entities (1.1): the row as for entity_get, or no row when the entity
+ * did not exist then.
+ */
+Datum
+entity_get_rows(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	Datum		row;
+
+	InitMaterializedSRF(fcinfo, 0);
+	row = point_query(fcinfo, entity_result);
+	fcinfo->isnull = false;
+	if (row != (Datum) 0)
+	{
+		HeapTupleHeader h = DatumGetHeapTupleHeader(row);
+		HeapTupleData tup;
+
+		tup.t_len = HeapTupleHeaderGetDatumLength(h);
+		ItemPointerSetInvalid(&tup.t_self);
+		tup.t_tableOid = InvalidOid;
+		tup.t_data = h;
+		tuplestore_puttuple(rsinfo->setResult, &tup);
+	}
+	return (Datum) 0;
 }
 
 /*
@@ -1376,7 +1442,7 @@ entity_find(PG_FUNCTION_ARGS)
 	if (PG_ARGISNULL(3))
 		find_present(rsinfo, pos, predicate, lim, off);
 	else
-		find_at(rsinfo, pos, predicate, lim, off, PG_GETARG_HLC_P(3));
+		find_at(rsinfo, pos, predicate, lim, off, hlc_arg(fcinfo, 3));
 	return (Datum) 0;
 }
 
@@ -1426,7 +1492,7 @@ entity_history(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	Datum		entity_id = entity_id_arg(fcinfo, 0);
-	const WsHlc *from = hlc_arg(fcinfo, 1);
+	const WsHlc *from = ws_moment_arg(fcinfo, 1, false);
 	const WsHlc *to = hlc_arg(fcinfo, 2);
 	WsReader	r;
 	WsLog	   *logs[2];

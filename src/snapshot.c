@@ -42,6 +42,7 @@
 #include "canon.h"
 #include "hlc.h"
 #include "merge_patch.h"
+#include "query.h"
 #include "snapshot.h"
 #include "worker.h"
 #include "worldstate.h"
@@ -817,9 +818,11 @@ snapshot_restore(PG_FUNCTION_ARGS)
 }
 
 /*
- * ws.state_hash(at ws.hlc) -> text: SHA-256 of every entity's id,
- * version, retired flag and canonical state, in id order; now, or as of an
- * HLC.  Equal on any two databases holding the same events.
+ * ws.state_hash(at ws.hlc or timestamptz) -> text: SHA-256 of every
+ * entity's id, version, retired flag and canonical state, in id order; now,
+ * or as of an HLC.  Retired entities count, now and in the past alike, so
+ * ws.state_hash() equals ws.state_hash(ws.hlc_now()) while nothing
+ * changes.  Equal on any two databases holding the same events.
  */
 Datum
 world_state_hash(PG_FUNCTION_ARGS)
@@ -839,9 +842,17 @@ world_state_hash(PG_FUNCTION_ARGS)
 	else
 	{
 		Oid			t[1] = {ws_type_oid("hlc")};
-		Datum		a[1] = {PG_GETARG_DATUM(0)};
+		Datum		a[1] = {HlcPGetDatum(ws_moment_arg(fcinfo, 0, true))};
 
-		digest_query(&d, "SELECT entity_id, version, retired, state::text FROM ws.entities_at($1)"
+		/*
+		 * The entities alive then, as they were, and those retired by then
+		 * as their present rows (retirement is final), like the present.
+		 */
+		digest_query(&d, "SELECT * FROM ("
+					 " SELECT entity_id, version, retired, state::text FROM ws.entities_at($1)"
+					 " UNION ALL"
+					 " SELECT entity_id, version, retired, state::text FROM ws.entities"
+					 " WHERE retired AND hlc OPERATOR(ws.<=) $1) w"
 					 " ORDER BY entity_id COLLATE \"C\"", 1, t, a);
 	}
 	hex = digest_end(&d);

@@ -13,6 +13,7 @@
 #include "access/tableam.h"
 #include "executor/executor.h"
 #include "storage/itemptr.h"
+#include "utils/jsonb.h"
 
 /* Columns of ws.events, in no particular order: looked up by name. */
 typedef enum WsEventCol
@@ -35,8 +36,17 @@ typedef enum WsEventCol
 	EV_REQUEST_DIGEST,
 	EV_TXID,
 	EV_RECORDED_AT,
+	/* since 1.1; absent until ALTER EXTENSION worldstate UPDATE */
+	EV_ACTOR,
+	EV_CALLER_META,
 	EV_NCOLS
 } WsEventCol;
+
+/* The columns of ws.events that 1.0 has. */
+#define EV_NCOLS_1_0 EV_ACTOR
+
+/* Longest caller meta, in bytes of its text form (meta::text). */
+#define WS_CALLER_META_MAX 4096
 
 /* Columns of ws.entities. */
 typedef enum WsEntityCol
@@ -69,6 +79,9 @@ typedef struct WsWriter
 } WsWriter;
 
 extern void ws_writer_begin(WsWriter *w);
+extern Jsonb *ws_caller_meta_arg(FunctionCallInfo fcinfo, int n);
+extern void ws_check_caller_meta(Jsonb *meta, const char *where);
+extern Datum ws_actor_datum(Oid role);
 extern void ws_writer_begin_events(WsWriter *w);
 extern void ws_writer_end(WsWriter *w);
 extern void ws_writer_insert_event(WsWriter *w, const Datum *values, const bool *nulls);
