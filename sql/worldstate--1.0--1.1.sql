@@ -190,6 +190,23 @@ GRANT EXECUTE ON FUNCTION ws.history(text, timestamptz, timestamptz) TO ws_reade
 GRANT EXECUTE ON FUNCTION ws.neighbors(text, text, timestamptz) TO ws_reader;
 GRANT EXECUTE ON FUNCTION ws.state_hash(timestamptz) TO ws_reader;
 
+-- Progress of long operations (restore, verify, rebuilding a past world,
+-- state_hash at a moment): one row per backend running one, updated every
+-- 100 items, gone when the operation ends or fails.
+CREATE FUNCTION ws._progress(OUT pid int, OUT operation text, OUT phase text,
+                             OUT done bigint, OUT total bigint, OUT started timestamptz)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'ws_progress_list'
+LANGUAGE C VOLATILE;
+CREATE VIEW ws.progress AS SELECT * FROM ws._progress();
+COMMENT ON FUNCTION ws._progress() IS 'internal: the rows of the view ws.progress';
+COMMENT ON VIEW ws.progress IS
+'long operations running now, one row per backend: operation (restore, verify, entities_at, find, state_hash), phase, items done, total (NULL when not known), start time';
+REVOKE ALL ON FUNCTION ws._progress() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ws._progress() TO ws_reader;
+REVOKE ALL ON ws.progress FROM PUBLIC;
+GRANT SELECT ON ws.progress TO ws_reader;
+
 
 
 ------------------------------------------------------------------------

@@ -71,6 +71,7 @@
 #include "utils/uuid.h"
 #include "utils/xid8.h"
 
+#include "args.h"
 #include "bus.h"
 #include "canon.h"
 #include "errcodes.h"
@@ -633,7 +634,7 @@ bus_publish(PG_FUNCTION_ARGS)
 				 errmsg("schema_version must not be null")));
 	version = PG_GETARG_INT32(3);
 	handshake = PG_ARGISNULL(4) ? NULL : TextDatumGetCString(PG_GETARG_DATUM(4));
-	meta = ws_caller_meta_arg(fcinfo, 5);
+	meta = ws_arg_meta(fcinfo, 5);
 
 	ws_check_handshake(handshake, NULL);
 

@@ -70,6 +70,7 @@
 #include "storage/lock.h"
 #include "common/hashfn.h"
 
+#include "args.h"
 #include "bus.h"
 #include "canon.h"
 #include "errcodes.h"
@@ -90,10 +91,6 @@ PG_FUNCTION_INFO_V1(entity_link);
 PG_FUNCTION_INFO_V1(entity_unlink);
 PG_FUNCTION_INFO_V1(events_immutable);
 
-/* longest entity id, event type and relation name, in bytes */
-#define WS_ENTITY_ID_MAX 1024
-#define WS_EVENT_TYPE_MAX 255
-#define WS_REL_MAX 255
 
 /* What a change does besides applying its patch. */
 typedef enum WsChangeKind
@@ -945,20 +942,6 @@ run_change(FunctionCallInfo fcinfo, WsChange *c)
 	return HeapTupleGetDatum(entity_tuple(tupdesc, &out));
 }
 
-/* 22023 unless the text argument `what` is at most max bytes long. */
-static void
-check_length(const char *value, const char *what, int max)
-{
-	size_t		len = strlen(value);
-
-	if (len > (size_t) max)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s is longer than %d bytes", what, max),
-				 errdetail("It is %zu bytes long.", len),
-				 errhint("Use a shorter %s; the README lists the limits.", what)));
-}
-
 /*
  * 22023 for an event type the protocol writes itself: replays, recovery
  * and the graph read meaning into these.
@@ -968,7 +951,7 @@ check_event_type(const char *event_type)
 {
 	static const char *const reserved[] = {"created", "retired", "linked", "unlinked"};
 
-	check_length(event_type, "event_type", WS_EVENT_TYPE_MAX);
+	ws_check_length(event_type, "event_type", WS_EVENT_TYPE_MAX);
 	for (size_t i = 0; i < lengthof(reserved); i++)
 		if (strcmp(event_type, reserved[i]) == 0)
 			ereport(ERROR,
@@ -977,21 +960,13 @@ check_event_type(const char *event_type)
 					 errhint("ws.create_entity, ws.retire_entity, ws.link and ws.unlink write it.")));
 }
 
-/* 22023 unless the entity id fits WS_ENTITY_ID_MAX. */
-static void
-check_entity_id(const char *entity_id)
-{
-	check_length(entity_id, "entity_id", WS_ENTITY_ID_MAX);
-}
-
 /* Fill the common fields of a change from nullable arguments. */
 static void
 init_change(WsChange *c, WsChangeKind what, FunctionCallInfo fcinfo, int entity_arg)
 {
 	memset(c, 0, sizeof(*c));
 	c->what = what;
-	c->entity_id = ws_text_arg(PG_GETARG_DATUM(entity_arg), PG_ARGISNULL(entity_arg), "entity_id");
-	check_entity_id(c->entity_id);
+	c->entity_id = ws_arg_text(fcinfo, entity_arg, "entity_id", WS_ENTITY_ID_MAX);
 }
 
 /* NULL-able text argument. */
@@ -1023,11 +998,11 @@ entity_transition(PG_FUNCTION_ARGS)
 	c.has_event_id = !PG_ARGISNULL(4);
 	if (c.has_event_id)
 		c.event_id = *PG_GETARG_UUID_P(4);
-	c.event_type = ws_text_arg(PG_GETARG_DATUM(5), PG_ARGISNULL(5), "event_type");
+	c.event_type = ws_arg_text(fcinfo, 5, "event_type", 0);
 	check_event_type(c.event_type);
 	c.causal_deps = PG_ARGISNULL(6) ? NULL : PG_GETARG_ARRAYTYPE_P(6);
 	c.consistency = opt_text(fcinfo, 7);
-	c.caller_meta = ws_caller_meta_arg(fcinfo, 8);
+	c.caller_meta = ws_arg_meta(fcinfo, 8);
 	return run_change(fcinfo, &c);
 }
 
@@ -1042,7 +1017,7 @@ entity_retire(PG_FUNCTION_ARGS)
 	c.has_expected = !PG_ARGISNULL(1);
 	c.expected_version = c.has_expected ? PG_GETARG_INT64(1) : 0;
 	c.handshake = opt_text(fcinfo, 2);
-	c.caller_meta = ws_caller_meta_arg(fcinfo, 3);
+	c.caller_meta = ws_arg_meta(fcinfo, 3);
 	c.event_type = "retired";
 	return run_change(fcinfo, &c);
 }
@@ -1073,10 +1048,8 @@ entity_link(PG_FUNCTION_ARGS)
 	WsChange	c;
 
 	init_change(&c, WS_CHANGE_LINK, fcinfo, 0);
-	c.rel = ws_text_arg(PG_GETARG_DATUM(1), PG_ARGISNULL(1), "rel");
-	c.to_id = ws_text_arg(PG_GETARG_DATUM(2), PG_ARGISNULL(2), "to_id");
-	check_length(c.rel, "rel", WS_REL_MAX);
-	check_length(c.to_id, "to_id", WS_ENTITY_ID_MAX);
+	c.rel = ws_arg_text(fcinfo, 1, "rel", WS_REL_MAX);
+	c.to_id = ws_arg_text(fcinfo, 2, "to_id", WS_ENTITY_ID_MAX);
 	c.props = PG_ARGISNULL(3) ? NULL : PG_GETARG_JSONB_P(3);
 	if (c.props && !JB_ROOT_IS_OBJECT(c.props))
 		ereport(ERROR,
@@ -1084,7 +1057,7 @@ entity_link(PG_FUNCTION_ARGS)
 				 errmsg("props must be a JSON object"),
 				 errhint("Pass an object such as '{\"since\": 2020}', or '{}' for none.")));
 	c.handshake = opt_text(fcinfo, 4);
-	c.caller_meta = ws_caller_meta_arg(fcinfo, 5);
+	c.caller_meta = ws_arg_meta(fcinfo, 5);
 	c.patch = ws_empty_object();
 	c.event_type = "linked";
 	return run_link(fcinfo, &c);
@@ -1097,12 +1070,10 @@ entity_unlink(PG_FUNCTION_ARGS)
 	WsChange	c;
 
 	init_change(&c, WS_CHANGE_UNLINK, fcinfo, 0);
-	c.rel = ws_text_arg(PG_GETARG_DATUM(1), PG_ARGISNULL(1), "rel");
-	c.to_id = ws_text_arg(PG_GETARG_DATUM(2), PG_ARGISNULL(2), "to_id");
-	check_length(c.rel, "rel", WS_REL_MAX);
-	check_length(c.to_id, "to_id", WS_ENTITY_ID_MAX);
+	c.rel = ws_arg_text(fcinfo, 1, "rel", WS_REL_MAX);
+	c.to_id = ws_arg_text(fcinfo, 2, "to_id", WS_ENTITY_ID_MAX);
 	c.handshake = opt_text(fcinfo, 3);
-	c.caller_meta = ws_caller_meta_arg(fcinfo, 4);
+	c.caller_meta = ws_arg_meta(fcinfo, 4);
 	c.patch = ws_empty_object();
 	c.event_type = "unlinked";
 	return run_link(fcinfo, &c);
@@ -1154,8 +1125,8 @@ entity_create(PG_FUNCTION_ARGS)
 
 	init_change(&c, WS_CHANGE_UPDATE, fcinfo, 0);
 	e.entity_id = c.entity_id;
-	e.kind = ws_text_arg(PG_GETARG_DATUM(1), PG_ARGISNULL(1), "kind");
-	e.module = ws_text_arg(PG_GETARG_DATUM(2), PG_ARGISNULL(2), "module");
+	e.kind = ws_arg_text(fcinfo, 1, "kind", 0);
+	e.module = ws_arg_text(fcinfo, 2, "module", 0);
 	if (PG_ARGISNULL(3))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -1171,7 +1142,7 @@ entity_create(PG_FUNCTION_ARGS)
 	c.has_event_id = !PG_ARGISNULL(5);
 	if (c.has_event_id)
 		c.event_id = *PG_GETARG_UUID_P(5);
-	c.caller_meta = ws_caller_meta_arg(fcinfo, 6);
+	c.caller_meta = ws_arg_meta(fcinfo, 6);
 	c.patch = given;
 	c.event_type = "created";
 
@@ -1362,21 +1333,31 @@ member_text(Jsonb *obj, const char *key, int pos, bool required)
 	return pnstrdup(v->val.string.val, v->val.string.len);
 }
 
-/* "expected_version" of update pos + 1: a JSON integer that fits bigint. */
+/*
+ * "expected_version" of update pos + 1: a JSON number with an integer
+ * value (3, 3.0, 3e0) that fits bigint.
+ */
 static int64
 member_version(JsonbValue *v, int pos)
 {
 	char	   *text = NULL;
 	char	   *end = NULL;
 	int64		version = 0;
+	bool		ok = false;
 
 	if (v->type == jbvNumeric)
 	{
+		/* numeric_out writes no exponent: digits, then any fraction */
 		text = DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(v->val.numeric)));
 		errno = 0;
 		version = strtoi64(text, &end, 10);
+		ok = errno == 0 && end != text;
+		if (ok && *end == '.')
+			while (*++end == '0')
+				;
+		ok = ok && *end == '\0';
 	}
-	if (text == NULL || errno != 0 || end == text || *end != '\0')
+	if (!ok)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("\"expected_version\" of update %d must be an integer", pos + 1),
@@ -1403,7 +1384,7 @@ parse_update(JsonbValue *elem, int pos, WsChange *c)
 	memset(c, 0, sizeof(*c));
 	c->what = WS_CHANGE_UPDATE;
 	c->entity_id = member_text(obj, "entity_id", pos, true);
-	check_entity_id(c->entity_id);
+	ws_check_length(c->entity_id, "entity_id", WS_ENTITY_ID_MAX);
 
 	v = getKeyJsonValueFromContainer(&obj->root, "patch", 5, NULL);
 	if (v == NULL)

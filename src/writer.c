@@ -211,48 +211,6 @@ fill_slot(WsWriter *w, TupleTableSlot *slot, const AttrNumber *att, int n,
 }
 
 /*
- * The caller's meta argument n of a function, or NULL when SQL NULL or
- * when the function is declared without it (the 1.0 signature).
- */
-Jsonb *
-ws_caller_meta_arg(FunctionCallInfo fcinfo, int n)
-{
-	Jsonb	   *meta;
-
-	if (PG_NARGS() <= n || PG_ARGISNULL(n))
-		return NULL;
-	meta = PG_GETARG_JSONB_P(n);
-	ws_check_caller_meta(meta, "meta");
-	return meta;
-}
-
-/*
- * 22023 unless meta (what a caller attaches to an event: correlation and
- * causation ids and the like) is a JSON object of at most
- * WS_CALLER_META_MAX bytes as text.  where names it in the message.
- */
-void
-ws_check_caller_meta(Jsonb *meta, const char *where)
-{
-	StringInfoData buf;
-
-	if (!JB_ROOT_IS_OBJECT(meta) || JB_ROOT_IS_SCALAR(meta))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s must be a JSON object", where),
-				 errhint("Pass an object such as '{\"correlation_id\": \"...\"}', or NULL.")));
-	initStringInfo(&buf);
-	(void) JsonbToCString(&buf, &meta->root, VARSIZE(meta));
-	if (buf.len > WS_CALLER_META_MAX)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s is longer than %d bytes", where, WS_CALLER_META_MAX),
-				 errdetail("It is %d bytes as text.", buf.len),
-				 errhint("Keep ids and references in meta; put data in the patch or payload.")));
-	pfree(buf.data);
-}
-
-/*
  * The actor column's value for role: its name when the event is written.
  * The role is the calling one (current_user), whose grant was checked.
  */

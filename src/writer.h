@@ -13,7 +13,6 @@
 #include "access/tableam.h"
 #include "executor/executor.h"
 #include "storage/itemptr.h"
-#include "utils/jsonb.h"
 
 /* Columns of ws.events, in no particular order: looked up by name. */
 typedef enum WsEventCol
@@ -44,9 +43,6 @@ typedef enum WsEventCol
 
 /* The columns of ws.events that 1.0 has. */
 #define EV_NCOLS_1_0 EV_ACTOR
-
-/* Longest caller meta, in bytes of its text form (meta::text). */
-#define WS_CALLER_META_MAX 4096
 
 /* Columns of ws.entities. */
 typedef enum WsEntityCol
@@ -79,8 +75,6 @@ typedef struct WsWriter
 } WsWriter;
 
 extern void ws_writer_begin(WsWriter *w);
-extern Jsonb *ws_caller_meta_arg(FunctionCallInfo fcinfo, int n);
-extern void ws_check_caller_meta(Jsonb *meta, const char *where);
 extern Datum ws_actor_datum(Oid role);
 extern void ws_writer_begin_events(WsWriter *w);
 extern void ws_writer_end(WsWriter *w);
