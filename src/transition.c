@@ -36,6 +36,14 @@
  * state whatever its kind's counters are later.  The request itself is
  * remembered as a digest for the idempotency check.
  *
+ * Each event also records its actor -- the calling role, current_user of
+ * the call, whose grant step 3 checked, not the owner the writes run as --
+ * and the caller's optional meta (ws.events.caller_meta), which is not part
+ * of the request an idempotency key stands for.  Arguments are checked up
+ * front (args.c): NULL, empty and over-long ids and event types, meta, and
+ * every key and value of a transition_many update, so bad input never
+ * leaves anything half-written.
+ *
  * Rows are read and written through the executor's simple-relation helpers
  * (writer.c), kinds and grants come from a per-backend cache (kindcache.c),
  * and the rarer statements (idempotent replays, links, causal checks) run
