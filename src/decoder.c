@@ -25,8 +25,9 @@
  *   buffer (logical_decoding_work_mem, spilling to disk), and with the option
  *   stream-changes they are streamed before they commit.
  *
- * - JSON values of the event (patch, state, meta, caller_meta) are written from the
- *   stored jsonb with JsonbToCString, so numbers keep every digit.  Messages
+ * - JSON values of the event (patch, state, meta, caller_meta) are
+ *   written from the stored jsonb with JsonbToCString, so numbers keep
+ *   every digit.  Messages
  *   are parsed with PostgreSQL's JSON parser and written again member by
  *   member, with number tokens copied verbatim.
  *
