@@ -375,7 +375,7 @@ check_constraints(const WsKind *k, Jsonb *state, const char *entity_id)
 					  psprintf("The new state does not satisfy %s.",
 							   DatumGetCString(DirectFunctionCall1(jsonpath_out,
 																   k->constraint_paths[i]))),
-					  NULL,
+					  "Change the update so that the new state satisfies the constraint.",
 					  "constraint violation: \"%s\" on entity \"%s\" of kind \"%s\"",
 					  k->constraint_names[i], entity_id, k->kind);
 	}
@@ -1537,6 +1537,7 @@ events_immutable(PG_FUNCTION_ARGS)
 			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 			 errmsg("ws.%s is append-only: %s is not allowed",
 					RelationGetRelationName(trigdata->tg_relation), op),
-			 errdetail("Events are immutable; every change of an entity appends a new event.")));
+			 errdetail("Events are immutable; every change of an entity appends a new event."),
+			 errhint("Change entities with ws.transition(); move old events with ws.archive_events().")));
 	PG_RETURN_NULL();
 }

@@ -265,12 +265,12 @@ SELECT results_eq(
              WHERE has_function_privilege(r, %L, 'EXECUTE') ORDER BY r$$, f),
     ARRAY['ws_admin', 'ws_writer'],
     f || ' is executable by ws_writer and ws_admin only')
-FROM unnest(ARRAY['ws.create_entity(text, text, text, jsonb, text, uuid)',
-                  'ws.transition(text, jsonb, bigint, text, uuid, text, uuid[], text)',
+FROM unnest(ARRAY['ws.create_entity(text, text, text, jsonb, text, uuid, jsonb)',
+                  'ws.transition(text, jsonb, bigint, text, uuid, text, uuid[], text, jsonb)',
                   'ws.transition_many(jsonb)',
-                  'ws.retire_entity(text, bigint, text)',
-                  'ws.link(text, text, text, jsonb, text)',
-                  'ws.unlink(text, text, text, text)',
+                  'ws.retire_entity(text, bigint, text, jsonb)',
+                  'ws.link(text, text, text, jsonb, text, jsonb)',
+                  'ws.unlink(text, text, text, text, jsonb)',
                   'ws.define_kind(text, text, text, text[])',
                   'ws.add_constraint(text, text, jsonpath)']) WITH ORDINALITY AS ff(f, i)
 ORDER BY i;
