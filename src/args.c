@@ -17,6 +17,7 @@
 
 #include "catalog/pg_type.h"
 #include "utils/builtins.h"
+#include "utils/lsyscache.h"
 #include "utils/timestamp.h"
 
 #include "args.h"
@@ -104,6 +105,30 @@ ws_check_caller_meta(Jsonb *meta, const char *name)
 }
 
 /*
+ * The declared type of argument n: from the call expression, or else (a
+ * call without one, e.g. from C) from the function's signature.
+ */
+static Oid
+moment_type(FunctionCallInfo fcinfo, int n)
+{
+	Oid			type = InvalidOid;
+	Oid		   *argtypes;
+	int			nargs;
+
+	if (fcinfo->flinfo == NULL)
+		return InvalidOid;
+	if (fcinfo->flinfo->fn_expr != NULL)
+		type = get_fn_expr_argtype(fcinfo->flinfo, n);
+	if (!OidIsValid(type))
+	{
+		(void) get_func_signature(fcinfo->flinfo->fn_oid, &argtypes, &nargs);
+		if (n < nargs)
+			type = argtypes[n];
+	}
+	return type;
+}
+
+/*
  * Moment argument n (NULL when SQL NULL): a ws.hlc, or a timestamptz in
  * the overloads of 1.1, read as the HLC of that instant -- with upper, the
  * greatest HLC whose wall time it is, (ts, 2147483647, 2147483647), so "as
@@ -120,7 +145,7 @@ ws_arg_moment(FunctionCallInfo fcinfo, int n, bool upper)
 
 	if (PG_ARGISNULL(n))
 		return NULL;
-	if (fcinfo->flinfo == NULL || get_fn_expr_argtype(fcinfo->flinfo, n) != TIMESTAMPTZOID)
+	if (moment_type(fcinfo, n) != TIMESTAMPTZOID)
 		return PG_GETARG_HLC_P(n);
 	ts = PG_GETARG_TIMESTAMPTZ(n);
 	if (TIMESTAMP_IS_NOBEGIN(ts) || ts < WS_HLC_WALL_MIN - WS_UNIX_TO_PG_USECS)
