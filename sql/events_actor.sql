@@ -40,6 +40,17 @@ SET ROLE regress_actor_member;
 SELECT version FROM ws.transition('act1', '{"n": 2}');
 RESET ROLE;
 
+-- inside a SECURITY DEFINER function the actor is the function's owner,
+-- whoever calls it (the role whose privileges the call runs with)
+CREATE FUNCTION public.actor_bump(id text) RETURNS bigint
+LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$ SELECT version FROM ws.transition(id, '{"bumped": true}') $$;
+ALTER FUNCTION public.actor_bump(text) OWNER TO regress_actor_app;
+SET ROLE regress_actor_member;
+SELECT public.actor_bump('act1') AS version;
+RESET ROLE;
+DROP FUNCTION public.actor_bump(text);
+
 -- the history shows both; link events keep their relationship in meta
 SELECT entity_id, version, event_type, actor, caller_meta, meta
 FROM ws.history('act1') ORDER BY version;
