@@ -30,7 +30,9 @@ OBJS = \
 	src/bus.o \
 	src/session.o \
 	src/derived.o \
-	src/horizon.o
+	src/horizon.o \
+	src/progress.o \
+	src/args.o
 
 DATA = sql/worldstate--1.0.sql sql/worldstate--1.0--1.1.sql
 
@@ -47,6 +49,7 @@ REGRESS = hlc hlc_errors hlc_order hlc_rules hlc_clock vclock settings \
 	event_schema bus bus_errors session_state derived
 
 # 1.1: events and queries
+REGRESS += events_actor transition_limits query_timestamptz progress
 
 # 1.1: privileges and catalog
 REGRESS += module_tiers module_catalog
@@ -63,7 +66,8 @@ REGRESS_OPTS = --load-extension=worldstate
 # Isolation specs live in test/isolation/{specs,expected}.
 ISOLATION = hlc_now_concurrent transition_version_race transition_blind_writes \
 	transition_many_order transition_same_event_id create_concurrent \
-	snapshot_concurrent history_committed bus_safe_horizon bus_two_pollers
+	snapshot_concurrent history_committed bus_safe_horizon bus_two_pollers \
+	progress_restore
 # 1.1: privileges and catalog
 ISOLATION += constraint_concurrent
 ISOLATION_OPTS = --inputdir=test/isolation --load-extension=worldstate

@@ -30,7 +30,7 @@ UNION SELECT ws.hlc(ws.hlc_wall(hlc), ws.hlc_counter(hlc), ws.hlc_node(hlc) + 1)
 CREATE TEMP TABLE answers AS
 SELECT e.entity_id, m.at,
        ws.get_state(e.entity_id, m.at) AS state,
-       ws.get_entity(e.entity_id, m.at)::text AS row,
+       (SELECT g::text FROM ws.get_entity(e.entity_id, m.at) g) AS row,
        (SELECT string_agg(format('%s>%s %s', n.rel, n.to_id, n.props), ', ')
         FROM ws.neighbors(e.entity_id, NULL, m.at) n) AS edges
 FROM ws.entities e, moments m WHERE e.module = 'qarch';
@@ -52,7 +52,7 @@ GROUP BY entity_id ORDER BY 1;
 
 SELECT count(*) AS point_disagreements FROM answers a
 WHERE ws.get_state(a.entity_id, a.at) IS DISTINCT FROM a.state
-   OR ws.get_entity(a.entity_id, a.at)::text IS DISTINCT FROM a.row;
+   OR (SELECT g::text FROM ws.get_entity(a.entity_id, a.at) g) IS DISTINCT FROM a.row;
 SELECT count(*) AS edge_disagreements FROM answers a
 WHERE (SELECT string_agg(format('%s>%s %s', n.rel, n.to_id, n.props), ', ')
        FROM ws.neighbors(a.entity_id, NULL, a.at) n) IS DISTINCT FROM a.edges;

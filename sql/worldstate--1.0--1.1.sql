@@ -18,6 +18,195 @@
 -- travel; progress of long operations
 ------------------------------------------------------------------------
 
+-- Who made each event and what the caller attached to it.  actor is the
+-- calling role (current_user) when the event was written, by name; events
+-- written by 1.0 have none (NULL).  caller_meta is the optional `meta`
+-- argument (correlation and causation ids and the like: a JSON object of
+-- at most 4096 bytes as text).  The column meta keeps what 1.0 put there,
+-- the relationship of link and unlink events.
+ALTER TABLE ws.events ADD COLUMN actor text, ADD COLUMN caller_meta jsonb;
+ALTER TABLE ws.events_archive ADD COLUMN actor text, ADD COLUMN caller_meta jsonb;
+COMMENT ON COLUMN ws.events.actor IS
+'role that made the event (current_user of the call), by name; NULL for events written by worldstate 1.0';
+COMMENT ON COLUMN ws.events.caller_meta IS
+'the meta argument of the call that made the event (a JSON object, e.g. correlation and causation ids), or NULL';
+COMMENT ON COLUMN ws.events.meta IS
+'details the protocol records: the relationship (rel, to, props) of link and unlink events';
+COMMENT ON COLUMN ws.events_archive.actor IS 'as ws.events.actor';
+COMMENT ON COLUMN ws.events_archive.caller_meta IS 'as ws.events.caller_meta';
+
+-- The writing functions take a trailing `meta jsonb DEFAULT NULL`; every
+-- call valid in 1.0 means what it meant.
+DROP FUNCTION ws.create_entity(text, text, text, jsonb, text, uuid);
+CREATE FUNCTION ws.create_entity(entity_id text, kind text, module text, state jsonb,
+                                 handshake text DEFAULT NULL, event_id uuid DEFAULT NULL,
+                                 meta jsonb DEFAULT NULL)
+RETURNS ws.entities
+AS 'MODULE_PATHNAME', 'entity_create'
+LANGUAGE C VOLATILE SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION ws.create_entity(text, text, text, jsonb, text, uuid, jsonb) IS
+'creates an entity at version 1 (event type created); meta is recorded with the event';
+REVOKE ALL ON FUNCTION ws.create_entity(text, text, text, jsonb, text, uuid, jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ws.create_entity(text, text, text, jsonb, text, uuid, jsonb) TO ws_writer;
+
+DROP FUNCTION ws.transition(text, jsonb, bigint, text, uuid, text, uuid[], text);
+CREATE FUNCTION ws.transition(entity_id text, patch jsonb, expected_version bigint DEFAULT NULL,
+                              handshake text DEFAULT NULL, event_id uuid DEFAULT NULL,
+                              event_type text DEFAULT 'update', causal_deps uuid[] DEFAULT NULL,
+                              consistency text DEFAULT NULL, meta jsonb DEFAULT NULL)
+RETURNS ws.entities
+AS 'MODULE_PATHNAME', 'entity_transition'
+LANGUAGE C VOLATILE SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION ws.transition(text, jsonb, bigint, text, uuid, text, uuid[], text, jsonb) IS
+'applies an RFC 7396 merge patch to an entity through the transition protocol: handshake, lock, idempotency, expected version, patch, constraints, event, version + 1; meta is recorded with the event';
+REVOKE ALL ON FUNCTION ws.transition(text, jsonb, bigint, text, uuid, text, uuid[], text, jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ws.transition(text, jsonb, bigint, text, uuid, text, uuid[], text, jsonb) TO ws_writer;
+
+COMMENT ON FUNCTION ws.transition_many(jsonb) IS
+'applies several transitions all-or-nothing, locking entities in entity id order; each update has entity_id, patch and optionally expected_version (an integer), handshake, event_id, event_type, meta, and no other key';
+
+DROP FUNCTION ws.retire_entity(text, bigint, text);
+CREATE FUNCTION ws.retire_entity(entity_id text, expected_version bigint DEFAULT NULL,
+                                 handshake text DEFAULT NULL, meta jsonb DEFAULT NULL)
+RETURNS ws.entities
+AS 'MODULE_PATHNAME', 'entity_retire'
+LANGUAGE C VOLATILE SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION ws.retire_entity(text, bigint, text, jsonb) IS
+'retires an entity (a tombstone event); later transitions are refused with WS410; meta is recorded with the event';
+REVOKE ALL ON FUNCTION ws.retire_entity(text, bigint, text, jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ws.retire_entity(text, bigint, text, jsonb) TO ws_writer;
+
+DROP FUNCTION ws.link(text, text, text, jsonb, text);
+CREATE FUNCTION ws.link(from_id text, rel text, to_id text, props jsonb DEFAULT '{}',
+                        handshake text DEFAULT NULL, meta jsonb DEFAULT NULL)
+RETURNS ws.relationships
+AS 'MODULE_PATHNAME', 'entity_link'
+LANGUAGE C VOLATILE SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION ws.link(text, text, text, jsonb, text, jsonb) IS
+'adds or updates the relationship from_id -rel-> to_id (an event on from_id); meta is recorded with the event';
+REVOKE ALL ON FUNCTION ws.link(text, text, text, jsonb, text, jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ws.link(text, text, text, jsonb, text, jsonb) TO ws_writer;
+
+DROP FUNCTION ws.unlink(text, text, text, text);
+CREATE FUNCTION ws.unlink(from_id text, rel text, to_id text, handshake text DEFAULT NULL,
+                          meta jsonb DEFAULT NULL)
+RETURNS ws.relationships
+AS 'MODULE_PATHNAME', 'entity_unlink'
+LANGUAGE C VOLATILE SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION ws.unlink(text, text, text, text, jsonb) IS
+'removes the relationship from_id -rel-> to_id (an event on from_id); meta is recorded with the event';
+REVOKE ALL ON FUNCTION ws.unlink(text, text, text, text, jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ws.unlink(text, text, text, text, jsonb) TO ws_writer;
+
+DROP FUNCTION ws.publish(text, text, jsonb, int, text);
+CREATE FUNCTION ws.publish(module text, event_type text, payload jsonb,
+                           schema_version int DEFAULT 1, handshake text DEFAULT NULL,
+                           meta jsonb DEFAULT NULL)
+RETURNS uuid
+AS 'MODULE_PATHNAME', 'bus_publish'
+LANGUAGE C VOLATILE SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION ws.publish(text, text, jsonb, int, text, jsonb) IS
+'publishes an event on the bus: handshake, module grant, validation against the schema version (WS422), HLC, append to ws.events; returns its event_id; meta is recorded with the event';
+REVOKE ALL ON FUNCTION ws.publish(text, text, jsonb, int, text, jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ws.publish(text, text, jsonb, int, text, jsonb) TO ws_writer;
+
+-- ws.get_entity returns no row, not a row of NULLs, for an entity that did
+-- not exist at the moment asked for.
+DROP FUNCTION ws.get_entity(text, ws.hlc);
+CREATE FUNCTION ws.get_entity(entity_id text, at ws.hlc DEFAULT NULL) RETURNS SETOF ws.entities
+AS 'MODULE_PATHNAME', 'entity_get_rows'
+LANGUAGE C STABLE PARALLEL RESTRICTED ROWS 1;
+COMMENT ON FUNCTION ws.get_entity(text, ws.hlc) IS
+'row of an entity now (at NULL) or as of an HLC (version, hlc and vclock of the event in force); no row when it did not exist then';
+REVOKE ALL ON FUNCTION ws.get_entity(text, ws.hlc) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ws.get_entity(text, ws.hlc) TO ws_reader;
+
+-- Time travel by timestamptz: each function that takes a moment as ws.hlc
+-- also takes a timestamptz, meaning the greatest HLC of that microsecond,
+-- (ts, 2147483647, 2147483647): "as of that instant" includes every event
+-- stamped at it.  history's from bound is the least, (ts, 0, 0).  These
+-- overloads have no defaults, so calls without a moment resolve as in 1.0.
+--
+-- ws.hlc joins the string category (as citext does), so string literals
+-- and NULL passed where both overloads fit still resolve to ws.hlc, as in
+-- 1.0: ws.get_state('p1', '2026-01-15T10:00:00Z') and
+-- ws.get_state('p1', NULL) keep their meaning.
+UPDATE pg_catalog.pg_type SET typcategory = 'S' WHERE oid = 'ws.hlc'::pg_catalog.regtype;
+
+CREATE FUNCTION ws.get_state(entity_id text, at timestamptz) RETURNS jsonb
+AS 'MODULE_PATHNAME', 'entity_get_state'
+LANGUAGE C STABLE PARALLEL RESTRICTED;
+CREATE FUNCTION ws.get_entity(entity_id text, at timestamptz) RETURNS SETOF ws.entities
+AS 'MODULE_PATHNAME', 'entity_get_rows'
+LANGUAGE C STABLE PARALLEL RESTRICTED ROWS 1;
+CREATE FUNCTION ws.entities_at(at timestamptz) RETURNS SETOF ws.entities
+AS 'MODULE_PATHNAME', 'world_entities_at'
+LANGUAGE C STABLE PARALLEL RESTRICTED;
+CREATE FUNCTION ws.find(predicate jsonb, lim int, off int, at timestamptz)
+RETURNS SETOF ws.entities
+AS 'MODULE_PATHNAME', 'entity_find'
+LANGUAGE C STABLE PARALLEL RESTRICTED SET search_path = pg_catalog, pg_temp;
+CREATE FUNCTION ws.history(entity_id text, from_time timestamptz, to_time timestamptz DEFAULT NULL)
+RETURNS SETOF ws.events
+AS 'MODULE_PATHNAME', 'entity_history'
+LANGUAGE C STABLE PARALLEL RESTRICTED;
+CREATE FUNCTION ws.neighbors(entity_id text, rel text, at timestamptz)
+RETURNS TABLE (rel text, to_id text, props jsonb, hlc ws.hlc)
+AS 'MODULE_PATHNAME', 'entity_neighbors'
+LANGUAGE C STABLE PARALLEL RESTRICTED;
+CREATE FUNCTION ws.state_hash(at timestamptz) RETURNS text
+AS 'MODULE_PATHNAME', 'world_state_hash'
+LANGUAGE C VOLATILE SET search_path = pg_catalog, pg_temp;
+
+COMMENT ON FUNCTION ws.get_state(text, timestamptz) IS
+'state of an entity as of an instant (the greatest HLC of that microsecond); NULL when it did not exist then';
+COMMENT ON FUNCTION ws.get_entity(text, timestamptz) IS
+'row of an entity as of an instant (the greatest HLC of that microsecond); no row when it did not exist then';
+COMMENT ON FUNCTION ws.entities_at(timestamptz) IS
+'every entity that existed at an instant (the greatest HLC of that microsecond), as it was then, in entity id order';
+COMMENT ON FUNCTION ws.find(jsonb, int, int, timestamptz) IS
+'entities whose state contained predicate at an instant (the greatest HLC of that microsecond), in entity id order';
+COMMENT ON FUNCTION ws.history(text, timestamptz, timestamptz) IS
+'events of an entity stamped from from_time to to_time inclusive (whole microseconds; NULL bounds are open), in HLC order';
+COMMENT ON FUNCTION ws.neighbors(text, text, timestamptz) IS
+'outgoing edges of an entity (of one relation, or all) at an instant (the greatest HLC of that microsecond)';
+COMMENT ON FUNCTION ws.state_hash(timestamptz) IS
+'SHA-256 of every entity''s id, version, retired flag and canonical state as of an instant (the greatest HLC of that microsecond)';
+COMMENT ON FUNCTION ws.state_hash(ws.hlc) IS
+'SHA-256 of every entity''s id, version, retired flag and canonical state, now or as of an HLC; retired entities count in both';
+
+REVOKE ALL ON FUNCTION ws.get_state(text, timestamptz) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ws.get_entity(text, timestamptz) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ws.entities_at(timestamptz) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ws.find(jsonb, int, int, timestamptz) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ws.history(text, timestamptz, timestamptz) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ws.neighbors(text, text, timestamptz) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ws.state_hash(timestamptz) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ws.get_state(text, timestamptz) TO ws_reader;
+GRANT EXECUTE ON FUNCTION ws.get_entity(text, timestamptz) TO ws_reader;
+GRANT EXECUTE ON FUNCTION ws.entities_at(timestamptz) TO ws_reader;
+GRANT EXECUTE ON FUNCTION ws.find(jsonb, int, int, timestamptz) TO ws_reader;
+GRANT EXECUTE ON FUNCTION ws.history(text, timestamptz, timestamptz) TO ws_reader;
+GRANT EXECUTE ON FUNCTION ws.neighbors(text, text, timestamptz) TO ws_reader;
+GRANT EXECUTE ON FUNCTION ws.state_hash(timestamptz) TO ws_reader;
+
+-- Progress of long operations (restore, verify, rebuilding a past world,
+-- state_hash at a moment): one row per backend running one, updated every
+-- 100 items, gone when the operation ends or fails.
+CREATE FUNCTION ws._progress(OUT pid int, OUT operation text, OUT phase text,
+                             OUT done bigint, OUT total bigint, OUT started timestamptz)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'ws_progress_list'
+LANGUAGE C VOLATILE;
+CREATE VIEW ws.progress AS SELECT * FROM ws._progress();
+COMMENT ON FUNCTION ws._progress() IS 'internal: the rows of the view ws.progress';
+COMMENT ON VIEW ws.progress IS
+'long operations running now, one row per backend: operation (restore, verify, entities_at, find, state_hash), phase, items done, total (NULL when not known), start time';
+REVOKE ALL ON FUNCTION ws._progress() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ws._progress() TO ws_reader;
+REVOKE ALL ON ws.progress FROM PUBLIC;
+GRANT SELECT ON ws.progress TO ws_reader;
+
 
 
 ------------------------------------------------------------------------

@@ -71,6 +71,7 @@
 #include "utils/uuid.h"
 #include "utils/xid8.h"
 
+#include "args.h"
 #include "bus.h"
 #include "canon.h"
 #include "errcodes.h"
@@ -652,6 +653,7 @@ bus_publish(PG_FUNCTION_ARGS)
 	WsHlc		hlc;
 	Datum		values[EV_NCOLS];
 	bool		nulls[EV_NCOLS];
+	Jsonb	   *meta;
 
 	if (PG_ARGISNULL(2))
 		ereport(ERROR,
@@ -666,6 +668,7 @@ bus_publish(PG_FUNCTION_ARGS)
 				 errhint("Pass the version of the event schema the payload follows.")));
 	version = PG_GETARG_INT32(3);
 	handshake = PG_ARGISNULL(4) ? NULL : TextDatumGetCString(PG_GETARG_DATUM(4));
+	meta = ws_arg_meta(fcinfo, 5);
 
 	ws_check_handshake(handshake, NULL);
 
@@ -692,6 +695,10 @@ bus_publish(PG_FUNCTION_ARGS)
 	nulls[EV_EVENT_ID] = nulls[EV_HLC] = nulls[EV_ORIGIN_NODE] = nulls[EV_MODULE] = false;
 	nulls[EV_EVENT_TYPE] = nulls[EV_PATCH] = nulls[EV_HANDSHAKE] = false;
 	nulls[EV_SCHEMA_VERSION] = nulls[EV_TXID] = nulls[EV_RECORDED_AT] = false;
+	values[EV_ACTOR] = ws_actor_datum(caller);
+	nulls[EV_ACTOR] = false;
+	values[EV_CALLER_META] = meta ? JsonbPGetDatum(meta) : (Datum) 0;
+	nulls[EV_CALLER_META] = meta == NULL;
 
 	ws_writer_begin_events(&w);
 	ws_writer_insert_event(&w, values, nulls);

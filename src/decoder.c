@@ -25,8 +25,9 @@
  *   buffer (logical_decoding_work_mem, spilling to disk), and with the option
  *   stream-changes they are streamed before they commit.
  *
- * - JSON values of the event (patch, state, meta) are written from the
- *   stored jsonb with JsonbToCString, so numbers keep every digit.  Messages
+ * - JSON values of the event (patch, state, meta, caller_meta) are
+ *   written from the stored jsonb with JsonbToCString, so numbers keep
+ *   every digit.  Messages
  *   are parsed with PostgreSQL's JSON parser and written again member by
  *   member, with number tokens copied verbatim.
  *
@@ -131,6 +132,8 @@ typedef enum WsEventCol
 	EC_META,
 	EC_STATE,
 	EC_HANDSHAKE,
+	EC_ACTOR,
+	EC_CALLER_META,
 	EC_COUNT
 } WsEventCol;
 
@@ -153,6 +156,8 @@ static const struct
 	{"meta", JSONBOID, false},
 	{"state", JSONBOID, false},
 	{"handshake", TEXTOID, true},
+	{"actor", TEXTOID, false},	/* since 1.1 */
+	{"caller_meta", JSONBOID, false},	/* since 1.1 */
 };
 
 /*
@@ -941,6 +946,13 @@ ws_write_event(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, Relation rel,
 	{
 		appendStringInfoString(out, ",\"meta\":");
 		ws_put_jsonb(out, COL(EC_META));
+	}
+	if (!ISNULL(EC_ACTOR))
+		ws_put_text(out, "actor", TextDatumGetCString(COL(EC_ACTOR)));
+	if (!ISNULL(EC_CALLER_META))
+	{
+		appendStringInfoString(out, ",\"caller_meta\":");
+		ws_put_jsonb(out, COL(EC_CALLER_META));
 	}
 	if (data->include_state && !ISNULL(EC_STATE))
 	{

@@ -93,14 +93,17 @@
 #include "utils/tuplestore.h"
 #include "utils/varlena.h"
 
+#include "args.h"
 #include "canon.h"
 #include "hlc.h"
 #include "lookup.h"
 #include "merge_patch.h"
+#include "progress.h"
 #include "worldstate.h"
 
 PG_FUNCTION_INFO_V1(entity_get_state);
 PG_FUNCTION_INFO_V1(entity_get);
+PG_FUNCTION_INFO_V1(entity_get_rows);
 PG_FUNCTION_INFO_V1(world_entities_at);
 PG_FUNCTION_INFO_V1(entity_find);
 PG_FUNCTION_INFO_V1(entity_history);
@@ -267,7 +270,8 @@ open_table(WsReader *r, const char *name)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("the worldstate query functions do not support row-level security on ws.%s",
-						name)));
+						name),
+				 errhint("Disable row-level security on ws.%s, or query it with plain SQL.", name)));
 	return rel;
 }
 
@@ -484,7 +488,8 @@ next_version_range(WsReader *r, WsLog *log, Datum entity_id, int64 expected, int
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),
 				 errmsg("version " INT64_FORMAT " of entity \"%s\" is missing from ws.%s",
-						expected, TextDatumGetCString(entity_id), log->table)));
+						expected, TextDatumGetCString(entity_id), log->table),
+				 errhint("Run ws.verify() to find the damage, and recover with ws.restore_snapshot().")));
 	return log->version_scan;
 }
 
@@ -880,7 +885,8 @@ version_at(WsReader *r, WsLog *log, const Datum *e, const WsHlc *at, WsVersion *
 				ereport(ERROR,
 						(errcode(ERRCODE_DATA_CORRUPTED),
 						 errmsg("version " INT64_FORMAT " of entity \"%s\" is missing from ws.%s",
-								expected, TextDatumGetCString(entity_id), log->table)));
+								expected, TextDatumGetCString(entity_id), log->table),
+						 errhint("Run ws.verify() to find the damage, and recover with ws.restore_snapshot().")));
 			/* not in HLC order: go on through (entity_id, version) */
 			scan = next_version_range(r, log, entity_id, expected, &lo);
 			continue;
@@ -903,7 +909,8 @@ version_at(WsReader *r, WsLog *log, const Datum *e, const WsHlc *at, WsVersion *
 					(errcode(ERRCODE_DATA_CORRUPTED),
 					 errmsg("no keyframe at or before version " INT64_FORMAT " of entity \"%s\" in ws.%s",
 							out->version, TextDatumGetCString(entity_id), log->table),
-					 errdetail("Version 1 of every entity stores its full state, and archival keeps a keyframe in ws.events.")));
+					 errdetail("Version 1 of every entity stores its full state, and archival keeps a keyframe in ws.events."),
+					 errhint("Run ws.verify() to find the damage, and recover with ws.restore_snapshot().")));
 		if ((scan == log->at_scan || expected >= lo) &&
 			index_getnext_slot(scan, BackwardScanDirection, log->slot))
 			continue;
@@ -911,7 +918,8 @@ version_at(WsReader *r, WsLog *log, const Datum *e, const WsHlc *at, WsVersion *
 			ereport(ERROR,
 					(errcode(ERRCODE_DATA_CORRUPTED),
 					 errmsg("version " INT64_FORMAT " of entity \"%s\" is missing from ws.%s",
-							expected, TextDatumGetCString(entity_id), log->table)));
+							expected, TextDatumGetCString(entity_id), log->table),
+					 errhint("Run ws.verify() to find the damage, and recover with ws.restore_snapshot().")));
 		/* the window ended, or the range held no keyframe */
 		scan = next_version_range(r, log, entity_id, expected, &lo);
 	}
@@ -980,16 +988,16 @@ entity_alive(WsReader *r, const WsHlc *at)
 static Datum
 entity_id_arg(FunctionCallInfo fcinfo, int n)
 {
-	(void) ws_text_arg(PG_GETARG_DATUM(n), PG_ARGISNULL(n), "entity_id");
+	(void) ws_arg_text(fcinfo, n, "entity_id", 0);
 	/* short header at most, never compressed or external: cheap to compare */
 	return PointerGetDatum(PG_GETARG_TEXT_PP(n));
 }
 
-/* An optional hlc argument; NULL when SQL NULL. */
+/* An optional "as of" moment argument; NULL when SQL NULL. */
 static const WsHlc *
 hlc_arg(FunctionCallInfo fcinfo, int n)
 {
-	return PG_ARGISNULL(n) ? NULL : PG_GETARG_HLC_P(n);
+	return ws_arg_moment(fcinfo, n, true);
 }
 
 /*
@@ -1116,6 +1124,34 @@ entity_get(PG_FUNCTION_ARGS)
 }
 
 /*
+ * ws.get_entity(entity_id text, at ws.hlc or timestamptz) -> SETOF
+ * ws.entities (1.1): the row as for entity_get, or no row when the entity
+ * did not exist then.
+ */
+Datum
+entity_get_rows(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	Datum		row;
+
+	InitMaterializedSRF(fcinfo, 0);
+	row = point_query(fcinfo, entity_result);
+	fcinfo->isnull = false;
+	if (row != (Datum) 0)
+	{
+		HeapTupleHeader h = DatumGetHeapTupleHeader(row);
+		HeapTupleData tup;
+
+		tup.t_len = HeapTupleHeaderGetDatumLength(h);
+		ItemPointerSetInvalid(&tup.t_self);
+		tup.t_tableOid = InvalidOid;
+		tup.t_data = h;
+		tuplestore_puttuple(rsinfo->setResult, &tup);
+	}
+	return (Datum) 0;
+}
+
+/*
  * Iteration over the world as of an HLC, in entity id order: every entity
  * of ws.entities, through its primary key, rebuilt as of `at` when it
  * changed since.  Each entity is built in rowcxt, reset for the next.
@@ -1126,11 +1162,15 @@ typedef struct WsWorldScan
 	const WsHlc *at;			/* NULL: the present */
 	IndexScanDesc all;
 	MemoryContext rowcxt;
+	int64		scanned;		/* entities read so far */
 } WsWorldScan;
 
-/* Start a world scan as of `at` (NULL: now); pair with world_end. */
+/*
+ * Start a world scan as of `at` (NULL: now) for operation (as ws.progress
+ * names it); pair with world_end.
+ */
 static void
-world_begin(WsWorldScan *w, const WsHlc *at)
+world_begin(WsWorldScan *w, const WsHlc *at, const char *operation)
 {
 	reader_open(&w->r, READ_ENTITIES);
 	w->at = at;
@@ -1138,6 +1178,10 @@ world_begin(WsWorldScan *w, const WsHlc *at)
 	index_rescan(w->all, NULL, 0, NULL, 0);
 	w->rowcxt = AllocSetContextCreate(CurrentMemoryContext, "worldstate entity as of",
 									  ALLOCSET_DEFAULT_SIZES);
+	w->scanned = 0;
+	/* the past is rebuilt entity by entity: worth watching */
+	if (at != NULL)
+		ws_progress_begin(operation, "rebuilding entities", WS_PROGRESS_UNKNOWN);
 }
 
 /*
@@ -1155,6 +1199,7 @@ world_next(WsWorldScan *w, Datum *values, bool *nulls)
 		CHECK_FOR_INTERRUPTS();
 		if (!index_getnext_slot(w->all, ForwardScanDirection, w->r.entity_slot))
 			return false;
+		ws_progress_count(++w->scanned);
 		MemoryContextReset(w->rowcxt);
 		old = MemoryContextSwitchTo(w->rowcxt);
 		found = entity_as_of(&w->r, w->at, values, nulls);
@@ -1171,6 +1216,8 @@ world_end(WsWorldScan *w)
 	index_endscan(w->all);
 	reader_close(&w->r);
 	MemoryContextDelete(w->rowcxt);
+	if (w->at != NULL)
+		ws_progress_end();
 }
 
 /*
@@ -1196,7 +1243,7 @@ world_entities_at(PG_FUNCTION_ARGS)
 	outv = palloc(sizeof(Datum) * desc->natts);
 	outn = palloc(sizeof(bool) * desc->natts);
 
-	world_begin(&w, hlc_arg(fcinfo, 0));
+	world_begin(&w, hlc_arg(fcinfo, 0), "entities_at");
 	while (world_next(&w, values, nulls))
 	{
 		entity_row(desc, pos, values, nulls, outv, outn);
@@ -1215,13 +1262,15 @@ count_arg(FunctionCallInfo fcinfo, int n, const char *name)
 	if (PG_ARGISNULL(n))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s must not be null", name)));
+				 errmsg("%s must not be null", name),
+				 errhint("Pass a number, 0 or more.")));
 	v = PG_GETARG_INT32(n);
 	if (v < 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("%s must not be negative", name),
-				 errdetail("%s is %d.", name, v)));
+				 errdetail("%s is %d.", name, v),
+				 errhint("Pass a number, 0 or more.")));
 	return v;
 }
 
@@ -1314,7 +1363,7 @@ find_at(ReturnSetInfo *rsinfo, const int *pos, Jsonb *predicate, int64 lim, int6
 
 	if (lim == 0)
 		return;
-	world_begin(&w, at);
+	world_begin(&w, at, "find");
 	while (world_next(&w, values, nulls))
 	{
 		MemoryContext old = MemoryContextSwitchTo(w.rowcxt);
@@ -1367,7 +1416,8 @@ entity_find(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("predicate must be a JSON object"),
-				 errdetail("Entity states are objects; find returns those that contain the predicate.")));
+				 errdetail("Entity states are objects; find returns those that contain the predicate."),
+				 errhint("Pass an object such as '{\"color\": \"red\"}', or '{}' to match every entity.")));
 	lim = count_arg(fcinfo, 1, "lim");
 	off = count_arg(fcinfo, 2, "off");
 
@@ -1376,7 +1426,7 @@ entity_find(PG_FUNCTION_ARGS)
 	if (PG_ARGISNULL(3))
 		find_present(rsinfo, pos, predicate, lim, off);
 	else
-		find_at(rsinfo, pos, predicate, lim, off, PG_GETARG_HLC_P(3));
+		find_at(rsinfo, pos, predicate, lim, off, hlc_arg(fcinfo, 3));
 	return (Datum) 0;
 }
 
@@ -1426,7 +1476,7 @@ entity_history(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	Datum		entity_id = entity_id_arg(fcinfo, 0);
-	const WsHlc *from = hlc_arg(fcinfo, 1);
+	const WsHlc *from = ws_arg_moment(fcinfo, 1, false);
 	const WsHlc *to = hlc_arg(fcinfo, 2);
 	WsReader	r;
 	WsLog	   *logs[2];
@@ -1708,7 +1758,7 @@ entity_neighbors(PG_FUNCTION_ARGS)
 
 	if (!PG_ARGISNULL(1))
 	{
-		(void) ws_text_arg(PG_GETARG_DATUM(1), false, "rel");
+		(void) ws_arg_text(fcinfo, 1, "rel", 0);
 		rel = PG_GETARG_TEXT_PP(1);
 	}
 

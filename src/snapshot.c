@@ -42,6 +42,8 @@
 #include "canon.h"
 #include "hlc.h"
 #include "merge_patch.h"
+#include "progress.h"
+#include "args.h"
 #include "snapshot.h"
 #include "worker.h"
 #include "worldstate.h"
@@ -131,7 +133,7 @@ digest_query(WsDigest *d, const char *sql, int nargs, Oid *types, Datum *args)
 					digest_add(d, "\\N", 2);
 			}
 			digest_add(d, "\n", 1);
-			rows++;
+			ws_progress_count(++rows);
 		}
 		SPI_freetuptable(SPI_tuptable);
 	}
@@ -156,6 +158,16 @@ static void
 exec_or_die(const char *sql, int nargs, Oid *types, Datum *args, int expected)
 {
 	exec_nulls_or_die(sql, nargs, types, args, NULL, expected);
+}
+
+/* The bigint a one-value query returns: a total for ws.progress. */
+static int64
+count_of(const char *sql, int nargs, Oid *types, Datum *args, const char *nulls)
+{
+	bool		isnull;
+
+	exec_nulls_or_die(sql, nargs, types, args, nulls, SPI_OK_SELECT);
+	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 }
 
 /* The canonical checksum of a stored snapshot. */
@@ -436,6 +448,10 @@ replay_events(const WsHlc *after)
 					   " ORDER BY e.entity_id, e.version", 1, t);
 	if (batch->upsert == NULL || scan == NULL)
 		elog(ERROR, "could not prepare the replay");
+	ws_progress_phase("replaying events",
+					  count_of("SELECT pg_catalog.count(*) FROM ws.events e"
+							   " WHERE ($1 IS NULL OR e.hlc OPERATOR(ws.>) $1)"
+							   " AND e.entity_id IS NOT NULL", 1, t, a, nulls));
 
 	batch->cxt = AllocSetContextCreate(CurrentMemoryContext, "worldstate replay batch",
 									   ALLOCSET_DEFAULT_SIZES);
@@ -508,7 +524,7 @@ replay_events(const WsHlc *after)
 					r.state = DatumGetJsonbPCopy(JsonbPGetDatum(patch));
 			}
 			MemoryContextSwitchTo(old);
-			replayed++;
+			ws_progress_count(++replayed);
 		}
 		SPI_freetuptable(tuples);
 	}
@@ -625,6 +641,7 @@ verify_world(WsProblems *p)
 	int64		version = 0;
 	WsHlc		last_hlc = {0};
 	bool		retired = false;
+	int64		checked = 0;
 
 	scan = SPI_prepare("SELECT e.entity_id, e.version, e.hlc, e.event_type, e.patch, e.state,"
 					   " cur.entity_id IS NOT NULL, cur.state, cur.version, cur.retired FROM ("
@@ -636,6 +653,10 @@ verify_world(WsProblems *p)
 					   " ORDER BY e.entity_id, e.version", 0, NULL);
 	if (scan == NULL)
 		elog(ERROR, "could not prepare the verification");
+	ws_progress_begin("verify", "checking events",
+					  count_of("SELECT (SELECT pg_catalog.count(*) FROM ws.events WHERE entity_id IS NOT NULL)"
+							   " OPERATOR(pg_catalog.+) (SELECT pg_catalog.count(*) FROM ws.events_archive"
+							   " WHERE entity_id IS NOT NULL)", 0, NULL, NULL, NULL));
 
 	portal = SPI_cursor_open(NULL, scan, NULL, NULL, false);
 	for (;;)
@@ -701,6 +722,7 @@ verify_world(WsProblems *p)
 				problem(p, entity_id, "keyframe at version " INT64_FORMAT " differs from the fold before it", v);
 			version = v;
 			last_hlc = h;
+			ws_progress_count(++checked);
 		}
 		SPI_freetuptable(batch);
 	}
@@ -720,6 +742,7 @@ verify_world(WsProblems *p)
 				"has no events");
 	SPI_freeplan(scan);
 	MemoryContextDelete(cxt);
+	ws_progress_end();
 	return p->count;
 }
 
@@ -758,6 +781,7 @@ snapshot_restore(PG_FUNCTION_ARGS)
 
 	SPI_connect();
 	ws_as_owner_begin(&saved);
+	ws_progress_begin("restore", "locking the world", WS_PROGRESS_UNKNOWN);
 	exec_or_die("LOCK TABLE ws.entities, ws.relationships IN EXCLUSIVE MODE", 0, NULL, NULL, SPI_OK_UTILITY);
 	if (have_snapshot)
 	{
@@ -789,6 +813,7 @@ snapshot_restore(PG_FUNCTION_ARGS)
 					(errcode(ERRCODE_DATA_CORRUPTED),
 					 errmsg("snapshot " INT64_FORMAT " is damaged: its checksum does not match its contents", id),
 					 errhint("Recover from the event log alone with ws.restore_snapshot(NULL).")));
+		ws_progress_phase("restoring the snapshot", WS_PROGRESS_UNKNOWN);
 		exec_or_die("DELETE FROM ws.relationships", 0, NULL, NULL, SPI_OK_DELETE);
 		exec_or_die("DELETE FROM ws.entities", 0, NULL, NULL, SPI_OK_DELETE);
 		exec_or_die("INSERT INTO ws.entities SELECT entity_id, kind, module, state, version, hlc,"
@@ -827,15 +852,18 @@ snapshot_restore(PG_FUNCTION_ARGS)
 					 errhint("Run ws.verify() after ws.restore_snapshot(NULL) to see them.")));
 		tuplestore_end(p.store);
 	}
+	ws_progress_end();
 	ws_as_owner_end(&saved);
 	SPI_finish();
 	PG_RETURN_INT64(replayed);
 }
 
 /*
- * ws.state_hash(at ws.hlc) -> text: SHA-256 of every entity's id,
- * version, retired flag and canonical state, in id order; now, or as of an
- * HLC.  Equal on any two databases holding the same events.
+ * ws.state_hash(at ws.hlc or timestamptz) -> text: SHA-256 of every
+ * entity's id, version, retired flag and canonical state, in id order; now,
+ * or as of an HLC.  Retired entities count, now and in the past alike, so
+ * ws.state_hash() equals ws.state_hash(ws.hlc_now()) while nothing
+ * changes.  Equal on any two databases holding the same events.
  */
 Datum
 world_state_hash(PG_FUNCTION_ARGS)
@@ -849,17 +877,27 @@ world_state_hash(PG_FUNCTION_ARGS)
 	SPI_connect();
 	ws_as_owner_begin(&saved);
 	digest_begin(&d);
+	ws_progress_begin("state_hash", "hashing entities", WS_PROGRESS_UNKNOWN);
 	if (PG_ARGISNULL(0))
 		digest_query(&d, "SELECT entity_id, version, retired, state::text FROM ws.entities"
 					 " ORDER BY entity_id COLLATE \"C\"", 0, NULL, NULL);
 	else
 	{
 		Oid			t[1] = {ws_type_oid("hlc")};
-		Datum		a[1] = {PG_GETARG_DATUM(0)};
+		Datum		a[1] = {HlcPGetDatum(ws_arg_moment(fcinfo, 0, true))};
 
-		digest_query(&d, "SELECT entity_id, version, retired, state::text FROM ws.entities_at($1)"
+		/*
+		 * The entities alive then, as they were, and those retired by then
+		 * as their present rows (retirement is final), like the present.
+		 */
+		digest_query(&d, "SELECT * FROM ("
+					 " SELECT entity_id, version, retired, state::text FROM ws.entities_at($1)"
+					 " UNION ALL"
+					 " SELECT entity_id, version, retired, state::text FROM ws.entities"
+					 " WHERE retired AND hlc OPERATOR(ws.<=) $1) w"
 					 " ORDER BY entity_id COLLATE \"C\"", 1, t, a);
 	}
+	ws_progress_end();
 	hex = digest_end(&d);
 	/* SPI calls leave us in SPI's context, which SPI_finish frees */
 	MemoryContextSwitchTo(outer);

@@ -36,6 +36,14 @@
  * state whatever its kind's counters are later.  The request itself is
  * remembered as a digest for the idempotency check.
  *
+ * Each event also records its actor -- the calling role, current_user of
+ * the call, whose grant step 3 checked, not the owner the writes run as --
+ * and the caller's optional meta (ws.events.caller_meta), which is not part
+ * of the request an idempotency key stands for.  Arguments are checked up
+ * front (args.c): NULL, empty and over-long ids and event types, meta, and
+ * every key and value of a transition_many update, so bad input never
+ * leaves anything half-written.
+ *
  * Rows are read and written through the executor's simple-relation helpers
  * (writer.c), kinds and grants come from a per-backend cache (kindcache.c),
  * and the rarer statements (idempotent replays, links, causal checks) run
@@ -72,6 +80,7 @@
 #include "storage/lock.h"
 #include "common/hashfn.h"
 
+#include "args.h"
 #include "bus.h"
 #include "canon.h"
 #include "errcodes.h"
@@ -92,8 +101,6 @@ PG_FUNCTION_INFO_V1(entity_link);
 PG_FUNCTION_INFO_V1(entity_unlink);
 PG_FUNCTION_INFO_V1(events_immutable);
 
-/* longest entity id, as ws.entities checks */
-#define WS_ENTITY_ID_MAX 1024
 /* most causal_deps of one change */
 #define WS_CAUSAL_DEPS_MAX 1000
 
@@ -120,6 +127,7 @@ typedef struct WsChange
 	char	   *event_type;
 	ArrayType  *causal_deps;	/* NULL if none */
 	char	   *consistency;	/* NULL, strong, causal, eventual */
+	Jsonb	   *caller_meta;	/* the caller's meta, or NULL */
 	/* links */
 	char	   *rel;
 	char	   *to_id;
@@ -636,7 +644,7 @@ static void
 insert_event(WsWriter *w, const pg_uuid_t *event_id, const WsEntity *e,
 			 const char *event_type, Jsonb *patch, bool keyframe, Jsonb *meta,
 			 const char *handshake, ArrayType *deps, const char *digest,
-			 int32 schema_version)
+			 int32 schema_version, Oid actor, Jsonb *caller_meta)
 {
 	Datum		v[EV_NCOLS];
 	bool		n[EV_NCOLS];
@@ -664,6 +672,9 @@ insert_event(WsWriter *w, const pg_uuid_t *event_id, const WsEntity *e,
 	n[EV_REQUEST_DIGEST] = digest == NULL;
 	v[EV_TXID] = FullTransactionIdGetDatum(GetTopFullTransactionId());
 	v[EV_RECORDED_AT] = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
+	v[EV_ACTOR] = ws_actor_datum(actor);
+	v[EV_CALLER_META] = caller_meta ? JsonbPGetDatum(caller_meta) : (Datum) 0;
+	n[EV_CALLER_META] = caller_meta == NULL;
 	ws_writer_insert_event(w, v, n);
 	ws_stats_count(WS_STAT_EVENTS_WRITTEN);
 }
@@ -722,10 +733,14 @@ check_link_target(const WsChange *c)
 	if (SPI_execute_plan(plans.entity_live, args, NULL, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read ws.entities");
 	if (SPI_processed == 0)
-		ws_reject(WS_STAT_REJECT_NO_ENTITY, ERRCODE_WS_NO_ENTITY, c->to_id, NULL, NULL,
+		ws_reject(WS_STAT_REJECT_NO_ENTITY, ERRCODE_WS_NO_ENTITY, c->to_id,
+				  "The target of a link must exist.",
+				  "Create the target first with ws.create_entity().",
 				  "entity \"%s\" does not exist", c->to_id);
 	if (DatumGetBool(spi_col(0, 1, &isnull)))
-		ws_reject(WS_STAT_REJECT_RETIRED, ERRCODE_WS_RETIRED, c->to_id, NULL, NULL,
+		ws_reject(WS_STAT_REJECT_RETIRED, ERRCODE_WS_RETIRED, c->to_id,
+				  "A retired entity can no longer be linked to.",
+				  "Link to a live entity; retirement is final.",
 				  "entity \"%s\" is retired", c->to_id);
 }
 
@@ -841,7 +856,8 @@ apply_change(Oid caller, const WsChange *c, WsWriter *w, WsEntity *out,
 
 		/* 5. retired, expected version */
 		if (cur.retired)
-			ws_reject(WS_STAT_REJECT_RETIRED, ERRCODE_WS_RETIRED, c->entity_id, NULL, NULL,
+			ws_reject(WS_STAT_REJECT_RETIRED, ERRCODE_WS_RETIRED, c->entity_id, NULL,
+					  "Retirement is final; create a new entity instead.",
 					  "entity \"%s\" is retired", c->entity_id);
 		if (c->has_expected && c->expected_version != cur.version)
 			ws_reject(WS_STAT_REJECT_VERSION, ERRCODE_WS_VERSION_CONFLICT, c->entity_id,
@@ -866,7 +882,8 @@ apply_change(Oid caller, const WsChange *c, WsWriter *w, WsEntity *out,
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("the state of entity \"%s\" must remain a JSON object", c->entity_id),
-					 errdetail("A merge patch that is not an object replaces the whole state.")));
+					 errdetail("A merge patch that is not an object replaces the whole state."),
+					 errhint("Pass the patch as a JSON object of the members to change.")));
 
 		/* 7. constraints, and the event schema of the module, if any */
 		check_constraints(kind, next.state, c->entity_id);
@@ -889,7 +906,8 @@ apply_change(Oid caller, const WsChange *c, WsWriter *w, WsEntity *out,
 			ereport(ERROR,
 					(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
 					 errmsg("could not serialize access due to concurrent update of entity \"%s\"",
-							c->entity_id)));
+							c->entity_id),
+					 errhint("Retry the transaction.")));
 		if (!ws_writer_lock_latest(w, &tid))
 			elog(ERROR, "entity \"%s\" vanished while it was being changed", c->entity_id);
 	}
@@ -901,7 +919,7 @@ apply_change(Oid caller, const WsChange *c, WsWriter *w, WsEntity *out,
 	insert_event(w, &event_id, &next, event_type, effective,
 				 next.version % ws_keyframe_interval == 0,
 				 meta, ws_presented_handshake(c->handshake), c->causal_deps, digest,
-				 schema_version);
+				 schema_version, caller, c->caller_meta);
 
 	if (c->what == WS_CHANGE_LINK)
 	{
@@ -925,7 +943,8 @@ apply_change(Oid caller, const WsChange *c, WsWriter *w, WsEntity *out,
 		if (SPI_execute_plan(plans.delete_link, v, NULL, false, 0) != SPI_OK_DELETE_RETURNING)
 			elog(ERROR, "could not write ws.relationships");
 		if (SPI_processed == 0)
-			ws_reject(WS_STAT_REJECT_NO_ENTITY, ERRCODE_WS_NO_ENTITY, c->entity_id, NULL, NULL,
+			ws_reject(WS_STAT_REJECT_NO_ENTITY, ERRCODE_WS_NO_ENTITY, c->entity_id, NULL,
+					  "List the entity's relationships with ws.neighbors().",
 					  "no relationship \"%s\" -%s-> \"%s\"", c->entity_id, c->rel, c->to_id);
 		old = MemoryContextSwitchTo(outcxt);
 		props = DatumGetJsonbPCopy(spi_col(0, 1, &isnull));
@@ -1037,6 +1056,7 @@ check_event_type(const char *event_type)
 {
 	static const char *const reserved[] = {"created", "retired", "linked", "unlinked"};
 
+	ws_check_length(event_type, "event_type", WS_EVENT_TYPE_MAX);
 	for (size_t i = 0; i < lengthof(reserved); i++)
 		if (strcmp(event_type, reserved[i]) == 0)
 			ereport(ERROR,
@@ -1045,24 +1065,13 @@ check_event_type(const char *event_type)
 					 errhint("ws.create_entity, ws.retire_entity, ws.link and ws.unlink write it.")));
 }
 
-/* 22023 unless the entity id fits the limit of ws.entities. */
-static void
-check_entity_id(const char *entity_id)
-{
-	if (strlen(entity_id) > WS_ENTITY_ID_MAX)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("entity_id is longer than %d bytes", WS_ENTITY_ID_MAX)));
-}
-
 /* Fill the common fields of a change from nullable arguments. */
 static void
 init_change(WsChange *c, WsChangeKind what, FunctionCallInfo fcinfo, int entity_arg)
 {
 	memset(c, 0, sizeof(*c));
 	c->what = what;
-	c->entity_id = ws_text_arg(PG_GETARG_DATUM(entity_arg), PG_ARGISNULL(entity_arg), "entity_id");
-	check_entity_id(c->entity_id);
+	c->entity_id = ws_arg_text(fcinfo, entity_arg, "entity_id", WS_ENTITY_ID_MAX);
 }
 
 /* NULL-able text argument. */
@@ -1094,11 +1103,12 @@ entity_transition(PG_FUNCTION_ARGS)
 	c.has_event_id = !PG_ARGISNULL(4);
 	if (c.has_event_id)
 		c.event_id = *PG_GETARG_UUID_P(4);
-	c.event_type = ws_text_arg(PG_GETARG_DATUM(5), PG_ARGISNULL(5), "event_type");
+	c.event_type = ws_arg_text(fcinfo, 5, "event_type", 0);
 	check_event_type(c.event_type);
 	c.causal_deps = PG_ARGISNULL(6) ? NULL : PG_GETARG_ARRAYTYPE_P(6);
 	check_causal_deps_arg(c.causal_deps);
 	c.consistency = opt_text(fcinfo, 7);
+	c.caller_meta = ws_arg_meta(fcinfo, 8);
 	return run_change(fcinfo, &c);
 }
 
@@ -1113,6 +1123,7 @@ entity_retire(PG_FUNCTION_ARGS)
 	c.has_expected = !PG_ARGISNULL(1);
 	c.expected_version = c.has_expected ? PG_GETARG_INT64(1) : 0;
 	c.handshake = opt_text(fcinfo, 2);
+	c.caller_meta = ws_arg_meta(fcinfo, 3);
 	c.event_type = "retired";
 	return run_change(fcinfo, &c);
 }
@@ -1143,14 +1154,16 @@ entity_link(PG_FUNCTION_ARGS)
 	WsChange	c;
 
 	init_change(&c, WS_CHANGE_LINK, fcinfo, 0);
-	c.rel = ws_text_arg(PG_GETARG_DATUM(1), PG_ARGISNULL(1), "rel");
-	c.to_id = ws_text_arg(PG_GETARG_DATUM(2), PG_ARGISNULL(2), "to_id");
+	c.rel = ws_arg_text(fcinfo, 1, "rel", WS_REL_MAX);
+	c.to_id = ws_arg_text(fcinfo, 2, "to_id", WS_ENTITY_ID_MAX);
 	c.props = PG_ARGISNULL(3) ? NULL : PG_GETARG_JSONB_P(3);
 	if (c.props && !JB_ROOT_IS_OBJECT(c.props))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("props must be a JSON object")));
+				 errmsg("props must be a JSON object"),
+				 errhint("Pass an object such as '{\"since\": 2020}', or '{}' for none.")));
 	c.handshake = opt_text(fcinfo, 4);
+	c.caller_meta = ws_arg_meta(fcinfo, 5);
 	c.patch = ws_empty_object();
 	c.event_type = "linked";
 	return run_link(fcinfo, &c);
@@ -1163,9 +1176,10 @@ entity_unlink(PG_FUNCTION_ARGS)
 	WsChange	c;
 
 	init_change(&c, WS_CHANGE_UNLINK, fcinfo, 0);
-	c.rel = ws_text_arg(PG_GETARG_DATUM(1), PG_ARGISNULL(1), "rel");
-	c.to_id = ws_text_arg(PG_GETARG_DATUM(2), PG_ARGISNULL(2), "to_id");
+	c.rel = ws_arg_text(fcinfo, 1, "rel", WS_REL_MAX);
+	c.to_id = ws_arg_text(fcinfo, 2, "to_id", WS_ENTITY_ID_MAX);
 	c.handshake = opt_text(fcinfo, 3);
+	c.caller_meta = ws_arg_meta(fcinfo, 4);
 	c.patch = ws_empty_object();
 	c.event_type = "unlinked";
 	return run_link(fcinfo, &c);
@@ -1217,8 +1231,8 @@ entity_create(PG_FUNCTION_ARGS)
 
 	init_change(&c, WS_CHANGE_UPDATE, fcinfo, 0);
 	e.entity_id = c.entity_id;
-	e.kind = ws_text_arg(PG_GETARG_DATUM(1), PG_ARGISNULL(1), "kind");
-	e.module = ws_text_arg(PG_GETARG_DATUM(2), PG_ARGISNULL(2), "module");
+	e.kind = ws_arg_text(fcinfo, 1, "kind", 0);
+	e.module = ws_arg_text(fcinfo, 2, "module", 0);
 	if (PG_ARGISNULL(3))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -1228,11 +1242,13 @@ entity_create(PG_FUNCTION_ARGS)
 	if (!JB_ROOT_IS_OBJECT(given) || JB_ROOT_IS_SCALAR(given))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("the state of an entity must be a JSON object")));
+				 errmsg("the state of an entity must be a JSON object"),
+				 errhint("Pass the state as a JSON object, e.g. '{}'.")));
 	handshake = opt_text(fcinfo, 4);
 	c.has_event_id = !PG_ARGISNULL(5);
 	if (c.has_event_id)
 		c.event_id = *PG_GETARG_UUID_P(5);
+	c.caller_meta = ws_arg_meta(fcinfo, 6);
 	c.patch = given;
 	c.event_type = "created";
 
@@ -1335,7 +1351,8 @@ entity_create(PG_FUNCTION_ARGS)
 	if (!c.has_event_id)
 		ws_new_event_id(&c.event_id);
 	insert_event(&session.writer, &c.event_id, &e, c.event_type, given, true, NULL,
-				 ws_presented_handshake(handshake), NULL, digest, schema_version);
+				 ws_presented_handshake(handshake), NULL, digest, schema_version,
+				 caller, c.caller_meta);
 	notify_event(&c.event_id, e.entity_id, e.version, &e.hlc);
 	CommandCounterIncrement();
 
@@ -1362,6 +1379,39 @@ many_cmp(const void *a, const void *b)
 	return x->pos - y->pos;
 }
 
+/* The keys an update object of ws.transition_many may have. */
+static const char *const update_keys[] = {
+	"entity_id", "patch", "expected_version", "handshake", "event_id",
+	"event_type", "meta"
+};
+
+/* 22023 unless every key of update pos + 1 is one of update_keys. */
+static void
+check_update_keys(Jsonb *obj, int pos)
+{
+	JsonbIterator *it = JsonbIteratorInit(&obj->root);
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+
+	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	{
+		bool		known = false;
+
+		if (tok != WJB_KEY)
+			continue;
+		for (size_t i = 0; i < lengthof(update_keys) && !known; i++)
+			known = strlen(update_keys[i]) == (size_t) v.val.string.len &&
+				memcmp(update_keys[i], v.val.string.val, v.val.string.len) == 0;
+		if (!known)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("update %d has an unknown key \"%.*s\"", pos + 1,
+							v.val.string.len, v.val.string.val),
+					 errhint("The keys of an update are entity_id, patch, expected_version, "
+							 "handshake, event_id, event_type and meta.")));
+	}
+}
+
 /* A string member of an update object, or NULL when absent or null. */
 static char *
 member_text(Jsonb *obj, const char *key, int pos, bool required)
@@ -1373,18 +1423,54 @@ member_text(Jsonb *obj, const char *key, int pos, bool required)
 		if (required)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("update %d has no \"%s\"", pos + 1, key)));
+					 errmsg("update %d has no \"%s\"", pos + 1, key),
+					 errhint("Every update needs an entity_id and a patch.")));
 		return NULL;
 	}
 	if (v->type != jbvString)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("\"%s\" of update %d must be a string", key, pos + 1)));
+				 errmsg("\"%s\" of update %d must be a string", key, pos + 1),
+				 errhint("Write it as a JSON string.")));
 	if (required && v->val.string.len == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("\"%s\" of update %d must not be empty", key, pos + 1)));
+				 errmsg("\"%s\" of update %d must not be empty", key, pos + 1),
+				 errhint("Give the id of an existing entity.")));
 	return pnstrdup(v->val.string.val, v->val.string.len);
+}
+
+/*
+ * "expected_version" of update pos + 1: a JSON number with an integer
+ * value (3, 3.0, 3e0) that fits bigint.
+ */
+static int64
+member_version(JsonbValue *v, int pos)
+{
+	char	   *text = NULL;
+	char	   *end = NULL;
+	int64		version = 0;
+	bool		ok = false;
+
+	if (v->type == jbvNumeric)
+	{
+		/* numeric_out writes no exponent: digits, then any fraction */
+		text = DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(v->val.numeric)));
+		errno = 0;
+		version = strtoi64(text, &end, 10);
+		ok = errno == 0 && end != text;
+		if (ok && *end == '.')
+			while (*++end == '0')
+				;
+		ok = ok && *end == '\0';
+	}
+	if (!ok)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("\"expected_version\" of update %d must be an integer", pos + 1),
+				 errdetail("It is %s.", text ? text : "not a number"),
+				 errhint("Give the version read from the entity, e.g. 3, or null for no check.")));
+	return version;
 }
 
 /* Parse one element of transition_many's array into a change. */
@@ -1398,30 +1484,28 @@ parse_update(JsonbValue *elem, int pos, WsChange *c)
 	if (elem->type != jbvBinary || !JsonContainerIsObject(elem->val.binary.data))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("update %d must be a JSON object", pos + 1)));
+				 errmsg("update %d must be a JSON object", pos + 1),
+				 errhint("Each update is an object such as {\"entity_id\": \"p1\", \"patch\": {}}.")));
 	obj = JsonbValueToJsonb(elem);
+	check_update_keys(obj, pos);
 	memset(c, 0, sizeof(*c));
 	c->what = WS_CHANGE_UPDATE;
 	c->entity_id = member_text(obj, "entity_id", pos, true);
-	check_entity_id(c->entity_id);
+	ws_check_length(c->entity_id, "entity_id", WS_ENTITY_ID_MAX);
 
 	v = getKeyJsonValueFromContainer(&obj->root, "patch", 5, NULL);
 	if (v == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("update %d has no \"patch\"", pos + 1)));
+				 errmsg("update %d has no \"patch\"", pos + 1),
+				 errhint("Every update needs an entity_id and a patch.")));
 	c->patch = JsonbValueToJsonb(v);
 
 	v = getKeyJsonValueFromContainer(&obj->root, "expected_version", 16, NULL);
 	if (v && v->type != jbvNull)
 	{
-		if (v->type != jbvNumeric)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("\"expected_version\" of update %d must be a number", pos + 1)));
 		c->has_expected = true;
-		c->expected_version = DatumGetInt64(DirectFunctionCall1(numeric_int8,
-																NumericGetDatum(v->val.numeric)));
+		c->expected_version = member_version(v, pos);
 	}
 	c->handshake = member_text(obj, "handshake", pos, false);
 	s = member_text(obj, "event_id", pos, false);
@@ -1436,13 +1520,20 @@ parse_update(JsonbValue *elem, int pos, WsChange *c)
 	if (c->event_type[0] == '\0')
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("\"event_type\" of update %d must not be empty", pos + 1)));
+				 errmsg("\"event_type\" of update %d must not be empty", pos + 1),
+				 errhint("Leave it out for the default, update.")));
+	v = getKeyJsonValueFromContainer(&obj->root, "meta", 4, NULL);
+	if (v && v->type != jbvNull)
+	{
+		c->caller_meta = JsonbValueToJsonb(v);
+		ws_check_caller_meta(c->caller_meta, psprintf("\"meta\" of update %d", pos + 1));
+	}
 }
 
 /*
  * ws.transition_many(updates jsonb) -> SETOF ws.entities: an array of
  * {"entity_id", "patch", "expected_version", "event_id", "event_type",
- * "handshake"} applied all-or-nothing.  Entities are locked and changed in
+ * "handshake", "meta"} applied all-or-nothing; any other key is refused.  Entities are locked and changed in
  * entity id order (updates of one entity in the order given), so two
  * batches over overlapping sets never deadlock; rows come back in that
  * order.
@@ -1465,12 +1556,14 @@ entity_transition_many(PG_FUNCTION_ARGS)
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("updates must not be null")));
+				 errmsg("updates must not be null"),
+				 errhint("Pass a JSON array of update objects, '[]' for none.")));
 	updates = PG_GETARG_JSONB_P(0);
 	if (!JB_ROOT_IS_ARRAY(updates) || JB_ROOT_IS_SCALAR(updates))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("updates must be a JSON array of objects")));
+				 errmsg("updates must be a JSON array of objects"),
+				 errhint("Pass an array such as '[{\"entity_id\": \"p1\", \"patch\": {}}]'.")));
 
 	cap = Max(JB_ROOT_COUNT(updates), 1);
 	items = palloc(sizeof(WsManyItem) * cap);
@@ -1545,6 +1638,7 @@ events_immutable(PG_FUNCTION_ARGS)
 			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 			 errmsg("ws.%s is append-only: %s is not allowed",
 					RelationGetRelationName(trigdata->tg_relation), op),
-			 errdetail("Events are immutable; every change of an entity appends a new event.")));
+			 errdetail("Events are immutable; every change of an entity appends a new event."),
+			 errhint("Change entities with ws.transition(); move old events with ws.archive_events().")));
 	PG_RETURN_NULL();
 }

@@ -25,6 +25,7 @@
 #include "hlc.h"
 #include "horizon.h"
 #include "kindcache.h"
+#include "progress.h"
 #include "stats.h"
 #include "worker.h"
 #include "worldstate.h"
@@ -56,6 +57,7 @@ ws_shmem_request(void)
 	ws_clock_shmem_request();
 	RequestAddinShmemSpace(ws_stats_shmem_size());
 	RequestAddinShmemSpace(ws_kindcache_shmem_size());
+	RequestAddinShmemSpace(ws_progress_shmem_size());
 	ws_horizon_shmem_request();
 }
 
@@ -67,6 +69,7 @@ ws_shmem_startup(void)
 	ws_clock_shmem_init();
 	ws_stats_shmem_init();
 	ws_kindcache_shmem_init();
+	ws_progress_shmem_init();
 	ws_horizon_shmem_init();
 }
 

@@ -37,6 +37,8 @@
 #include "catalog/namespace.h"
 #include "commands/trigger.h"
 #include "nodes/makefuncs.h"
+#include "parser/parse_relation.h"
+#include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
@@ -50,7 +52,8 @@
 static const char *const event_cols[EV_NCOLS] = {
 	"event_id", "entity_id", "version", "hlc", "origin_node", "module", "kind",
 	"event_type", "patch", "state", "meta", "handshake", "causal_deps",
-	"vclock", "schema_version", "request_digest", "txid", "recorded_at"
+	"vclock", "schema_version", "request_digest", "txid", "recorded_at",
+	"actor", "caller_meta"
 };
 
 static const char *const entity_cols[EN_NCOLS] = {
@@ -96,6 +99,19 @@ target_rte(Oid relid)
 }
 
 /*
+ * Column numbers of ws.events.  The columns 1.1 added are optional: a
+ * database still at 1.0 (restored, not yet updated) writes events without
+ * them.
+ */
+static void
+event_columns(WsWriter *w)
+{
+	ws_column_numbers(w->events_rel, event_cols, EV_NCOLS_1_0, w->ev_att);
+	for (int i = EV_NCOLS_1_0; i < EV_NCOLS; i++)
+		w->ev_att[i] = attnameAttNum(w->events_rel, event_cols[i], false);
+}
+
+/*
  * Open ws.events and ws.entities for writing.  Pair with ws_writer_end; an
  * error in between is cleaned up by transaction abort.
  */
@@ -112,7 +128,7 @@ ws_writer_begin(WsWriter *w)
 	w->entities = open_target(entities, 2, &w->entities_rel);
 	/* AFTER triggers (the foreign keys) find their relations here */
 	w->estate->es_opened_result_relations = list_make2(w->events, w->entities);
-	ws_column_numbers(w->events_rel, event_cols, EV_NCOLS, w->ev_att);
+	event_columns(w);
 	ws_column_numbers(w->entities_rel, entity_cols, EN_NCOLS, w->en_att);
 
 	w->estate->es_snapshot = GetActiveSnapshot();
@@ -137,7 +153,7 @@ ws_writer_begin_events(WsWriter *w)
 	ExecInitRangeTable(w->estate, list_make1(target_rte(events)));
 	w->events = open_target(events, 1, &w->events_rel);
 	w->estate->es_opened_result_relations = list_make1(w->events);
-	ws_column_numbers(w->events_rel, event_cols, EV_NCOLS, w->ev_att);
+	event_columns(w);
 	w->estate->es_snapshot = GetActiveSnapshot();
 	w->event_slot = table_slot_create(w->events_rel, &w->estate->es_tupleTable);
 	AfterTriggerBeginQuery();
@@ -186,10 +202,22 @@ fill_slot(WsWriter *w, TupleTableSlot *slot, const AttrNumber *att, int n,
 	}
 	for (int i = 0; i < n; i++)
 	{
+		if (att[i] == InvalidAttrNumber)
+			continue;
 		slot->tts_values[att[i] - 1] = values[i];
 		slot->tts_isnull[att[i] - 1] = nulls[i];
 	}
 	ExecStoreVirtualTuple(slot);
+}
+
+/*
+ * The actor column's value for role: its name when the event is written.
+ * The role is the calling one (current_user), whose grant was checked.
+ */
+Datum
+ws_actor_datum(Oid role)
+{
+	return CStringGetTextDatum(GetUserNameFromId(role, false));
 }
 
 /* Insert an event row; values and nulls in WsEventCol order. */

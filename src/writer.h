@@ -35,8 +35,14 @@ typedef enum WsEventCol
 	EV_REQUEST_DIGEST,
 	EV_TXID,
 	EV_RECORDED_AT,
+	/* since 1.1; absent until ALTER EXTENSION worldstate UPDATE */
+	EV_ACTOR,
+	EV_CALLER_META,
 	EV_NCOLS
 } WsEventCol;
+
+/* The columns of ws.events that 1.0 has. */
+#define EV_NCOLS_1_0 EV_ACTOR
 
 /* Columns of ws.entities. */
 typedef enum WsEntityCol
@@ -69,6 +75,7 @@ typedef struct WsWriter
 } WsWriter;
 
 extern void ws_writer_begin(WsWriter *w);
+extern Datum ws_actor_datum(Oid role);
 extern void ws_writer_begin_events(WsWriter *w);
 extern void ws_writer_end(WsWriter *w);
 extern void ws_writer_insert_event(WsWriter *w, const Datum *values, const bool *nulls);

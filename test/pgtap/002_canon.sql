@@ -156,18 +156,18 @@ SELECT is_empty($$SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid 
                 'the owner of schema ws owns every ws table');
 
 -- signatures (DESIGN.md section 6)
-SELECT has_function('ws', 'create_entity', ARRAY['text', 'text', 'text', 'jsonb', 'text', 'uuid']);
-SELECT function_returns('ws', 'create_entity', ARRAY['text', 'text', 'text', 'jsonb', 'text', 'uuid'], 'ws.entities');
-SELECT has_function('ws', 'transition', ARRAY['text', 'jsonb', 'bigint', 'text', 'uuid', 'text', 'uuid[]', 'text']);
-SELECT function_returns('ws', 'transition', ARRAY['text', 'jsonb', 'bigint', 'text', 'uuid', 'text', 'uuid[]', 'text'], 'ws.entities');
+SELECT has_function('ws', 'create_entity', ARRAY['text', 'text', 'text', 'jsonb', 'text', 'uuid', 'jsonb']);
+SELECT function_returns('ws', 'create_entity', ARRAY['text', 'text', 'text', 'jsonb', 'text', 'uuid', 'jsonb'], 'ws.entities');
+SELECT has_function('ws', 'transition', ARRAY['text', 'jsonb', 'bigint', 'text', 'uuid', 'text', 'uuid[]', 'text', 'jsonb']);
+SELECT function_returns('ws', 'transition', ARRAY['text', 'jsonb', 'bigint', 'text', 'uuid', 'text', 'uuid[]', 'text', 'jsonb'], 'ws.entities');
 SELECT has_function('ws', 'transition_many', ARRAY['jsonb']);
 SELECT function_returns('ws', 'transition_many', ARRAY['jsonb'], 'setof ws.entities');
-SELECT has_function('ws', 'retire_entity', ARRAY['text', 'bigint', 'text']);
-SELECT function_returns('ws', 'retire_entity', ARRAY['text', 'bigint', 'text'], 'ws.entities');
-SELECT has_function('ws', 'link', ARRAY['text', 'text', 'text', 'jsonb', 'text']);
-SELECT function_returns('ws', 'link', ARRAY['text', 'text', 'text', 'jsonb', 'text'], 'ws.relationships');
-SELECT has_function('ws', 'unlink', ARRAY['text', 'text', 'text', 'text']);
-SELECT function_returns('ws', 'unlink', ARRAY['text', 'text', 'text', 'text'], 'ws.relationships');
+SELECT has_function('ws', 'retire_entity', ARRAY['text', 'bigint', 'text', 'jsonb']);
+SELECT function_returns('ws', 'retire_entity', ARRAY['text', 'bigint', 'text', 'jsonb'], 'ws.entities');
+SELECT has_function('ws', 'link', ARRAY['text', 'text', 'text', 'jsonb', 'text', 'jsonb']);
+SELECT function_returns('ws', 'link', ARRAY['text', 'text', 'text', 'jsonb', 'text', 'jsonb'], 'ws.relationships');
+SELECT has_function('ws', 'unlink', ARRAY['text', 'text', 'text', 'text', 'jsonb']);
+SELECT function_returns('ws', 'unlink', ARRAY['text', 'text', 'text', 'text', 'jsonb'], 'ws.relationships');
 SELECT has_function('ws', 'define_kind', ARRAY['text', 'text', 'text', 'text[]']);
 SELECT function_returns('ws', 'define_kind', ARRAY['text', 'text', 'text', 'text[]'], 'void');
 SELECT has_function('ws', 'add_constraint', ARRAY['text', 'text', 'jsonpath', 'boolean']);
@@ -185,20 +185,20 @@ SELECT function_returns('ws', 'delete_snapshot', ARRAY['bigint'], 'void');
 
 -- parameter names and defaults are API too: callers write
 -- expected_version => 3, event_id => ..., handshake => ...
-SELECT is((SELECT proargnames FROM pg_proc WHERE oid = 'ws.create_entity(text, text, text, jsonb, text, uuid)'::regprocedure),
-          ARRAY['entity_id', 'kind', 'module', 'state', 'handshake', 'event_id'],
+SELECT is((SELECT proargnames FROM pg_proc WHERE oid = 'ws.create_entity(text, text, text, jsonb, text, uuid, jsonb)'::regprocedure),
+          ARRAY['entity_id', 'kind', 'module', 'state', 'handshake', 'event_id', 'meta'],
           'ws.create_entity parameter names');
-SELECT is((SELECT proargnames FROM pg_proc WHERE oid = 'ws.transition(text, jsonb, bigint, text, uuid, text, uuid[], text)'::regprocedure),
-          ARRAY['entity_id', 'patch', 'expected_version', 'handshake', 'event_id', 'event_type', 'causal_deps', 'consistency'],
+SELECT is((SELECT proargnames FROM pg_proc WHERE oid = 'ws.transition(text, jsonb, bigint, text, uuid, text, uuid[], text, jsonb)'::regprocedure),
+          ARRAY['entity_id', 'patch', 'expected_version', 'handshake', 'event_id', 'event_type', 'causal_deps', 'consistency', 'meta'],
           'ws.transition parameter names');
 SELECT is((SELECT proargnames FROM pg_proc WHERE oid = 'ws.transition_many(jsonb)'::regprocedure),
           ARRAY['updates'], 'ws.transition_many parameter names');
-SELECT is((SELECT proargnames FROM pg_proc WHERE oid = 'ws.retire_entity(text, bigint, text)'::regprocedure),
-          ARRAY['entity_id', 'expected_version', 'handshake'], 'ws.retire_entity parameter names');
-SELECT is((SELECT proargnames FROM pg_proc WHERE oid = 'ws.link(text, text, text, jsonb, text)'::regprocedure),
-          ARRAY['from_id', 'rel', 'to_id', 'props', 'handshake'], 'ws.link parameter names');
-SELECT is((SELECT proargnames FROM pg_proc WHERE oid = 'ws.unlink(text, text, text, text)'::regprocedure),
-          ARRAY['from_id', 'rel', 'to_id', 'handshake'], 'ws.unlink parameter names');
+SELECT is((SELECT proargnames FROM pg_proc WHERE oid = 'ws.retire_entity(text, bigint, text, jsonb)'::regprocedure),
+          ARRAY['entity_id', 'expected_version', 'handshake', 'meta'], 'ws.retire_entity parameter names');
+SELECT is((SELECT proargnames FROM pg_proc WHERE oid = 'ws.link(text, text, text, jsonb, text, jsonb)'::regprocedure),
+          ARRAY['from_id', 'rel', 'to_id', 'props', 'handshake', 'meta'], 'ws.link parameter names');
+SELECT is((SELECT proargnames FROM pg_proc WHERE oid = 'ws.unlink(text, text, text, text, jsonb)'::regprocedure),
+          ARRAY['from_id', 'rel', 'to_id', 'handshake', 'meta'], 'ws.unlink parameter names');
 SELECT is((SELECT proargnames FROM pg_proc WHERE oid = 'ws.define_kind(text, text, text, text[])'::regprocedure),
           ARRAY['kind', 'module', 'policy', 'counters'], 'ws.define_kind parameter names');
 SELECT is((SELECT proargnames FROM pg_proc WHERE oid = 'ws.add_constraint(text, text, jsonpath, boolean)'::regprocedure),
@@ -217,8 +217,8 @@ SELECT is((SELECT string_agg(p.proname || ':' || p.pronargdefaults, ', ' ORDER B
              AND p.proname IN ('create_entity', 'transition', 'transition_many', 'retire_entity', 'link',
                                'unlink', 'define_kind', 'add_constraint', 'register_module', 'grant_module',
                                'drop_constraint', 'revoke_module')),
-          'add_constraint:1, create_entity:2, define_kind:2, drop_constraint:0, grant_module:1, link:2, '
-          'register_module:1, retire_entity:2, revoke_module:0, transition:6, transition_many:0, unlink:1',
+          'add_constraint:1, create_entity:3, define_kind:2, drop_constraint:0, grant_module:1, link:3, '
+          'register_module:1, retire_entity:3, revoke_module:0, transition:7, transition_many:0, unlink:2',
           'one signature each, with the optional parameters of DESIGN.md (name:number of defaults)');
 
 -- a fixed search_path on every state-changing function
@@ -283,12 +283,12 @@ SELECT results_eq(
              WHERE has_function_privilege(r, %L, 'EXECUTE') ORDER BY r$$, f),
     ARRAY['ws_admin', 'ws_writer'],
     f || ' is executable by ws_writer and ws_admin only')
-FROM unnest(ARRAY['ws.create_entity(text, text, text, jsonb, text, uuid)',
-                  'ws.transition(text, jsonb, bigint, text, uuid, text, uuid[], text)',
+FROM unnest(ARRAY['ws.create_entity(text, text, text, jsonb, text, uuid, jsonb)',
+                  'ws.transition(text, jsonb, bigint, text, uuid, text, uuid[], text, jsonb)',
                   'ws.transition_many(jsonb)',
-                  'ws.retire_entity(text, bigint, text)',
-                  'ws.link(text, text, text, jsonb, text)',
-                  'ws.unlink(text, text, text, text)',
+                  'ws.retire_entity(text, bigint, text, jsonb)',
+                  'ws.link(text, text, text, jsonb, text, jsonb)',
+                  'ws.unlink(text, text, text, text, jsonb)',
                   'ws.define_kind(text, text, text, text[])',
                   'ws.add_constraint(text, text, jsonpath, boolean)',
                   'ws.drop_constraint(text, text)']) WITH ORDINALITY AS ff(f, i)

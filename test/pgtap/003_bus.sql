@@ -87,8 +87,8 @@ SELECT is_empty($$SELECT r FROM unnest(ARRAY['public', 'ws_reader', 'ws_writer',
 -- signatures (DESIGN.md section 6), parameter names and defaults
 SELECT has_function('ws', 'register_event_schema', ARRAY['text', 'text', 'integer', 'jsonpath[]', 'interval']);
 SELECT function_returns('ws', 'register_event_schema', ARRAY['text', 'text', 'integer', 'jsonpath[]', 'interval'], 'void');
-SELECT has_function('ws', 'publish', ARRAY['text', 'text', 'jsonb', 'integer', 'text']);
-SELECT function_returns('ws', 'publish', ARRAY['text', 'text', 'jsonb', 'integer', 'text'], 'uuid');
+SELECT has_function('ws', 'publish', ARRAY['text', 'text', 'jsonb', 'integer', 'text', 'jsonb']);
+SELECT function_returns('ws', 'publish', ARRAY['text', 'text', 'jsonb', 'integer', 'text', 'jsonb'], 'uuid');
 SELECT has_function('ws', 'subscribe', ARRAY['text', 'text', 'text']);
 SELECT function_returns('ws', 'subscribe', ARRAY['text', 'text', 'text'], 'void');
 SELECT has_function('ws', 'unsubscribe', ARRAY['text']);
@@ -104,8 +104,8 @@ SELECT has_function('ws', 'refresh_derived', ARRAY['text']);
 SELECT has_function('ws', 'drop_derived', ARRAY['text']);
 SELECT is((SELECT proargnames FROM pg_proc WHERE oid = 'ws.register_event_schema(text, text, int, jsonpath[], interval)'::regprocedure),
           ARRAY['module', 'event_type', 'version', 'rules', 'grace'], 'ws.register_event_schema parameter names');
-SELECT is((SELECT proargnames FROM pg_proc WHERE oid = 'ws.publish(text, text, jsonb, int, text)'::regprocedure),
-          ARRAY['module', 'event_type', 'payload', 'schema_version', 'handshake'], 'ws.publish parameter names');
+SELECT is((SELECT proargnames FROM pg_proc WHERE oid = 'ws.publish(text, text, jsonb, int, text, jsonb)'::regprocedure),
+          ARRAY['module', 'event_type', 'payload', 'schema_version', 'handshake', 'meta'], 'ws.publish parameter names');
 SELECT is((SELECT proargnames FROM pg_proc WHERE oid = 'ws.subscribe(text, text, text)'::regprocedure),
           ARRAY['subscriber', 'module_pattern', 'event_type_pattern'], 'ws.subscribe parameter names');
 SELECT is((SELECT proargnames FROM pg_proc WHERE oid = 'ws.poll(text, int)'::regprocedure),
@@ -121,7 +121,7 @@ SELECT is((SELECT string_agg(p.proname || ':' || p.pronargdefaults, ', ' ORDER B
            WHERE p.pronamespace = 'ws'::regnamespace
              AND p.proname IN ('register_event_schema', 'publish', 'subscribe', 'unsubscribe', 'poll', 'ack',
                                'session_put', 'session_get', 'define_derived', 'refresh_derived', 'drop_derived')),
-          'ack:0, define_derived:0, drop_derived:0, poll:0, publish:2, refresh_derived:0, register_event_schema:1, '
+          'ack:0, define_derived:0, drop_derived:0, poll:0, publish:3, refresh_derived:0, register_event_schema:1, '
           'session_get:0, session_put:0, subscribe:0, unsubscribe:0',
           'one signature each, with the optional parameters (name:number of defaults)');
 
@@ -141,7 +141,7 @@ SELECT results_eq(
     ARRAY['ws_admin', 'ws_writer'],
     f || ' is executable by ws_writer and ws_admin only')
 FROM unnest(ARRAY['ws.register_event_schema(text, text, int, jsonpath[], interval)',
-                  'ws.publish(text, text, jsonb, int, text)',
+                  'ws.publish(text, text, jsonb, int, text, jsonb)',
                   'ws.subscribe(text, text, text)',
                   'ws.unsubscribe(text)',
                   'ws.poll(text, int)',

@@ -362,7 +362,7 @@ stop_consumer($r5);
 my ($n4, $seq_ok, $lsn4) = (0, 1, undef);
 for my $l (lines_of($file4))
 {
-	next unless $l =~ /"position":"([0-9A-F\/]+):(\d+)".*"patch":\{"n": \d+\}\}$/ && $l !~ /sentinel/;
+	next unless $l =~ /"position":"([0-9A-F\/]+):(\d+)".*"patch":\{"n": \d+\}(,"actor":"[^"]*")?\}$/ && $l !~ /sentinel/;
 	$lsn4 //= $1;
 	$n4++;
 	$seq_ok = 0 if $1 ne $lsn4 || $2 != $n4;

@@ -62,6 +62,10 @@ for my $name (sort keys %now)
 	is($node->safe_psql('old', $now{$name}), $then, "$name is what 1.0 answered");
 }
 
+# 1.1 records who made each event: the events written by 1.0 have no actor
+is($node->safe_psql('old', 'SELECT count(*) FROM ws.events WHERE actor IS NOT NULL OR caller_meta IS NOT NULL'),
+	'0', 'events written by 1.0 have no actor and no caller meta');
+
 # the updated world keeps working: versions continue, the snapshot restores
 # 1.1 grants have two tiers: a grant made under 1.0 is a writer grant
 is($node->safe_psql('old', q{SELECT string_agg(module || ':' || role::text || ':' || admin, ',') FROM ws.module_grants}),
@@ -78,6 +82,10 @@ is($node->safe_psql('old', q{
 	SET worldstate.handshake = '55-45-17';
 	SELECT version FROM ws.transition('p1', '{"coins": 1}')}), $v + 1,
 	'a transition after the update continues the version chain');
+is($node->safe_psql('old', q{
+	SELECT actor = current_user AND caller_meta IS NULL FROM ws.events
+	WHERE entity_id = 'p1' ORDER BY version DESC LIMIT 1}), 't',
+	'and records its actor');
 is($node->safe_psql('old', q{
 	SET worldstate.handshake = '55-45-17';
 	SELECT version FROM ws.create_entity('cart21', 'cart', 'shop', '{"items": 0}')}), '1',
