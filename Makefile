@@ -24,6 +24,7 @@ OBJS = \
 	src/hlc_parse.o \
 	src/vclock.o \
 	src/vclock_parse.o \
+	src/broadcast.o \
 	src/decoder.o \
 	src/worker.o \
 	src/query.o \
@@ -53,6 +54,7 @@ REGRESS = hlc hlc_errors hlc_order hlc_rules hlc_clock vclock settings \
 # 1.1: caller SQL and resources
 
 # 1.1: broadcast integrity
+REGRESS += decode_forged
 
 # 1.1: the README's examples
 
