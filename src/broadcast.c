@@ -123,7 +123,8 @@ key_file_create(uint8 *key)
 	if (fd < 0)
 		ereport(FATAL,
 				(errcode_for_file_access(),
-				 errmsg("could not create file \"%s\": %m", WS_KEY_FILE_TMP)));
+				 errmsg("could not create file \"%s\": %m", WS_KEY_FILE_TMP),
+				 errhint("The server's OS user must be able to write the data directory; worldstate keeps its broadcast key there.")));
 	errno = 0;
 	if (write(fd, key, WS_KEY_LEN) != WS_KEY_LEN)
 	{
@@ -131,12 +132,14 @@ key_file_create(uint8 *key)
 			errno = ENOSPC;
 		ereport(FATAL,
 				(errcode_for_file_access(),
-				 errmsg("could not write file \"%s\": %m", WS_KEY_FILE_TMP)));
+				 errmsg("could not write file \"%s\": %m", WS_KEY_FILE_TMP),
+				 errhint("The server's OS user must be able to write the data directory; worldstate keeps its broadcast key there.")));
 	}
 	if (CloseTransientFile(fd) != 0)
 		ereport(FATAL,
 				(errcode_for_file_access(),
-				 errmsg("could not close file \"%s\": %m", WS_KEY_FILE_TMP)));
+				 errmsg("could not close file \"%s\": %m", WS_KEY_FILE_TMP),
+				 errhint("The server's OS user must be able to write the data directory; worldstate keeps its broadcast key there.")));
 	/* fsyncs the file, renames it and fsyncs the directory */
 	durable_rename(WS_KEY_FILE_TMP, WS_KEY_FILE, FATAL);
 	ereport(LOG,

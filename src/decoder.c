@@ -6,8 +6,8 @@
  * A slot created with `pg_create_logical_replication_slot('s', 'worldstate')`
  * turns the WAL of one database into one JSON object per line, for every
  * insert into ws.events and every logical decoding message with prefix
- * "worldstate" (rejections, heartbeats, snapshot announcements); nothing
- * else of the database is broadcast.
+ * "worldstate" that worldstate wrote (rejections, heartbeats, snapshot
+ * announcements); nothing else of the database is broadcast.
  *
  * Design:
  *
@@ -26,9 +26,16 @@
  *   stream-changes they are streamed before they commit.
  *
  * - JSON values of the event (patch, state, meta) are written from the
- *   stored jsonb with JsonbToCString, so numbers keep every digit.  Messages
- *   are parsed with PostgreSQL's JSON parser and written again member by
- *   member, with number tokens copied verbatim.
+ *   stored jsonb with JsonbToCString, so numbers keep every digit.
+ *
+ * - Messages are authenticated, never parsed (broadcast.c): any role can
+ *   write one with pg_logical_emit_message, so a message becomes a line
+ *   only when its HMAC tag checks out with the cluster's key, and its
+ *   members, which worldstate wrote, are copied verbatim.  Anything else
+ *   with the prefix is dropped, counted and warned of (rate-limited), and
+ *   decoding goes on: no message, however deep or large, can stop a slot.
+ *   The option pretty re-indents a composed line in one pass without
+ *   recursion, for the same reason.
  *
  * - Every line carries "handshake", "format_version", "kind" and
  *   "position".  A position is "<LSN>:<n>": the LSN is the end of the WAL
