@@ -12,7 +12,9 @@
  * Design:
  *
  * - ws.events is recognised by its OID, resolved through the catalogs (the
- *   historic snapshot of the change being decoded) once and then cached; the
+ *   historic snapshot of the change being decoded) once and then cached --
+ *   the table named so that is a member of extension worldstate, so a
+ *   look-alike in a database without the extension is never broadcast; the
  *   cache is dropped by relcache and syscache (pg_namespace, pg_class)
  *   invalidations, which the reorder buffer replays as decoding crosses
  *   catalog changes, and checked again at the start of every transaction.
@@ -53,7 +55,10 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "catalog/dependency.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_class.h"
+#include "commands/extension.h"
 #include "catalog/pg_type.h"
 #include "nodes/parsenodes.h"
 #include "replication/logical.h"
@@ -214,6 +219,8 @@ static void
 ws_events_resolve(void)
 {
 	Oid			nsp;
+	Oid			relid;
+	Oid			ext;
 
 	if (ws_events_rel.valid)
 		return;
@@ -223,7 +230,12 @@ ws_events_resolve(void)
 	ws_events_rel.cols_valid = false;
 	ws_events_rel.relid = InvalidOid;
 	nsp = get_namespace_oid("ws", true);
-	ws_events_rel.relid = OidIsValid(nsp) ? get_relname_relid("events", nsp) : InvalidOid;
+	relid = OidIsValid(nsp) ? get_relname_relid("events", nsp) : InvalidOid;
+	/* only the extension's own table: a look-alike in a database without it is not */
+	ext = get_extension_oid("worldstate", true);
+	if (OidIsValid(relid) && OidIsValid(ext) &&
+		getExtensionOfObject(RelationRelationId, relid) == ext)
+		ws_events_rel.relid = relid;
 }
 
 /*

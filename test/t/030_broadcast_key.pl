@@ -1,3 +1,7 @@
+# Broadcast trust.  Event lines come only from the extension's own
+# ws.events: in a database without worldstate, a look-alike ws.events
+# made by an ordinary role is not broadcast.
+#
 # The broadcast key: created by the postmaster on the first start with the
 # library preloaded, in $PGDATA/worldstate.key, readable by the server's
 # OS user only, and kept across a restart and a crash, so a message written
@@ -55,6 +59,24 @@ is($stdout, 'heartbeat', 'only the message made with the new key is broadcast');
 like($stderr, qr/drops a message that worldstate did not write/, 'the old one is dropped with a warning');
 is($node->safe_psql('postgres', "SELECT value FROM ws.stats() WHERE name = 'broadcast_messages_dropped'"),
 	'1', 'and counted');
+
+# a look-alike ws.events in a database where worldstate is not installed
+$node->safe_psql('postgres', q{
+	CREATE ROLE regress_mimic LOGIN;
+	CREATE DATABASE mimic OWNER regress_mimic;
+});
+$node->safe_psql('mimic', "SELECT pg_create_logical_replication_slot('m', 'worldstate')");
+$node->safe_psql('mimic', q{
+	SET ROLE regress_mimic;
+	CREATE SCHEMA ws;
+	CREATE TABLE ws.events (event_id uuid, entity_id text, kind text, version bigint, hlc uuid,
+		origin_node int, module text, event_type text, patch jsonb, handshake text);
+	INSERT INTO ws.events VALUES (gen_random_uuid(), 'e1', 'k', 1, gen_random_uuid(), 0, 'game',
+		'update', '{"coins": 1000000}', '55-45-17');
+});
+is($node->safe_psql('mimic', "SELECT count(*) FROM pg_logical_slot_get_changes('m', NULL, NULL)"),
+	'0', 'a look-alike ws.events is not broadcast');
+$node->safe_psql('mimic', "SELECT pg_drop_replication_slot('m')");
 
 $node->stop;
 done_testing();
