@@ -24,6 +24,7 @@ OBJS = \
 	src/hlc_parse.o \
 	src/vclock.o \
 	src/vclock_parse.o \
+	src/broadcast.o \
 	src/decoder.o \
 	src/worker.o \
 	src/query.o \
@@ -58,6 +59,7 @@ REGRESS += module_tiers module_catalog
 REGRESS += derived_security snapshot_isolation caller_bounds
 
 # 1.1: broadcast integrity
+REGRESS += decode_forged
 
 # 1.1: the README's examples
 

@@ -1,6 +1,8 @@
--- Option modules: only events of the listed modules (a comma-separated
--- list; double quotes keep commas and spaces in a name).  Lines without a
--- module (rejections, heartbeats) are not filtered by it.
+-- Option modules: only events and rejections of the listed modules (a
+-- comma-separated list; double quotes keep commas and spaces in a name).
+-- A rejection carries the module of its entity; one that names no module
+-- (no such entity) is left out by the option.  Node-wide lines
+-- (heartbeats, snapshots) are not filtered by it.
 \set SHOW_CONTEXT never
 SET worldstate.handshake = '55-45-17';
 \i sql/include/decode_helpers.sql
@@ -17,10 +19,12 @@ SELECT version FROM ws.create_entity('dm_a1', 'dec_mod_a_thing', 'dec_mod_a', '{
 SELECT version FROM ws.create_entity('dm_b1', 'dec_mod_b_thing', 'dec_mod_b', '{"n": 2}');
 SELECT version FROM ws.create_entity('dm_c1', 'dec_mod_c_thing', 'dec mod,c', '{"n": 3}');
 SELECT version FROM ws.transition('dm_a1', '{"n": 10}');
--- a refused change: broadcast whatever the module filter
+-- a refused change of module dec_mod_b: filtered like its events
 SELECT ws.transition('dm_b1', '{"n": 20}', expected_version => 9);
--- a message that names a module is filtered like an event
-SELECT 'emitted' FROM pg_logical_emit_message(false, 'worldstate', '{"kind": "snapshot_start", "module": "dec_mod_b", "snapshot_id": 1}');
+-- a refused change of no module (the entity does not exist)
+SELECT ws.transition('dm_nobody', '{"n": 1}');
+-- a node-wide line: never filtered by module
+SELECT ws.heartbeat() IS NOT NULL AS heartbeat;
 SELECT version FROM ws.transition('dm_b1', '{"n": 21}');
 
 -- no filter
@@ -31,7 +35,7 @@ SELECT * FROM pg_temp.peek('ws_decode_modules', 'modules', 'dec_mod_a');
 SELECT * FROM pg_temp.peek('ws_decode_modules', 'modules', 'dec_mod_a , dec_mod_b');
 -- a name with a comma and a space, quoted
 SELECT * FROM pg_temp.peek('ws_decode_modules', 'modules', '"dec mod,c"');
--- a module that has no events: only the lines without a module
+-- a module that has no events: only the node-wide lines
 SELECT * FROM pg_temp.peek('ws_decode_modules', 'modules', 'dec_mod_none');
 -- names are case-sensitive, like module names
 SELECT count(*) FROM pg_temp.peek('ws_decode_modules', 'modules', 'DEC_MOD_A');

@@ -1,6 +1,7 @@
 -- Refused changes are broadcast as "rejected" lines (SQLSTATE, entity,
--- reason, origin), non-transactional, so they arrive although the
--- refused transaction rolls back; its other events do not.
+-- module, reason, origin), non-transactional, so they arrive although the
+-- refused transaction rolls back; its other events do not.  They are
+-- flushed at once: no later commit is needed for a consumer to see them.
 \set SHOW_CONTEXT never
 SET worldstate.handshake = '55-45-17';
 \i sql/include/decode_helpers.sql
@@ -26,15 +27,21 @@ CREATE ROLE regress_dec_rej_app;
 GRANT ws_writer TO regress_dec_rej_app;
 SET ROLE regress_dec_rej_app;
 SELECT ws.transition('dr1', '{"balance": 1}');
+SELECT ws.create_entity('dr3', 'dec_rej_account', 'dec_rej', '{"balance": 1}');
 RESET ROLE;
+-- refusals of what does not exist yet name the module asked for
+SELECT ws.create_entity('dr5', 'dec_rej_account', 'dec_rej', '{"balance": -1}');
+SELECT ws.publish('dec_rej', 'no_such_schema', '{}');
 -- a transaction that wrote an event, then was refused: the rejection
 -- arrives, the event does not
 BEGIN;
 SELECT version FROM ws.transition('dr1', '{"balance": 5}');
 SELECT ws.transition('dr1', '{"balance": 1}', expected_version => 1);
 ROLLBACK;
--- the rejections are in the WAL but not flushed yet: a commit flushes them
-SELECT version FROM ws.transition('dr1', '{"balance": 1}');
+-- each rejection is flushed before its error returns: decodable now,
+-- with nothing written after it (a wrong handshake is refused before the
+-- transaction has an id, so not even an abort record follows it)
+SELECT ws.create_entity('dr4', 'dec_rej_account', 'dec_rej', '{"balance": 1}', handshake => '00-00-00');
 
 SELECT * FROM pg_temp.broadcast('ws_decode_rejected');
 

@@ -376,7 +376,7 @@ check_payload(const WsSchemaVersion *v, const char *module, const char *event_ty
 {
 	for (int i = 0; i < v->nrules; i++)
 		if (!ws_jsonpath_holds(payload, v->rules[i]))
-			ws_reject(WS_STAT_REJECT_SCHEMA, ERRCODE_WS_SCHEMA_MISMATCH, entity_id,
+			ws_reject_module(module, WS_STAT_REJECT_SCHEMA, ERRCODE_WS_SCHEMA_MISMATCH, entity_id,
 					  entity_id ? psprintf("The event of entity \"%s\" is checked against the latest version of the schema.", entity_id)
 					  : NULL,
 					  "Change the payload so that every rule of the schema holds.",
@@ -396,7 +396,7 @@ accepted_version(const WsEventSchema *s, int32 version, const char *module,
 	int			i;
 
 	if (s->nversions == 0)
-		ws_reject(WS_STAT_REJECT_SCHEMA, ERRCODE_WS_SCHEMA_MISMATCH, NULL,
+		ws_reject_module(module, WS_STAT_REJECT_SCHEMA, ERRCODE_WS_SCHEMA_MISMATCH, NULL,
 				  "Every published event must match a registered event schema.",
 				  psprintf("Register one with ws.register_event_schema('%s', '%s', 1, rules).",
 						   module, event_type),
@@ -412,7 +412,7 @@ accepted_version(const WsEventSchema *s, int32 version, const char *module,
 		initStringInfo(&known);
 		for (int j = 0; j < s->nversions; j++)
 			appendStringInfo(&known, "%s%d", j ? ", " : "", s->versions[j].version);
-		ws_reject(WS_STAT_REJECT_SCHEMA, ERRCODE_WS_SCHEMA_MISMATCH, NULL,
+		ws_reject_module(module, WS_STAT_REJECT_SCHEMA, ERRCODE_WS_SCHEMA_MISMATCH, NULL,
 				  psprintf("Registered versions: %s.", known.data),
 				  "Publish with one of the registered versions.",
 				  "event schema \"%s\" of module \"%s\" has no version %d",
@@ -428,7 +428,7 @@ accepted_version(const WsEventSchema *s, int32 version, const char *module,
 														TimestampTzGetDatum(superseded),
 														IntervalPGetDatum(&v->grace)));
 		if (clock_timestamp_now() >= until)
-			ws_reject(WS_STAT_REJECT_SCHEMA, ERRCODE_WS_SCHEMA_MISMATCH, NULL,
+			ws_reject_module(module, WS_STAT_REJECT_SCHEMA, ERRCODE_WS_SCHEMA_MISMATCH, NULL,
 					  psprintf("Version %d was superseded at %s; its grace period ended at %s.",
 							   version, timestamptz_text(superseded), timestamptz_text(until)),
 					  psprintf("Publish with schema_version => %d.",
@@ -670,7 +670,7 @@ bus_publish(PG_FUNCTION_ARGS)
 	handshake = PG_ARGISNULL(4) ? NULL : TextDatumGetCString(PG_GETARG_DATUM(4));
 	meta = ws_arg_meta(fcinfo, 5);
 
-	ws_check_handshake(handshake, NULL);
+	ws_check_handshake_module(handshake, NULL, module);
 
 	bus_begin(&saved);
 	ws_check_module_grant(caller, module, NULL);

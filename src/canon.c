@@ -14,16 +14,19 @@
  * SET search_path = pg_catalog, pg_temp.
  *
  * A refused change is reported twice: as the caller's ERROR, and, before
- * that, as a non-transactional logical decoding message with prefix
- * "worldstate", so consumers of the broadcast see the rejection although
- * the caller's transaction rolls back.  Rejections are also counted in
- * shared memory for ws.stats().
+ * that, as an authenticated non-transactional logical decoding message
+ * (broadcast.c) naming the module, so consumers of the broadcast see the
+ * rejection although the caller's transaction rolls back.  PostgreSQL 15
+ * does not flush WAL when a transaction aborts, so the message is flushed
+ * before the error is raised: otherwise it would wait for some later
+ * commit.  Rejections are also counted in shared memory for ws.stats().
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "access/xlog.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_namespace.h"
 #include "miscadmin.h"
@@ -36,6 +39,7 @@
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
 
+#include "broadcast.h"
 #include "canon.h"
 #include "errcodes.h"
 #include "hlc.h"
@@ -153,12 +157,14 @@ ws_text_arg(Datum d, bool isnull, const char *argname)
 	if (isnull)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s must not be null", argname)));
+				 errmsg("%s must not be null", argname),
+				 errhint("Pass a non-empty value for %s.", argname)));
 	s = TextDatumGetCString(d);
 	if (s[0] == '\0')
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s must not be empty", argname)));
+				 errmsg("%s must not be empty", argname),
+				 errhint("Pass a non-empty value for %s.", argname)));
 	return s;
 }
 
@@ -203,11 +209,11 @@ ws_check_module_grant(Oid caller, const char *module, const char *entity_id)
 {
 	if (module_allows(caller, module, false))
 		return;
-	ws_reject(WS_STAT_REJECT_PERMISSION, ERRCODE_INSUFFICIENT_PRIVILEGE, entity_id,
-			  psprintf("Role \"%s\" holds no grant of module \"%s\".",
-					   GetUserNameFromId(caller, false), module),
-			  psprintf("A ws_admin can allow it with ws.grant_module('%s', role).", module),
-			  "permission denied for module \"%s\"", module);
+	ws_reject_module(module, WS_STAT_REJECT_PERMISSION, ERRCODE_INSUFFICIENT_PRIVILEGE, entity_id,
+					 psprintf("Role \"%s\" holds no grant of module \"%s\".",
+							  GetUserNameFromId(caller, false), module),
+					 psprintf("A ws_admin can allow it with ws.grant_module('%s', role).", module),
+					 "permission denied for module \"%s\"", module);
 }
 
 /*
@@ -220,11 +226,11 @@ ws_check_module_admin(Oid caller, const char *module)
 {
 	if (module_allows(caller, module, true))
 		return;
-	ws_reject(WS_STAT_REJECT_PERMISSION, ERRCODE_INSUFFICIENT_PRIVILEGE, NULL,
-			  psprintf("Role \"%s\" is not an admin of module \"%s\": kinds, constraints and event schemas are for its admins.",
-					   GetUserNameFromId(caller, false), module),
-			  psprintf("A ws_admin can make a role an admin with ws.grant_module('%s', role, admin => true).", module),
-			  "permission denied to administer module \"%s\"", module);
+	ws_reject_module(module, WS_STAT_REJECT_PERMISSION, ERRCODE_INSUFFICIENT_PRIVILEGE, NULL,
+					 psprintf("Role \"%s\" is not an admin of module \"%s\": kinds, constraints and event schemas are for its admins.",
+							  GetUserNameFromId(caller, false), module),
+					 psprintf("A ws_admin can make a role an admin with ws.grant_module('%s', role, admin => true).", module),
+					 "permission denied to administer module \"%s\"", module);
 }
 
 /* Raise 42501 unless the calling role is ws_admin (or a superuser). */
@@ -243,12 +249,82 @@ ws_require_ws_admin(const char *function)
 }
 
 /*
- * Refuse a change: broadcast a "rejected" message (non-transactional, so it
- * survives the rollback), count it, and raise the error.
+ * The hint of a refused change whose caller gave none: what to do about it.
  */
-void
-ws_reject(WsStat stat, int sqlerrcode, const char *entity_id,
-		  const char *detail, const char *hint, const char *fmt,...)
+static const char *
+ws_reject_default_hint(WsStat stat)
+{
+	switch (stat)
+	{
+		case WS_STAT_REJECT_HANDSHAKE:
+			return "Present the handshake that worldstate.required_handshake names, with handshake => '...' or SET worldstate.handshake.";
+		case WS_STAT_REJECT_NO_ENTITY:
+			return "Check the ids given; ws.get_entity and ws.neighbors show what exists.";
+		case WS_STAT_REJECT_VERSION:
+			return "Read the entity again with ws.get_entity and retry with its current version.";
+		case WS_STAT_REJECT_RETIRED:
+			return "A retired entity accepts no change; create a new entity instead.";
+		case WS_STAT_REJECT_IDEMPOTENCY:
+			return "Use a new event_id for a new update.";
+		case WS_STAT_REJECT_CONSTRAINT:
+			return "Change the update so that every constraint of the kind (ws.constraints) holds.";
+		case WS_STAT_REJECT_CAUSAL:
+			return "Retry once the events it depends on have arrived on this node.";
+		case WS_STAT_REJECT_PERMISSION:
+			return "Ask a ws_admin to grant the module to your role with ws.grant_module.";
+		case WS_STAT_REJECT_SCHEMA:
+			return "Make the payload match the module's registered event schema (ws.event_schemas).";
+		default:
+			return "Correct the request and retry.";
+	}
+}
+
+/*
+ * The module of an existing entity, for a rejection that names no module;
+ * NULL when there is no such entity.  Reads ws.entities as the owner.
+ */
+static char *
+ws_entity_module(const char *entity_id)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		args[1];
+	WsAsOwner	owner;
+	MemoryContext caller = CurrentMemoryContext;
+	char	   *module = NULL;
+
+	if (entity_id == NULL || SPI_connect() != SPI_OK_CONNECT)
+		return NULL;
+	ws_as_owner_begin(&owner);
+	if (plan == NULL)
+		plan = ws_prepare("SELECT module FROM ws.entities"
+						  " WHERE entity_id OPERATOR(pg_catalog.=) $1", 1, argtypes);
+	args[0] = CStringGetTextDatum(entity_id);
+	if (SPI_execute_plan(plan, args, NULL, true, 1) == SPI_OK_SELECT && SPI_processed == 1)
+	{
+		char	   *m = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+
+		if (m != NULL)
+			module = MemoryContextStrdup(caller, m);
+	}
+	ws_as_owner_end(&owner);
+	SPI_finish();
+	return module;
+}
+
+static void ws_reject_v(const char *module, WsStat stat, int sqlerrcode,
+						const char *entity_id, const char *detail, const char *hint,
+						const char *fmt, va_list args) pg_attribute_printf(7, 0) pg_attribute_noreturn();
+
+/*
+ * Refuse a change: broadcast a "rejected" message (non-transactional, so it
+ * survives the rollback) and flush it, so that consumers see it now
+ * although nothing else may be written for a long time; count it, and
+ * raise the error.  module NULL: the module of entity_id, when it exists.
+ */
+static void
+ws_reject_v(const char *module, WsStat stat, int sqlerrcode, const char *entity_id,
+			const char *detail, const char *hint, const char *fmt, va_list args)
 {
 	StringInfoData msg;
 	StringInfoData json;
@@ -256,42 +332,67 @@ ws_reject(WsStat stat, int sqlerrcode, const char *entity_id,
 	initStringInfo(&msg);
 	for (;;)
 	{
-		va_list		args;
+		va_list		copy;
 		int			needed;
 
-		va_start(args, fmt);
-		needed = appendStringInfoVA(&msg, fmt, args);
-		va_end(args);
+		va_copy(copy, args);
+		needed = appendStringInfoVA(&msg, fmt, copy);
+		va_end(copy);
 		if (needed == 0)
 			break;
 		enlargeStringInfo(&msg, needed);
 	}
+	if (module == NULL)
+		module = ws_entity_module(entity_id);
 
 	initStringInfo(&json);
-	appendStringInfoString(&json, "{\"kind\":\"rejected\",\"sqlstate\":");
+	appendStringInfoString(&json, "\"sqlstate\":");
 	escape_json(&json, unpack_sql_state(sqlerrcode));
 	appendStringInfoString(&json, ",\"entity_id\":");
 	if (entity_id)
 		escape_json(&json, entity_id);
 	else
 		appendStringInfoString(&json, "null");
+	appendStringInfoString(&json, ",\"module\":");
+	if (module)
+		escape_json(&json, module);
+	else
+		appendStringInfoString(&json, "null");
 	appendStringInfoString(&json, ",\"reason\":");
 	escape_json(&json, msg.data);
-	appendStringInfo(&json, ",\"origin\":%d}", ws_node_id);
-	LogLogicalMessage("worldstate", json.data, json.len, false);
+	appendStringInfo(&json, ",\"origin\":%d", ws_node_id);
+	XLogFlush(ws_broadcast_emit("rejected", module, json.data, false));
 
 	ws_stats_count(stat);
 
 	ereport(ERROR,
 			(errcode(sqlerrcode),
-			 errmsg_internal("%s", msg.data),
+			 errmsg("%s", msg.data),
 			 detail ? errdetail_internal("%s", detail) : 0,
-			 hint ? errhint("%s", hint) : 0));
+			 errhint("%s", hint ? hint : ws_reject_default_hint(stat))));
 }
 
-/* Raise WS401 unless the presented handshake is the required one. */
+/*
+ * Refuse a change of module's state (NULL: the module of entity_id, when
+ * it exists); see ws_reject_v.  ws_reject is this with module NULL.
+ */
 void
-ws_check_handshake(const char *given, const char *entity_id)
+ws_reject_module(const char *module, WsStat stat, int sqlerrcode, const char *entity_id,
+				 const char *detail, const char *hint, const char *fmt,...)
+{
+	va_list		args;
+
+	va_start(args, fmt);
+	ws_reject_v(module, stat, sqlerrcode, entity_id, detail, hint, fmt, args);
+	va_end(args);
+}
+
+/*
+ * Raise WS401 unless the presented handshake is the required one; the
+ * rejection names module, or (NULL) the module of entity_id.
+ */
+void
+ws_check_handshake_module(const char *given, const char *entity_id, const char *module)
 {
 	const char *h = given ? given : ws_handshake;
 	const char *required = ws_required_handshake ? ws_required_handshake : "";
@@ -299,15 +400,22 @@ ws_check_handshake(const char *given, const char *entity_id)
 	if (required[0] == '\0')
 		return;
 	if (h == NULL || h[0] == '\0')
-		ws_reject(WS_STAT_REJECT_HANDSHAKE, ERRCODE_WS_HANDSHAKE, entity_id,
-				  "Every change must present the handshake.",
-				  "Pass handshake => '...' or SET worldstate.handshake.",
-				  "missing handshake");
+		ws_reject_module(module, WS_STAT_REJECT_HANDSHAKE, ERRCODE_WS_HANDSHAKE, entity_id,
+						 "Every change must present the handshake.",
+						 "Pass handshake => '...' or SET worldstate.handshake.",
+						 "missing handshake");
 	if (strcmp(h, required) != 0)
-		ws_reject(WS_STAT_REJECT_HANDSHAKE, ERRCODE_WS_HANDSHAKE, entity_id,
-				  "The handshake presented does not match worldstate.required_handshake.",
-				  NULL,
-				  "invalid handshake \"%s\"", h);
+		ws_reject_module(module, WS_STAT_REJECT_HANDSHAKE, ERRCODE_WS_HANDSHAKE, entity_id,
+						 "The handshake presented does not match worldstate.required_handshake.",
+						 NULL,
+						 "invalid handshake \"%s\"", h);
+}
+
+/* Raise WS401 unless the presented handshake is the required one. */
+void
+ws_check_handshake(const char *given, const char *entity_id)
+{
+	ws_check_handshake_module(given, entity_id, NULL);
 }
 
 /* The handshake stored with an event: what was presented. */

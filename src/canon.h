@@ -35,13 +35,17 @@ extern void ws_check_module_grant(Oid caller, const char *module, const char *en
 extern void ws_check_module_admin(Oid caller, const char *module);
 extern void ws_require_ws_admin(const char *function);
 
-extern void ws_reject(WsStat stat, int sqlerrcode, const char *entity_id,
-					  const char *detail, const char *hint,
-					  const char *fmt,...) pg_attribute_printf(6, 7) pg_attribute_noreturn();
+extern void ws_reject_module(const char *module, WsStat stat, int sqlerrcode,
+							 const char *entity_id, const char *detail, const char *hint,
+							 const char *fmt,...) pg_attribute_printf(7, 8) pg_attribute_noreturn();
+/* refuse a change of entity_id, naming its module when it exists */
+#define ws_reject(...) ws_reject_module(NULL, __VA_ARGS__)
 
 extern char *ws_text_arg(Datum d, bool isnull, const char *argname);
 
 extern void ws_check_handshake(const char *given, const char *entity_id);
+extern void ws_check_handshake_module(const char *given, const char *entity_id,
+									  const char *module);
 extern const char *ws_presented_handshake(const char *given);
 extern void ws_new_event_id(pg_uuid_t *u);
 

@@ -6,13 +6,15 @@
  * A slot created with `pg_create_logical_replication_slot('s', 'worldstate')`
  * turns the WAL of one database into one JSON object per line, for every
  * insert into ws.events and every logical decoding message with prefix
- * "worldstate" (rejections, heartbeats, snapshot announcements); nothing
- * else of the database is broadcast.
+ * "worldstate" that worldstate wrote (rejections, heartbeats, snapshot
+ * announcements); nothing else of the database is broadcast.
  *
  * Design:
  *
  * - ws.events is recognised by its OID, resolved through the catalogs (the
- *   historic snapshot of the change being decoded) once and then cached; the
+ *   historic snapshot of the change being decoded) once and then cached --
+ *   the table named so that is a member of extension worldstate, so a
+ *   look-alike in a database without the extension is never broadcast; the
  *   cache is dropped by relcache and syscache (pg_namespace, pg_class)
  *   invalidations, which the reorder buffer replays as decoding crosses
  *   catalog changes, and checked again at the start of every transaction.
@@ -25,11 +27,17 @@
  *   buffer (logical_decoding_work_mem, spilling to disk), and with the option
  *   stream-changes they are streamed before they commit.
  *
- * - JSON values of the event (patch, state, meta, caller_meta) are
- *   written from the stored jsonb with JsonbToCString, so numbers keep
- *   every digit.  Messages
- *   are parsed with PostgreSQL's JSON parser and written again member by
- *   member, with number tokens copied verbatim.
+ * - JSON values of the event (patch, state, meta, caller_meta) are written
+ *   from the stored jsonb with JsonbToCString, so numbers keep every digit.
+ *
+ * - Messages are authenticated, never parsed (broadcast.c): any role can
+ *   write one with pg_logical_emit_message, so a message becomes a line
+ *   only when its HMAC tag checks out with the cluster's key, and its
+ *   members, which worldstate wrote, are copied verbatim.  Anything else
+ *   with the prefix is dropped, counted and warned of (rate-limited), and
+ *   decoding goes on: no message, however deep or large, can stop a slot.
+ *   The option pretty re-indents a composed line in one pass without
+ *   recursion, for the same reason.
  *
  * - Every line carries "handshake", "format_version", "kind" and
  *   "position".  A position is "<LSN>:<n>": the LSN is the end of the WAL
@@ -47,10 +55,11 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "catalog/dependency.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_class.h"
+#include "commands/extension.h"
 #include "catalog/pg_type.h"
-#include "common/jsonapi.h"
-#include "mb/pg_wchar.h"
 #include "nodes/parsenodes.h"
 #include "replication/logical.h"
 #include "utils/builtins.h"
@@ -64,8 +73,11 @@
 #include "utils/uuid.h"
 #include "utils/varlena.h"
 
+#include "broadcast.h"
 #include "decoder.h"
+#include "errcodes.h"
 #include "hlc.h"
+#include "stats.h"
 #include "worldstate.h"
 
 /* Broadcast kinds the option "kinds" selects from. */
@@ -104,6 +116,7 @@ typedef struct WsDecoderData
 	StringInfoData compact;		/* a line before it is written pretty */
 	uint64		seq;			/* lines of the transaction being replayed */
 	int			skipped;		/* changes skipped since progress was reported */
+	uint64		dropped;		/* messages dropped in this session */
 } WsDecoderData;
 
 /* Per streamed transaction (toplevel), across its stream chunks. */
@@ -113,6 +126,9 @@ typedef struct WsStreamTxn
 	bool		wrote;			/* any line written for it */
 	bool		chunk_open;		/* stream_start written for this chunk */
 } WsStreamTxn;
+
+/* Warn of the first dropped message of a session, then every this many. */
+#define WS_DROPPED_WARN_EVERY 1000
 
 /* Report progress to the walsender every this many skipped changes. */
 #define WS_SKIPPED_PROGRESS_EVERY 100
@@ -177,24 +193,6 @@ static bool ws_callbacks_registered = false;
 
 static void ws_option_error(DefElem *elem, const char *detail) pg_attribute_noreturn();
 
-/* Writes a JSON document again, compact or pretty; see ws_json_print. */
-typedef struct WsJsonPrinter
-{
-	StringInfo	out;
-	bool		pretty;
-	bool		members_only;	/* write the members of the root object only */
-	int			depth;			/* containers open */
-	bool		first;			/* nothing written yet in the innermost one */
-	bool		invalid;
-	bool		root_object;	/* the root was an object */
-	/* members_only: a member of the root being left out, and its value */
-	bool		skipping;
-	bool		capture_kind;
-	bool		capture_module;
-	char	   *kind;			/* the root's "kind", a string */
-	char	   *module;			/* the root's "module", when a string */
-} WsJsonPrinter;
-
 /* ---------------------------------------------------------------------
  * ws.events: which relation, which columns
  * ---------------------------------------------------------------------
@@ -225,6 +223,8 @@ static void
 ws_events_resolve(void)
 {
 	Oid			nsp;
+	Oid			relid;
+	Oid			ext;
 
 	if (ws_events_rel.valid)
 		return;
@@ -234,7 +234,12 @@ ws_events_resolve(void)
 	ws_events_rel.cols_valid = false;
 	ws_events_rel.relid = InvalidOid;
 	nsp = get_namespace_oid("ws", true);
-	ws_events_rel.relid = OidIsValid(nsp) ? get_relname_relid("events", nsp) : InvalidOid;
+	relid = OidIsValid(nsp) ? get_relname_relid("events", nsp) : InvalidOid;
+	/* only the extension's own table: a look-alike in a database without it is not */
+	ext = get_extension_oid("worldstate", true);
+	if (OidIsValid(relid) && OidIsValid(ext) &&
+		getExtensionOfObject(RelationRelationId, relid) == ext)
+		ws_events_rel.relid = relid;
 }
 
 /*
@@ -300,7 +305,8 @@ ws_option_error(DefElem *elem, const char *detail)
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 			 errmsg("invalid value \"%s\" for option \"%s\"",
 					elem->arg ? strVal(elem->arg) : "", elem->defname),
-			 errdetail_internal("%s", detail)));
+			 errdetail_internal("%s", detail),
+			 errhint("Correct the value of option \"%s\" and start decoding again.", elem->defname)));
 }
 
 /* A boolean option; given without a value it means true. */
@@ -412,7 +418,8 @@ ws_parse_options(LogicalDecodingContext *ctx, WsDecoderData *data, bool *stream_
 		if (seen & bit)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("option \"%s\" is given more than once", elem->defname)));
+					 errmsg("option \"%s\" is given more than once", elem->defname),
+					 errhint("Give each option once.")));
 		seen |= bit;
 
 		switch (bit)
@@ -468,209 +475,81 @@ ws_module_selected(const WsDecoderData *data, const char *module)
  * ---------------------------------------------------------------------
  */
 
-/* Newline and indentation of the current depth (pretty output). */
+/* Newline and indentation of depth (pretty output). */
 static void
-jp_newline(WsJsonPrinter *p)
+ws_indent(StringInfo out, int depth)
 {
-	appendStringInfoChar(p->out, '\n');
-	appendStringInfoSpaces(p->out, 4 * p->depth);
-}
-
-/* Separator before a member or element. */
-static void
-jp_member_start(WsJsonPrinter *p)
-{
-	if (!p->first)
-		appendStringInfoChar(p->out, ',');
-	p->first = false;
-	if (p->pretty)
-		jp_newline(p);
-}
-
-/* Opening bracket of an object or array. */
-static void
-jp_container_start(WsJsonPrinter *p, char bracket)
-{
-	p->capture_module = false;
-	if (p->skipping)
-	{
-		if (p->capture_kind)
-			p->invalid = true;
-		p->depth++;
-		return;
-	}
-	if (p->members_only && p->depth == 0)
-	{
-		/* the root: its members are written, its brackets are not */
-		if (bracket == '{')
-			p->root_object = true;
-		else
-			p->invalid = true;
-		p->depth = 1;
-		p->first = true;
-		return;
-	}
-	appendStringInfoChar(p->out, bracket);
-	p->depth++;
-	p->first = true;
-}
-
-/* Closing bracket of an object or array. */
-static void
-jp_container_end(WsJsonPrinter *p, char bracket)
-{
-	p->depth--;
-	if (p->skipping)
-	{
-		if (p->depth == 1)
-			p->skipping = false;
-		return;
-	}
-	if (p->members_only && p->depth == 0)
-		return;
-	if (p->pretty && !p->first)
-		jp_newline(p);
-	appendStringInfoChar(p->out, bracket);
-	p->first = false;
-}
-
-/* Semantic actions of the JSON parser: brackets of objects and arrays. */
-static void
-jp_object_start(void *state)
-{
-	jp_container_start(state, '{');
-}
-
-/* See jp_object_start. */
-static void
-jp_object_end(void *state)
-{
-	jp_container_end(state, '}');
-}
-
-/* See jp_object_start. */
-static void
-jp_array_start(void *state)
-{
-	jp_container_start(state, '[');
-}
-
-/* See jp_object_start. */
-static void
-jp_array_end(void *state)
-{
-	jp_container_end(state, ']');
+	appendStringInfoChar(out, '\n');
+	appendStringInfoSpaces(out, 4 * depth);
 }
 
 /*
- * A member name.  With members_only, the root's "kind" is captured rather
- * than written, and "handshake", "format_version" and "position", which
- * the plugin writes itself, are left out.
+ * Write the JSON of a line the plugin composed (valid JSON, strings
+ * escaped as escape_json does) again, indented by four spaces a level.
+ * One pass over the characters, without recursion, so no nesting depth
+ * can exhaust the stack; strings and numbers are copied verbatim.
  */
 static void
-jp_field_start(void *state, char *fname, bool isnull)
+ws_json_indent(StringInfo out, const char *json, int len)
 {
-	WsJsonPrinter *p = state;
+	int			depth = 0;
 
-	if (p->skipping)
-		return;
-	if (p->members_only && p->depth == 1)
+	for (int i = 0; i < len; i++)
 	{
-		if (strcmp(fname, "kind") == 0)
+		char		c = json[i];
+
+		switch (c)
 		{
-			if (p->kind != NULL)
-				p->invalid = true;
-			p->capture_kind = true;
-			p->skipping = true;
-			return;
+			case ' ':
+			case '\t':
+			case '\n':
+			case '\r':
+				break;
+			case '"':
+				{
+					int			start = i++;
+
+					for (; i < len && json[i] != '"'; i++)
+						if (json[i] == '\\')
+							i++;
+					appendBinaryStringInfo(out, json + start, Min(i, len - 1) - start + 1);
+				}
+				break;
+			case '{':
+			case '[':
+				{
+					int			next = i + 1;
+
+					while (next < len && (json[next] == ' ' || json[next] == '\n'))
+						next++;
+					appendStringInfoChar(out, c);
+					if (next < len && json[next] == (c == '{' ? '}' : ']'))
+					{
+						/* empty: {} or [] */
+						appendStringInfoChar(out, json[next]);
+						i = next;
+						break;
+					}
+					ws_indent(out, ++depth);
+				}
+				break;
+			case '}':
+			case ']':
+				ws_indent(out, --depth);
+				appendStringInfoChar(out, c);
+				break;
+			case ',':
+				appendStringInfoChar(out, ',');
+				ws_indent(out, depth);
+				break;
+			case ':':
+				appendStringInfoString(out, ": ");
+				break;
+			default:
+				appendStringInfoChar(out, c);
+				break;
 		}
-		if (strcmp(fname, "handshake") == 0 || strcmp(fname, "format_version") == 0 ||
-			strcmp(fname, "position") == 0)
-		{
-			p->skipping = true;
-			return;
-		}
-		p->capture_module = strcmp(fname, "module") == 0;
 	}
-	jp_member_start(p);
-	escape_json(p->out, fname);
-	appendStringInfoChar(p->out, ':');
-	if (p->pretty)
-		appendStringInfoChar(p->out, ' ');
-}
-
-/* An array element. */
-static void
-jp_element_start(void *state, bool isnull)
-{
-	WsJsonPrinter *p = state;
-
-	if (!p->skipping)
-		jp_member_start(p);
-}
-
-/* A scalar: strings escaped again, numbers and literals verbatim. */
-static void
-jp_scalar(void *state, char *token, JsonTokenType type)
-{
-	WsJsonPrinter *p = state;
-
-	if (p->skipping)
-	{
-		if (p->depth == 1)
-		{
-			if (p->capture_kind)
-			{
-				if (type == JSON_TOKEN_STRING)
-					p->kind = token;
-				else
-					p->invalid = true;
-				p->capture_kind = false;
-			}
-			p->skipping = false;
-		}
-		return;
-	}
-	if (p->members_only && p->depth == 0)
-	{
-		p->invalid = true;
-		return;
-	}
-	if (p->capture_module && p->depth == 1 && type == JSON_TOKEN_STRING)
-		p->module = token;
-	p->capture_module = false;
-	if (type == JSON_TOKEN_STRING)
-		escape_json(p->out, token);
-	else
-		appendStringInfoString(p->out, token);
-}
-
-/*
- * Parse json (len bytes, server encoding) and write it again to p->out;
- * false when it is not valid JSON (or, with members_only, not an object
- * with a string "kind").  Nothing is raised for bad input.
- */
-static bool
-ws_json_print(const char *json, int len, WsJsonPrinter *p)
-{
-	JsonLexContext *lex;
-	JsonSemAction sem;
-
-	if (!pg_verify_mbstr(GetDatabaseEncoding(), json, len, true))
-		return false;
-	lex = makeJsonLexContextCstringLen(unconstify(char *, json), len, GetDatabaseEncoding(), true);
-	memset(&sem, 0, sizeof(sem));
-	sem.semstate = p;
-	sem.object_start = jp_object_start;
-	sem.object_end = jp_object_end;
-	sem.array_start = jp_array_start;
-	sem.array_end = jp_array_end;
-	sem.object_field_start = jp_field_start;
-	sem.array_element_start = jp_element_start;
-	sem.scalar = jp_scalar;
-	if (pg_parse_json(lex, &sem) != JSON_SUCCESS || p->invalid)
-		return false;
-	return !p->members_only || (p->root_object && p->kind != NULL);
 }
 
 /* Start a line: the buffer to compose it in. */
@@ -692,14 +571,8 @@ ws_line_end(LogicalDecodingContext *ctx, WsDecoderData *data)
 {
 	if (data->pretty)
 	{
-		WsJsonPrinter p;
-
 		OutputPluginPrepareWrite(ctx, true);
-		memset(&p, 0, sizeof(p));
-		p.out = ctx->out;
-		p.pretty = true;
-		if (!ws_json_print(data->compact.data, data->compact.len, &p))
-			elog(ERROR, "worldstate output plugin composed invalid JSON: %s", data->compact.data);
+		ws_json_indent(ctx->out, data->compact.data, data->compact.len);
 	}
 	OutputPluginWrite(ctx, true);
 }
@@ -1019,10 +892,52 @@ ws_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, Relation rel,
  */
 
 /*
- * Broadcast a logical decoding message with prefix "worldstate": a JSON
- * object with a string "kind", whose members pass through after the
- * handshake, format version, kind and position.  Anything else with the
- * prefix is left out with a warning.
+ * A message with prefix "worldstate" that worldstate did not write (or not
+ * with this cluster's key): counted, and reported with a WARNING for the
+ * first of a decoding session and then every WS_DROPPED_WARN_EVERY, so a
+ * flood of them cannot flood the log.
+ */
+static void
+ws_message_dropped(WsDecoderData *data, XLogRecPtr lsn, Size size)
+{
+	ws_stats_count(WS_STAT_BROADCAST_DROPPED);
+	if (data->dropped++ % WS_DROPPED_WARN_EVERY != 0)
+		return;
+	ereport(WARNING,
+			(errcode(ERRCODE_WS_HANDSHAKE),
+			 errmsg("worldstate output plugin drops a message that worldstate did not write"),
+			 errdetail("The message with prefix \"%s\" at %X/%X (%zu bytes) does not carry a valid tag of this cluster's broadcast key; " UINT64_FORMAT " such messages were dropped in this decoding session.",
+					   WS_MESSAGE_PREFIX, LSN_FORMAT_ARGS(lsn), size, data->dropped),
+			 errhint("Only worldstate writes lines of prefix \"%s\"; find the role that calls pg_logical_emit_message with it (ws.stats() counts these as broadcast_messages_dropped).",
+					 WS_MESSAGE_PREFIX)));
+}
+
+/*
+ * True unless the options leave an authenticated message out: by kind, and
+ * by module for lines that have one; node-wide lines pass "modules", a
+ * rejection that names no module does not.
+ */
+static bool
+ws_message_selected(const WsDecoderData *data, const WsBroadcastMsg *msg)
+{
+	int			k;
+
+	for (k = 0; k < WS_BK_COUNT; k++)
+		if (strcmp(msg->kind, ws_bk_names[k]) == 0)
+			break;
+	if (data->kinds != 0 && (k == WS_BK_COUNT || !ws_kind_selected(data, k)))
+		return false;
+	if (msg->module != NULL)
+		return ws_module_selected(data, msg->module);
+	return k != WS_BK_REJECTED || data->modules == NIL;
+}
+
+/*
+ * Broadcast a logical decoding message with prefix "worldstate" that
+ * worldstate wrote (broadcast.c): its kind and module are read from its
+ * header, and its members follow the handshake, format version, kind and
+ * position verbatim.  Anything else with the prefix is dropped; nothing in
+ * a message is parsed, so no message can stop decoding.
  */
 static void
 ws_message(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, XLogRecPtr lsn,
@@ -1031,51 +946,34 @@ ws_message(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, XLogRecPtr lsn,
 {
 	WsDecoderData *data = ctx->output_plugin_private;
 	MemoryContext old;
-	WsJsonPrinter p;
-	StringInfoData body;
-	int			k;
+	WsBroadcastMsg msg;
 
 	if (strcmp(prefix, WS_MESSAGE_PREFIX) != 0)
 		return;
-
 	old = MemoryContextSwitchTo(data->context);
-	initStringInfo(&body);
-	memset(&p, 0, sizeof(p));
-	p.out = &body;
-	p.members_only = true;
-	if (size > (Size) PG_INT32_MAX || !ws_json_print(message, (int) size, &p))
-		ereport(WARNING,
-				(errmsg("worldstate output plugin skips a message that is not a JSON object with a string \"kind\""),
-				 errdetail("The message with prefix \"%s\" at %X/%X is left out of the broadcast.",
-						   WS_MESSAGE_PREFIX, LSN_FORMAT_ARGS(lsn))));
-	else
+	if (!ws_broadcast_open(message, size, transactional, &msg))
+		ws_message_dropped(data, lsn, size);
+	else if (ws_message_selected(data, &msg))
 	{
-		for (k = 0; k < WS_BK_COUNT; k++)
-			if (strcmp(p.kind, ws_bk_names[k]) == 0)
-				break;
-		if ((data->kinds == 0 || (k < WS_BK_COUNT && ws_kind_selected(data, k))) &&
-			(p.module == NULL || ws_module_selected(data, p.module)))
-		{
-			uint64		n = transactional ? ws_next_line(ctx, txn, streaming) : 0;
-			StringInfo	out = ws_line_begin(ctx, data);
+		uint64		n = transactional ? ws_next_line(ctx, txn, streaming) : 0;
+		StringInfo	out = ws_line_begin(ctx, data);
 
-			ws_put_header(out, ws_node_handshake(), p.kind);
-			if (transactional)
-				ws_put_txn_position(out, txn, streaming, n);
-			else
-				ws_put_position(out, lsn, 0);
-			if (body.len > 0)
-			{
-				appendStringInfoChar(out, ',');
-				appendBinaryStringInfo(out, body.data, body.len);
-			}
-			if (streaming)
-				ws_put_xid(out, "xid", txn->xid);
-			else if (data->include_xids && txn != NULL && TransactionIdIsValid(txn->xid))
-				ws_put_xid(out, "xid", txn->xid);
-			appendStringInfoChar(out, '}');
-			ws_line_end(ctx, data);
+		ws_put_header(out, ws_node_handshake(), msg.kind);
+		if (transactional)
+			ws_put_txn_position(out, txn, streaming, n);
+		else
+			ws_put_position(out, lsn, 0);
+		if (msg.members_len > 0)
+		{
+			appendStringInfoChar(out, ',');
+			appendBinaryStringInfo(out, msg.members, msg.members_len);
 		}
+		if (streaming)
+			ws_put_xid(out, "xid", txn->xid);
+		else if (data->include_xids && txn != NULL && TransactionIdIsValid(txn->xid))
+			ws_put_xid(out, "xid", txn->xid);
+		appendStringInfoChar(out, '}');
+		ws_line_end(ctx, data);
 	}
 	MemoryContextSwitchTo(old);
 	MemoryContextReset(data->context);

@@ -31,7 +31,6 @@
 #include "common/sha2.h"
 #include "funcapi.h"
 #include "miscadmin.h"
-#include "replication/message.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
 #include "utils/array.h"
@@ -39,6 +38,7 @@
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
 
+#include "broadcast.h"
 #include "canon.h"
 #include "hlc.h"
 #include "merge_patch.h"
@@ -179,25 +179,30 @@ snapshot_checksum(int64 id)
 	Datum		a[1] = {Int64GetDatum(id)};
 
 	digest_begin(&d);
-	digest_query(&d, "SELECT entity_id, kind, module, version, retired, state::text, hlc, vclock, created_hlc"
+	digest_query(&d, "SELECT entity_id, kind, module, version, retired, state::pg_catalog.text, hlc, vclock, created_hlc"
 				 " FROM ws.snapshot_entities WHERE snapshot_id OPERATOR(pg_catalog.=) $1"
-				 " ORDER BY entity_id COLLATE \"C\"", 1, t, a);
+				 " ORDER BY entity_id COLLATE pg_catalog.\"C\"", 1, t, a);
 	digest_add(&d, "--\n", 3);
-	digest_query(&d, "SELECT from_id, rel, to_id, props::text, hlc"
+	digest_query(&d, "SELECT from_id, rel, to_id, props::pg_catalog.text, hlc"
 				 " FROM ws.snapshot_relationships WHERE snapshot_id OPERATOR(pg_catalog.=) $1"
-				 " ORDER BY from_id COLLATE \"C\", rel COLLATE \"C\", to_id COLLATE \"C\"", 1, t, a);
+				 " ORDER BY from_id COLLATE pg_catalog.\"C\", rel COLLATE pg_catalog.\"C\","
+				 " to_id COLLATE pg_catalog.\"C\"", 1, t, a);
 	return digest_end(&d);
 }
 
-/* Broadcast a snapshot message (transactional: it arrives with the commit). */
+/*
+ * Broadcast a snapshot message, authenticated (broadcast.c) and
+ * transactional: it arrives with the commit.
+ */
 static void
 announce(const char *kind, int64 id, const WsHlc *hlc, int64 entities)
 {
-	char	   *msg = psprintf("{\"kind\":\"%s\",\"snapshot_id\":" INT64_FORMAT
-							   ",\"hlc\":\"%s\",\"entities\":" INT64_FORMAT ",\"origin\":%d}",
-							   kind, id, ws_hlc_to_cstring(hlc), entities, ws_node_id);
+	char	   *members = psprintf("\"snapshot_id\":" INT64_FORMAT
+								   ",\"hlc\":\"%s\",\"entities\":" INT64_FORMAT ",\"origin\":%d",
+								   id, ws_hlc_to_cstring(hlc), entities, ws_node_id);
 
-	LogLogicalMessage("worldstate", msg, strlen(msg), true);
+	(void) ws_broadcast_emit(kind, NULL, members, true);
+	pfree(members);
 }
 
 /*
@@ -276,8 +281,8 @@ ws_snapshot_prune(int keep)
 	Oid			t[1] = {INT4OID};
 	Datum		a[1] = {Int32GetDatum(keep)};
 
-	exec_or_die("DELETE FROM ws.snapshots WHERE id NOT IN"
-				" (SELECT id FROM ws.snapshots ORDER BY id DESC LIMIT $1)",
+	exec_or_die("DELETE FROM ws.snapshots WHERE NOT id OPERATOR(pg_catalog.=) ANY"
+				" (ARRAY(SELECT id FROM ws.snapshots ORDER BY id DESC LIMIT $1))",
 				1, t, a, SPI_OK_DELETE);
 	return (int64) SPI_processed;
 }

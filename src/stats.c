@@ -47,6 +47,7 @@ static const char *const ws_stat_names[WS_STAT_COUNT] = {
 	"bus_polls",
 	"events_delivered",
 	"bus_acks",
+	"broadcast_messages_dropped",
 };
 
 static WsStatsShared *ws_stats_shared = NULL;

@@ -28,6 +28,8 @@ typedef enum WsStat
 	WS_STAT_BUS_POLLS,
 	WS_STAT_EVENTS_DELIVERED,
 	WS_STAT_BUS_ACKS,
+	/* the output plugin (decoder.c) */
+	WS_STAT_BROADCAST_DROPPED,
 	WS_STAT_COUNT				/* number of counters; keep last */
 } WsStat;
 

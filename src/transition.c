@@ -468,7 +468,7 @@ check_constraints(const WsKind *k, Jsonb *state, const char *entity_id)
 	for (int i = 0; i < k->nconstraints; i++)
 	{
 		if (!ws_jsonpath_holds(state, k->constraint_paths[i]))
-			ws_reject(WS_STAT_REJECT_CONSTRAINT, ERRCODE_WS_CONSTRAINT, entity_id,
+			ws_reject_module(k->module, WS_STAT_REJECT_CONSTRAINT, ERRCODE_WS_CONSTRAINT, entity_id,
 					  psprintf("The new state does not satisfy %s.",
 							   DatumGetCString(DirectFunctionCall1(jsonpath_out,
 																   k->constraint_paths[i]))),
@@ -623,7 +623,8 @@ replay_if_done(const WsChange *c, Jsonb *meta, const char *digest, const WsEntit
 
 /* Send NOTIFY worldstate with the event header, when asked to. */
 static void
-notify_event(const pg_uuid_t *event_id, const char *entity_id, int64 version, const WsHlc *hlc)
+notify_event(const pg_uuid_t *event_id, const char *entity_id, const char *module,
+			 int64 version, const WsHlc *hlc)
 {
 	StringInfoData buf;
 
@@ -634,6 +635,8 @@ notify_event(const pg_uuid_t *event_id, const char *entity_id, int64 version, co
 	appendStringInfoString(&buf, DatumGetCString(DirectFunctionCall1(uuid_out, UUIDPGetDatum(event_id))));
 	appendStringInfoString(&buf, "\",\"entity_id\":");
 	escape_json(&buf, entity_id);
+	appendStringInfoString(&buf, ",\"module\":");
+	escape_json(&buf, module);
 	appendStringInfo(&buf, ",\"version\":" INT64_FORMAT ",\"hlc\":\"%s\"}",
 					 version, ws_hlc_to_cstring(hlc));
 	Async_Notify("worldstate", buf.data);
@@ -951,7 +954,7 @@ apply_change(Oid caller, const WsChange *c, WsWriter *w, WsEntity *out,
 		MemoryContextSwitchTo(old);
 	}
 
-	notify_event(&event_id, next.entity_id, next.version, &next.hlc);
+	notify_event(&event_id, next.entity_id, next.module, next.version, &next.hlc);
 	apply_consistency(c->consistency);
 	/* later changes in this transaction see this one */
 	CommandCounterIncrement();
@@ -1252,7 +1255,7 @@ entity_create(PG_FUNCTION_ARGS)
 	c.patch = given;
 	c.event_type = "created";
 
-	ws_check_handshake(handshake, e.entity_id);
+	ws_check_handshake_module(handshake, e.entity_id, e.module);
 
 	ws_changes_begin(&session);
 
@@ -1301,7 +1304,7 @@ entity_create(PG_FUNCTION_ARGS)
 		if (SPI_execute_plan(plans.event_by_id, args, NULL, false, 1) != SPI_OK_SELECT)
 			elog(ERROR, "could not read ws.events");
 		if (SPI_processed == 1)
-			ws_reject(WS_STAT_REJECT_IDEMPOTENCY, ERRCODE_WS_IDEMPOTENCY, e.entity_id,
+			ws_reject_module(e.module, WS_STAT_REJECT_IDEMPOTENCY, ERRCODE_WS_IDEMPOTENCY, e.entity_id,
 					  "The event_id belongs to an event of another entity.",
 					  "Use a new event_id for a new update.",
 					  "idempotency key reused with a different update");
@@ -1353,7 +1356,7 @@ entity_create(PG_FUNCTION_ARGS)
 	insert_event(&session.writer, &c.event_id, &e, c.event_type, given, true, NULL,
 				 ws_presented_handshake(handshake), NULL, digest, schema_version,
 				 caller, c.caller_meta);
-	notify_event(&c.event_id, e.entity_id, e.version, &e.hlc);
+	notify_event(&c.event_id, e.entity_id, e.module, e.version, &e.hlc);
 	CommandCounterIncrement();
 
 	ws_changes_end(&session);

@@ -3,9 +3,9 @@
  * worker.c
  *		worldstate's background worker, and heartbeats.
  *
- * A heartbeat is a non-transactional logical decoding message with prefix
- * "worldstate" -- {"kind": "heartbeat", "origin": <node>, "hlc": <hlc>} --
- * which the output plugin broadcasts like any other line.  A consumer that
+ * A heartbeat is an authenticated non-transactional logical decoding
+ * message (broadcast.c) -- a line {"kind": "heartbeat", "origin": <node>,
+ * "hlc": <hlc>} -- which the output plugin broadcasts like any other line.  A consumer that
  * confirms it lets its slot advance although the database writes no
  * events, so an idle slot does not pin WAL.  ws.heartbeat() emits one on
  * demand; the worker emits one every worldstate.heartbeat_interval.
@@ -23,6 +23,9 @@
  *
  * Like pg_prewarm's autoprewarm worker, it reloads the configuration on
  * SIGHUP and uses a memory context of its own, reset after every cycle.
+ * Its search_path is pinned to pg_catalog, pg_temp whatever the database
+ * or role sets (ALTER DATABASE/ROLE ... SET search_path), and what it runs
+ * is schema-qualified as well.
  *
  *-------------------------------------------------------------------------
  */
@@ -38,7 +41,6 @@
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
 #include "postmaster/interrupt.h"
-#include "replication/message.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
 #include "tcop/tcopprot.h"
@@ -49,13 +51,20 @@
 #include "utils/pg_lsn.h"
 #include "utils/timestamp.h"
 
-#include "decoder.h"
+#include "broadcast.h"
 #include "hlc.h"
 #include "snapshot.h"
 #include "worker.h"
 #include "worldstate.h"
 
 PG_FUNCTION_INFO_V1(ws_heartbeat);
+
+/*
+ * The worker's search_path, above any set for its database or role: the
+ * worker runs as the bootstrap superuser, so an operator, type, collation
+ * or function planted in another schema must never be chosen for it.
+ */
+#define WS_WORKER_SEARCH_PATH "pg_catalog, pg_temp"
 
 /* seconds before the postmaster starts the worker again after it exits */
 #define WS_WORKER_RESTART_SECONDS 5
@@ -172,8 +181,8 @@ ws_heartbeat_emit(void)
 	XLogRecPtr	end;
 
 	ws_hlc_format(&now, hlc, sizeof(hlc));
-	json = psprintf("{\"kind\":\"heartbeat\",\"origin\":%d,\"hlc\":\"%s\"}", ws_node_id, hlc);
-	end = LogLogicalMessage(WS_MESSAGE_PREFIX, json, strlen(json), false);
+	json = psprintf("\"origin\":%d,\"hlc\":\"%s\"", ws_node_id, hlc);
+	end = ws_broadcast_emit("heartbeat", NULL, json, false);
 	XLogFlush(end);
 	pfree(json);
 	return end;
@@ -371,6 +380,8 @@ ws_worker_main(Datum main_arg)
 
 	dbname = MemoryContextStrdup(TopMemoryContext, ws_worker_database);
 	BackgroundWorkerInitializeConnection(dbname, NULL, 0);
+	/* whatever the database or role sets: nothing the worker runs resolves elsewhere */
+	SetConfigOption("search_path", WS_WORKER_SEARCH_PATH, PGC_SUSET, PGC_S_OVERRIDE);
 	ereport(LOG,
 			(errmsg("worldstate worker connected to database \"%s\"", dbname)));
 	ws_worker_log_intervals();

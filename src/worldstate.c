@@ -22,6 +22,7 @@
 #include "storage/shmem.h"
 #include "utils/guc.h"
 
+#include "broadcast.h"
 #include "hlc.h"
 #include "horizon.h"
 #include "kindcache.h"
@@ -56,6 +57,7 @@ ws_shmem_request(void)
 		prev_shmem_request_hook();
 	ws_clock_shmem_request();
 	RequestAddinShmemSpace(ws_stats_shmem_size());
+	RequestAddinShmemSpace(ws_broadcast_shmem_size());
 	RequestAddinShmemSpace(ws_kindcache_shmem_size());
 	RequestAddinShmemSpace(ws_progress_shmem_size());
 	ws_horizon_shmem_request();
@@ -68,6 +70,7 @@ ws_shmem_startup(void)
 		prev_shmem_startup_hook();
 	ws_clock_shmem_init();
 	ws_stats_shmem_init();
+	ws_broadcast_shmem_init();
 	ws_kindcache_shmem_init();
 	ws_progress_shmem_init();
 	ws_horizon_shmem_init();

@@ -82,7 +82,7 @@ my $out = $node->safe_psql('postgres', q{
 	SET worldstate.notify = on;
 	SELECT version FROM ws.transition('hot1', '{"hits": 1}', handshake => '55-45-17');
 });
-like($out, qr/Asynchronous notification "worldstate" with payload "\{"event_id":"[0-9a-f-]{36}","entity_id":"hot1","version":\d+,"hlc":"[^"]+"\}"/,
+like($out, qr/Asynchronous notification "worldstate" with payload "\{"event_id":"[0-9a-f-]{36}","entity_id":"hot1","module":"[^"]+","version":\d+,"hlc":"[^"]+"\}"/,
 	'NOTIFY worldstate with the event header when worldstate.notify = on');
 $out = $node->safe_psql('postgres', q{
 	LISTEN worldstate;

@@ -2,7 +2,8 @@
 # change, and forgets it on relcache and syscache invalidations: a slot
 # keeps working across DROP EXTENSION / CREATE EXTENSION (a new ws.events,
 # even one created in the same transaction as its first event), columns
-# added to or dropped from ws.events, and stretches without the extension.
+# added to or dropped from ws.events, and stretches without the extension
+# (when a table named ws.events that is not the extension's is ignored).
 use strict;
 use warnings;
 use FindBin;
@@ -75,17 +76,12 @@ $node->safe_psql('postgres', q{
 	CREATE TABLE ws.events (event_id uuid);
 	INSERT INTO ws.events VALUES (gen_random_uuid());
 });
-my ($ok, $out, $err) = $node->psql('postgres',
-	"SELECT count(*) FROM pg_logical_slot_get_changes('cat', NULL, NULL)");
-isnt($ok, 0, 'a table ws.events that is not worldstate\'s fails decoding...');
-like($err, qr/ws\.events has no column "[a-z_]+"/, '... naming what is wrong');
+is($node->safe_psql('postgres', "SELECT count(*) FROM pg_logical_slot_get_changes('cat', NULL, NULL)"),
+	'0', 'a table ws.events that is not worldstate\'s is not broadcast, and decoding goes on');
 $node->safe_psql('postgres', q{
 	DROP SCHEMA ws CASCADE;
 	DROP TABLE events;
 });
-# the bad changes stay in the slot's WAL: a new slot goes on from here
-$node->safe_psql('postgres', "SELECT pg_drop_replication_slot('cat')");
-$node->safe_psql('postgres', "SELECT pg_create_logical_replication_slot('cat', 'worldstate')");
 $node->safe_psql('postgres', 'CREATE TABLE plain (id int); INSERT INTO plain VALUES (1)');
 is(events(), '', 'without the extension: nothing broadcast, nothing fails');
 $node->safe_psql('postgres', 'CREATE EXTENSION worldstate');

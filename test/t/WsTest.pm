@@ -7,7 +7,7 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Time::HiRes qw(usleep);
 use Exporter 'import';
-our @EXPORT = qw(ws_node ws_crash_restart);
+our @EXPORT = qw(ws_node ws_crash_restart ws_trust_plugins);
 
 # A new node configured as worldstate requires, started, with the extension
 # created in database postgres.  Extra postgresql.conf text may be given.
@@ -21,6 +21,22 @@ sub ws_node
 	$node->start;
 	$node->safe_psql('postgres', 'CREATE EXTENSION worldstate');
 	return $node;
+}
+
+# Where the server has output_plugin_libraries (15.19 and later), list
+# the plugins the tests use in it.
+sub ws_trust_plugins
+{
+	my ($node) = @_;
+	return
+	  unless $node->safe_psql('postgres',
+		"SELECT count(*) FROM pg_settings WHERE name = 'output_plugin_libraries'");
+	$node->safe_psql('postgres',
+		"ALTER SYSTEM SET output_plugin_libraries = 'pgoutput', 'test_decoding', 'worldstate'");
+	$node->reload;
+	$node->poll_query_until('postgres',
+		"SELECT current_setting('output_plugin_libraries') LIKE '%worldstate%'");
+	return;
 }
 
 # True while process $pid exists and is not a zombie.
