@@ -482,8 +482,8 @@ check_name(const char *name, const char *what)
 Datum
 event_schema_register(PG_FUNCTION_ARGS)
 {
-	char	   *module = ws_text_arg(PG_GETARG_DATUM(0), PG_ARGISNULL(0), "module");
-	char	   *event_type = ws_text_arg(PG_GETARG_DATUM(1), PG_ARGISNULL(1), "event_type");
+	char	   *module = ws_arg_text(fcinfo, 0, "module", 0);
+	char	   *event_type = ws_arg_text(fcinfo, 1, "event_type", 0);
 	Oid			caller = GetUserId();
 	int32		version;
 	ArrayType  *rules;
@@ -639,8 +639,8 @@ notify_published(const pg_uuid_t *event_id, const char *module, const char *even
 Datum
 bus_publish(PG_FUNCTION_ARGS)
 {
-	char	   *module = ws_text_arg(PG_GETARG_DATUM(0), PG_ARGISNULL(0), "module");
-	char	   *event_type = ws_text_arg(PG_GETARG_DATUM(1), PG_ARGISNULL(1), "event_type");
+	char	   *module = ws_arg_text(fcinfo, 0, "module", 0);
+	char	   *event_type = ws_arg_text(fcinfo, 1, "event_type", 0);
 	Oid			caller = GetUserId();
 	pg_uuid_t  *event_id = palloc(sizeof(pg_uuid_t));
 	Jsonb	   *payload;
@@ -758,9 +758,9 @@ no_such_subscriber(const char *subscriber)
 Datum
 bus_subscribe(PG_FUNCTION_ARGS)
 {
-	char	   *subscriber = ws_text_arg(PG_GETARG_DATUM(0), PG_ARGISNULL(0), "subscriber");
-	char	   *module_pattern = ws_text_arg(PG_GETARG_DATUM(1), PG_ARGISNULL(1), "module_pattern");
-	char	   *type_pattern = ws_text_arg(PG_GETARG_DATUM(2), PG_ARGISNULL(2), "event_type_pattern");
+	char	   *subscriber = ws_arg_text(fcinfo, 0, "subscriber", 0);
+	char	   *module_pattern = ws_arg_text(fcinfo, 1, "module_pattern", 0);
+	char	   *type_pattern = ws_arg_text(fcinfo, 2, "event_type_pattern", 0);
 	char	   *module = subscriber_module(subscriber);
 	Oid			caller = GetUserId();
 	WsAsOwner	saved;
@@ -797,7 +797,7 @@ bus_subscribe(PG_FUNCTION_ARGS)
 Datum
 bus_unsubscribe(PG_FUNCTION_ARGS)
 {
-	char	   *subscriber = ws_text_arg(PG_GETARG_DATUM(0), PG_ARGISNULL(0), "subscriber");
+	char	   *subscriber = ws_arg_text(fcinfo, 0, "subscriber", 0);
 	char	   *module = subscriber_module(subscriber);
 	Oid			caller = GetUserId();
 	WsAsOwner	saved;
@@ -843,7 +843,7 @@ Datum
 bus_poll(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	char	   *subscriber = ws_text_arg(PG_GETARG_DATUM(0), PG_ARGISNULL(0), "subscriber");
+	char	   *subscriber = ws_arg_text(fcinfo, 0, "subscriber", 0);
 	char	   *module = subscriber_module(subscriber);
 	Oid			caller = GetUserId();
 	int32		max;
@@ -910,7 +910,7 @@ bus_poll(PG_FUNCTION_ARGS)
 Datum
 bus_ack(PG_FUNCTION_ARGS)
 {
-	char	   *subscriber = ws_text_arg(PG_GETARG_DATUM(0), PG_ARGISNULL(0), "subscriber");
+	char	   *subscriber = ws_arg_text(fcinfo, 0, "subscriber", 0);
 	char	   *module = subscriber_module(subscriber);
 	Oid			caller = GetUserId();
 	WsAsOwner	saved;

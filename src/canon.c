@@ -145,29 +145,6 @@ ws_prepare(const char *sql, int nargs, const Oid *argtypes)
 	return plan;
 }
 
-/*
- * The text of a required text argument, or 22023 naming the argument when
- * it is NULL or empty.
- */
-char *
-ws_text_arg(Datum d, bool isnull, const char *argname)
-{
-	char	   *s;
-
-	if (isnull)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s must not be null", argname),
-				 errhint("Pass a non-empty value for %s.", argname)));
-	s = TextDatumGetCString(d);
-	if (s[0] == '\0')
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s must not be empty", argname),
-				 errhint("Pass a non-empty value for %s.", argname)));
-	return s;
-}
-
 /* Whether the role is a superuser or has the privileges of ws_admin. */
 static bool
 is_ws_admin(Oid role)

@@ -41,7 +41,6 @@ extern void ws_reject_module(const char *module, WsStat stat, int sqlerrcode,
 /* refuse a change of entity_id, naming its module when it exists */
 #define ws_reject(...) ws_reject_module(NULL, __VA_ARGS__)
 
-extern char *ws_text_arg(Datum d, bool isnull, const char *argname);
 
 extern void ws_check_handshake(const char *given, const char *entity_id);
 extern void ws_check_handshake_module(const char *given, const char *entity_id,

@@ -61,6 +61,7 @@
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
 
+#include "args.h"
 #include "canon.h"
 
 PG_FUNCTION_INFO_V1(derived_define);
@@ -332,8 +333,8 @@ refresh_matview(const char *name)
 Datum
 derived_define(PG_FUNCTION_ARGS)
 {
-	char	   *name = ws_text_arg(PG_GETARG_DATUM(0), PG_ARGISNULL(0), "name");
-	char	   *query = trim_query(ws_text_arg(PG_GETARG_DATUM(1), PG_ARGISNULL(1), "query"));
+	char	   *name = ws_arg_text(fcinfo, 0, "name", 0);
+	char	   *query = trim_query(ws_arg_text(fcinfo, 1, "query", 0));
 	Oid			caller = GetUserId();
 	WsDerived  *existing;
 	Oid			t[3] = {TEXTOID, TEXTOID, REGROLEOID};
@@ -379,7 +380,7 @@ derived_define(PG_FUNCTION_ARGS)
 Datum
 derived_refresh(PG_FUNCTION_ARGS)
 {
-	char	   *name = ws_text_arg(PG_GETARG_DATUM(0), PG_ARGISNULL(0), "name");
+	char	   *name = ws_arg_text(fcinfo, 0, "name", 0);
 	Oid			caller = GetUserId();
 	WsDerived  *d;
 
@@ -400,7 +401,7 @@ derived_refresh(PG_FUNCTION_ARGS)
 Datum
 derived_drop(PG_FUNCTION_ARGS)
 {
-	char	   *name = ws_text_arg(PG_GETARG_DATUM(0), PG_ARGISNULL(0), "name");
+	char	   *name = ws_arg_text(fcinfo, 0, "name", 0);
 	Oid			caller = GetUserId();
 	WsDerived  *d;
 	Oid			t[1] = {TEXTOID};

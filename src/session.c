@@ -47,6 +47,7 @@
 #include "utils/jsonb.h"
 #include "utils/timestamp.h"
 
+#include "args.h"
 #include "canon.h"
 
 PG_FUNCTION_INFO_V1(session_put);
@@ -63,7 +64,7 @@ static bool purged = false;
 static char *
 session_key(FunctionCallInfo fcinfo)
 {
-	char	   *key = ws_text_arg(PG_GETARG_DATUM(0), PG_ARGISNULL(0), "key");
+	char	   *key = ws_arg_text(fcinfo, 0, "key", 0);
 
 	if (strlen(key) > WS_SESSION_KEY_MAX)
 		ereport(ERROR,
