@@ -16,6 +16,7 @@ FROM pg_settings WHERE name = 'output_plugin_libraries';
 SELECT 'init' FROM pg_create_logical_replication_slot('ws_decode_forged', 'worldstate');
 SELECT 'init' FROM pg_create_logical_replication_slot('ws_decode_forged_raw', 'test_decoding');
 SELECT ws.register_module('dec_forged', 1);
+SELECT ws.define_kind('dec_forged_thing', 'dec_forged');
 SELECT version FROM ws.create_entity('dforged1', 'dec_forged_thing', 'dec_forged', '{"n": 1}');
 CREATE ROLE regress_forger;
 GRANT ws_writer TO regress_forger;
