@@ -69,7 +69,7 @@ REGRESS_OPTS = --load-extension=worldstate
 ISOLATION = hlc_now_concurrent transition_version_race transition_blind_writes \
 	transition_many_order transition_same_event_id create_concurrent \
 	snapshot_concurrent history_committed bus_safe_horizon bus_two_pollers \
-	progress_restore
+	progress_restore progress_archive
 # 1.1: privileges and catalog
 ISOLATION += constraint_concurrent
 ISOLATION_OPTS = --inputdir=test/isolation --load-extension=worldstate

@@ -74,3 +74,5 @@ SELECT ws.hlc_receive(ws.hlc(clock_timestamp(), 0, 2)) IS NOT NULL AS writer_can
 SELECT count(*) > 0 AS writer_reads_stats FROM ws.stats();
 RESET ROLE;
 DROP ROLE ws_clock_app;
+-- NULL is refused, not ignored
+SELECT ws.hlc_receive(NULL);

@@ -298,6 +298,10 @@ GRANT EXECUTE ON FUNCTION ws.delete_snapshot(bigint) TO ws_writer;
 
 
 
+-- ws.hlc_receive(NULL) raises 22023 instead of returning NULL and doing
+-- nothing.
+ALTER FUNCTION ws.hlc_receive(ws.hlc) CALLED ON NULL INPUT;
+
 ------------------------------------------------------------------------
 -- Broadcasts: authenticated messages, rejections
 ------------------------------------------------------------------------

@@ -356,5 +356,10 @@ hlc_now(PG_FUNCTION_ARGS)
 Datum
 hlc_receive(PG_FUNCTION_ARGS)
 {
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("remote must not be null"),
+				 errhint("Pass the HLC a remote node stamped.")));
 	PG_RETURN_HLC_P(ws_hlc_copy(ws_clock_receive(PG_GETARG_HLC_P(0))));
 }

@@ -913,6 +913,70 @@ world_state_hash(PG_FUNCTION_ARGS)
 }
 
 /*
+ * Move the events before "before" that each entity's last keyframe before
+ * it makes unnecessary to ws.events_archive; return how many moved.  The
+ * entities are taken ARCHIVE_BATCH at a time, so ws.progress shows how
+ * many of them are done out of how many.  Runs in SPI, as the owner, with
+ * the append-only guard suspended.
+ */
+#define ARCHIVE_BATCH 1000
+
+static int64
+archive_move(Datum before)
+{
+	Oid			t[3] = {ws_type_oid("hlc"), TEXTARRAYOID, INT8ARRAYOID};
+	Datum		a[3] = {before, 0, 0};
+	SPITupleTable *keep;
+	uint64		nkeep;
+	SPIPlanPtr	plan;
+	int64		moved = 0;
+
+	ws_progress_begin("archive", "finding the keyframes to keep", WS_PROGRESS_UNKNOWN);
+	exec_or_die("SELECT entity_id, pg_catalog.max(version) FROM ws.events"
+				" WHERE hlc OPERATOR(ws.<) $1 AND state IS NOT NULL"
+				" GROUP BY entity_id ORDER BY entity_id", 1, t, a, SPI_OK_SELECT);
+	keep = SPI_tuptable;
+	nkeep = SPI_processed;
+	plan = SPI_prepare("WITH k AS (SELECT * FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3)) AS k(entity_id, version)),"
+					   " moved AS ("
+					   "  DELETE FROM ws.events e USING k"
+					   "  WHERE e.entity_id OPERATOR(pg_catalog.=) k.entity_id"
+					   "    AND e.version OPERATOR(pg_catalog.<) k.version"
+					   "    AND e.hlc OPERATOR(ws.<) $1 RETURNING e.*)"
+					   " INSERT INTO ws.events_archive SELECT * FROM moved", 3, t);
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+	ws_progress_phase("moving events, entities done", (int64) nkeep);
+	for (uint64 from = 0; from < nkeep; from += ARCHIVE_BATCH)
+	{
+		uint64		n = Min(ARCHIVE_BATCH, nkeep - from);
+		Datum	   *ids = palloc(n * sizeof(Datum));
+		Datum	   *versions = palloc(n * sizeof(Datum));
+		bool		isnull;
+		int			rc;
+
+		CHECK_FOR_INTERRUPTS();
+		for (uint64 i = 0; i < n; i++)
+		{
+			ids[i] = SPI_getbinval(keep->vals[from + i], keep->tupdesc, 1, &isnull);
+			versions[i] = SPI_getbinval(keep->vals[from + i], keep->tupdesc, 2, &isnull);
+		}
+		a[1] = PointerGetDatum(construct_array(ids, (int) n, TEXTOID, -1, false, TYPALIGN_INT));
+		a[2] = PointerGetDatum(construct_array(versions, (int) n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+		rc = SPI_execute_plan(plan, a, NULL, false, 0);
+		if (rc != SPI_OK_INSERT)
+			elog(ERROR, "archiving events failed: %s", SPI_result_code_string(rc));
+		moved += (int64) SPI_processed;
+		ws_progress_count((int64) (from + n));
+		pfree(ids);
+		pfree(versions);
+	}
+	SPI_freeplan(plan);
+	ws_progress_end();
+	return moved;
+}
+
+/*
  * ws.archive_events(before ws.hlc) -> bigint: move the events before
  * `before` that a kept snapshot covers to ws.events_archive, except each
  * entity's last keyframe before it; returns how many moved.
@@ -952,16 +1016,7 @@ events_archive(PG_FUNCTION_ARGS)
 	ws_events_guard_suspend(true);
 	PG_TRY();
 	{
-		exec_or_die("WITH keep AS ("
-					"  SELECT entity_id, pg_catalog.max(version) AS version FROM ws.events"
-					"  WHERE hlc OPERATOR(ws.<) $1 AND state IS NOT NULL GROUP BY entity_id),"
-					" moved AS ("
-					"  DELETE FROM ws.events e USING keep k"
-					"  WHERE e.entity_id OPERATOR(pg_catalog.=) k.entity_id"
-					"    AND e.version OPERATOR(pg_catalog.<) k.version"
-					"    AND e.hlc OPERATOR(ws.<) $1 RETURNING e.*)"
-					" INSERT INTO ws.events_archive SELECT * FROM moved", 1, t, a, SPI_OK_INSERT);
-		moved = (int64) SPI_processed;
+		moved = archive_move(a[0]);
 	}
 	PG_FINALLY();
 	{

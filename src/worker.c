@@ -382,6 +382,13 @@ ws_worker_main(Datum main_arg)
 	BackgroundWorkerInitializeConnection(dbname, NULL, 0);
 	/* whatever the database or role sets: nothing the worker runs resolves elsewhere */
 	SetConfigOption("search_path", WS_WORKER_SEARCH_PATH, PGC_SUSET, PGC_S_OVERRIDE);
+	/*
+	 * and its transactions are READ COMMITTED whatever the database's
+	 * default_transaction_isolation: a snapshot needs a fresh view of the
+	 * world and is refused in a transaction snapshot (REPEATABLE READ,
+	 * SERIALIZABLE)
+	 */
+	SetConfigOption("default_transaction_isolation", "read committed", PGC_SUSET, PGC_S_OVERRIDE);
 	ereport(LOG,
 			(errmsg("worldstate worker connected to database \"%s\"", dbname)));
 	ws_worker_log_intervals();

@@ -21,6 +21,7 @@ ws_trust_plugins($node);
 $node->safe_psql('postgres', q{
 	SET worldstate.handshake = '55-45-17';
 	SELECT ws.register_module('ra', 1);
+	SELECT ws.define_kind('ra_item', 'ra');
 	SELECT version FROM ws.create_entity('ra1', 'ra_item', 'ra', '{"n": 0}');
 	SELECT pg_create_logical_replication_slot('ra', 'worldstate');
 });

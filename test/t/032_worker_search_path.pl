@@ -2,7 +2,9 @@
 # search_path of its database or role: with public first, a planted
 # public.text domain and public.=(bigint, bigint) operator would run as
 # superuser in its snapshot cycle.  The worker pins search_path and
-# qualifies what it runs; the planted objects are never called.
+# qualifies what it runs; the planted objects are never called.  Its
+# transactions are READ COMMITTED whatever the database's default, so a
+# serializable default does not stop its snapshots.
 use strict;
 use warnings;
 use FindBin;
@@ -16,6 +18,7 @@ my $node = ws_node('worker_search_path', "worldstate.snapshot_interval = 0\n");
 $node->safe_psql('postgres', q{
 	SET worldstate.handshake = '55-45-17';
 	SELECT ws.register_module('wsp', 1);
+	SELECT ws.define_kind('wsp_item', 'wsp');
 	SELECT version FROM ws.create_entity('wsp1', 'wsp_item', 'wsp', '{"n": 0}');
 	CREATE ROLE regress_planter;
 	GRANT CREATE ON SCHEMA public TO regress_planter;
@@ -33,6 +36,8 @@ $node->safe_psql('postgres', q{
 	CREATE OPERATOR public.= (LEFTARG = bigint, RIGHTARG = bigint, FUNCTION = public.planted_eq);
 });
 $node->safe_psql('postgres', 'ALTER DATABASE postgres SET search_path = public, pg_catalog');
+# nor the isolation level: a snapshot is refused in a transaction snapshot
+$node->safe_psql('postgres', "ALTER DATABASE postgres SET default_transaction_isolation = 'serializable'");
 
 # turn the schedule on: the worker connects and takes snapshots
 $node->safe_psql('postgres', "ALTER SYSTEM SET worldstate.snapshot_interval = '200ms'");
