@@ -103,17 +103,20 @@ ws_hlc_check(const WsHlc *h, int sqlstate)
 				(errcode(sqlstate),
 				 errmsg("hlc wall time out of range: " INT64_FORMAT " microseconds since the Unix epoch",
 						h->wall),
-				 errdetail("%s", ws_hlc_parse_error_detail(WS_HLC_WALL_RANGE))));
+				 errdetail("%s", ws_hlc_parse_error_detail(WS_HLC_WALL_RANGE)),
+				 errhint("Use a wall time from 1970-01-01 to 9999-12-31.")));
 	if (h->counter < 0)
 		ereport(ERROR,
 				(errcode(sqlstate),
 				 errmsg("hlc counter out of range: %d", h->counter),
-				 errdetail("%s", ws_hlc_parse_error_detail(WS_HLC_COUNTER_RANGE))));
+				 errdetail("%s", ws_hlc_parse_error_detail(WS_HLC_COUNTER_RANGE)),
+				 errhint("Use a counter from 0 to 2147483647.")));
 	if (h->node < 0)
 		ereport(ERROR,
 				(errcode(sqlstate),
 				 errmsg("hlc node id out of range: %d", h->node),
-				 errdetail("%s", ws_hlc_parse_error_detail(WS_HLC_NODE_RANGE))));
+				 errdetail("%s", ws_hlc_parse_error_detail(WS_HLC_NODE_RANGE)),
+				 errhint("Use a node id from 0 to 2147483647.")));
 }
 
 /* Text input: the strict form documented in hlc_parse.c. */
@@ -129,7 +132,8 @@ hlc_in(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
 				 errmsg("invalid input syntax for type hlc: \"%s\"",
 						ws_input_for_message(str)),
-				 errdetail("%s", ws_hlc_parse_error_detail(err))));
+				 errdetail("%s", ws_hlc_parse_error_detail(err)),
+				 errhint("Write an hlc as 2026-01-15T10:00:00.123456Z/5@3 (UTC; /counter and @node may be left out).")));
 	PG_RETURN_HLC_P(ws_hlc_copy(h));
 }
 
@@ -304,7 +308,8 @@ timestamptz_to_wall(TimestampTz ts, const char *argname)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("%s out of range for hlc: \"%s\"", argname,
 						timestamptz_to_str(ts)),
-				 errdetail("%s", ws_hlc_parse_error_detail(WS_HLC_WALL_RANGE))));
+				 errdetail("%s", ws_hlc_parse_error_detail(WS_HLC_WALL_RANGE)),
+				 errhint("Use a finite time from 1970-01-01 to 9999-12-31 UTC.")));
 	return ts + WS_UNIX_TO_PG_USECS;
 }
 
@@ -316,7 +321,8 @@ check_node_arg(int32 node)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("node id out of range: %d", node),
-				 errdetail("%s", ws_hlc_parse_error_detail(WS_HLC_NODE_RANGE))));
+				 errdetail("%s", ws_hlc_parse_error_detail(WS_HLC_NODE_RANGE)),
+				 errhint("Use a node id from 0 to 2147483647.")));
 	return node;
 }
 

@@ -63,7 +63,8 @@ ws_vclock_alloc(int32 n)
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("vclock has too many entries"),
 				 errdetail("A vclock can have at most %d entries.",
-						   WS_VCLOCK_MAX_ENTRIES)));
+						   WS_VCLOCK_MAX_ENTRIES),
+				 errhint("Keep one entry per node of the cluster.")));
 
 	v = (WsVclock *) palloc(WS_VCLOCK_SIZE(n));
 	SET_VARSIZE(v, WS_VCLOCK_SIZE(n));
@@ -120,7 +121,8 @@ ws_vclock_parse_error(const char *str, int rc, const char *errpos)
 							"vclock", ws_input_for_message(str)),
 					 errdetail("Node number %.*s is out of range: nodes must be between 0 and %d.",
 							   ws_vclock_digits_len(errpos), errpos,
-							   PG_INT32_MAX)));
+							   PG_INT32_MAX),
+					 errhint("A vclock is written as {node:counter, ...}, for example {1:3,2:5}.")));
 			break;
 		case WS_VC_COUNT_RANGE:
 			ereport(ERROR,
@@ -129,7 +131,8 @@ ws_vclock_parse_error(const char *str, int rc, const char *errpos)
 							"vclock", ws_input_for_message(str)),
 					 errdetail("Counter %.*s is out of range: counters must be between 0 and " INT64_FORMAT ".",
 							   ws_vclock_digits_len(errpos), errpos,
-							   PG_INT64_MAX)));
+							   PG_INT64_MAX),
+					 errhint("A vclock is written as {node:counter, ...}, for example {1:3,2:5}.")));
 			break;
 		case WS_VC_DUPLICATE:
 			ereport(ERROR,
@@ -137,14 +140,16 @@ ws_vclock_parse_error(const char *str, int rc, const char *errpos)
 					 errmsg("invalid input syntax for type %s: \"%s\"",
 							"vclock", ws_input_for_message(str)),
 					 errdetail("Node %.*s appears more than once.",
-							   ws_vclock_digits_len(errpos), errpos)));
+							   ws_vclock_digits_len(errpos), errpos),
+					 errhint("Give each node once.")));
 			break;
 		case WS_VC_TOO_MANY:
 			ereport(ERROR,
 					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 					 errmsg("vclock has too many entries"),
 					 errdetail("A vclock can have at most %d entries.",
-							   WS_VCLOCK_MAX_ENTRIES)));
+							   WS_VCLOCK_MAX_ENTRIES),
+					 errhint("Keep one entry per node of the cluster.")));
 			break;
 		default:
 			elog(ERROR, "unexpected vclock parse result %d (%s) at position %d",
@@ -184,7 +189,8 @@ ws_vclock_check_node(int32 node)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("vclock node %d is out of range", node),
 				 errdetail("Node numbers must be between 0 and %d.",
-						   PG_INT32_MAX)));
+						   PG_INT32_MAX),
+				 errhint("Pass a node id from 0 to 2147483647.")));
 }
 
 /*
@@ -369,7 +375,8 @@ vclock_tick(PG_FUNCTION_ARGS)
 					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
 					 errmsg("vclock counter for node %d is out of range", node),
 					 errdetail("The counter is already " INT64_FORMAT ", the largest value a vclock can hold.",
-							   PG_INT64_MAX)));
+							   PG_INT64_MAX),
+					 errhint("A node's counter cannot grow past this; start the node with a new node id.")));
 		result = ws_vclock_alloc(v->n);
 		memcpy(result->entries, v->entries, v->n * sizeof(WsVclockEntry));
 		result->entries[pos].count++;
