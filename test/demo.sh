@@ -26,7 +26,7 @@ step() {
 
 step "install the extension (schema ws)" \
 	"CREATE EXTENSION worldstate;
-SET search_path = public, ws;"
+SET search_path = ws, public;"
 
 step "a module, a kind with a counter field, a constraint" \
 	"SET worldstate.handshake = '55-45-17';
@@ -56,20 +56,20 @@ step "every change is an immutable event with an HLC; the log refuses edits" \
 DELETE FROM ws.events;"
 
 step "hybrid logical clock values: wall time, logical counter, node id" \
-	"SET search_path = public, ws;
+	"SET search_path = ws, public;
 SELECT ws.hlc_now() AS now_1, ws.hlc_now() AS now_2;
 SELECT ws.hlc_wall(h), ws.hlc_counter(h), ws.hlc_node(h)
 FROM (SELECT '2026-01-15T10:00:00.123456Z/5@3'::ws.hlc AS h) s;"
 
 step "the node clock never goes back, even when the system clock does (here: one hour back)" \
-	"SET search_path = public, ws;
+	"SET search_path = ws, public;
 SELECT ws.hlc_now() AS before_step \\gset
 SET worldstate.clock_offset = '-1h';
 SELECT :'before_step' AS before_step, ws.hlc_now() AS after_step,
        ws.hlc_now() > :'before_step'::ws.hlc AS still_increasing;"
 
 step "the HLC receive rule: a message from node 2, slightly ahead, moves the clock past it" \
-	"SET search_path = public, ws;
+	"SET search_path = ws, public;
 SELECT ws.hlc_merge('2026-01-15T10:00:00Z/3@1', '2026-01-15T10:00:05Z/9@2',
                     '2026-01-15 10:00:01+00', 1) AS merged;"
 
@@ -79,13 +79,13 @@ SELECT ws.hlc_receive(ws.hlc(clock_timestamp() + interval '1 hour', 0, 2));
 SELECT * FROM ws.stats();"
 
 step "hlc values index like timestamps: btree, hash and BRIN" \
-	"SET search_path = public, ws;
+	"SET search_path = ws, public;
 CREATE TABLE log AS SELECT ws.hlc_now() AS h FROM generate_series(1, 10000);
 CREATE INDEX ON log USING brin (h);
 SELECT count(*) AS rows, ws.min(h) AS first, ws.max(h) AS last FROM log;"
 
 step "vector clocks: causality between replicas" \
-	"SET search_path = public, ws;
+	"SET search_path = ws, public;
 SELECT ws.vclock_tick('{1:3,2:5}', 1) AS ticked,
        ws.vclock_merge('{1:3,2:5}', '{1:4,3:1}') AS merged,
        ws.vclock_relation('{1:3,2:5}', '{1:4,2:5}') AS a_vs_b,
