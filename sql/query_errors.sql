@@ -90,6 +90,19 @@ ALTER INDEX ws.events_entity_hlc_idx RENAME TO events_entity_hlc_moved;
 SELECT * FROM pg_temp.try($$SELECT ws.get_state('qe1', (SELECT hlc FROM ws.events
                                                          WHERE entity_id = 'qe1' AND version = 1))$$);
 ROLLBACK;
+-- and its columns, of its types (55000): a library and an install script
+-- that disagree are an error, never a misread row
+BEGIN;
+ALTER TABLE ws.entities RENAME COLUMN retired TO retired_moved;
+ALTER TABLE ws.entities ADD COLUMN retired int;
+SELECT * FROM pg_temp.try($$SELECT ws.get_state('qe1')$$);
+SELECT * FROM pg_temp.try($$SELECT count(*) FROM ws.entities_at(NULL)$$);
+ROLLBACK;
+BEGIN;
+ALTER TABLE ws.entities RENAME COLUMN created_hlc TO created_hlc_moved;
+SELECT * FROM pg_temp.try($$SELECT ws.get_state('qe1')$$);
+ROLLBACK;
+SELECT ws.get_state('qe1');
 
 REVOKE EXECUTE ON FUNCTION ws.get_state(text, ws.hlc) FROM regress_q_exec_only;
 REVOKE EXECUTE ON FUNCTION ws.entities_at(ws.hlc) FROM regress_q_exec_only;

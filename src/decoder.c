@@ -78,6 +78,7 @@
 #include "errcodes.h"
 #include "hlc.h"
 #include "stats.h"
+#include "tables.h"
 #include "worldstate.h"
 
 /* Broadcast kinds the option "kinds" selects from. */
@@ -133,47 +134,9 @@ typedef struct WsStreamTxn
 /* Report progress to the walsender every this many skipped changes. */
 #define WS_SKIPPED_PROGRESS_EVERY 100
 
-/* The columns of ws.events the plugin writes. */
-typedef enum WsEventCol
-{
-	EC_EVENT_ID,
-	EC_ENTITY_ID,
-	EC_KIND,
-	EC_VERSION,
-	EC_HLC,
-	EC_ORIGIN,
-	EC_MODULE,
-	EC_EVENT_TYPE,
-	EC_PATCH,
-	EC_META,
-	EC_STATE,
-	EC_HANDSHAKE,
-	EC_ACTOR,
-	EC_CALLER_META,
-	EC_COUNT
-} WsEventCol;
-
-static const struct
-{
-	const char *name;
-	Oid			type;			/* InvalidOid: ws.hlc, checked by size */
-	bool		required;
-}			ws_event_cols[EC_COUNT] =
-{
-	{"event_id", UUIDOID, true},
-	{"entity_id", TEXTOID, false},	/* NULL on events published to the bus */
-	{"kind", TEXTOID, false},
-	{"version", INT8OID, false},
-	{"hlc", InvalidOid, true},
-	{"origin_node", INT4OID, true},
-	{"module", TEXTOID, true},
-	{"event_type", TEXTOID, true},
-	{"patch", JSONBOID, true},
-	{"meta", JSONBOID, false},
-	{"state", JSONBOID, false},
-	{"handshake", TEXTOID, true},
-	{"actor", TEXTOID, false},	/* since 1.1 */
-	{"caller_meta", JSONBOID, false},	/* since 1.1 */
+/* The columns of ws.events (tables.h) a broadcast event must have values in. */
+static const WsEventCol ws_event_notnull[] = {
+	EV_EVENT_ID, EV_HLC, EV_ORIGIN_NODE, EV_MODULE, EV_EVENT_TYPE, EV_PATCH, EV_HANDSHAKE
 };
 
 /*
@@ -186,7 +149,7 @@ static struct
 	bool		valid;
 	Oid			relid;
 	bool		cols_valid;
-	AttrNumber	attnum[EC_COUNT];	/* 0: optional column absent */
+	AttrNumber	attnum[EV_NCOLS];	/* 0: a column of 1.1 absent */
 }			ws_events_rel;
 
 static bool ws_callbacks_registered = false;
@@ -243,40 +206,14 @@ ws_events_resolve(void)
 }
 
 /*
- * Look up the columns the plugin writes in ws.events' descriptor and check
- * their types, so a library and an install script that disagree fail with a
+ * Look up the columns of ws.events in its descriptor and check their
+ * types, so a library and an install script that disagree fail with a
  * clear message instead of writing garbage.
  */
 static void
 ws_events_columns(Relation rel)
 {
-	TupleDesc	desc = RelationGetDescr(rel);
-
-	for (int c = 0; c < EC_COUNT; c++)
-	{
-		ws_events_rel.attnum[c] = 0;
-		for (int i = 0; i < desc->natts; i++)
-		{
-			Form_pg_attribute att = TupleDescAttr(desc, i);
-
-			if (att->attisdropped || strcmp(NameStr(att->attname), ws_event_cols[c].name) != 0)
-				continue;
-			if (OidIsValid(ws_event_cols[c].type) ?
-				att->atttypid != ws_event_cols[c].type :
-				(att->attlen != (int) sizeof(WsHlc) || att->attbyval))
-				ereport(ERROR,
-						(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-						 errmsg("column \"%s\" of ws.events has an unexpected type",
-								ws_event_cols[c].name),
-						 errhint("The worldstate library and the extension installed in this database are of different versions.")));
-			ws_events_rel.attnum[c] = att->attnum;
-		}
-		if (ws_events_rel.attnum[c] == 0 && ws_event_cols[c].required)
-			ereport(ERROR,
-					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-					 errmsg("ws.events has no column \"%s\"", ws_event_cols[c].name),
-					 errhint("The worldstate library and the extension installed in this database are of different versions.")));
-	}
+	ws_table_attnums(RelationGetDescr(rel), &ws_events_table, ws_events_rel.attnum);
 	ws_events_rel.cols_valid = true;
 }
 
@@ -785,52 +722,53 @@ ws_write_event(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, Relation rel,
 #define ISNULL(c)	(ws_events_rel.attnum[c] == 0 || nulls[ws_events_rel.attnum[c] - 1])
 
 	heap_deform_tuple(tuple, desc, values, nulls);
-	for (int c = 0; c < EC_COUNT; c++)
-		if (ws_event_cols[c].required && ISNULL(c))
-			elog(ERROR, "decoded insert into ws.events has a null %s", ws_event_cols[c].name);
+	for (size_t i = 0; i < lengthof(ws_event_notnull); i++)
+		if (ISNULL(ws_event_notnull[i]))
+			elog(ERROR, "decoded insert into ws.events has a null %s",
+				 ws_events_table.cols[ws_event_notnull[i]].name);
 
-	module = TextDatumGetCString(COL(EC_MODULE));
+	module = TextDatumGetCString(COL(EV_MODULE));
 	if (!ws_module_selected(data, module))
 		return;
 
 	n = ws_next_line(ctx, txn, streaming);
 	out = ws_line_begin(ctx, data);
-	ws_put_header(out, TextDatumGetCString(COL(EC_HANDSHAKE)), "event");
+	ws_put_header(out, TextDatumGetCString(COL(EV_HANDSHAKE)), "event");
 	ws_put_txn_position(out, txn, streaming, n);
 	appendStringInfoString(out, ",\"event_id\":");
-	ws_put_uuid(out, DatumGetUUIDP(COL(EC_EVENT_ID)));
+	ws_put_uuid(out, DatumGetUUIDP(COL(EV_EVENT_ID)));
 	/* events published to the bus belong to no entity */
-	if (ISNULL(EC_ENTITY_ID))
+	if (ISNULL(EV_ENTITY_ID))
 		appendStringInfoString(out, ",\"entity_id\":null,\"entity_kind\":null,\"version\":null");
 	else
 	{
-		ws_put_text(out, "entity_id", TextDatumGetCString(COL(EC_ENTITY_ID)));
-		ws_put_text(out, "entity_kind", TextDatumGetCString(COL(EC_KIND)));
-		appendStringInfo(out, ",\"version\":" INT64_FORMAT, DatumGetInt64(COL(EC_VERSION)));
+		ws_put_text(out, "entity_id", TextDatumGetCString(COL(EV_ENTITY_ID)));
+		ws_put_text(out, "entity_kind", TextDatumGetCString(COL(EV_KIND)));
+		appendStringInfo(out, ",\"version\":" INT64_FORMAT, DatumGetInt64(COL(EV_VERSION)));
 	}
-	memcpy(&hlc, DatumGetPointer(COL(EC_HLC)), sizeof(hlc));
+	memcpy(&hlc, DatumGetPointer(COL(EV_HLC)), sizeof(hlc));
 	ws_hlc_format(&hlc, hlc_text, sizeof(hlc_text));
-	appendStringInfo(out, ",\"hlc\":\"%s\",\"origin\":%d", hlc_text, DatumGetInt32(COL(EC_ORIGIN)));
+	appendStringInfo(out, ",\"hlc\":\"%s\",\"origin\":%d", hlc_text, DatumGetInt32(COL(EV_ORIGIN_NODE)));
 	ws_put_text(out, "module", module);
-	ws_put_text(out, "event_type", TextDatumGetCString(COL(EC_EVENT_TYPE)));
+	ws_put_text(out, "event_type", TextDatumGetCString(COL(EV_EVENT_TYPE)));
 	appendStringInfoString(out, ",\"patch\":");
-	ws_put_jsonb(out, COL(EC_PATCH));
-	if (!ISNULL(EC_META))
+	ws_put_jsonb(out, COL(EV_PATCH));
+	if (!ISNULL(EV_META))
 	{
 		appendStringInfoString(out, ",\"meta\":");
-		ws_put_jsonb(out, COL(EC_META));
+		ws_put_jsonb(out, COL(EV_META));
 	}
-	if (!ISNULL(EC_ACTOR))
-		ws_put_text(out, "actor", TextDatumGetCString(COL(EC_ACTOR)));
-	if (!ISNULL(EC_CALLER_META))
+	if (!ISNULL(EV_ACTOR))
+		ws_put_text(out, "actor", TextDatumGetCString(COL(EV_ACTOR)));
+	if (!ISNULL(EV_CALLER_META))
 	{
 		appendStringInfoString(out, ",\"caller_meta\":");
-		ws_put_jsonb(out, COL(EC_CALLER_META));
+		ws_put_jsonb(out, COL(EV_CALLER_META));
 	}
-	if (data->include_state && !ISNULL(EC_STATE))
+	if (data->include_state && !ISNULL(EV_STATE))
 	{
 		appendStringInfoString(out, ",\"state\":");
-		ws_put_jsonb(out, COL(EC_STATE));
+		ws_put_jsonb(out, COL(EV_STATE));
 	}
 	if (streaming)
 	{

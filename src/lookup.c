@@ -2,8 +2,8 @@
  *
  * lookup.c
  *		Catalog lookups of the ws tables, remembered per backend: the OIDs
- *		of tables and indexes by name, the attribute numbers of columns, and
- *		the comparison functions of index scan keys.
+ *		of tables and indexes by name, the attribute numbers of the columns
+ *		tables.h describes, and the comparison functions of index scan keys.
  *
  * The writer (writer.c) and the readers (query.c) run these lookups on
  * every call; done afresh each time they cost about as much as a small
@@ -19,15 +19,17 @@
  */
 #include "postgres.h"
 
+#include "access/htup_details.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_type.h"
 #include "fmgr.h"
-#include "parser/parse_relation.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 
 #include "canon.h"
 #include "lookup.h"
+#include "tables.h"
 
 #define MEMO_ENTRIES	48
 #define MEMO_COLUMNS	24
@@ -35,7 +37,8 @@
 typedef enum MemoKind
 {
 	MEMO_RELID,					/* relation `name` of schema ws is relid */
-	MEMO_ATTNUMS,				/* columns `names` of relid are att[] */
+	MEMO_ATTNUMS,				/* columns of `table` (tables.h) in relid
+								 * are att[] */
 	MEMO_KEYPROC				/* strategy strat of column attno of index
 								 * relid compares with proc */
 } MemoKind;
@@ -45,7 +48,7 @@ typedef struct MemoEntry
 	MemoKind	kind;
 	Oid			relid;
 	const char *name;
-	const char *const *names;
+	const WsTable *table;
 	AttrNumber	attno;
 	StrategyNumber strat;
 	FmgrInfo	proc;			/* in TopMemoryContext */
@@ -112,37 +115,99 @@ ws_relation_oid(const char *name)
 	return relid;
 }
 
+/* The remembered attribute numbers of table's columns in relid, if any. */
+static bool
+memo_find_columns(Oid relid, const WsTable *table, AttrNumber *att)
+{
+	(void) memo_ready();
+	for (int i = 0; i < memo_used; i++)
+		if (memo[i].kind == MEMO_ATTNUMS && memo[i].relid == relid && memo[i].table == table)
+		{
+			memcpy(att, memo[i].att, sizeof(AttrNumber) * table->ncols);
+			return true;
+		}
+	return false;
+}
+
 /*
- * Attribute numbers of the named columns of rel, which the caller has open
- * (names is a static array); an error names a column that is missing.
+ * Attribute numbers of table's columns (tables.h) in rel, which the caller
+ * has open: table describes rel, or rel was made LIKE it.  A column a
+ * later version added is InvalidAttrNumber when rel lacks it.
  */
 void
-ws_column_numbers(Relation rel, const char *const *names, int n, AttrNumber *att)
+ws_column_numbers(Relation rel, const WsTable *table, AttrNumber *att)
 {
 	Oid			relid = RelationGetRelid(rel);
-	MemoEntry  *free_entry = memo_ready();
+	MemoEntry  *free_entry;
 
-	for (int i = 0; i < memo_used; i++)
-		if (memo[i].kind == MEMO_ATTNUMS && memo[i].relid == relid && memo[i].names == names)
-		{
-			memcpy(att, memo[i].att, sizeof(AttrNumber) * n);
-			return;
-		}
-	for (int i = 0; i < n; i++)
-	{
-		att[i] = attnameAttNum(rel, names[i], false);
-		if (att[i] == InvalidAttrNumber)
-			elog(ERROR, "column \"%s\" of ws.%s does not exist", names[i],
-				 RelationGetRelationName(rel));
-	}
-	if (n <= MEMO_COLUMNS && (free_entry = memo_ready()) != NULL)
+	StaticAssertStmt(EV_NCOLS <= MEMO_COLUMNS && EN_NCOLS <= MEMO_COLUMNS &&
+					 RL_NCOLS <= MEMO_COLUMNS, "MEMO_COLUMNS too small");
+	if (memo_find_columns(relid, table, att))
+		return;
+	ws_table_attnums(RelationGetDescr(rel), table, att);
+	if ((free_entry = memo_ready()) != NULL)
 	{
 		free_entry->kind = MEMO_ATTNUMS;
 		free_entry->relid = relid;
-		free_entry->names = names;
-		memcpy(free_entry->att, att, sizeof(AttrNumber) * n);
+		free_entry->table = table;
+		memcpy(free_entry->att, att, sizeof(AttrNumber) * table->ncols);
 		memo_used++;
 	}
+}
+
+/*
+ * A row of desc, the row type of table (such as the result of a function
+ * returning ws.entities), from values and nulls in table's enum order.
+ */
+HeapTuple
+ws_form_row(TupleDesc desc, const WsTable *table, const Datum *values, const bool *nulls)
+{
+	AttrNumber	att[MEMO_COLUMNS];
+	Datum	   *outv = palloc(sizeof(Datum) * desc->natts);
+	bool	   *outn = palloc(sizeof(bool) * desc->natts);
+	HeapTuple	tuple;
+
+	ws_row_column_numbers(desc, table, att);
+	ws_table_spread(table, att, values, nulls, desc->natts, outv, outn);
+	tuple = heap_form_tuple(desc, outv, outn);
+	pfree(outv);
+	pfree(outn);
+	return tuple;
+}
+
+/*
+ * Attribute numbers of table's columns in desc, a row type of table.  The
+ * row type of a relation has the relation's attribute numbers, so those
+ * remembered for the relation serve; but desc may have been looked up
+ * before an invalidation that they have already seen, so they are used
+ * only when desc has the columns there, and desc, which may be older than
+ * the relation, is never remembered.  Otherwise resolved afresh.
+ */
+void
+ws_row_column_numbers(TupleDesc desc, const WsTable *table, AttrNumber *att)
+{
+	Oid			relid = InvalidOid;
+
+	if (desc->tdtypeid != RECORDOID)
+		relid = get_typ_typrelid(desc->tdtypeid);
+	if (OidIsValid(relid) && memo_find_columns(relid, table, att))
+	{
+		bool		same = true;
+
+		for (int c = 0; c < table->ncols && same; c++)
+		{
+			Form_pg_attribute a;
+
+			if (att[c] == InvalidAttrNumber)
+				continue;
+			a = att[c] <= desc->natts ? TupleDescAttr(desc, att[c] - 1) : NULL;
+			same = a != NULL && !a->attisdropped &&
+				strcmp(NameStr(a->attname), table->cols[c].name) == 0;
+		}
+		if (same)
+			return;
+	}
+	ws_table_attnums(desc, table, att);
 }
 
 /*

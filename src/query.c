@@ -110,58 +110,6 @@ PG_FUNCTION_INFO_V1(entity_history);
 PG_FUNCTION_INFO_V1(entity_neighbors);
 PG_FUNCTION_INFO_V1(merge_patches_transfn);
 
-/* Columns of ws.entities (found by name: the order is this file's own). */
-typedef enum QEntityCol
-{
-	QE_ENTITY_ID,
-	QE_KIND,
-	QE_MODULE,
-	QE_STATE,
-	QE_VERSION,
-	QE_HLC,
-	QE_VCLOCK,
-	QE_CREATED_HLC,
-	QE_RETIRED,
-	QE_NCOLS
-} QEntityCol;
-
-static const char *const entity_cols[QE_NCOLS] = {
-	"entity_id", "kind", "module", "state", "version", "hlc", "vclock",
-	"created_hlc", "retired"
-};
-
-/* Columns of ws.events read here. */
-typedef enum QEventCol
-{
-	QV_VERSION,
-	QV_HLC,
-	QV_VCLOCK,
-	QV_STATE,
-	QV_PATCH,
-	QV_EVENT_TYPE,
-	QV_META,
-	QV_NCOLS
-} QEventCol;
-
-static const char *const event_cols[QV_NCOLS] = {
-	"version", "hlc", "vclock", "state", "patch", "event_type", "meta"
-};
-
-/* Columns of ws.relationships. */
-typedef enum QRelCol
-{
-	QR_FROM_ID,
-	QR_REL,
-	QR_TO_ID,
-	QR_PROPS,
-	QR_HLC,
-	QR_NCOLS
-} QRelCol;
-
-static const char *const rel_cols[QR_NCOLS] = {
-	"from_id", "rel", "to_id", "props", "hlc"
-};
-
 /*
  * What a reader opens up front.  The event log is opened on first use:
  * point queries and world scans read it only for entities that changed
@@ -199,7 +147,7 @@ typedef struct WsLog
 	const char *by_version_name;
 	Relation	rel;
 	TupleTableSlot *slot;
-	AttrNumber	col[QV_NCOLS];
+	AttrNumber	col[EV_NCOLS];
 	Relation	by_hlc;
 	IndexScanDesc at_scan;		/* (entity_id = $1, hlc >= $2, hlc <= $3)
 								 * backwards */
@@ -225,7 +173,7 @@ typedef struct WsReader
 	TupleTableSlot *entity_slot;
 	IndexScanDesc entity_scan;	/* one entity by id */
 	ScanKeyData entity_key;
-	AttrNumber	en[QE_NCOLS];
+	AttrNumber	en[EN_NCOLS];
 
 	WsLog		log;			/* ws.events */
 	WsLog		archive;		/* ws.events_archive */
@@ -234,7 +182,7 @@ typedef struct WsReader
 	Relation	relationships;
 	Relation	relationships_pk;
 	TupleTableSlot *rel_slot;
-	AttrNumber	rl[QR_NCOLS];
+	AttrNumber	rl[RL_NCOLS];
 } WsReader;
 
 /* A version of an entity rebuilt from the log. */
@@ -313,7 +261,7 @@ log_table(WsReader *r, WsLog *log)
 		return;
 	old = MemoryContextSwitchTo(r->cxt);
 	log->rel = open_table(r, log->table);
-	ws_column_numbers(log->rel, event_cols, QV_NCOLS, log->col);
+	ws_column_numbers(log->rel, &ws_events_table, log->col);
 	log->slot = table_slot_create(log->rel, NULL);
 	MemoryContextSwitchTo(old);
 }
@@ -379,7 +327,7 @@ reader_open(WsReader *r, int what)
 	{
 		r->entities = open_table(r, "entities");
 		r->entities_pk = open_primary_key(r->entities);
-		ws_column_numbers(r->entities, entity_cols, QE_NCOLS, r->en);
+		ws_column_numbers(r->entities, &ws_entities_table, r->en);
 		r->entity_slot = table_slot_create(r->entities, NULL);
 		ws_init_scan_key(&r->entity_key, r->entities_pk, 1, BTEqualStrategyNumber);
 		r->entity_scan = index_beginscan(r->entities, r->entities_pk, r->snapshot, 1, 0);
@@ -394,7 +342,7 @@ reader_open(WsReader *r, int what)
 	{
 		r->relationships = open_table(r, "relationships");
 		r->relationships_pk = open_primary_key(r->relationships);
-		ws_column_numbers(r->relationships, rel_cols, QR_NCOLS, r->rl);
+		ws_column_numbers(r->relationships, &ws_relationships_table, r->rl);
 		r->rel_slot = table_slot_create(r->relationships, NULL);
 	}
 }
@@ -425,14 +373,14 @@ reader_close(WsReader *r)
 
 /* Column col of the entity row in r->entity_slot. */
 static inline Datum
-entity_col(WsReader *r, QEntityCol col, bool *isnull)
+entity_col(WsReader *r, WsEntityCol col, bool *isnull)
 {
 	return slot_getattr(r->entity_slot, r->en[col], isnull);
 }
 
 /* Column col of the event row in log->slot. */
 static inline Datum
-event_col(WsLog *log, QEventCol col, bool *isnull)
+event_col(WsLog *log, WsEventCol col, bool *isnull)
 {
 	return slot_getattr(log->slot, log->col[col], isnull);
 }
@@ -813,10 +761,10 @@ at_scan_from(WsLog *log, Datum entity_id, const WsHlc *lo, const WsHlc *at)
 static bool
 version_at(WsReader *r, WsLog *log, const Datum *e, const WsHlc *at, WsVersion *out)
 {
-	Datum		entity_id = e[QE_ENTITY_ID];
-	const WsHlc *created = DatumGetHlcP(e[QE_CREATED_HLC]);
-	const WsHlc *last = DatumGetHlcP(e[QE_HLC]);
-	int64		changes = DatumGetInt64(e[QE_VERSION]) - 1;
+	Datum		entity_id = e[EN_ENTITY_ID];
+	const WsHlc *created = DatumGetHlcP(e[EN_CREATED_HLC]);
+	const WsHlc *last = DatumGetHlcP(e[EN_HLC]);
+	int64		changes = DatumGetInt64(e[EN_VERSION]) - 1;
 	int64		rate = 0;
 	int64		events = 4;
 	Jsonb	  **patches;
@@ -865,9 +813,9 @@ version_at(WsReader *r, WsLog *log, const Datum *e, const WsHlc *at, WsVersion *
 			found = true;
 		}
 	}
-	out->version = DatumGetInt64(event_col(log, QV_VERSION, &isnull));
-	out->hlc = ws_hlc_copy(*DatumGetHlcP(event_col(log, QV_HLC, &isnull)));
-	out->vclock = PointerGetDatum(PG_DETOAST_DATUM_COPY(event_col(log, QV_VCLOCK, &isnull)));
+	out->version = DatumGetInt64(event_col(log, EV_VERSION, &isnull));
+	out->hlc = ws_hlc_copy(*DatumGetHlcP(event_col(log, EV_HLC, &isnull)));
+	out->vclock = PointerGetDatum(PG_DETOAST_DATUM_COPY(event_col(log, EV_VCLOCK, &isnull)));
 
 	/*
 	 * 2. the versions below it down to the keyframe: from the same scan
@@ -877,7 +825,7 @@ version_at(WsReader *r, WsLog *log, const Datum *e, const WsHlc *at, WsVersion *
 	expected = out->version;
 	for (;;)
 	{
-		int64		v = DatumGetInt64(event_col(log, QV_VERSION, &isnull));
+		int64		v = DatumGetInt64(event_col(log, EV_VERSION, &isnull));
 
 		if (v != expected)
 		{
@@ -891,7 +839,7 @@ version_at(WsReader *r, WsLog *log, const Datum *e, const WsHlc *at, WsVersion *
 			scan = next_version_range(r, log, entity_id, expected, &lo);
 			continue;
 		}
-		d = event_col(log, QV_STATE, &isnull);
+		d = event_col(log, EV_STATE, &isnull);
 		if (!isnull)
 		{
 			keyframe = DatumGetJsonbPCopy(d);
@@ -902,7 +850,7 @@ version_at(WsReader *r, WsLog *log, const Datum *e, const WsHlc *at, WsVersion *
 			cap *= 2;
 			patches = repalloc(patches, sizeof(Jsonb *) * cap);
 		}
-		patches[npatches++] = DatumGetJsonbPCopy(event_col(log, QV_PATCH, &isnull));
+		patches[npatches++] = DatumGetJsonbPCopy(event_col(log, EV_PATCH, &isnull));
 		expected--;
 		if (expected < 1)
 			ereport(ERROR,
@@ -938,7 +886,7 @@ version_at(WsReader *r, WsLog *log, const Datum *e, const WsHlc *at, WsVersion *
 
 /*
  * The entity in r->entity_slot as of `at` (NULL: the present) into
- * values/nulls, in QEntityCol order; false when it did not exist then
+ * values/nulls, in WsEntityCol order; false when it did not exist then
  * (not created yet, or retired).  Datums point into the slot or into
  * CurrentMemoryContext.
  */
@@ -948,25 +896,25 @@ entity_as_of(WsReader *r, const WsHlc *at, Datum *values, bool *nulls)
 	WsVersion	v;
 	bool		retired;
 
-	for (int i = 0; i < QE_NCOLS; i++)
+	for (int i = 0; i < EN_NCOLS; i++)
 		values[i] = entity_col(r, i, &nulls[i]);
-	retired = DatumGetBool(values[QE_RETIRED]);
+	retired = DatumGetBool(values[EN_RETIRED]);
 	if (at == NULL)
 		return !retired;
-	if (ws_hlc_cmp(DatumGetHlcP(values[QE_CREATED_HLC]), at) > 0)
+	if (ws_hlc_cmp(DatumGetHlcP(values[EN_CREATED_HLC]), at) > 0)
 		return false;
 	/* nothing changed since `at`: the present row, retired or not */
-	if (ws_hlc_cmp(DatumGetHlcP(values[QE_HLC]), at) <= 0)
+	if (ws_hlc_cmp(DatumGetHlcP(values[EN_HLC]), at) <= 0)
 		return !retired;
 	/* it changed after `at`, so it was not retired then */
 	if (!version_at(r, &r->log, values, at, &v) &&
 		!version_at(r, &r->archive, values, at, &v))
 		return false;
-	values[QE_STATE] = JsonbPGetDatum(v.state);
-	values[QE_VERSION] = Int64GetDatum(v.version);
-	values[QE_HLC] = HlcPGetDatum(v.hlc);
-	values[QE_VCLOCK] = v.vclock;
-	values[QE_RETIRED] = BoolGetDatum(false);
+	values[EN_STATE] = JsonbPGetDatum(v.state);
+	values[EN_VERSION] = Int64GetDatum(v.version);
+	values[EN_HLC] = HlcPGetDatum(v.hlc);
+	values[EN_VCLOCK] = v.vclock;
+	values[EN_RETIRED] = BoolGetDatum(false);
 	return true;
 }
 
@@ -975,13 +923,13 @@ static bool
 entity_alive(WsReader *r, const WsHlc *at)
 {
 	bool		isnull;
-	bool		retired = DatumGetBool(entity_col(r, QE_RETIRED, &isnull));
+	bool		retired = DatumGetBool(entity_col(r, EN_RETIRED, &isnull));
 
 	if (at == NULL)
 		return !retired;
-	if (ws_hlc_cmp(DatumGetHlcP(entity_col(r, QE_CREATED_HLC, &isnull)), at) > 0)
+	if (ws_hlc_cmp(DatumGetHlcP(entity_col(r, EN_CREATED_HLC, &isnull)), at) > 0)
 		return false;
-	return !(retired && ws_hlc_cmp(DatumGetHlcP(entity_col(r, QE_HLC, &isnull)), at) <= 0);
+	return !(retired && ws_hlc_cmp(DatumGetHlcP(entity_col(r, EN_HLC, &isnull)), at) <= 0);
 }
 
 /* The entity_id argument as a scan key value; 22023 when NULL or empty. */
@@ -1015,8 +963,8 @@ point_query(FunctionCallInfo fcinfo, PointResult done)
 	MemoryContext outer = CurrentMemoryContext;
 	MemoryContext work;
 	WsReader	r;
-	Datum		values[QE_NCOLS];
-	bool		nulls[QE_NCOLS];
+	Datum		values[EN_NCOLS];
+	bool		nulls[EN_NCOLS];
 	Datum		result = (Datum) 0;
 	bool		found;
 
@@ -1043,43 +991,7 @@ point_query(FunctionCallInfo fcinfo, PointResult done)
 static Datum
 state_result(FunctionCallInfo fcinfo, Datum *values, bool *nulls)
 {
-	return JsonbPGetDatum(DatumGetJsonbPCopy(values[QE_STATE]));
-}
-
-/* Positions of the QEntityCol columns in a ws.entities row descriptor. */
-static void
-entity_desc_map(TupleDesc desc, int *pos)
-{
-	for (int i = 0; i < QE_NCOLS; i++)
-	{
-		pos[i] = -1;
-		for (int j = 0; j < desc->natts; j++)
-		{
-			Form_pg_attribute a = TupleDescAttr(desc, j);
-
-			if (!a->attisdropped && strcmp(NameStr(a->attname), entity_cols[i]) == 0)
-				pos[i] = j;
-		}
-		if (pos[i] < 0)
-			elog(ERROR, "result row type has no column \"%s\"", entity_cols[i]);
-	}
-}
-
-/* Spread QEntityCol values into a row of desc, as positioned by pos. */
-static void
-entity_row(TupleDesc desc, const int *pos, const Datum *values, const bool *nulls,
-		   Datum *outv, bool *outn)
-{
-	for (int j = 0; j < desc->natts; j++)
-	{
-		outv[j] = (Datum) 0;
-		outn[j] = true;
-	}
-	for (int i = 0; i < QE_NCOLS; i++)
-	{
-		outv[pos[i]] = values[i];
-		outn[pos[i]] = nulls[i];
-	}
+	return JsonbPGetDatum(DatumGetJsonbPCopy(values[EN_STATE]));
 }
 
 /* get_entity's result: a ws.entities row. */
@@ -1087,18 +999,11 @@ static Datum
 entity_result(FunctionCallInfo fcinfo, Datum *values, bool *nulls)
 {
 	TupleDesc	desc;
-	int			pos[QE_NCOLS];
-	Datum	   *outv;
-	bool	   *outn;
 
 	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "function returning a row called in a context that cannot accept it");
 	desc = BlessTupleDesc(desc);
-	entity_desc_map(desc, pos);
-	outv = palloc(sizeof(Datum) * desc->natts);
-	outn = palloc(sizeof(bool) * desc->natts);
-	entity_row(desc, pos, values, nulls, outv, outn);
-	return HeapTupleGetDatum(heap_form_tuple(desc, outv, outn));
+	return HeapTupleGetDatum(ws_form_row(desc, &ws_entities_table, values, nulls));
 }
 
 /*
@@ -1185,7 +1090,7 @@ world_begin(WsWorldScan *w, const WsHlc *at, const char *operation)
 }
 
 /*
- * The next entity that existed at w->at into values/nulls (QEntityCol
+ * The next entity that existed at w->at into values/nulls (WsEntityCol
  * order), valid until the next call; false at the end.
  */
 static bool
@@ -1231,22 +1136,22 @@ world_entities_at(PG_FUNCTION_ARGS)
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	WsWorldScan w;
 	TupleDesc	desc;
-	int			pos[QE_NCOLS];
-	Datum		values[QE_NCOLS];
-	bool		nulls[QE_NCOLS];
+	AttrNumber	att[EN_NCOLS];
+	Datum		values[EN_NCOLS];
+	bool		nulls[EN_NCOLS];
 	Datum	   *outv;
 	bool	   *outn;
 
 	InitMaterializedSRF(fcinfo, 0);
 	desc = rsinfo->setDesc;
-	entity_desc_map(desc, pos);
+	ws_row_column_numbers(desc, &ws_entities_table, att);
 	outv = palloc(sizeof(Datum) * desc->natts);
 	outn = palloc(sizeof(bool) * desc->natts);
 
 	world_begin(&w, hlc_arg(fcinfo, 0), "entities_at");
 	while (world_next(&w, values, nulls))
 	{
-		entity_row(desc, pos, values, nulls, outv, outn);
+		ws_table_spread(&ws_entities_table, att, values, nulls, desc->natts, outv, outn);
 		tuplestore_putvalues(rsinfo->setResult, desc, outv, outn);
 	}
 	world_end(&w);
@@ -1285,7 +1190,7 @@ static Oid	find_plan_nsp = InvalidOid;
  * values, never generic).  Rows stream from a cursor into the tuplestore.
  */
 static void
-find_present(ReturnSetInfo *rsinfo, const int *pos, Jsonb *predicate, int64 lim, int64 off)
+find_present(ReturnSetInfo *rsinfo, const AttrNumber *att, Jsonb *predicate, int64 lim, int64 off)
 {
 	TupleDesc	desc = rsinfo->setDesc;
 	Datum		args[3];
@@ -1304,11 +1209,12 @@ find_present(ReturnSetInfo *rsinfo, const int *pos, Jsonb *predicate, int64 lim,
 		if (find_plan != NULL)
 			SPI_freeplan(find_plan);
 		find_plan = NULL;
-		plan = SPI_prepare_cursor("SELECT e.entity_id, e.kind, e.module, e.state, e.version,"
-								  " e.hlc, e.vclock, e.created_hlc, e.retired"
-								  " FROM ws.entities e"
-								  " WHERE e.state OPERATOR(pg_catalog.@>) $1 AND NOT e.retired"
-								  " ORDER BY e.entity_id LIMIT $2 OFFSET $3",
+		/* the columns in WsEntityCol order */
+		plan = SPI_prepare_cursor(psprintf("SELECT %s FROM ws.entities e"
+										   " WHERE e.state OPERATOR(pg_catalog.@>) $1"
+										   " AND NOT e.retired"
+										   " ORDER BY e.entity_id LIMIT $2 OFFSET $3",
+										   ws_table_select_list(&ws_entities_table, "e")),
 								  3, types, CURSOR_OPT_CUSTOM_PLAN);
 		if (plan == NULL)
 			elog(ERROR, "SPI_prepare_cursor failed: %s", SPI_result_code_string(SPI_result));
@@ -1329,13 +1235,13 @@ find_present(ReturnSetInfo *rsinfo, const int *pos, Jsonb *predicate, int64 lim,
 			break;
 		for (uint64 i = 0; i < SPI_processed; i++)
 		{
-			Datum		values[QE_NCOLS];
-			bool		nulls[QE_NCOLS];
+			Datum		values[EN_NCOLS];
+			bool		nulls[EN_NCOLS];
 
-			for (int c = 0; c < QE_NCOLS; c++)
+			for (int c = 0; c < EN_NCOLS; c++)
 				values[c] = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc,
 										  c + 1, &nulls[c]);
-			entity_row(desc, pos, values, nulls, outv, outn);
+			ws_table_spread(&ws_entities_table, att, values, nulls, desc->natts, outv, outn);
 			tuplestore_putvalues(rsinfo->setResult, desc, outv, outn);
 		}
 		SPI_freetuptable(SPI_tuptable);
@@ -1349,13 +1255,13 @@ find_present(ReturnSetInfo *rsinfo, const int *pos, Jsonb *predicate, int64 lim,
  * skipping `off` matches and stopping after `lim`.
  */
 static void
-find_at(ReturnSetInfo *rsinfo, const int *pos, Jsonb *predicate, int64 lim, int64 off,
+find_at(ReturnSetInfo *rsinfo, const AttrNumber *att, Jsonb *predicate, int64 lim, int64 off,
 		const WsHlc *at)
 {
 	TupleDesc	desc = rsinfo->setDesc;
 	WsWorldScan w;
-	Datum		values[QE_NCOLS];
-	bool		nulls[QE_NCOLS];
+	Datum		values[EN_NCOLS];
+	bool		nulls[EN_NCOLS];
 	Datum	   *outv = palloc(sizeof(Datum) * desc->natts);
 	bool	   *outn = palloc(sizeof(bool) * desc->natts);
 	int64		skipped = 0;
@@ -1370,7 +1276,7 @@ find_at(ReturnSetInfo *rsinfo, const int *pos, Jsonb *predicate, int64 lim, int6
 		bool		match;
 
 		/* a detoasted state is freed with the row */
-		match = DatumGetBool(DirectFunctionCall2(jsonb_contains, values[QE_STATE],
+		match = DatumGetBool(DirectFunctionCall2(jsonb_contains, values[EN_STATE],
 												 JsonbPGetDatum(predicate)));
 		MemoryContextSwitchTo(old);
 		if (!match)
@@ -1380,7 +1286,7 @@ find_at(ReturnSetInfo *rsinfo, const int *pos, Jsonb *predicate, int64 lim, int6
 			skipped++;
 			continue;
 		}
-		entity_row(desc, pos, values, nulls, outv, outn);
+		ws_table_spread(&ws_entities_table, att, values, nulls, desc->natts, outv, outn);
 		tuplestore_putvalues(rsinfo->setResult, desc, outv, outn);
 		if (++emitted == lim)
 			break;
@@ -1404,7 +1310,7 @@ entity_find(PG_FUNCTION_ARGS)
 	Jsonb	   *predicate;
 	int64		lim;
 	int64		off;
-	int			pos[QE_NCOLS];
+	AttrNumber	att[EN_NCOLS];
 
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
@@ -1422,11 +1328,11 @@ entity_find(PG_FUNCTION_ARGS)
 	off = count_arg(fcinfo, 2, "off");
 
 	InitMaterializedSRF(fcinfo, 0);
-	entity_desc_map(rsinfo->setDesc, pos);
+	ws_row_column_numbers(rsinfo->setDesc, &ws_entities_table, att);
 	if (PG_ARGISNULL(3))
-		find_present(rsinfo, pos, predicate, lim, off);
+		find_present(rsinfo, att, predicate, lim, off);
 	else
-		find_at(rsinfo, pos, predicate, lim, off, hlc_arg(fcinfo, 3));
+		find_at(rsinfo, att, predicate, lim, off, hlc_arg(fcinfo, 3));
 	return (Datum) 0;
 }
 
@@ -1505,8 +1411,8 @@ entity_history(PG_FUNCTION_ARGS)
 		else if (!more[0])
 			i = 1;
 		else
-			i = ws_hlc_cmp(DatumGetHlcP(event_col(logs[0], QV_HLC, &isnull)),
-						   DatumGetHlcP(event_col(logs[1], QV_HLC, &isnull))) <= 0 ? 0 : 1;
+			i = ws_hlc_cmp(DatumGetHlcP(event_col(logs[0], EV_HLC, &isnull)),
+						   DatumGetHlcP(event_col(logs[1], EV_HLC, &isnull))) <= 0 ? 0 : 1;
 		if (maps[i] == NULL)
 			tuplestore_puttupleslot(rsinfo->setResult, logs[i]->slot);
 		else
@@ -1602,10 +1508,10 @@ add_link_event(WsLog *log, text *rel, WsLinkEvents *links)
 	Jsonb	   *meta;
 	WsLinkEvent e;
 
-	type = TextDatumGetCString(event_col(log, QV_EVENT_TYPE, &isnull));
+	type = TextDatumGetCString(event_col(log, EV_EVENT_TYPE, &isnull));
 	if (strcmp(type, "linked") != 0 && strcmp(type, "unlinked") != 0)
 		return;
-	d = event_col(log, QV_META, &isnull);
+	d = event_col(log, EV_META, &isnull);
 	if (isnull)
 		return;
 	meta = DatumGetJsonbP(d);
@@ -1624,7 +1530,7 @@ add_link_event(WsLog *log, text *rel, WsLinkEvents *links)
 
 		e.props = p ? JsonbValueToJsonb(p) : NULL;
 	}
-	e.hlc = ws_hlc_copy(*DatumGetHlcP(event_col(log, QV_HLC, &isnull)));
+	e.hlc = ws_hlc_copy(*DatumGetHlcP(event_col(log, EV_HLC, &isnull)));
 	if (links->n == links->cap)
 	{
 		links->cap *= 2;
@@ -1728,10 +1634,10 @@ neighbors_now(WsReader *r, ReturnSetInfo *rsinfo, Datum entity_id, text *rel)
 		bool		nulls[4];
 
 		CHECK_FOR_INTERRUPTS();
-		values[0] = slot_getattr(r->rel_slot, r->rl[QR_REL], &nulls[0]);
-		values[1] = slot_getattr(r->rel_slot, r->rl[QR_TO_ID], &nulls[1]);
-		values[2] = slot_getattr(r->rel_slot, r->rl[QR_PROPS], &nulls[2]);
-		values[3] = slot_getattr(r->rel_slot, r->rl[QR_HLC], &nulls[3]);
+		values[0] = slot_getattr(r->rel_slot, r->rl[RL_REL], &nulls[0]);
+		values[1] = slot_getattr(r->rel_slot, r->rl[RL_TO_ID], &nulls[1]);
+		values[2] = slot_getattr(r->rel_slot, r->rl[RL_PROPS], &nulls[2]);
+		values[3] = slot_getattr(r->rel_slot, r->rl[RL_HLC], &nulls[3]);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	index_endscan(scan);

@@ -87,6 +87,7 @@
 #include "hlc.h"
 #include "horizon.h"
 #include "kindcache.h"
+#include "lookup.h"
 #include "merge_patch.h"
 #include "util.h"
 #include "vclock.h"
@@ -968,19 +969,11 @@ apply_change(Oid caller, const WsChange *c, WsWriter *w, WsEntity *out,
 static HeapTuple
 entity_tuple(TupleDesc tupdesc, const WsEntity *e)
 {
-	Datum		v[9];
-	bool		n[9] = {false};
+	Datum		v[EN_NCOLS];
+	bool		n[EN_NCOLS];
 
-	v[0] = CStringGetTextDatum(e->entity_id);
-	v[1] = CStringGetTextDatum(e->kind);
-	v[2] = CStringGetTextDatum(e->module);
-	v[3] = JsonbPGetDatum(e->state);
-	v[4] = Int64GetDatum(e->version);
-	v[5] = HlcPGetDatum(ws_hlc_copy(e->hlc));
-	v[6] = e->vclock;
-	v[7] = HlcPGetDatum(ws_hlc_copy(e->created_hlc));
-	v[8] = BoolGetDatum(e->retired);
-	return heap_form_tuple(tupdesc, v, n);
+	entity_values(e, v, n);
+	return ws_form_row(tupdesc, &ws_entities_table, v, n);
 }
 
 /* The composite result descriptor of the calling function. */

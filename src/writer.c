@@ -20,9 +20,11 @@
  * COMMITTED; with a transaction snapshot that is a serialization failure,
  * as for UPDATE).  So a change costs no separate row-lock WAL record.
  *
- * Columns are found by name (lookup.c remembers them until the tables
- * change), so the code does not depend on the tables' column order.  The
- * callers check privileges: the writer runs as whoever calls it, which in
+ * Columns are those of tables.h, found by name (lookup.c remembers them
+ * until the tables change), so the code does not depend on the tables'
+ * column order; a database still at 1.0 has no ws.events.actor and
+ * caller_meta, and its events are written without them.  The callers
+ * check privileges: the writer runs as whoever calls it, which in
  * worldstate is the owner of schema ws.
  *
  *-------------------------------------------------------------------------
@@ -37,7 +39,6 @@
 #include "catalog/namespace.h"
 #include "commands/trigger.h"
 #include "nodes/makefuncs.h"
-#include "parser/parse_relation.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
@@ -48,18 +49,6 @@
 #include "canon.h"
 #include "lookup.h"
 #include "writer.h"
-
-static const char *const event_cols[EV_NCOLS] = {
-	"event_id", "entity_id", "version", "hlc", "origin_node", "module", "kind",
-	"event_type", "patch", "state", "meta", "handshake", "causal_deps",
-	"vclock", "schema_version", "request_digest", "txid", "recorded_at",
-	"actor", "caller_meta"
-};
-
-static const char *const entity_cols[EN_NCOLS] = {
-	"entity_id", "kind", "module", "state", "version", "hlc", "vclock",
-	"created_hlc", "retired"
-};
 
 /* OID of table ws.name. */
 static Oid
@@ -99,19 +88,6 @@ target_rte(Oid relid)
 }
 
 /*
- * Column numbers of ws.events.  The columns 1.1 added are optional: a
- * database still at 1.0 (restored, not yet updated) writes events without
- * them.
- */
-static void
-event_columns(WsWriter *w)
-{
-	ws_column_numbers(w->events_rel, event_cols, EV_NCOLS_1_0, w->ev_att);
-	for (int i = EV_NCOLS_1_0; i < EV_NCOLS; i++)
-		w->ev_att[i] = attnameAttNum(w->events_rel, event_cols[i], false);
-}
-
-/*
  * Open ws.events and ws.entities for writing.  Pair with ws_writer_end; an
  * error in between is cleaned up by transaction abort.
  */
@@ -128,8 +104,9 @@ ws_writer_begin(WsWriter *w)
 	w->entities = open_target(entities, 2, &w->entities_rel);
 	/* AFTER triggers (the foreign keys) find their relations here */
 	w->estate->es_opened_result_relations = list_make2(w->events, w->entities);
-	event_columns(w);
-	ws_column_numbers(w->entities_rel, entity_cols, EN_NCOLS, w->en_att);
+	/* actor and caller_meta are absent on a database still at 1.0 */
+	ws_column_numbers(w->events_rel, &ws_events_table, w->ev_att);
+	ws_column_numbers(w->entities_rel, &ws_entities_table, w->en_att);
 
 	w->estate->es_snapshot = GetActiveSnapshot();
 	w->event_slot = table_slot_create(w->events_rel, &w->estate->es_tupleTable);
@@ -153,7 +130,7 @@ ws_writer_begin_events(WsWriter *w)
 	ExecInitRangeTable(w->estate, list_make1(target_rte(events)));
 	w->events = open_target(events, 1, &w->events_rel);
 	w->estate->es_opened_result_relations = list_make1(w->events);
-	event_columns(w);
+	ws_column_numbers(w->events_rel, &ws_events_table, w->ev_att);
 	w->estate->es_snapshot = GetActiveSnapshot();
 	w->event_slot = table_slot_create(w->events_rel, &w->estate->es_tupleTable);
 	AfterTriggerBeginQuery();
@@ -183,30 +160,18 @@ ws_writer_end(WsWriter *w)
 }
 
 /*
- * Fill slot from values given in column-enum order, for a write in the
- * current command (the caller increments the command counter between
- * changes, so each sees the ones before).
+ * Fill slot from values given in the column-enum order of table, for a
+ * write in the current command (the caller increments the command counter
+ * between changes, so each sees the ones before).
  */
 static void
-fill_slot(WsWriter *w, TupleTableSlot *slot, const AttrNumber *att, int n,
+fill_slot(WsWriter *w, TupleTableSlot *slot, const WsTable *table, const AttrNumber *att,
 		  const Datum *values, const bool *nulls)
 {
-	int			natts = slot->tts_tupleDescriptor->natts;
-
 	w->estate->es_output_cid = GetCurrentCommandId(true);
 	ExecClearTuple(slot);
-	for (int i = 0; i < natts; i++)
-	{
-		slot->tts_values[i] = (Datum) 0;
-		slot->tts_isnull[i] = true;
-	}
-	for (int i = 0; i < n; i++)
-	{
-		if (att[i] == InvalidAttrNumber)
-			continue;
-		slot->tts_values[att[i] - 1] = values[i];
-		slot->tts_isnull[att[i] - 1] = nulls[i];
-	}
+	ws_table_spread(table, att, values, nulls, slot->tts_tupleDescriptor->natts,
+					slot->tts_values, slot->tts_isnull);
 	ExecStoreVirtualTuple(slot);
 }
 
@@ -220,11 +185,11 @@ ws_actor_datum(Oid role)
 	return CStringGetTextDatum(GetUserNameFromId(role, false));
 }
 
-/* Insert an event row; values and nulls in WsEventCol order. */
+/* Insert an event row; values and nulls in WsEventCol order (tables.h). */
 void
 ws_writer_insert_event(WsWriter *w, const Datum *values, const bool *nulls)
 {
-	fill_slot(w, w->event_slot, w->ev_att, EV_NCOLS, values, nulls);
+	fill_slot(w, w->event_slot, &ws_events_table, w->ev_att, values, nulls);
 	ExecSimpleRelationInsert(w->events, w->estate, w->event_slot);
 }
 
@@ -310,7 +275,7 @@ ws_writer_try_update_entity(WsWriter *w, ItemPointer tid, const Datum *values,
 	TM_Result	result;
 	List	   *recheck = NIL;
 
-	fill_slot(w, w->entity_slot, w->en_att, EN_NCOLS, values, nulls);
+	fill_slot(w, w->entity_slot, &ws_entities_table, w->en_att, values, nulls);
 	CheckCmdReplicaIdentity(rel, CMD_UPDATE);
 	if (rel->rd_att->constr)
 		ExecConstraints(w->entities, w->entity_slot, w->estate);

@@ -14,50 +14,7 @@
 #include "executor/executor.h"
 #include "storage/itemptr.h"
 
-/* Columns of ws.events, in no particular order: looked up by name. */
-typedef enum WsEventCol
-{
-	EV_EVENT_ID,
-	EV_ENTITY_ID,
-	EV_VERSION,
-	EV_HLC,
-	EV_ORIGIN_NODE,
-	EV_MODULE,
-	EV_KIND,
-	EV_EVENT_TYPE,
-	EV_PATCH,
-	EV_STATE,
-	EV_META,
-	EV_HANDSHAKE,
-	EV_CAUSAL_DEPS,
-	EV_VCLOCK,
-	EV_SCHEMA_VERSION,
-	EV_REQUEST_DIGEST,
-	EV_TXID,
-	EV_RECORDED_AT,
-	/* since 1.1; absent until ALTER EXTENSION worldstate UPDATE */
-	EV_ACTOR,
-	EV_CALLER_META,
-	EV_NCOLS
-} WsEventCol;
-
-/* The columns of ws.events that 1.0 has. */
-#define EV_NCOLS_1_0 EV_ACTOR
-
-/* Columns of ws.entities. */
-typedef enum WsEntityCol
-{
-	EN_ENTITY_ID,
-	EN_KIND,
-	EN_MODULE,
-	EN_STATE,
-	EN_VERSION,
-	EN_HLC,
-	EN_VCLOCK,
-	EN_CREATED_HLC,
-	EN_RETIRED,
-	EN_NCOLS
-} WsEntityCol;
+#include "tables.h"
 
 /* An open pair of ws.events and ws.entities, ready for writing. */
 typedef struct WsWriter
