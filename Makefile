@@ -14,6 +14,7 @@ OBJS = \
 	src/stats.o \
 	src/util.o \
 	src/lookup.o \
+	src/spi.o \
 	src/canon.o \
 	src/kindcache.o \
 	src/module.o \
