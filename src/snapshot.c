@@ -227,10 +227,9 @@ ws_snapshot_take(const char *label)
 	a3[0] = label ? CStringGetTextDatum(label) : (Datum) 0;
 	a3[1] = HlcPGetDatum(&hlc);
 	a3[2] = Int32GetDatum(WS_SNAPSHOT_FORMAT);
-	if (SPI_execute_with_args("INSERT INTO ws.snapshots (label, hlc, format_version)"
-							  " VALUES ($1, $2, $3) RETURNING id", 3, t3, a3,
-							  label ? NULL : "n  ", false, 0) != SPI_OK_INSERT_RETURNING)
-		elog(ERROR, "could not insert into ws.snapshots");
+	ws_exec("INSERT INTO ws.snapshots (label, hlc, format_version)"
+			" VALUES ($1, $2, $3) RETURNING id", 3, t3, a3,
+			label ? NULL : "n  ", SPI_OK_INSERT_RETURNING);
 	id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	announce("snapshot_start", id, &hlc, 0);
 
@@ -712,12 +711,11 @@ verify_world(WsProblems *p)
 		verify_entity(p, entity_id, &row, state, version, retired);
 
 	/* rows without any event */
-	if (SPI_execute("SELECT entity_id FROM ws.entities e WHERE NOT EXISTS"
-					" (SELECT FROM ws.events v WHERE v.entity_id OPERATOR(pg_catalog.=) e.entity_id)"
-					" AND NOT EXISTS (SELECT FROM ws.events_archive v"
-					"  WHERE v.entity_id OPERATOR(pg_catalog.=) e.entity_id) ORDER BY 1",
-					false, 0) != SPI_OK_SELECT)
-		elog(ERROR, "could not read ws.entities");
+	ws_exec("SELECT entity_id FROM ws.entities e WHERE NOT EXISTS"
+			" (SELECT FROM ws.events v WHERE v.entity_id OPERATOR(pg_catalog.=) e.entity_id)"
+			" AND NOT EXISTS (SELECT FROM ws.events_archive v"
+			"  WHERE v.entity_id OPERATOR(pg_catalog.=) e.entity_id) ORDER BY 1",
+			0, NULL, NULL, NULL, SPI_OK_SELECT);
 	for (uint64 i = 0; i < SPI_processed; i++)
 		problem(p, SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1),
 				"has no events");
@@ -806,8 +804,8 @@ snapshot_restore(PG_FUNCTION_ARGS)
 	}
 	else
 	{
-		if (SPI_execute("SELECT 1 FROM ws.events_archive LIMIT 1", true, 1) == SPI_OK_SELECT &&
-			SPI_processed > 0)
+		ws_exec("SELECT 1 FROM ws.events_archive LIMIT 1", 0, NULL, NULL, NULL, SPI_OK_SELECT);
+		if (SPI_processed > 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 					 errmsg("the event log has been archived, so it no longer starts at the first event"),
