@@ -126,10 +126,7 @@ static HTAB *schema_cache = NULL;
 static uint64 schema_stamp = 0;
 static Oid	schema_nsp = InvalidOid;
 
-/*
- * Saved plans, each in a slot of its own; re-prepared when schema ws is
- * re-created (ws_prepare frees the plan a slot held).
- */
+/* Saved plans of the hot paths; re-prepared when schema ws is re-created. */
 static struct
 {
 	Oid			nsp;
@@ -138,52 +135,41 @@ static struct
 	SPIPlanPtr	ack;
 }			plans;
 
+static const WsPlanDef plan_defs[] = {
+	{&plans.load_schema,
+		"SELECT version, rules, grace, registered_at FROM ws.event_schemas"
+		" WHERE module OPERATOR(pg_catalog.=) $1 AND event_type OPERATOR(pg_catalog.=) $2"
+		" ORDER BY version",
+	{"pg_catalog.text", "pg_catalog.text"}},
+
+	/*
+	 * One row per event, or a single row with NULL when there is none, or no
+	 * row when the subscriber does not exist.  Events are whole rows, so the
+	 * result has the row type's exact layout.
+	 */
+	{&plans.poll,
+		"SELECT x.ev FROM ws.subscribers s"
+		" LEFT JOIN LATERAL (SELECT e AS ev FROM ws.events e"
+		"  WHERE e.hlc OPERATOR(ws.>) s.position AND e.hlc OPERATOR(ws.<) $2"
+		"  AND EXISTS (SELECT FROM ws.subscriptions p"
+		"   WHERE p.subscriber OPERATOR(pg_catalog.=) s.subscriber"
+		"   AND e.module OPERATOR(pg_catalog.~~) p.module_pattern"
+		"   AND e.event_type OPERATOR(pg_catalog.~~) p.event_type_pattern)"
+		"  ORDER BY e.hlc USING OPERATOR(ws.<) LIMIT $3) x ON true"
+		" WHERE s.subscriber OPERATOR(pg_catalog.=) $1",
+	{"pg_catalog.text", "ws.hlc", "pg_catalog.int4"}},
+
+	{&plans.ack,
+		"UPDATE ws.subscribers SET position = GREATEST(position, $2),"
+		" acked_at = pg_catalog.now() WHERE subscriber OPERATOR(pg_catalog.=) $1",
+	{"pg_catalog.text", "ws.hlc"}},
+};
+
 /* Prepare the statements of the hot paths, once per backend and schema. */
 static void
 prepare_plans(void)
 {
-	Oid			nsp = ws_namespace();
-	Oid			hlc;
-
-	if (plans.nsp == nsp)
-		return;
-	hlc = ws_type_oid("hlc");
-	{
-		Oid			t[2] = {TEXTOID, TEXTOID};
-
-		ws_prepare(&plans.load_schema, "SELECT version, rules, grace, registered_at"
-				   " FROM ws.event_schemas"
-				   " WHERE module OPERATOR(pg_catalog.=) $1"
-				   " AND event_type OPERATOR(pg_catalog.=) $2"
-				   " ORDER BY version", 2, t);
-	}
-	{
-		Oid			t[3] = {TEXTOID, hlc, INT4OID};
-
-		/*
-		 * One row per event, or a single row with NULL when there is none,
-		 * or no row when the subscriber does not exist.  Events are whole
-		 * rows, so the result has the row type's exact layout.
-		 */
-		ws_prepare(&plans.poll, "SELECT x.ev FROM ws.subscribers s"
-				   " LEFT JOIN LATERAL (SELECT e AS ev FROM ws.events e"
-				   "  WHERE e.hlc OPERATOR(ws.>) s.position AND e.hlc OPERATOR(ws.<) $2"
-				   "  AND EXISTS (SELECT FROM ws.subscriptions p"
-				   "   WHERE p.subscriber OPERATOR(pg_catalog.=) s.subscriber"
-				   "   AND e.module OPERATOR(pg_catalog.~~) p.module_pattern"
-				   "   AND e.event_type OPERATOR(pg_catalog.~~) p.event_type_pattern)"
-				   "  ORDER BY e.hlc USING OPERATOR(ws.<) LIMIT $3) x ON true"
-				   " WHERE s.subscriber OPERATOR(pg_catalog.=) $1", 3, t);
-	}
-	{
-		Oid			t[2] = {TEXTOID, hlc};
-
-		ws_prepare(&plans.ack, "UPDATE ws.subscribers"
-				   " SET position = GREATEST(position, $2),"
-				   " acked_at = pg_catalog.now()"
-				   " WHERE subscriber OPERATOR(pg_catalog.=) $1", 2, t);
-	}
-	plans.nsp = nsp;
+	ws_prepare_table(&plans.nsp, plan_defs, lengthof(plan_defs));
 }
 
 /* Connect SPI and switch to the owner of schema ws; see bus_end. */

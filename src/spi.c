@@ -23,6 +23,7 @@
 #include "catalog/pg_namespace.h"
 #include "catalog/pg_type.h"
 #include "miscadmin.h"
+#include "parser/parse_type.h"
 #include "utils/builtins.h"
 #include "utils/inval.h"
 #include "utils/syscache.h"
@@ -138,6 +139,37 @@ ws_prepare(SPIPlanPtr *slot, const char *sql, int nargs, const Oid *argtypes)
 	if (SPI_keepplan(plan) != 0)
 		elog(ERROR, "SPI_keepplan failed");
 	*slot = plan;
+}
+
+/*
+ * Prepare every statement of a table of plans (ndefs: lengthof the table)
+ * into its slot, once per backend and schema ws: *prepared_for is the
+ * schema they were prepared for, and nothing is done while it is the
+ * current one.  Argument types are named, so types of schema ws resolve
+ * anew when the schema is re-created.
+ */
+void
+ws_prepare_table(Oid *prepared_for, const WsPlanDef *defs, int ndefs)
+{
+	Oid			nsp = ws_namespace();
+
+	if (*prepared_for == nsp)
+		return;
+	for (int i = 0; i < ndefs; i++)
+	{
+		Oid			types[WS_PLAN_MAX_ARGS];
+		int			nargs = 0;
+
+		while (nargs < WS_PLAN_MAX_ARGS && defs[i].argtypes[nargs] != NULL)
+		{
+			int32		typmod;
+
+			parseTypeString(defs[i].argtypes[nargs], &types[nargs], &typmod, false);
+			nargs++;
+		}
+		ws_prepare(defs[i].slot, defs[i].sql, nargs, types);
+	}
+	*prepared_for = nsp;
 }
 
 /*

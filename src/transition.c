@@ -149,10 +149,7 @@ typedef struct WsEntity
 	bool		retired;
 } WsEntity;
 
-/*
- * Saved plans, each in a slot of its own; re-prepared when schema ws is
- * re-created (ws_prepare frees the plan a slot held).
- */
+/* Saved plans; re-prepared when schema ws is re-created. */
 static struct
 {
 	Oid			nsp;
@@ -165,70 +162,61 @@ static struct
 	SPIPlanPtr	insert_entity;
 }			plans;
 
+static const WsPlanDef plan_defs[] = {
+	{&plans.entity_live,
+		"SELECT retired FROM ws.entities"
+		" WHERE entity_id OPERATOR(pg_catalog.=) $1 FOR KEY SHARE",
+	{"pg_catalog.text"}},
+
+	{&plans.event_by_id,
+		"SELECT entity_id, version, request_digest, hlc, vclock, event_type"
+		" FROM ws.events WHERE event_id OPERATOR(pg_catalog.=) $1",
+	{"pg_catalog.uuid"}},
+
+	/* the keyframe at or before the version, and the patches after it */
+	{&plans.fold_events,
+		"SELECT version, state, patch FROM ws.events"
+		" WHERE entity_id OPERATOR(pg_catalog.=) $1"
+		" AND version OPERATOR(pg_catalog.<=) $2"
+		" AND version OPERATOR(pg_catalog.>=) (SELECT pg_catalog.max(version)"
+		"   FROM ws.events WHERE entity_id OPERATOR(pg_catalog.=) $1"
+		"   AND version OPERATOR(pg_catalog.<=) $2 AND state IS NOT NULL)"
+		" ORDER BY version",
+	{"pg_catalog.text", "pg_catalog.int8"}},
+
+	{&plans.deps_present,
+		"SELECT pg_catalog.count(*) FROM ws.events"
+		" WHERE event_id OPERATOR(pg_catalog.=) ANY ($1)",
+	{"pg_catalog.uuid[]"}},
+
+	{&plans.upsert_link,
+		"INSERT INTO ws.relationships (from_id, rel, to_id, props, hlc)"
+		" VALUES ($1, $2, $3, $4, $5)"
+		" ON CONFLICT (from_id, rel, to_id)"
+		" DO UPDATE SET props = excluded.props, hlc = excluded.hlc",
+	{"pg_catalog.text", "pg_catalog.text", "pg_catalog.text", "pg_catalog.jsonb", "ws.hlc"}},
+
+	{&plans.delete_link,
+		"DELETE FROM ws.relationships WHERE from_id OPERATOR(pg_catalog.=) $1"
+		" AND rel OPERATOR(pg_catalog.=) $2 AND to_id OPERATOR(pg_catalog.=) $3"
+		" RETURNING props, hlc",
+	{"pg_catalog.text", "pg_catalog.text", "pg_catalog.text"}},
+
+	/* columns in WsEntityCol order */
+	{&plans.insert_entity,
+		"INSERT INTO ws.entities (entity_id, kind, module, state,"
+		" version, hlc, vclock, created_hlc, retired)"
+		" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+		" ON CONFLICT (entity_id) DO NOTHING",
+	{"pg_catalog.text", "pg_catalog.text", "pg_catalog.text", "pg_catalog.jsonb", "pg_catalog.int8",
+	"ws.hlc", "ws.vclock", "ws.hlc", "pg_catalog.bool"}},
+};
+
 /* Prepare every statement, once per backend and schema. */
 static void
 prepare_plans(void)
 {
-	Oid			nsp = ws_namespace();
-	Oid			hlc;
-	Oid			t1[1] = {TEXTOID};
-
-	if (plans.nsp == nsp)
-		return;
-	hlc = ws_type_oid("hlc");
-
-	ws_prepare(&plans.entity_live, "SELECT retired FROM ws.entities"
-			   " WHERE entity_id OPERATOR(pg_catalog.=) $1 FOR KEY SHARE", 1, t1);
-	{
-		Oid			t[1] = {UUIDOID};
-
-		ws_prepare(&plans.event_by_id, "SELECT entity_id, version, request_digest, hlc, vclock, event_type"
-				   " FROM ws.events WHERE event_id OPERATOR(pg_catalog.=) $1", 1, t);
-	}
-	{
-		Oid			t[2] = {TEXTOID, INT8OID};
-
-		/* the keyframe at or before the version, and the patches after it */
-		ws_prepare(&plans.fold_events, "SELECT version, state, patch FROM ws.events"
-				   " WHERE entity_id OPERATOR(pg_catalog.=) $1"
-				   " AND version OPERATOR(pg_catalog.<=) $2"
-				   " AND version OPERATOR(pg_catalog.>=) (SELECT pg_catalog.max(version)"
-				   "   FROM ws.events WHERE entity_id OPERATOR(pg_catalog.=) $1"
-				   "   AND version OPERATOR(pg_catalog.<=) $2 AND state IS NOT NULL)"
-				   " ORDER BY version", 2, t);
-	}
-	{
-		Oid			t[1] = {UUIDARRAYOID};
-
-		ws_prepare(&plans.deps_present, "SELECT pg_catalog.count(*) FROM ws.events"
-				   " WHERE event_id OPERATOR(pg_catalog.=) ANY ($1)", 1, t);
-	}
-	{
-		Oid			t[5] = {TEXTOID, TEXTOID, TEXTOID, JSONBOID, hlc};
-
-		ws_prepare(&plans.upsert_link, "INSERT INTO ws.relationships (from_id, rel, to_id, props, hlc)"
-				   " VALUES ($1, $2, $3, $4, $5)"
-				   " ON CONFLICT (from_id, rel, to_id)"
-				   " DO UPDATE SET props = excluded.props, hlc = excluded.hlc", 5, t);
-	}
-	{
-		Oid			t[3] = {TEXTOID, TEXTOID, TEXTOID};
-
-		ws_prepare(&plans.delete_link, "DELETE FROM ws.relationships WHERE from_id OPERATOR(pg_catalog.=) $1"
-				   " AND rel OPERATOR(pg_catalog.=) $2 AND to_id OPERATOR(pg_catalog.=) $3"
-				   " RETURNING props, hlc", 3, t);
-	}
-	{
-		Oid			t[9] = {TEXTOID, TEXTOID, TEXTOID, JSONBOID, INT8OID, hlc,
-		ws_type_oid("vclock"), hlc, BOOLOID};
-
-		/* columns in WsEntityCol order */
-		ws_prepare(&plans.insert_entity, "INSERT INTO ws.entities (entity_id, kind, module, state,"
-				   " version, hlc, vclock, created_hlc, retired)"
-				   " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
-				   " ON CONFLICT (entity_id) DO NOTHING", 9, t);
-	}
-	plans.nsp = nsp;
+	ws_prepare_table(&plans.nsp, plan_defs, lengthof(plan_defs));
 }
 
 /* Column n (1-based) of row r of the last SPI result. */
