@@ -14,7 +14,6 @@ OBJS = \
 	src/stats.o \
 	src/util.o \
 	src/lookup.o \
-	src/spi.o \
 	src/canon.o \
 	src/kindcache.o \
 	src/module.o \
@@ -34,7 +33,8 @@ OBJS = \
 	src/derived.o \
 	src/horizon.o \
 	src/progress.o \
-	src/args.o
+	src/args.o \
+	src/spi.o
 
 DATA = sql/worldstate--1.0.sql sql/worldstate--1.0--1.1.sql
 
