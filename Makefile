@@ -34,7 +34,8 @@ OBJS = \
 	src/derived.o \
 	src/horizon.o \
 	src/progress.o \
-	src/args.o
+	src/args.o \
+	src/spi.o
 
 DATA = sql/worldstate--1.0.sql sql/worldstate--1.0--1.1.sql
 

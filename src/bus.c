@@ -78,6 +78,7 @@
 #include "hlc.h"
 #include "horizon.h"
 #include "kindcache.h"
+#include "spi.h"
 #include "stats.h"
 #include "util.h"
 #include "worldstate.h"
@@ -125,7 +126,7 @@ static HTAB *schema_cache = NULL;
 static uint64 schema_stamp = 0;
 static Oid	schema_nsp = InvalidOid;
 
-/* Saved plans; re-prepared when schema ws is re-created. */
+/* Saved plans of the hot paths; re-prepared when schema ws is re-created. */
 static struct
 {
 	Oid			nsp;
@@ -134,63 +135,41 @@ static struct
 	SPIPlanPtr	ack;
 }			plans;
 
-#define WS_BUS_NPLANS 3
+static const WsPlanDef plan_defs[] = {
+	{&plans.load_schema,
+		"SELECT version, rules, grace, registered_at FROM ws.event_schemas"
+		" WHERE module OPERATOR(pg_catalog.=) $1 AND event_type OPERATOR(pg_catalog.=) $2"
+		" ORDER BY version",
+	{"pg_catalog.text", "pg_catalog.text"}},
+
+	/*
+	 * One row per event, or a single row with NULL when there is none, or no
+	 * row when the subscriber does not exist.  Events are whole rows, so the
+	 * result has the row type's exact layout.
+	 */
+	{&plans.poll,
+		"SELECT x.ev FROM ws.subscribers s"
+		" LEFT JOIN LATERAL (SELECT e AS ev FROM ws.events e"
+		"  WHERE e.hlc OPERATOR(ws.>) s.position AND e.hlc OPERATOR(ws.<) $2"
+		"  AND EXISTS (SELECT FROM ws.subscriptions p"
+		"   WHERE p.subscriber OPERATOR(pg_catalog.=) s.subscriber"
+		"   AND e.module OPERATOR(pg_catalog.~~) p.module_pattern"
+		"   AND e.event_type OPERATOR(pg_catalog.~~) p.event_type_pattern)"
+		"  ORDER BY e.hlc USING OPERATOR(ws.<) LIMIT $3) x ON true"
+		" WHERE s.subscriber OPERATOR(pg_catalog.=) $1",
+	{"pg_catalog.text", "ws.hlc", "pg_catalog.int4"}},
+
+	{&plans.ack,
+		"UPDATE ws.subscribers SET position = GREATEST(position, $2),"
+		" acked_at = pg_catalog.now() WHERE subscriber OPERATOR(pg_catalog.=) $1",
+	{"pg_catalog.text", "ws.hlc"}},
+};
 
 /* Prepare the statements of the hot paths, once per backend and schema. */
 static void
 prepare_plans(void)
 {
-	Oid			nsp = ws_namespace();
-	Oid			hlc;
-
-	if (plans.load_schema != NULL && plans.nsp == nsp)
-		return;
-	if (plans.load_schema != NULL)
-	{
-		SPIPlanPtr *p = &plans.load_schema;
-
-		for (int i = 0; i < WS_BUS_NPLANS; i++)
-			if (p[i])
-				SPI_freeplan(p[i]);
-	}
-	memset(&plans, 0, sizeof(plans));
-	hlc = ws_type_oid("hlc");
-	{
-		Oid			t[2] = {TEXTOID, TEXTOID};
-
-		plans.load_schema = ws_prepare("SELECT version, rules, grace, registered_at"
-									   " FROM ws.event_schemas"
-									   " WHERE module OPERATOR(pg_catalog.=) $1"
-									   " AND event_type OPERATOR(pg_catalog.=) $2"
-									   " ORDER BY version", 2, t);
-	}
-	{
-		Oid			t[3] = {TEXTOID, hlc, INT4OID};
-
-		/*
-		 * One row per event, or a single row with NULL when there is none,
-		 * or no row when the subscriber does not exist.  Events are whole
-		 * rows, so the result has the row type's exact layout.
-		 */
-		plans.poll = ws_prepare("SELECT x.ev FROM ws.subscribers s"
-								" LEFT JOIN LATERAL (SELECT e AS ev FROM ws.events e"
-								"  WHERE e.hlc OPERATOR(ws.>) s.position AND e.hlc OPERATOR(ws.<) $2"
-								"  AND EXISTS (SELECT FROM ws.subscriptions p"
-								"   WHERE p.subscriber OPERATOR(pg_catalog.=) s.subscriber"
-								"   AND e.module OPERATOR(pg_catalog.~~) p.module_pattern"
-								"   AND e.event_type OPERATOR(pg_catalog.~~) p.event_type_pattern)"
-								"  ORDER BY e.hlc USING OPERATOR(ws.<) LIMIT $3) x ON true"
-								" WHERE s.subscriber OPERATOR(pg_catalog.=) $1", 3, t);
-	}
-	{
-		Oid			t[2] = {TEXTOID, hlc};
-
-		plans.ack = ws_prepare("UPDATE ws.subscribers"
-							   " SET position = GREATEST(position, $2),"
-							   " acked_at = pg_catalog.now()"
-							   " WHERE subscriber OPERATOR(pg_catalog.=) $1", 2, t);
-	}
-	plans.nsp = nsp;
+	ws_prepare_table(&plans.nsp, plan_defs, lengthof(plan_defs));
 }
 
 /* Connect SPI and switch to the owner of schema ws; see bus_end. */
@@ -209,32 +188,6 @@ bus_end(WsAsOwner *saved)
 {
 	ws_as_owner_end(saved);
 	SPI_finish();
-}
-
-/* Run one statement (inside bus_begin); returns the SPI result code. */
-static int
-run_sql(const char *sql, int nargs, Oid *types, Datum *args)
-{
-	int			rc = SPI_execute_with_args(sql, nargs, types, args, NULL, false, 0);
-
-	if (rc < 0)
-		elog(ERROR, "SPI_execute_with_args failed: %s", SPI_result_code_string(rc));
-	return rc;
-}
-
-/* 22023 unless the module is registered (inside bus_begin). */
-static void
-require_module(const char *module)
-{
-	Oid			t[1] = {TEXTOID};
-	Datum		a[1] = {CStringGetTextDatum(module)};
-
-	run_sql("SELECT 1 FROM ws.modules WHERE name OPERATOR(pg_catalog.=) $1", 1, t, a);
-	if (SPI_processed == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("module \"%s\" is not registered", module),
-				 errhint("A ws_admin registers it with ws.register_module('%s', 1).", module)));
 }
 
 /* The current time by the node clock's physical reading. */
@@ -560,7 +513,7 @@ event_schema_register(PG_FUNCTION_ARGS)
 	}
 
 	bus_begin(&saved);
-	require_module(module);
+	ws_require_module(module);
 	ws_check_module_admin(caller, module);
 
 	a[0] = CStringGetTextDatum(module);
@@ -571,15 +524,15 @@ event_schema_register(PG_FUNCTION_ARGS)
 	a[5] = TimestampTzGetDatum(clock_timestamp_now());
 
 	/* concurrent registrations of one schema queue here */
-	run_sql("SELECT pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtextextended($1 OPERATOR(pg_catalog.||) '.' OPERATOR(pg_catalog.||) $2, 5753))",
-			2, t, a);
+	ws_exec("SELECT pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtextextended($1 OPERATOR(pg_catalog.||) '.' OPERATOR(pg_catalog.||) $2, 5753))",
+			2, t, a, NULL, WS_SPI_ANY);
 
 	/* the same version again: nothing to do if it is the same */
-	run_sql("SELECT rules::pg_catalog.text[] OPERATOR(pg_catalog.=) $4::pg_catalog.text[]"
+	ws_exec("SELECT rules::pg_catalog.text[] OPERATOR(pg_catalog.=) $4::pg_catalog.text[]"
 			" AND grace OPERATOR(pg_catalog.=) $5"
 			" FROM ws.event_schemas WHERE module OPERATOR(pg_catalog.=) $1"
 			" AND event_type OPERATOR(pg_catalog.=) $2 AND version OPERATOR(pg_catalog.=) $3",
-			5, t, a);
+			5, t, a, NULL, WS_SPI_ANY);
 	if (SPI_processed == 1)
 	{
 		if (!DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)))
@@ -592,9 +545,9 @@ event_schema_register(PG_FUNCTION_ARGS)
 		bus_end(&saved);
 		PG_RETURN_VOID();
 	}
-	run_sql("SELECT pg_catalog.max(version) FROM ws.event_schemas"
+	ws_exec("SELECT pg_catalog.max(version) FROM ws.event_schemas"
 			" WHERE module OPERATOR(pg_catalog.=) $1 AND event_type OPERATOR(pg_catalog.=) $2",
-			2, t, a);
+			2, t, a, NULL, WS_SPI_ANY);
 	{
 		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 
@@ -605,8 +558,8 @@ event_schema_register(PG_FUNCTION_ARGS)
 							version, event_type, module, DatumGetInt32(d)),
 					 errhint("New versions must be numbered above every registered one.")));
 	}
-	run_sql("INSERT INTO ws.event_schemas (module, event_type, version, rules, grace, registered_at)"
-			" VALUES ($1, $2, $3, $4, $5, $6)", 6, t, a);
+	ws_exec("INSERT INTO ws.event_schemas (module, event_type, version, rules, grace, registered_at)"
+			" VALUES ($1, $2, $3, $4, $5, $6)", 6, t, a, NULL, WS_SPI_ANY);
 	bus_end(&saved);
 	PG_RETURN_VOID();
 }
@@ -775,20 +728,20 @@ bus_subscribe(PG_FUNCTION_ARGS)
 				 errhint("Match module names and event types with shorter LIKE patterns.")));
 
 	bus_begin(&saved);
-	require_module(module);
+	ws_require_module(module);
 	ws_check_module_grant(caller, module, NULL);
 	/* a new subscriber: at the origin of time, before every event */
 	t[2] = ws_type_oid("hlc");
 	a[0] = CStringGetTextDatum(subscriber);
 	a[1] = CStringGetTextDatum(module);
 	a[2] = HlcPGetDatum(&origin);
-	run_sql("INSERT INTO ws.subscribers (subscriber, module, position) VALUES ($1, $2, $3)"
-			" ON CONFLICT (subscriber) DO NOTHING", 3, t, a);
+	ws_exec("INSERT INTO ws.subscribers (subscriber, module, position) VALUES ($1, $2, $3)"
+			" ON CONFLICT (subscriber) DO NOTHING", 3, t, a, NULL, WS_SPI_ANY);
 	t[2] = TEXTOID;
 	a[1] = CStringGetTextDatum(module_pattern);
 	a[2] = CStringGetTextDatum(type_pattern);
-	run_sql("INSERT INTO ws.subscriptions (subscriber, module_pattern, event_type_pattern)"
-			" VALUES ($1, $2, $3) ON CONFLICT DO NOTHING", 3, t, a);
+	ws_exec("INSERT INTO ws.subscriptions (subscriber, module_pattern, event_type_pattern)"
+			" VALUES ($1, $2, $3) ON CONFLICT DO NOTHING", 3, t, a, NULL, WS_SPI_ANY);
 	bus_end(&saved);
 	PG_RETURN_VOID();
 }
@@ -807,7 +760,8 @@ bus_unsubscribe(PG_FUNCTION_ARGS)
 	bus_begin(&saved);
 	ws_check_module_grant(caller, module, NULL);
 	a[0] = CStringGetTextDatum(subscriber);
-	run_sql("DELETE FROM ws.subscribers WHERE subscriber OPERATOR(pg_catalog.=) $1", 1, t, a);
+	ws_exec("DELETE FROM ws.subscribers WHERE subscriber OPERATOR(pg_catalog.=) $1",
+			1, t, a, NULL, WS_SPI_ANY);
 	if (SPI_processed == 0)
 		no_such_subscriber(subscriber);
 	bus_end(&saved);

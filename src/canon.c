@@ -1,13 +1,12 @@
 /*-------------------------------------------------------------------------
  *
  * canon.c
- *		Helpers for the canon memory layer: running table access as the
- *		tables' owner, module grants, and rejections.
+ *		Helpers for the canon memory layer: module grants, handshakes and
+ *		rejections.
  *
  * Applications hold no privilege on the ws tables.  The C functions that
  * change state check the *calling* role against the module's grants, then
- * switch to the owner of schema ws for the table access itself (the way
- * PostgreSQL's referential integrity triggers switch to the table owner),
+ * switch to the owner of schema ws for the table access itself (spi.c),
  * so no SECURITY DEFINER function and no search_path is involved in
  * deciding who may do what.  Every statement the functions run is
  * schema-qualified, operators included, and the functions also carry
@@ -27,16 +26,12 @@
 
 #include "access/xact.h"
 #include "access/xlog.h"
-#include "catalog/namespace.h"
-#include "catalog/pg_namespace.h"
 #include "miscadmin.h"
 #include "replication/message.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
-#include "utils/inval.h"
 #include "utils/json.h"
 #include "utils/lsyscache.h"
-#include "utils/syscache.h"
 #include "utils/timestamp.h"
 
 #include "broadcast.h"
@@ -44,106 +39,8 @@
 #include "errcodes.h"
 #include "hlc.h"
 #include "kindcache.h"
+#include "util.h"
 #include "worldstate.h"
-
-/*
- * Schema ws and its owner, remembered for the life of the backend and
- * forgotten on any change to pg_namespace (dropping, re-creating, renaming
- * the schema or changing its owner all send that invalidation), so the
- * protocol does not look them up by name on every call.
- */
-static Oid	cached_nsp = InvalidOid;
-static Oid	cached_owner = InvalidOid;
-
-static void
-namespace_inval(Datum arg, int cacheid, uint32 hashvalue)
-{
-	cached_nsp = InvalidOid;
-	cached_owner = InvalidOid;
-}
-
-/* OID of schema ws in this database; raises if the extension is absent. */
-Oid
-ws_namespace(void)
-{
-	static bool callback_registered = false;
-
-	if (!OidIsValid(cached_nsp))
-	{
-		if (!callback_registered)
-		{
-			CacheRegisterSyscacheCallback(NAMESPACEOID, namespace_inval, (Datum) 0);
-			callback_registered = true;
-		}
-		cached_nsp = get_namespace_oid("ws", false);
-	}
-	return cached_nsp;
-}
-
-/* The owner of schema ws. */
-static Oid
-ws_owner(void)
-{
-	Oid			nsp = ws_namespace();
-
-	if (!OidIsValid(cached_owner))
-	{
-		HeapTuple	tup = SearchSysCache1(NAMESPACEOID, ObjectIdGetDatum(nsp));
-
-		if (!HeapTupleIsValid(tup))
-			elog(ERROR, "cache lookup failed for schema ws");
-		cached_owner = ((Form_pg_namespace) GETSTRUCT(tup))->nspowner;
-		ReleaseSysCache(tup);
-	}
-	return cached_owner;
-}
-
-/* OID of type ws.<name>. */
-Oid
-ws_type_oid(const char *name)
-{
-	Oid			typid = GetSysCacheOid2(TYPENAMENSP, Anum_pg_type_oid,
-										CStringGetDatum(name),
-										ObjectIdGetDatum(ws_namespace()));
-
-	if (!OidIsValid(typid))
-		elog(ERROR, "type ws.%s does not exist", name);
-	return typid;
-}
-
-/*
- * Switch to the owner of schema ws for table access.  The caller's identity
- * comes back with ws_as_owner_end, or with transaction (or subtransaction)
- * abort if an error intervenes.
- */
-void
-ws_as_owner_begin(WsAsOwner *saved)
-{
-	Oid			owner = ws_owner();
-
-	GetUserIdAndSecContext(&saved->save_userid, &saved->save_sec_context);
-	SetUserIdAndSecContext(owner, saved->save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
-}
-
-void
-ws_as_owner_end(const WsAsOwner *saved)
-{
-	SetUserIdAndSecContext(saved->save_userid, saved->save_sec_context);
-}
-
-/* Prepare a statement and keep its plan for the life of the backend. */
-SPIPlanPtr
-ws_prepare(const char *sql, int nargs, const Oid *argtypes)
-{
-	SPIPlanPtr	plan = SPI_prepare(sql, nargs, (Oid *) argtypes);
-
-	if (plan == NULL)
-		elog(ERROR, "SPI_prepare failed for \"%s\": %s", sql,
-			 SPI_result_code_string(SPI_result));
-	if (SPI_keepplan(plan) != 0)
-		elog(ERROR, "SPI_keepplan failed");
-	return plan;
-}
 
 /* Whether the role is a superuser or has the privileges of ws_admin. */
 static bool
@@ -274,8 +171,8 @@ ws_entity_module(const char *entity_id)
 		return NULL;
 	ws_as_owner_begin(&owner);
 	if (plan == NULL)
-		plan = ws_prepare("SELECT module FROM ws.entities"
-						  " WHERE entity_id OPERATOR(pg_catalog.=) $1", 1, argtypes);
+		ws_prepare(&plan, "SELECT module FROM ws.entities"
+				   " WHERE entity_id OPERATOR(pg_catalog.=) $1", 1, argtypes);
 	args[0] = CStringGetTextDatum(entity_id);
 	if (SPI_execute_plan(plan, args, NULL, true, 1) == SPI_OK_SELECT && SPI_processed == 1)
 	{
@@ -307,18 +204,7 @@ ws_reject_v(const char *module, WsStat stat, int sqlerrcode, const char *entity_
 	StringInfoData json;
 
 	initStringInfo(&msg);
-	for (;;)
-	{
-		va_list		copy;
-		int			needed;
-
-		va_copy(copy, args);
-		needed = appendStringInfoVA(&msg, fmt, copy);
-		va_end(copy);
-		if (needed == 0)
-			break;
-		enlargeStringInfo(&msg, needed);
-	}
+	ws_append_vformat(&msg, fmt, args);
 	if (module == NULL)
 		module = ws_entity_module(entity_id);
 

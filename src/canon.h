@@ -16,20 +16,8 @@
 #include "utils/jsonpath.h"
 #include "utils/uuid.h"
 
+#include "spi.h"
 #include "stats.h"
-
-/* The role switch around table access; see ws_as_owner_begin. */
-typedef struct WsAsOwner
-{
-	Oid			save_userid;
-	int			save_sec_context;
-} WsAsOwner;
-
-extern Oid	ws_namespace(void);
-extern Oid	ws_type_oid(const char *name);
-extern void ws_as_owner_begin(WsAsOwner *saved);
-extern void ws_as_owner_end(const WsAsOwner *saved);
-extern SPIPlanPtr ws_prepare(const char *sql, int nargs, const Oid *argtypes);
 
 extern void ws_check_module_grant(Oid caller, const char *module, const char *entity_id);
 extern void ws_check_module_admin(Oid caller, const char *module);

@@ -63,6 +63,7 @@
 
 #include "args.h"
 #include "canon.h"
+#include "spi.h"
 
 PG_FUNCTION_INFO_V1(derived_define);
 PG_FUNCTION_INFO_V1(derived_refresh);
@@ -164,34 +165,6 @@ create_statement(const char *name, const char *query)
 	return sql;
 }
 
-/* Run one statement inside SPI, as whoever is the current user. */
-static int
-run_sql(const char *sql, int nargs, Oid *types, Datum *args)
-{
-	int			rc;
-
-	if (nargs > 0)
-		rc = SPI_execute_with_args(sql, nargs, types, args, NULL, false, 0);
-	else
-		rc = SPI_execute(sql, false, 0);
-	if (rc < 0)
-		elog(ERROR, "SPI failed: %s", SPI_result_code_string(rc));
-	return rc;
-}
-
-/* Run one statement as the owner of schema ws. */
-static int
-run_as_owner(const char *sql, int nargs, Oid *types, Datum *args)
-{
-	WsAsOwner	saved;
-	int			rc;
-
-	ws_as_owner_begin(&saved);
-	rc = run_sql(sql, nargs, types, args);
-	ws_as_owner_end(&saved);
-	return rc;
-}
-
 /* The registered derived view called name, or NULL. */
 static WsDerived *
 lookup_derived(const char *name, MemoryContext cxt)
@@ -202,8 +175,8 @@ lookup_derived(const char *name, MemoryContext cxt)
 	bool		isnull;
 	MemoryContext old;
 
-	run_as_owner("SELECT query, owner::pg_catalog.oid FROM ws.derived"
-				 " WHERE name OPERATOR(pg_catalog.=) $1 FOR UPDATE", 1, t, a);
+	ws_exec_as_owner("SELECT query, owner::pg_catalog.oid FROM ws.derived"
+					 " WHERE name OPERATOR(pg_catalog.=) $1 FOR UPDATE", 1, t, a, NULL, WS_SPI_ANY);
 	if (SPI_processed == 0)
 		return NULL;
 	old = MemoryContextSwitchTo(cxt);
@@ -306,10 +279,10 @@ create_matview(const char *name, const char *query, Oid owner)
 				   None_Receiver, &qc);
 	CommandCounterIncrement();
 	ws_as_owner_end(&saved);
-	run_as_owner(psprintf("ALTER MATERIALIZED VIEW %s.%s OWNER TO %s",
-						  WS_DERIVED_SCHEMA, quote_identifier(name),
-						  quote_identifier(GetUserNameFromId(owner, false))),
-				 0, NULL, NULL);
+	ws_exec_as_owner(psprintf("ALTER MATERIALIZED VIEW %s.%s OWNER TO %s",
+							  WS_DERIVED_SCHEMA, quote_identifier(name),
+							  quote_identifier(GetUserNameFromId(owner, false))),
+					 0, NULL, NULL, NULL, WS_SPI_ANY);
 }
 
 /* Fill the materialized view, as the caller, and note when. */
@@ -320,10 +293,10 @@ refresh_matview(const char *name)
 	Datum		a[1] = {CStringGetTextDatum(name)};
 
 	/* as the caller: PostgreSQL checks ownership and runs the query as the owner */
-	run_sql(psprintf("REFRESH MATERIALIZED VIEW %s.%s", WS_DERIVED_SCHEMA, quote_identifier(name)),
-			0, NULL, NULL);
-	run_as_owner("UPDATE ws.derived SET refreshed_at = pg_catalog.clock_timestamp()"
-				 " WHERE name OPERATOR(pg_catalog.=) $1", 1, t, a);
+	ws_exec(psprintf("REFRESH MATERIALIZED VIEW %s.%s", WS_DERIVED_SCHEMA, quote_identifier(name)),
+			0, NULL, NULL, NULL, WS_SPI_ANY);
+	ws_exec_as_owner("UPDATE ws.derived SET refreshed_at = pg_catalog.clock_timestamp()"
+					 " WHERE name OPERATOR(pg_catalog.=) $1", 1, t, a, NULL, WS_SPI_ANY);
 }
 
 /*
@@ -351,8 +324,9 @@ derived_define(PG_FUNCTION_ARGS)
 	{
 		require_owner(caller, existing);
 		if (OidIsValid(matview_oid(name)))
-			run_as_owner(psprintf("DROP MATERIALIZED VIEW %s.%s",
-								  WS_DERIVED_SCHEMA, quote_identifier(name)), 0, NULL, NULL);
+			ws_exec_as_owner(psprintf("DROP MATERIALIZED VIEW %s.%s",
+									  WS_DERIVED_SCHEMA, quote_identifier(name)),
+						 0, NULL, NULL, NULL, WS_SPI_ANY);
 	}
 	else if (OidIsValid(matview_oid(name)))
 		ereport(ERROR,
@@ -363,10 +337,10 @@ derived_define(PG_FUNCTION_ARGS)
 	a[0] = CStringGetTextDatum(name);
 	a[1] = CStringGetTextDatum(query);
 	a[2] = ObjectIdGetDatum(caller);
-	run_as_owner("INSERT INTO ws.derived (name, query, owner) VALUES ($1, $2, $3)"
-				 " ON CONFLICT (name) DO UPDATE SET query = excluded.query,"
-				 " owner = excluded.owner, defined_at = pg_catalog.now(), refreshed_at = NULL",
-				 3, t, a);
+	ws_exec_as_owner("INSERT INTO ws.derived (name, query, owner) VALUES ($1, $2, $3)"
+					 " ON CONFLICT (name) DO UPDATE SET query = excluded.query,"
+					 " owner = excluded.owner, defined_at = pg_catalog.now(), refreshed_at = NULL",
+					 3, t, a, NULL, WS_SPI_ANY);
 	create_matview(name, query, caller);
 	refresh_matview(name);
 	SPI_finish();
@@ -414,10 +388,11 @@ derived_drop(PG_FUNCTION_ARGS)
 		not_defined(name);
 	require_owner(caller, d);
 	if (OidIsValid(matview_oid(name)))
-		run_as_owner(psprintf("DROP MATERIALIZED VIEW %s.%s",
-							  WS_DERIVED_SCHEMA, quote_identifier(name)), 0, NULL, NULL);
+		ws_exec_as_owner(psprintf("DROP MATERIALIZED VIEW %s.%s",
+								  WS_DERIVED_SCHEMA, quote_identifier(name)), 0, NULL, NULL, NULL, WS_SPI_ANY);
 	a[0] = CStringGetTextDatum(name);
-	run_as_owner("DELETE FROM ws.derived WHERE name OPERATOR(pg_catalog.=) $1", 1, t, a);
+	ws_exec_as_owner("DELETE FROM ws.derived WHERE name OPERATOR(pg_catalog.=) $1",
+					 1, t, a, NULL, WS_SPI_ANY);
 	SPI_finish();
 	PG_RETURN_VOID();
 }

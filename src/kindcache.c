@@ -41,6 +41,7 @@
 
 #include "canon.h"
 #include "kindcache.h"
+#include "spi.h"
 
 PG_FUNCTION_INFO_V1(catalog_changed);
 
@@ -230,15 +231,13 @@ load_kind(const char *kind, WsKind *k, MemoryContext cxt)
 
 	if (plan == NULL || plan_nsp != ws_namespace())
 	{
-		if (plan)
-			SPI_freeplan(plan);
-		plan = ws_prepare("SELECT k.module, k.counters,"
-						  " ARRAY(SELECT c.name FROM ws.constraints c"
-						  "  WHERE c.kind OPERATOR(pg_catalog.=) k.kind ORDER BY c.name),"
-						  " ARRAY(SELECT c.predicate FROM ws.constraints c"
-						  "  WHERE c.kind OPERATOR(pg_catalog.=) k.kind ORDER BY c.name)"
-						  " FROM ws.kinds k WHERE k.kind OPERATOR(pg_catalog.=) $1",
-						  1, argtypes);
+		ws_prepare(&plan, "SELECT k.module, k.counters,"
+				   " ARRAY(SELECT c.name FROM ws.constraints c"
+				   "  WHERE c.kind OPERATOR(pg_catalog.=) k.kind ORDER BY c.name),"
+				   " ARRAY(SELECT c.predicate FROM ws.constraints c"
+				   "  WHERE c.kind OPERATOR(pg_catalog.=) k.kind ORDER BY c.name)"
+				   " FROM ws.kinds k WHERE k.kind OPERATOR(pg_catalog.=) $1",
+				   1, argtypes);
 		plan_nsp = ws_namespace();
 	}
 	args[0] = CStringGetTextDatum(kind);
@@ -310,13 +309,11 @@ load_module(const char *module, WsModule *m, MemoryContext cxt)
 
 	if (plan == NULL || plan_nsp != ws_namespace())
 	{
-		if (plan)
-			SPI_freeplan(plan);
-		plan = ws_prepare("SELECT m.require_event_schemas, g.role::pg_catalog.oid, g.admin"
-						  " FROM ws.modules m LEFT JOIN ws.module_grants g"
-						  "  ON g.module OPERATOR(pg_catalog.=) m.name"
-						  " WHERE m.name OPERATOR(pg_catalog.=) $1",
-						  1, argtypes);
+		ws_prepare(&plan, "SELECT m.require_event_schemas, g.role::pg_catalog.oid, g.admin"
+				   " FROM ws.modules m LEFT JOIN ws.module_grants g"
+				   "  ON g.module OPERATOR(pg_catalog.=) m.name"
+				   " WHERE m.name OPERATOR(pg_catalog.=) $1",
+				   1, argtypes);
 		plan_nsp = ws_namespace();
 	}
 	args[0] = CStringGetTextDatum(module);

@@ -34,6 +34,7 @@
 #include "canon.h"
 #include "errcodes.h"
 #include "kindcache.h"
+#include "spi.h"
 #include "util.h"
 
 PG_FUNCTION_INFO_V1(module_register);
@@ -49,30 +50,11 @@ PG_FUNCTION_INFO_V1(constraint_drop);
 /* how many violating entities an add_constraint error names */
 #define WS_VIOLATORS_NAMED	3
 
-/*
- * Run one statement with the given arguments as the owner of schema ws;
- * returns the SPI result code.  Results are left in SPI_tuptable until
- * SPI_finish, which the caller does.
- */
-static int
-run_as_owner(const char *sql, int nargs, const Oid *types, Datum *args)
-{
-	WsAsOwner	saved;
-	int			rc;
-
-	ws_as_owner_begin(&saved);
-	rc = SPI_execute_with_args(sql, nargs, (Oid *) types, args, NULL, false, 0);
-	ws_as_owner_end(&saved);
-	if (rc < 0)
-		elog(ERROR, "SPI_execute_with_args failed: %s", SPI_result_code_string(rc));
-	return rc;
-}
-
 /* Run a DELETE of two arguments as the owner; whether it deleted a row. */
 static bool
 deleted(const char *sql, const Oid *types, Datum *args)
 {
-	run_as_owner(sql, 2, types, args);
+	ws_exec_as_owner(sql, 2, types, args, NULL, WS_SPI_ANY);
 	return SPI_processed > 0;
 }
 
@@ -137,7 +119,8 @@ kind_module(const char *kind)
 	Datum		a[1] = {CStringGetTextDatum(kind)};
 	bool		isnull;
 
-	run_as_owner("SELECT module FROM ws.kinds WHERE kind OPERATOR(pg_catalog.=) $1", 1, t, a);
+	ws_exec_as_owner("SELECT module FROM ws.kinds WHERE kind OPERATOR(pg_catalog.=) $1",
+					 1, t, a, NULL, WS_SPI_ANY);
 	if (SPI_processed == 0)
 		return NULL;
 	return TextDatumGetCString(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
@@ -155,23 +138,6 @@ defined_kind_module(const char *kind)
 				 errmsg("kind \"%s\" is not defined", kind),
 				 errhint("An admin of its module defines it with ws.define_kind('%s', module).", kind)));
 	return module;
-}
-
-/* 22023 unless the module is registered (inside SPI). */
-static void
-require_module(const char *module)
-{
-	const WsModule *m;
-	WsAsOwner	saved;
-
-	ws_as_owner_begin(&saved);
-	m = ws_module_lookup(module);
-	ws_as_owner_end(&saved);
-	if (!m->registered)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("module \"%s\" is not registered", module),
-				 errhint("A ws_admin registers it with ws.register_module('%s', 1).", module)));
 }
 
 /* The module admin check, run as the owner. */
@@ -245,15 +211,15 @@ module_register(PG_FUNCTION_ARGS)
 	a[2] = BoolGetDatum(require);
 	SPI_connect();
 	if (PG_NARGS() > 2)
-		run_as_owner("INSERT INTO ws.modules (name, api_version, require_event_schemas)"
-					 " VALUES ($1, $2, $3) ON CONFLICT (name) DO UPDATE"
-					 " SET api_version = excluded.api_version,"
-					 " require_event_schemas = excluded.require_event_schemas",
-					 3, t, a);
+		ws_exec_as_owner("INSERT INTO ws.modules (name, api_version, require_event_schemas)"
+						 " VALUES ($1, $2, $3) ON CONFLICT (name) DO UPDATE"
+						 " SET api_version = excluded.api_version,"
+						 " require_event_schemas = excluded.require_event_schemas",
+						 3, t, a, NULL, WS_SPI_ANY);
 	else
-		run_as_owner("INSERT INTO ws.modules (name, api_version) VALUES ($1, $2)"
-					 " ON CONFLICT (name) DO UPDATE SET api_version = excluded.api_version",
-					 2, t, a);
+		ws_exec_as_owner("INSERT INTO ws.modules (name, api_version) VALUES ($1, $2)"
+						 " ON CONFLICT (name) DO UPDATE SET api_version = excluded.api_version",
+						 2, t, a, NULL, WS_SPI_ANY);
 	SPI_finish();
 	PG_RETURN_VOID();
 }
@@ -276,17 +242,17 @@ module_grant(PG_FUNCTION_ARGS)
 	require_arg(fcinfo, 1, "role");
 	roleid = existing_role(NameStr(*PG_GETARG_NAME(1)));
 	SPI_connect();
-	require_module(module);
+	ws_require_module(module);
 	a[0] = CStringGetTextDatum(module);
 	a[1] = ObjectIdGetDatum(roleid);
 	a[2] = BoolGetDatum(admin);
 	if (PG_NARGS() > 2)
-		run_as_owner("INSERT INTO ws.module_grants (module, role, admin) VALUES ($1, $2, $3)"
-					 " ON CONFLICT (module, role) DO UPDATE SET admin = excluded.admin",
-					 3, t, a);
+		ws_exec_as_owner("INSERT INTO ws.module_grants (module, role, admin) VALUES ($1, $2, $3)"
+						 " ON CONFLICT (module, role) DO UPDATE SET admin = excluded.admin",
+						 3, t, a, NULL, WS_SPI_ANY);
 	else
-		run_as_owner("INSERT INTO ws.module_grants (module, role) VALUES ($1, $2)"
-					 " ON CONFLICT DO NOTHING", 2, t, a);
+		ws_exec_as_owner("INSERT INTO ws.module_grants (module, role) VALUES ($1, $2)"
+						 " ON CONFLICT DO NOTHING", 2, t, a, NULL, WS_SPI_ANY);
 	SPI_finish();
 	PG_RETURN_VOID();
 }
@@ -306,7 +272,7 @@ module_revoke(PG_FUNCTION_ARGS)
 	a[1] = ObjectIdGetDatum(existing_role(role));
 	a[0] = CStringGetTextDatum(module);
 	SPI_connect();
-	require_module(module);
+	ws_require_module(module);
 	if (!deleted("DELETE FROM ws.module_grants WHERE module OPERATOR(pg_catalog.=) $1"
 				 " AND role OPERATOR(pg_catalog.=) $2", t, a))
 		ereport(ERROR,
@@ -360,7 +326,7 @@ kind_define(PG_FUNCTION_ARGS)
 					 errhint("Pass '{}' for a kind without counters.")));
 
 	SPI_connect();
-	require_module(module);
+	ws_require_module(module);
 	require_admin(caller, module);
 	owner = kind_module(kind);
 	if (owner && strcmp(owner, module) != 0)
@@ -373,9 +339,9 @@ kind_define(PG_FUNCTION_ARGS)
 	a[1] = CStringGetTextDatum(module);
 	a[2] = CStringGetTextDatum(policy);
 	a[3] = PointerGetDatum(counters);
-	run_as_owner("INSERT INTO ws.kinds (kind, module, policy, counters) VALUES ($1, $2, $3, $4)"
-				 " ON CONFLICT (kind) DO UPDATE SET policy = excluded.policy,"
-				 " counters = excluded.counters", 4, t, a);
+	ws_exec_as_owner("INSERT INTO ws.kinds (kind, module, policy, counters) VALUES ($1, $2, $3, $4)"
+					 " ON CONFLICT (kind) DO UPDATE SET policy = excluded.policy,"
+					 " counters = excluded.counters", 4, t, a, NULL, WS_SPI_ANY);
 	SPI_finish();
 	PG_RETURN_VOID();
 }
@@ -544,14 +510,14 @@ check_existing(const char *kind, const char *name, JsonPath *jp)
 	int64		count;
 	char	   *some;
 
-	run_as_owner("LOCK TABLE ws.entities IN SHARE MODE", 0, NULL, NULL);
-	run_as_owner("SELECT pg_catalog.count(*),"
-				 " pg_catalog.string_agg(pg_catalog.format('\"%s\"', entity_id), ', ' ORDER BY entity_id)"
-				 "  FILTER (WHERE n OPERATOR(pg_catalog.<=) " CppAsString2(WS_VIOLATORS_NAMED) ")"
-				 " FROM (SELECT entity_id, pg_catalog.row_number() OVER (ORDER BY entity_id) AS n"
-				 "  FROM ws.entities WHERE kind OPERATOR(pg_catalog.=) $1 AND NOT retired"
-				 "  AND pg_catalog.jsonb_path_match(state, $2, '{}', true) IS NOT TRUE) v",
-				 2, t, a);
+	ws_exec_as_owner("LOCK TABLE ws.entities IN SHARE MODE", 0, NULL, NULL, NULL, WS_SPI_ANY);
+	ws_exec_as_owner("SELECT pg_catalog.count(*),"
+					 " pg_catalog.string_agg(pg_catalog.format('\"%s\"', entity_id), ', ' ORDER BY entity_id)"
+					 "  FILTER (WHERE n OPERATOR(pg_catalog.<=) " CppAsString2(WS_VIOLATORS_NAMED) ")"
+					 " FROM (SELECT entity_id, pg_catalog.row_number() OVER (ORDER BY entity_id) AS n"
+					 "  FROM ws.entities WHERE kind OPERATOR(pg_catalog.=) $1 AND NOT retired"
+					 "  AND pg_catalog.jsonb_path_match(state, $2, '{}', true) IS NOT TRUE) v",
+					 2, t, a, NULL, WS_SPI_ANY);
 	count = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	if (count == 0)
 		return;
@@ -592,9 +558,9 @@ constraint_add(PG_FUNCTION_ARGS)
 	a[0] = CStringGetTextDatum(kind);
 	a[1] = CStringGetTextDatum(name);
 	a[2] = PointerGetDatum(jp);
-	run_as_owner("INSERT INTO ws.constraints (kind, name, predicate) VALUES ($1, $2, $3)"
-				 " ON CONFLICT (kind, name) DO UPDATE SET predicate = excluded.predicate",
-				 3, t, a);
+	ws_exec_as_owner("INSERT INTO ws.constraints (kind, name, predicate) VALUES ($1, $2, $3)"
+					 " ON CONFLICT (kind, name) DO UPDATE SET predicate = excluded.predicate",
+					 3, t, a, NULL, WS_SPI_ANY);
 	SPI_finish();
 	PG_RETURN_VOID();
 }

@@ -49,6 +49,7 @@
 
 #include "args.h"
 #include "canon.h"
+#include "spi.h"
 
 PG_FUNCTION_INFO_V1(session_put);
 PG_FUNCTION_INFO_V1(session_get);
@@ -74,28 +75,19 @@ session_key(FunctionCallInfo fcinfo)
 	return key;
 }
 
-/* Run one statement with this session's pid, start time and key as $1..$3. */
-static int
-run_for_session(const char *sql, const char *key, int nextra, Oid *extra_types,
-				Datum *extra)
+/*
+ * This session's pid, start time and key as the arguments $1..$3 of a
+ * statement; the caller may add $4 after them.
+ */
+static void
+session_args(const char *key, Oid *types, Datum *args)
 {
-	Oid			types[4] = {INT4OID, TIMESTAMPTZOID, TEXTOID, InvalidOid};
-	Datum		args[4];
-	int			rc;
-
-	Assert(nextra <= 1);
+	types[0] = INT4OID;
 	args[0] = Int32GetDatum(MyProcPid);
+	types[1] = TIMESTAMPTZOID;
 	args[1] = TimestampTzGetDatum(MyStartTimestamp);
+	types[2] = TEXTOID;
 	args[2] = CStringGetTextDatum(key);
-	for (int i = 0; i < nextra; i++)
-	{
-		types[3 + i] = extra_types[i];
-		args[3 + i] = extra[i];
-	}
-	rc = SPI_execute_with_args(sql, 3 + nextra, types, args, NULL, false, 0);
-	if (rc < 0)
-		elog(ERROR, "SPI_execute_with_args failed: %s", SPI_result_code_string(rc));
-	return rc;
 }
 
 /*
@@ -111,8 +103,8 @@ purge_ended_sessions(void)
 	Oid			t[2] = {INT4ARRAYOID, TIMESTAMPTZARRAYOID};
 	Datum		a[2];
 
-	if (SPI_execute("SELECT DISTINCT pid, backend_start FROM ws.session_data", true, 0) != SPI_OK_SELECT)
-		elog(ERROR, "could not read ws.session_data");
+	ws_exec("SELECT DISTINCT pid, backend_start FROM ws.session_data", 0, NULL, NULL, NULL,
+			SPI_OK_SELECT);
 	if (SPI_processed == 0)
 		return;
 	pids = palloc(sizeof(Datum) * SPI_processed);
@@ -136,12 +128,11 @@ purge_ended_sessions(void)
 	a[0] = PointerGetDatum(construct_array(pids, n, INT4OID, sizeof(int32), true, TYPALIGN_INT));
 	a[1] = PointerGetDatum(construct_array(starts, n, TIMESTAMPTZOID, sizeof(TimestampTz),
 										   FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-	if (SPI_execute_with_args("DELETE FROM ws.session_data d"
-							  " USING ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2)) AS g(pid, backend_start)"
-							  " WHERE d.pid OPERATOR(pg_catalog.=) g.pid"
-							  " AND d.backend_start OPERATOR(pg_catalog.=) g.backend_start",
-							  2, t, a, NULL, false, 0) != SPI_OK_DELETE)
-		elog(ERROR, "could not purge ws.session_data");
+	ws_exec("DELETE FROM ws.session_data d"
+			" USING ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2)) AS g(pid, backend_start)"
+			" WHERE d.pid OPERATOR(pg_catalog.=) g.pid"
+			" AND d.backend_start OPERATOR(pg_catalog.=) g.backend_start",
+			2, t, a, NULL, SPI_OK_DELETE);
 }
 
 /*
@@ -152,6 +143,8 @@ Datum
 session_put(PG_FUNCTION_ARGS)
 {
 	char	   *key = session_key(fcinfo);
+	Oid			t[4];
+	Datum		a[4];
 	WsAsOwner	saved;
 
 	if (SPI_connect() != SPI_OK_CONNECT)
@@ -162,20 +155,20 @@ session_put(PG_FUNCTION_ARGS)
 		purge_ended_sessions();
 		purged = true;
 	}
+	session_args(key, t, a);
 	if (PG_ARGISNULL(1))
-		run_for_session("DELETE FROM ws.session_data WHERE pid OPERATOR(pg_catalog.=) $1"
-						" AND backend_start OPERATOR(pg_catalog.=) $2"
-						" AND key OPERATOR(pg_catalog.=) $3", key, 0, NULL, NULL);
+		ws_exec("DELETE FROM ws.session_data WHERE pid OPERATOR(pg_catalog.=) $1"
+				" AND backend_start OPERATOR(pg_catalog.=) $2"
+				" AND key OPERATOR(pg_catalog.=) $3", 3, t, a, NULL, SPI_OK_DELETE);
 	else
 	{
-		Oid			t[1] = {JSONBOID};
-		Datum		v[1] = {PG_GETARG_DATUM(1)};
-
-		run_for_session("INSERT INTO ws.session_data (pid, backend_start, key, value, since)"
-						" VALUES ($1, $2, $3, $4, pg_catalog.now())"
-						" ON CONFLICT (pid, backend_start, key)"
-						" DO UPDATE SET value = excluded.value, since = excluded.since",
-						key, 1, t, v);
+		t[3] = JSONBOID;
+		a[3] = PG_GETARG_DATUM(1);
+		ws_exec("INSERT INTO ws.session_data (pid, backend_start, key, value, since)"
+				" VALUES ($1, $2, $3, $4, pg_catalog.now())"
+				" ON CONFLICT (pid, backend_start, key)"
+				" DO UPDATE SET value = excluded.value, since = excluded.since",
+				4, t, a, NULL, SPI_OK_INSERT);
 	}
 	ws_as_owner_end(&saved);
 	SPI_finish();
@@ -191,13 +184,16 @@ session_get(PG_FUNCTION_ARGS)
 	WsAsOwner	saved;
 	Datum		result = (Datum) 0;
 	bool		isnull = true;
+	Oid			t[3];
+	Datum		a[3];
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	ws_as_owner_begin(&saved);
-	run_for_session("SELECT value FROM ws.session_data WHERE pid OPERATOR(pg_catalog.=) $1"
-					" AND backend_start OPERATOR(pg_catalog.=) $2"
-					" AND key OPERATOR(pg_catalog.=) $3", key, 0, NULL, NULL);
+	session_args(key, t, a);
+	ws_exec("SELECT value FROM ws.session_data WHERE pid OPERATOR(pg_catalog.=) $1"
+			" AND backend_start OPERATOR(pg_catalog.=) $2"
+			" AND key OPERATOR(pg_catalog.=) $3", 3, t, a, NULL, SPI_OK_SELECT);
 	if (SPI_processed == 1)
 	{
 		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);

@@ -43,6 +43,8 @@
 #include "hlc.h"
 #include "merge_patch.h"
 #include "progress.h"
+#include "spi.h"
+#include "util.h"
 #include "args.h"
 #include "snapshot.h"
 #include "worker.h"
@@ -142,31 +144,13 @@ digest_query(WsDigest *d, const char *sql, int nargs, Oid *types, Datum *args)
 	return rows;
 }
 
-/* Run a statement that must succeed, as the connected SPI user. */
-static void
-exec_nulls_or_die(const char *sql, int nargs, Oid *types, Datum *args, const char *nulls,
-				  int expected)
-{
-	int			rc = SPI_execute_with_args(sql, nargs, types, args, nulls, false, 0);
-
-	if (rc != expected)
-		elog(ERROR, "unexpected result %s for \"%s\"", SPI_result_code_string(rc), sql);
-}
-
-/* The same with no NULL arguments. */
-static void
-exec_or_die(const char *sql, int nargs, Oid *types, Datum *args, int expected)
-{
-	exec_nulls_or_die(sql, nargs, types, args, NULL, expected);
-}
-
 /* The bigint a one-value query returns: a total for ws.progress. */
 static int64
 count_of(const char *sql, int nargs, Oid *types, Datum *args, const char *nulls)
 {
 	bool		isnull;
 
-	exec_nulls_or_die(sql, nargs, types, args, nulls, SPI_OK_SELECT);
+	ws_exec(sql, nargs, types, args, nulls, SPI_OK_SELECT);
 	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 }
 
@@ -237,35 +221,34 @@ ws_snapshot_take(const char *label)
 				 errhint("Call ws.create_snapshot() in a READ COMMITTED transaction.")));
 
 	/* every change in flight finishes first; new ones wait for us */
-	exec_or_die("LOCK TABLE ws.entities IN SHARE MODE", 0, NULL, NULL, SPI_OK_UTILITY);
+	ws_exec("LOCK TABLE ws.entities IN SHARE MODE", 0, NULL, NULL, NULL, SPI_OK_UTILITY);
 	hlc = ws_clock_now();
 
 	a3[0] = label ? CStringGetTextDatum(label) : (Datum) 0;
 	a3[1] = HlcPGetDatum(&hlc);
 	a3[2] = Int32GetDatum(WS_SNAPSHOT_FORMAT);
-	if (SPI_execute_with_args("INSERT INTO ws.snapshots (label, hlc, format_version)"
-							  " VALUES ($1, $2, $3) RETURNING id", 3, t3, a3,
-							  label ? NULL : "n  ", false, 0) != SPI_OK_INSERT_RETURNING)
-		elog(ERROR, "could not insert into ws.snapshots");
+	ws_exec("INSERT INTO ws.snapshots (label, hlc, format_version)"
+			" VALUES ($1, $2, $3) RETURNING id", 3, t3, a3,
+			label ? NULL : "n  ", SPI_OK_INSERT_RETURNING);
 	id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	announce("snapshot_start", id, &hlc, 0);
 
 	a1[0] = Int64GetDatum(id);
-	exec_or_die("INSERT INTO ws.snapshot_entities"
-				" SELECT $1, entity_id, kind, module, state, version, hlc, vclock, created_hlc, retired"
-				" FROM ws.entities", 1, t1, a1, SPI_OK_INSERT);
+	ws_exec("INSERT INTO ws.snapshot_entities"
+			" SELECT $1, entity_id, kind, module, state, version, hlc, vclock, created_hlc, retired"
+			" FROM ws.entities", 1, t1, a1, NULL, SPI_OK_INSERT);
 	entities = (int64) SPI_processed;
-	exec_or_die("INSERT INTO ws.snapshot_relationships"
-				" SELECT $1, from_id, rel, to_id, props, hlc FROM ws.relationships",
-				1, t1, a1, SPI_OK_INSERT);
+	ws_exec("INSERT INTO ws.snapshot_relationships"
+			" SELECT $1, from_id, rel, to_id, props, hlc FROM ws.relationships",
+			1, t1, a1, NULL, SPI_OK_INSERT);
 
 	checksum = snapshot_checksum(id);
 	{
 		Oid			t[3] = {INT8OID, INT8OID, TEXTOID};
 		Datum		a[3] = {Int64GetDatum(id), Int64GetDatum(entities), CStringGetTextDatum(checksum)};
 
-		exec_or_die("UPDATE ws.snapshots SET entity_count = $2, checksum = $3"
-					" WHERE id OPERATOR(pg_catalog.=) $1", 3, t, a, SPI_OK_UPDATE);
+		ws_exec("UPDATE ws.snapshots SET entity_count = $2, checksum = $3"
+				" WHERE id OPERATOR(pg_catalog.=) $1", 3, t, a, NULL, SPI_OK_UPDATE);
 	}
 	announce("snapshot_complete", id, &hlc, entities);
 	return id;
@@ -281,9 +264,9 @@ ws_snapshot_prune(int keep)
 	Oid			t[1] = {INT4OID};
 	Datum		a[1] = {Int32GetDatum(keep)};
 
-	exec_or_die("DELETE FROM ws.snapshots WHERE NOT id OPERATOR(pg_catalog.=) ANY"
-				" (ARRAY(SELECT id FROM ws.snapshots ORDER BY id DESC LIMIT $1))",
-				1, t, a, SPI_OK_DELETE);
+	ws_exec("DELETE FROM ws.snapshots WHERE NOT id OPERATOR(pg_catalog.=) ANY"
+			" (ARRAY(SELECT id FROM ws.snapshots ORDER BY id DESC LIMIT $1))",
+			1, t, a, NULL, SPI_OK_DELETE);
 	return (int64) SPI_processed;
 }
 
@@ -542,23 +525,23 @@ replay_events(const WsHlc *after)
 	SPI_freeplan(scan);
 
 	/* the graph: each edge as its last link or unlink leaves it */
-	exec_nulls_or_die("CREATE TEMP TABLE ws_replay_edges ON COMMIT DROP AS"
-					  " SELECT DISTINCT ON (entity_id, meta->>'rel', meta->>'to')"
-					  "   entity_id AS from_id, meta->>'rel' AS rel, meta->>'to' AS to_id,"
-					  "   meta->'props' AS props, hlc, event_type"
-					  " FROM ws.events WHERE ($1 IS NULL OR hlc OPERATOR(ws.>) $1)"
-					  "   AND event_type IN ('linked', 'unlinked') AND entity_id IS NOT NULL"
-					  " ORDER BY entity_id, meta->>'rel', meta->>'to', hlc DESC",
-					  1, t, a, nulls, SPI_OK_UTILITY);
-	exec_or_die("INSERT INTO ws.relationships (from_id, rel, to_id, props, hlc)"
-				" SELECT from_id, rel, to_id, props, hlc FROM pg_temp.ws_replay_edges"
-				" WHERE event_type = 'linked'"
-				" ON CONFLICT (from_id, rel, to_id) DO UPDATE SET props = excluded.props, hlc = excluded.hlc",
-				0, NULL, NULL, SPI_OK_INSERT);
-	exec_or_die("DELETE FROM ws.relationships r USING pg_temp.ws_replay_edges e"
-				" WHERE e.event_type = 'unlinked' AND r.from_id = e.from_id"
-				" AND r.rel = e.rel AND r.to_id = e.to_id", 0, NULL, NULL, SPI_OK_DELETE);
-	exec_or_die("DROP TABLE pg_temp.ws_replay_edges", 0, NULL, NULL, SPI_OK_UTILITY);
+	ws_exec("CREATE TEMP TABLE ws_replay_edges ON COMMIT DROP AS"
+			" SELECT DISTINCT ON (entity_id, meta->>'rel', meta->>'to')"
+			"   entity_id AS from_id, meta->>'rel' AS rel, meta->>'to' AS to_id,"
+			"   meta->'props' AS props, hlc, event_type"
+			" FROM ws.events WHERE ($1 IS NULL OR hlc OPERATOR(ws.>) $1)"
+			"   AND event_type IN ('linked', 'unlinked') AND entity_id IS NOT NULL"
+			" ORDER BY entity_id, meta->>'rel', meta->>'to', hlc DESC",
+			1, t, a, nulls, SPI_OK_UTILITY);
+	ws_exec("INSERT INTO ws.relationships (from_id, rel, to_id, props, hlc)"
+			" SELECT from_id, rel, to_id, props, hlc FROM pg_temp.ws_replay_edges"
+			" WHERE event_type = 'linked'"
+			" ON CONFLICT (from_id, rel, to_id) DO UPDATE SET props = excluded.props, hlc = excluded.hlc",
+			0, NULL, NULL, NULL, SPI_OK_INSERT);
+	ws_exec("DELETE FROM ws.relationships r USING pg_temp.ws_replay_edges e"
+			" WHERE e.event_type = 'unlinked' AND r.from_id = e.from_id"
+			" AND r.rel = e.rel AND r.to_id = e.to_id", 0, NULL, NULL, NULL, SPI_OK_DELETE);
+	ws_exec("DROP TABLE pg_temp.ws_replay_edges", 0, NULL, NULL, NULL, SPI_OK_UTILITY);
 	return replayed;
 }
 
@@ -579,20 +562,12 @@ problem(WsProblems *p, const char *entity_id, const char *fmt,...)
 	StringInfoData msg;
 	Datum		v[2];
 	bool		n[2] = {false, false};
+	va_list		args;
 
 	initStringInfo(&msg);
-	for (;;)
-	{
-		va_list		args;
-		int			needed;
-
-		va_start(args, fmt);
-		needed = appendStringInfoVA(&msg, fmt, args);
-		va_end(args);
-		if (needed == 0)
-			break;
-		enlargeStringInfo(&msg, needed);
-	}
+	va_start(args, fmt);
+	ws_append_vformat(&msg, fmt, args);
+	va_end(args);
 	v[0] = CStringGetTextDatum(entity_id);
 	v[1] = CStringGetTextDatum(msg.data);
 	tuplestore_putvalues(p->store, p->desc, v, n);
@@ -736,12 +711,11 @@ verify_world(WsProblems *p)
 		verify_entity(p, entity_id, &row, state, version, retired);
 
 	/* rows without any event */
-	if (SPI_execute("SELECT entity_id FROM ws.entities e WHERE NOT EXISTS"
-					" (SELECT FROM ws.events v WHERE v.entity_id OPERATOR(pg_catalog.=) e.entity_id)"
-					" AND NOT EXISTS (SELECT FROM ws.events_archive v"
-					"  WHERE v.entity_id OPERATOR(pg_catalog.=) e.entity_id) ORDER BY 1",
-					false, 0) != SPI_OK_SELECT)
-		elog(ERROR, "could not read ws.entities");
+	ws_exec("SELECT entity_id FROM ws.entities e WHERE NOT EXISTS"
+			" (SELECT FROM ws.events v WHERE v.entity_id OPERATOR(pg_catalog.=) e.entity_id)"
+			" AND NOT EXISTS (SELECT FROM ws.events_archive v"
+			"  WHERE v.entity_id OPERATOR(pg_catalog.=) e.entity_id) ORDER BY 1",
+			0, NULL, NULL, NULL, SPI_OK_SELECT);
 	for (uint64 i = 0; i < SPI_processed; i++)
 		problem(p, SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1),
 				"has no events");
@@ -787,7 +761,7 @@ snapshot_restore(PG_FUNCTION_ARGS)
 	SPI_connect();
 	ws_as_owner_begin(&saved);
 	ws_progress_begin("restore", "locking the world", WS_PROGRESS_UNKNOWN);
-	exec_or_die("LOCK TABLE ws.entities, ws.relationships IN EXCLUSIVE MODE", 0, NULL, NULL, SPI_OK_UTILITY);
+	ws_exec("LOCK TABLE ws.entities, ws.relationships IN EXCLUSIVE MODE", 0, NULL, NULL, NULL, SPI_OK_UTILITY);
 	if (have_snapshot)
 	{
 		int64		id = PG_GETARG_INT64(0);
@@ -797,8 +771,8 @@ snapshot_restore(PG_FUNCTION_ARGS)
 		char	   *stored;
 		int32		format;
 
-		exec_or_die("SELECT hlc, checksum, format_version FROM ws.snapshots WHERE id OPERATOR(pg_catalog.=) $1",
-					1, t, a, SPI_OK_SELECT);
+		ws_exec("SELECT hlc, checksum, format_version FROM ws.snapshots WHERE id OPERATOR(pg_catalog.=) $1",
+				1, t, a, NULL, SPI_OK_SELECT);
 		if (SPI_processed == 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -819,25 +793,25 @@ snapshot_restore(PG_FUNCTION_ARGS)
 					 errmsg("snapshot " INT64_FORMAT " is damaged: its checksum does not match its contents", id),
 					 errhint("Recover from the event log alone with ws.restore_snapshot(NULL).")));
 		ws_progress_phase("restoring the snapshot", WS_PROGRESS_UNKNOWN);
-		exec_or_die("DELETE FROM ws.relationships", 0, NULL, NULL, SPI_OK_DELETE);
-		exec_or_die("DELETE FROM ws.entities", 0, NULL, NULL, SPI_OK_DELETE);
-		exec_or_die("INSERT INTO ws.entities SELECT entity_id, kind, module, state, version, hlc,"
-					" vclock, created_hlc, retired FROM ws.snapshot_entities"
-					" WHERE snapshot_id OPERATOR(pg_catalog.=) $1", 1, t, a, SPI_OK_INSERT);
-		exec_or_die("INSERT INTO ws.relationships SELECT from_id, rel, to_id, props, hlc"
-					" FROM ws.snapshot_relationships WHERE snapshot_id OPERATOR(pg_catalog.=) $1",
-					1, t, a, SPI_OK_INSERT);
+		ws_exec("DELETE FROM ws.relationships", 0, NULL, NULL, NULL, SPI_OK_DELETE);
+		ws_exec("DELETE FROM ws.entities", 0, NULL, NULL, NULL, SPI_OK_DELETE);
+		ws_exec("INSERT INTO ws.entities SELECT entity_id, kind, module, state, version, hlc,"
+				" vclock, created_hlc, retired FROM ws.snapshot_entities"
+				" WHERE snapshot_id OPERATOR(pg_catalog.=) $1", 1, t, a, NULL, SPI_OK_INSERT);
+		ws_exec("INSERT INTO ws.relationships SELECT from_id, rel, to_id, props, hlc"
+				" FROM ws.snapshot_relationships WHERE snapshot_id OPERATOR(pg_catalog.=) $1",
+				1, t, a, NULL, SPI_OK_INSERT);
 	}
 	else
 	{
-		if (SPI_execute("SELECT 1 FROM ws.events_archive LIMIT 1", true, 1) == SPI_OK_SELECT &&
-			SPI_processed > 0)
+		ws_exec("SELECT 1 FROM ws.events_archive LIMIT 1", 0, NULL, NULL, NULL, SPI_OK_SELECT);
+		if (SPI_processed > 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 					 errmsg("the event log has been archived, so it no longer starts at the first event"),
 					 errhint("Restore from a snapshot kept since the archival.")));
-		exec_or_die("DELETE FROM ws.relationships", 0, NULL, NULL, SPI_OK_DELETE);
-		exec_or_die("DELETE FROM ws.entities", 0, NULL, NULL, SPI_OK_DELETE);
+		ws_exec("DELETE FROM ws.relationships", 0, NULL, NULL, NULL, SPI_OK_DELETE);
+		ws_exec("DELETE FROM ws.entities", 0, NULL, NULL, NULL, SPI_OK_DELETE);
 	}
 	replayed = replay_events(have_snapshot ? &after : NULL);
 
@@ -932,9 +906,9 @@ archive_move(Datum before)
 	int64		moved = 0;
 
 	ws_progress_begin("archive", "finding the keyframes to keep", WS_PROGRESS_UNKNOWN);
-	exec_or_die("SELECT entity_id, pg_catalog.max(version) FROM ws.events"
-				" WHERE hlc OPERATOR(ws.<) $1 AND state IS NOT NULL"
-				" GROUP BY entity_id ORDER BY entity_id", 1, t, a, SPI_OK_SELECT);
+	ws_exec("SELECT entity_id, pg_catalog.max(version) FROM ws.events"
+			" WHERE hlc OPERATOR(ws.<) $1 AND state IS NOT NULL"
+			" GROUP BY entity_id ORDER BY entity_id", 1, t, a, NULL, SPI_OK_SELECT);
 	keep = SPI_tuptable;
 	nkeep = SPI_processed;
 	plan = SPI_prepare("WITH k AS (SELECT * FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3)) AS k(entity_id, version)),"
@@ -999,7 +973,7 @@ events_archive(PG_FUNCTION_ARGS)
 	a[0] = PG_GETARG_DATUM(0);
 	SPI_connect();
 	ws_as_owner_begin(&saved);
-	exec_or_die("SELECT ws.max(hlc) FROM ws.snapshots", 0, NULL, NULL, SPI_OK_SELECT);
+	ws_exec("SELECT ws.max(hlc) FROM ws.snapshots", 0, NULL, NULL, NULL, SPI_OK_SELECT);
 	{
 		Datum		newest = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 
@@ -1023,7 +997,7 @@ events_archive(PG_FUNCTION_ARGS)
 		ws_events_guard_suspend(false);
 	}
 	PG_END_TRY();
-	exec_or_die("INSERT INTO ws.archive_boundary (hlc) VALUES ($1)", 1, t, a, SPI_OK_INSERT);
+	ws_exec("INSERT INTO ws.archive_boundary (hlc) VALUES ($1)", 1, t, a, NULL, SPI_OK_INSERT);
 	ws_as_owner_end(&saved);
 	SPI_finish();
 	PG_RETURN_INT64(moved);
@@ -1053,12 +1027,12 @@ snapshot_delete(PG_FUNCTION_ARGS)
 	SPI_connect();
 	ws_as_owner_begin(&saved);
 	/* archival and snapshot creation wait, so the check below stays true */
-	exec_or_die("LOCK TABLE ws.snapshots IN SHARE ROW EXCLUSIVE MODE", 0, NULL, NULL, SPI_OK_UTILITY);
-	exec_or_die("SELECT s.hlc OPERATOR(ws.>=) b.hlc AND NOT EXISTS ("
-				"  SELECT FROM ws.snapshots o WHERE o.id OPERATOR(pg_catalog.<>) s.id"
-				"  AND o.hlc OPERATOR(ws.>=) b.hlc)"
-				" FROM ws.snapshots s LEFT JOIN (SELECT ws.max(hlc) AS hlc FROM ws.archive_boundary) b ON true"
-				" WHERE s.id OPERATOR(pg_catalog.=) $1", 1, t, a, SPI_OK_SELECT);
+	ws_exec("LOCK TABLE ws.snapshots IN SHARE ROW EXCLUSIVE MODE", 0, NULL, NULL, NULL, SPI_OK_UTILITY);
+	ws_exec("SELECT s.hlc OPERATOR(ws.>=) b.hlc AND NOT EXISTS ("
+			"  SELECT FROM ws.snapshots o WHERE o.id OPERATOR(pg_catalog.<>) s.id"
+			"  AND o.hlc OPERATOR(ws.>=) b.hlc)"
+			" FROM ws.snapshots s LEFT JOIN (SELECT ws.max(hlc) AS hlc FROM ws.archive_boundary) b ON true"
+			" WHERE s.id OPERATOR(pg_catalog.=) $1", 1, t, a, NULL, SPI_OK_SELECT);
 	if (SPI_processed == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -1071,7 +1045,7 @@ snapshot_delete(PG_FUNCTION_ARGS)
 						DatumGetInt64(a[0])),
 				 errdetail("Recovery restores such a snapshot and replays the events after it; the archived events are not replayed."),
 				 errhint("Take a newer snapshot with ws.create_snapshot() first.")));
-	exec_or_die("DELETE FROM ws.snapshots WHERE id OPERATOR(pg_catalog.=) $1", 1, t, a, SPI_OK_DELETE);
+	ws_exec("DELETE FROM ws.snapshots WHERE id OPERATOR(pg_catalog.=) $1", 1, t, a, NULL, SPI_OK_DELETE);
 	ws_as_owner_end(&saved);
 	SPI_finish();
 	PG_RETURN_VOID();

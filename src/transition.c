@@ -89,6 +89,7 @@
 #include "kindcache.h"
 #include "lookup.h"
 #include "merge_patch.h"
+#include "spi.h"
 #include "util.h"
 #include "vclock.h"
 #include "worldstate.h"
@@ -153,7 +154,6 @@ typedef struct WsEntity
 static struct
 {
 	Oid			nsp;
-	SPIPlanPtr	module_exists;
 	SPIPlanPtr	event_by_id;
 	SPIPlanPtr	fold_events;
 	SPIPlanPtr	deps_present;
@@ -163,84 +163,61 @@ static struct
 	SPIPlanPtr	insert_entity;
 }			plans;
 
-/* The saved plans, in one array for freeing. */
-#define WS_NPLANS 9
+static const WsPlanDef plan_defs[] = {
+	{&plans.entity_live,
+		"SELECT retired FROM ws.entities"
+		" WHERE entity_id OPERATOR(pg_catalog.=) $1 FOR KEY SHARE",
+	{"pg_catalog.text"}},
+
+	{&plans.event_by_id,
+		"SELECT entity_id, version, request_digest, hlc, vclock, event_type"
+		" FROM ws.events WHERE event_id OPERATOR(pg_catalog.=) $1",
+	{"pg_catalog.uuid"}},
+
+	/* the keyframe at or before the version, and the patches after it */
+	{&plans.fold_events,
+		"SELECT version, state, patch FROM ws.events"
+		" WHERE entity_id OPERATOR(pg_catalog.=) $1"
+		" AND version OPERATOR(pg_catalog.<=) $2"
+		" AND version OPERATOR(pg_catalog.>=) (SELECT pg_catalog.max(version)"
+		"   FROM ws.events WHERE entity_id OPERATOR(pg_catalog.=) $1"
+		"   AND version OPERATOR(pg_catalog.<=) $2 AND state IS NOT NULL)"
+		" ORDER BY version",
+	{"pg_catalog.text", "pg_catalog.int8"}},
+
+	{&plans.deps_present,
+		"SELECT pg_catalog.count(*) FROM ws.events"
+		" WHERE event_id OPERATOR(pg_catalog.=) ANY ($1)",
+	{"pg_catalog.uuid[]"}},
+
+	{&plans.upsert_link,
+		"INSERT INTO ws.relationships (from_id, rel, to_id, props, hlc)"
+		" VALUES ($1, $2, $3, $4, $5)"
+		" ON CONFLICT (from_id, rel, to_id)"
+		" DO UPDATE SET props = excluded.props, hlc = excluded.hlc",
+	{"pg_catalog.text", "pg_catalog.text", "pg_catalog.text", "pg_catalog.jsonb", "ws.hlc"}},
+
+	{&plans.delete_link,
+		"DELETE FROM ws.relationships WHERE from_id OPERATOR(pg_catalog.=) $1"
+		" AND rel OPERATOR(pg_catalog.=) $2 AND to_id OPERATOR(pg_catalog.=) $3"
+		" RETURNING props, hlc",
+	{"pg_catalog.text", "pg_catalog.text", "pg_catalog.text"}},
+
+	/* columns in WsEntityCol order */
+	{&plans.insert_entity,
+		"INSERT INTO ws.entities (entity_id, kind, module, state,"
+		" version, hlc, vclock, created_hlc, retired)"
+		" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+		" ON CONFLICT (entity_id) DO NOTHING",
+	{"pg_catalog.text", "pg_catalog.text", "pg_catalog.text", "pg_catalog.jsonb", "pg_catalog.int8",
+	"ws.hlc", "ws.vclock", "ws.hlc", "pg_catalog.bool"}},
+};
 
 /* Prepare every statement, once per backend and schema. */
 static void
 prepare_plans(void)
 {
-	Oid			nsp = ws_namespace();
-	Oid			hlc;
-	Oid			t1[1] = {TEXTOID};
-
-	if (plans.module_exists != NULL && plans.nsp == nsp)
-		return;
-	if (plans.module_exists != NULL)
-	{
-		SPIPlanPtr *p = &plans.module_exists;
-
-		for (int i = 0; i < WS_NPLANS; i++)
-			if (p[i])
-				SPI_freeplan(p[i]);
-	}
-	memset(&plans, 0, sizeof(plans));
-	hlc = ws_type_oid("hlc");
-
-	plans.module_exists = ws_prepare("SELECT 1 FROM ws.modules WHERE name OPERATOR(pg_catalog.=) $1",
-									 1, t1);
-	plans.entity_live = ws_prepare("SELECT retired FROM ws.entities"
-								   " WHERE entity_id OPERATOR(pg_catalog.=) $1 FOR KEY SHARE", 1, t1);
-	{
-		Oid			t[1] = {UUIDOID};
-
-		plans.event_by_id = ws_prepare("SELECT entity_id, version, request_digest, hlc, vclock, event_type"
-									   " FROM ws.events WHERE event_id OPERATOR(pg_catalog.=) $1", 1, t);
-	}
-	{
-		Oid			t[2] = {TEXTOID, INT8OID};
-
-		/* the keyframe at or before the version, and the patches after it */
-		plans.fold_events = ws_prepare("SELECT version, state, patch FROM ws.events"
-									   " WHERE entity_id OPERATOR(pg_catalog.=) $1"
-									   " AND version OPERATOR(pg_catalog.<=) $2"
-									   " AND version OPERATOR(pg_catalog.>=) (SELECT pg_catalog.max(version)"
-									   "   FROM ws.events WHERE entity_id OPERATOR(pg_catalog.=) $1"
-									   "   AND version OPERATOR(pg_catalog.<=) $2 AND state IS NOT NULL)"
-									   " ORDER BY version", 2, t);
-	}
-	{
-		Oid			t[1] = {UUIDARRAYOID};
-
-		plans.deps_present = ws_prepare("SELECT pg_catalog.count(*) FROM ws.events"
-										" WHERE event_id OPERATOR(pg_catalog.=) ANY ($1)", 1, t);
-	}
-	{
-		Oid			t[5] = {TEXTOID, TEXTOID, TEXTOID, JSONBOID, hlc};
-
-		plans.upsert_link = ws_prepare("INSERT INTO ws.relationships (from_id, rel, to_id, props, hlc)"
-									   " VALUES ($1, $2, $3, $4, $5)"
-									   " ON CONFLICT (from_id, rel, to_id)"
-									   " DO UPDATE SET props = excluded.props, hlc = excluded.hlc", 5, t);
-	}
-	{
-		Oid			t[3] = {TEXTOID, TEXTOID, TEXTOID};
-
-		plans.delete_link = ws_prepare("DELETE FROM ws.relationships WHERE from_id OPERATOR(pg_catalog.=) $1"
-									   " AND rel OPERATOR(pg_catalog.=) $2 AND to_id OPERATOR(pg_catalog.=) $3"
-									   " RETURNING props, hlc", 3, t);
-	}
-	{
-		Oid			t[9] = {TEXTOID, TEXTOID, TEXTOID, JSONBOID, INT8OID, hlc,
-		ws_type_oid("vclock"), hlc, BOOLOID};
-
-		/* columns in WsEntityCol order */
-		plans.insert_entity = ws_prepare("INSERT INTO ws.entities (entity_id, kind, module, state,"
-										 " version, hlc, vclock, created_hlc, retired)"
-										 " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
-										 " ON CONFLICT (entity_id) DO NOTHING", 9, t);
-	}
-	plans.nsp = nsp;
+	ws_prepare_table(&plans.nsp, plan_defs, lengthof(plan_defs));
 }
 
 /* Column n (1-based) of row r of the last SPI result. */
@@ -1252,14 +1229,7 @@ entity_create(PG_FUNCTION_ARGS)
 
 	ws_changes_begin(&session);
 
-	args[0] = CStringGetTextDatum(e.module);
-	if (SPI_execute_plan(plans.module_exists, args, NULL, false, 1) != SPI_OK_SELECT)
-		elog(ERROR, "could not read ws.modules");
-	if (SPI_processed == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("module \"%s\" is not registered", e.module),
-				 errhint("A ws_admin registers it with ws.register_module('%s', 1).", e.module)));
+	ws_require_module(e.module);
 	ws_check_module_grant(caller, e.module, e.entity_id);
 
 	/* the kind: defined, for this module (a typo must not define one) */

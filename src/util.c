@@ -74,3 +74,24 @@ ws_jsonpath_holds(Jsonb *doc, Datum path)
 	ok = jsonb_path_match(fc);
 	return !fc->isnull && DatumGetBool(ok);
 }
+
+/*
+ * Append fmt formatted with args to buf, enlarging buf as often as the
+ * text needs (appendStringInfo for a va_list; args stays usable).
+ */
+void
+ws_append_vformat(StringInfo buf, const char *fmt, va_list args)
+{
+	for (;;)
+	{
+		va_list		copy;
+		int			needed;
+
+		va_copy(copy, args);
+		needed = appendStringInfoVA(buf, fmt, copy);
+		va_end(copy);
+		if (needed == 0)
+			break;
+		enlargeStringInfo(buf, needed);
+	}
+}

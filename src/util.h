@@ -10,6 +10,7 @@
 
 #include "postgres.h"
 
+#include "lib/stringinfo.h"
 #include "utils/jsonb.h"
 
 /* how much of a bad input value an error message quotes */
@@ -18,5 +19,6 @@
 extern const char *ws_input_for_message(const char *str);
 extern Jsonb *ws_empty_object(void);
 extern bool ws_jsonpath_holds(Jsonb *doc, Datum path);
+extern void ws_append_vformat(StringInfo buf, const char *fmt, va_list args) pg_attribute_printf(2, 0);
 
 #endif							/* WS_UTIL_H */
