@@ -104,7 +104,7 @@ all:
 	@exit 1
 endif
 
-.PHONY: deps demo test fuzz bench
+.PHONY: deps demo test fuzz bench valgrind
 
 deps:
 	@test/deps.sh
@@ -128,3 +128,10 @@ bench: deps
 	@$(MAKE) --no-print-directory all
 	@test/install.sh $(MAKE)
 	@test/bench/run.sh $(BENCH)
+
+# The pg_regress suite with the server under valgrind (test/valgrind.sh);
+# slow, not part of make test.
+valgrind: deps
+	@$(MAKE) --no-print-directory all
+	@test/install.sh $(MAKE)
+	@test/valgrind.sh
