@@ -15,7 +15,7 @@ cd "$WS_ROOT"
 command -v valgrind >/dev/null 2>&1 || { echo "valgrind is not installed (Debian: apt-get install valgrind)" >&2; exit 1; }
 
 vgdir=$(ws_workdir valgrind)
-rm -rf "$vgdir/logs" "$vgdir/supp" "$vgdir/worldstate-errors.txt"
+rm -rf "$vgdir/logs" "$vgdir/supp" "$vgdir"/worldstate-*.txt
 mkdir -p "$vgdir/logs" "$vgdir/supp"
 # copies the server's OS user can read wherever the checkout is
 supp_args=""
@@ -53,22 +53,29 @@ grep -E '^(test| +[a-z_]+ +\.\.\.|ok|not ok|# )' "$vgdir/regress.log" || true
 [ $rc -ne 0 ] && [ -f regression.diffs ] && head -200 regression.diffs
 ws_cluster_stop
 
-# Each error is a block of "==PID== " lines up to an empty one.  It is
-# worldstate's when, going up its stack from the top, the first frame that
+# Each error is a block of "==PID== " lines up to an empty one, with a
+# stack for where it happened and, for some, one for where the memory was
+# allocated ("Address ... alloc'd", "Uninitialised value was created by").
+# A stack is worldstate's when, going up from the top, the first frame that
 # is in either the server's program or worldstate is worldstate's (one of
 # its source files, or its library); frames of libc and of the valgrind
-# preload come before and are passed over.  Those are listed in full.
+# preload are passed over.  Errors whose first stack is worldstate's are in
+# its code; those whose memory stack is are listed too, for a look: the
+# memory may be worldstate's (or a stack slot it used before the server
+# did).
 ours=$(cd src && ls *.c | sed 's/\./\\./g' | paste -sd'|')
-summary=$(awk -v ours="\\((${ours}):[0-9]+\\)|worldstate\\.so\\)" -v out="$vgdir/worldstate-errors.txt" '
+summary=$(awk -v ours="\\((${ours}):[0-9]+\\)|worldstate\\.so\\)" \
+	-v out="$vgdir/worldstate-errors.txt" -v born_out="$vgdir/worldstate-memory.txt" '
 	function flush() {
 		if (block != "" && frames) {
 			total++
-			if (decided == "ours") { mine++; print block > out }
+			if (where[1] == "ours") { mine++; print block > out }
+			else if (where[2] == "ours") { born++; print block > born_out }
 		}
 		block = ""
-		decided = ""
 		frames = 0
-		stack = 1
+		stack = 0
+		delete where
 	}
 	FNR == 1 { flush() }
 	/^==[0-9]+== / {
@@ -77,27 +84,27 @@ summary=$(awk -v ours="\\((${ours}):[0-9]+\\)|worldstate\\.so\\)" -v out="$vgdir
 		if (line == "") { flush(); next }
 		block = block FILENAME ": " line "\n"
 		if (line !~ /^ +(at|by) 0x/) {
-			# the first stack is the error'"'"'s; "Address ..." and
-			# "Uninitialised value was created ..." start others
-			if (block != FILENAME ": " line "\n") stack = 0
+			stack = (stack == 0) ? 1 : 2
 			next
 		}
 		frames++
-		if (stack && decided == "") {
-			if (line ~ ours) decided = "ours"
-			else if (line ~ /\/bin\/postgres\)$/ || line ~ /: (main|PostmasterMain) /) decided = "server"
+		if (!(stack in where)) {
+			if (line ~ ours) where[stack] = "ours"
+			else if (line ~ /\/bin\/postgres\)$/ || line ~ /: (main|PostmasterMain) /) where[stack] = "server"
 		}
 		next
 	}
 	{ flush() }
-	END { flush(); printf "%d %d\n", total, mine }
+	END { flush(); printf "%d %d %d\n", total, mine, born }
 ' /dev/null "$vgdir"/logs/*.log)
-read -r total mine <<<"$summary"
+read -r total mine born <<<"$summary"
 nlogs=$(ls "$vgdir"/logs/*.log 2>/dev/null | wc -l)
 
 echo
 echo "== valgrind summary"
 [ "$mine" -gt 0 ] && head -150 "$vgdir/worldstate-errors.txt"
-echo "$nlogs server processes, $total valgrind errors: $mine in worldstate's code, $((total - mine)) in the server's own; logs in $vgdir/logs"
+[ "$born" -gt 0 ] && echo "-- errors in the server's code on memory allocated in worldstate's frames:" &&
+	head -60 "$vgdir/worldstate-memory.txt"
+echo "$nlogs server processes, $total valgrind errors: $mine in worldstate's code, $born more on memory allocated in its frames, $((total - mine - born)) in the server's own; logs in $vgdir/logs"
 echo "pg_regress under valgrind: $( [ $rc -eq 0 ] && echo passed || echo "FAILED (see $vgdir/regress.log and regression.diffs)")"
 [ "$mine" -eq 0 ] && [ $rc -eq 0 ]
