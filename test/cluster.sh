@@ -62,7 +62,7 @@ ws_cluster_start() {
 	shift
 	WS_CLUSTER_DIR=$(ws_workdir "$name")
 	WS_DATA="$WS_CLUSTER_DIR/data"
-	rm -rf "$WS_DATA"
+	rm -rf "$WS_DATA" "$WS_CLUSTER_DIR/server.log"
 	export PGHOST=127.0.0.1 PGPORT PGUSER="$WS_OSUSER" PGDATABASE=postgres
 	PGPORT=$(ws_free_port "${WS_PORT:-54329}")
 	ws_as_user initdb -D "$WS_DATA" -A trust -U "$WS_OSUSER" --no-sync -E UTF8 --locale=C >"$WS_CLUSTER_DIR/initdb.log" 2>&1 ||

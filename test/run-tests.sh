@@ -166,7 +166,7 @@ fi
 count_prove "$logdir/tap.log" $rc
 
 # The library once more, built with USE_ASSERT_CHECKING (make ASSERTS=1,
-# out of tree in ./tmp/assert-build) and installed in place of the normal
+# in a copy of the sources in ./tmp/assert-build) and installed in place of the normal
 # one, which is installed again afterwards; pg_regress and isolation run
 # against it on a fresh cluster.  The server itself need not be
 # assert-enabled: the Asserts of this extension and of the inline functions
@@ -175,8 +175,11 @@ count_prove "$logdir/tap.log" $rc
 echo "== build with USE_ASSERT_CHECKING"
 assert_dir="$WS_ROOT/tmp/assert-build"
 trap 'ws_cluster_stop; test/install.sh make >/dev/null' EXIT
-rm -rf "$assert_dir" && mkdir -p "$assert_dir/src"
-if make --no-print-directory -C "$assert_dir" -f "$WS_ROOT/Makefile" ASSERTS=1 all install >"$logdir/assert-build.log" 2>&1 &&
+# a copy of the sources (a VPATH build would take this tree's objects)
+rm -rf "$assert_dir" && mkdir -p "$assert_dir/src" "$assert_dir/sql" &&
+	cp Makefile worldstate.control "$assert_dir/" && cp src/*.[ch] "$assert_dir/src/" &&
+	cp sql/worldstate--*.sql "$assert_dir/sql/"
+if make --no-print-directory -C "$assert_dir" ASSERTS=1 all install >"$logdir/assert-build.log" 2>&1 &&
 	grep -aq ExceptionalCondition "$assert_dir/worldstate.so" &&
 	ws_cluster_start assert; then
 	echo "   installed $assert_dir/worldstate.so; port $PGPORT, data in $WS_DATA"
