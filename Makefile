@@ -76,7 +76,17 @@ ISOLATION = hlc_now_concurrent transition_version_race transition_blind_writes \
 ISOLATION += constraint_concurrent
 ISOLATION_OPTS = --inputdir=test/isolation --load-extension=worldstate
 
-PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers
+# Compiler flags.  Flags the user gives are kept and come first: PG_CFLAGS
+# on the command line or in the environment (make PG_CFLAGS=-O0), and
+# CFLAGS from the environment (which PostgreSQL's Makefile.global would
+# otherwise replace by the server's); the warnings below are always added.
+# ASSERTS=1 builds with USE_ASSERT_CHECKING (Assert in this extension and
+# in the server headers' inline functions), which make test also does once.
+WS_ENV_CFLAGS := $(if $(filter environment,$(origin CFLAGS)),$(CFLAGS))
+override PG_CFLAGS += $(WS_ENV_CFLAGS) -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers
+ifneq ($(filter-out 0,$(ASSERTS)),)
+override PG_CPPFLAGS += -DUSE_ASSERT_CHECKING
+endif
 EXTRA_CLEAN = tmp results output_iso regression.diffs regression.out log
 
 # Debian's PostgreSQL 15; any pg_config on PATH otherwise.  One given on the
@@ -96,7 +106,7 @@ all:
 	@exit 1
 endif
 
-.PHONY: deps demo test fuzz bench
+.PHONY: deps demo test fuzz bench valgrind
 
 deps:
 	@test/deps.sh
@@ -120,3 +130,10 @@ bench: deps
 	@$(MAKE) --no-print-directory all
 	@test/install.sh $(MAKE)
 	@test/bench/run.sh $(BENCH)
+
+# The pg_regress suite with the server under valgrind (test/valgrind.sh);
+# slow, not part of make test.
+valgrind: deps
+	@$(MAKE) --no-print-directory all
+	@test/install.sh $(MAKE)
+	@test/valgrind.sh

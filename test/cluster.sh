@@ -55,12 +55,14 @@ ws_free_port() {
 
 # ws_cluster_start NAME [extra postgresql.conf lines...]
 # Creates and starts a cluster; sets PGHOST, PGPORT, PGUSER, WS_DATA.
+# WS_POSTGRES, when set, is the server program pg_ctl starts (a wrapper such
+# as test/valgrind.sh writes), and WS_START_TIMEOUT the seconds it may take.
 ws_cluster_start() {
 	local name=$1
 	shift
 	WS_CLUSTER_DIR=$(ws_workdir "$name")
 	WS_DATA="$WS_CLUSTER_DIR/data"
-	rm -rf "$WS_DATA"
+	rm -rf "$WS_DATA" "$WS_CLUSTER_DIR/server.log"
 	export PGHOST=127.0.0.1 PGPORT PGUSER="$WS_OSUSER" PGDATABASE=postgres
 	PGPORT=$(ws_free_port "${WS_PORT:-54329}")
 	ws_as_user initdb -D "$WS_DATA" -A trust -U "$WS_OSUSER" --no-sync -E UTF8 --locale=C >"$WS_CLUSTER_DIR/initdb.log" 2>&1 ||
@@ -78,12 +80,13 @@ ws_cluster_start() {
 		echo "max_prepared_transactions = 10"
 		for line in "$@"; do echo "$line"; done
 	} >>"$WS_DATA/postgresql.conf"
-	ws_as_user pg_ctl -D "$WS_DATA" -l "$WS_CLUSTER_DIR/server.log" -w -t 60 start >/dev/null ||
+	ws_as_user pg_ctl -D "$WS_DATA" -l "$WS_CLUSTER_DIR/server.log" ${WS_POSTGRES:+-p "$WS_POSTGRES"} \
+		-w -t "${WS_START_TIMEOUT:-60}" start >/dev/null ||
 		{ cat "$WS_CLUSTER_DIR/server.log" >&2; return 1; }
 }
 
 ws_cluster_stop() {
 	[ -n "${WS_DATA:-}" ] && [ -f "$WS_DATA/postmaster.pid" ] &&
-		ws_as_user pg_ctl -D "$WS_DATA" -m fast -w stop >/dev/null 2>&1
+		ws_as_user pg_ctl -D "$WS_DATA" -m fast -w -t "${WS_START_TIMEOUT:-60}" stop >/dev/null 2>&1
 	return 0
 }

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Runs every suite against throwaway clusters: pg_regress and isolation
-# (through `make installcheck`), pgTAP (pg_prove), the Node.js client
-# (test/client, `npm install` on first use), the README's SQL examples
-# (test/readme.pl) and the TAP tests
-# (PostgreSQL::Test::Cluster).  Ends with one line "N passed, N failed" and
-# exits non-zero when anything failed; no server is left running.
+# Runs every suite: the Makefile's compiler flags (test/build-flags.sh),
+# then against throwaway clusters pg_regress and isolation (through `make
+# installcheck`), pgTAP (pg_prove), the Node.js client (test/client, `npm
+# install` on first use), the README's SQL examples (test/readme.pl) and the
+# TAP tests (PostgreSQL::Test::Cluster); last, pg_regress and isolation once
+# more against the library built with USE_ASSERT_CHECKING.  Ends with one
+# line "N passed, N failed" and exits non-zero when anything failed; no
+# server is left running.
 set -uo pipefail
 source "$(dirname "$0")/cluster.sh"
 cd "$WS_ROOT"
@@ -52,29 +54,42 @@ count_prove() {
 	failed=$((failed + bad))
 }
 
+echo "== build flags (test/build-flags.sh)"
+prove --exec bash test/build-flags.sh >"$logdir/build-flags.log" 2>&1
+rc=$?
+cat "$logdir/build-flags.log"
+count_prove "$logdir/build-flags.log" $rc
+
 echo "== starting a throwaway cluster"
 ws_cluster_start main || { echo "0 passed, 1 failed"; exit 1; }
 echo "   port $PGPORT, data in $WS_DATA"
 
-echo "== pg_regress"
-make --no-print-directory installcheck ISOLATION= >"$logdir/regress.log" 2>&1
-rc=$?
-cat "$logdir/regress.log" | grep -E '^(test| +[a-z_]+ +\.\.\.|ok|not ok|# )' || true
-count_regress "$logdir/regress.log"
-if [ $rc -ne 0 ]; then
-	[ -f regression.diffs ] && cat regression.diffs
-	grep -q '\.\.\.' "$logdir/regress.log" || { cat "$logdir/regress.log"; failed=$((failed + 1)); }
-fi
+# pg_regress and isolation (make installcheck) against the running cluster;
+# $1, when given, is added to the headings and the log names.
+run_installcheck() {
+	local tag=$1 suite log rc diffs
+	for suite in pg_regress isolation; do
+		log="$logdir/$suite${tag:+-$tag}.log"
+		echo "== $suite${tag:+ ($tag)}"
+		if [ $suite = pg_regress ]; then
+			make --no-print-directory installcheck ISOLATION= >"$log" 2>&1
+			rc=$?
+			diffs=regression.diffs
+		else
+			make --no-print-directory installcheck REGRESS= >"$log" 2>&1
+			rc=$?
+			diffs=output_iso/regression.diffs
+		fi
+		grep -E '^(test| +[a-z_]+ +\.\.\.|ok|not ok|# )' "$log" || true
+		count_regress "$log"
+		if [ $rc -ne 0 ]; then
+			[ -f "$diffs" ] && cat "$diffs"
+			grep -q '\.\.\.' "$log" || { cat "$log"; failed=$((failed + 1)); }
+		fi
+	done
+}
 
-echo "== isolation"
-make --no-print-directory installcheck REGRESS= >"$logdir/isolation.log" 2>&1
-rc=$?
-grep -E '^(test| +[a-z_]+ +\.\.\.|ok|not ok|# )' "$logdir/isolation.log" || true
-count_regress "$logdir/isolation.log"
-if [ $rc -ne 0 ]; then
-	[ -f output_iso/regression.diffs ] && cat output_iso/regression.diffs
-	grep -q '\.\.\.' "$logdir/isolation.log" || { cat "$logdir/isolation.log"; failed=$((failed + 1)); }
-fi
+run_installcheck ""
 
 echo "== pgTAP"
 psql -X -q -v ON_ERROR_STOP=1 -c "DROP DATABASE IF EXISTS ws_pgtap" -c "CREATE DATABASE ws_pgtap" >/dev/null &&
@@ -149,6 +164,38 @@ if [ $rc -ne 0 ]; then
 	done
 fi
 count_prove "$logdir/tap.log" $rc
+
+# The library once more, built with USE_ASSERT_CHECKING (make ASSERTS=1,
+# in a copy of the sources in ./tmp/assert-build) and installed in place of the normal
+# one, which is installed again afterwards; pg_regress and isolation run
+# against it on a fresh cluster.  The server itself need not be
+# assert-enabled: the Asserts of this extension and of the inline functions
+# of the server headers it includes are checked.  A failed Assert shows as
+# a "TRAP:" line in the server log and counts as a failure.
+echo "== build with USE_ASSERT_CHECKING"
+assert_dir="$WS_ROOT/tmp/assert-build"
+trap 'ws_cluster_stop; test/install.sh make >/dev/null' EXIT
+# a copy of the sources (a VPATH build would take this tree's objects)
+rm -rf "$assert_dir" && mkdir -p "$assert_dir/src" "$assert_dir/sql" &&
+	cp Makefile worldstate.control "$assert_dir/" && cp src/*.[ch] "$assert_dir/src/" &&
+	cp sql/worldstate--*.sql "$assert_dir/sql/"
+if make --no-print-directory -C "$assert_dir" ASSERTS=1 all install >"$logdir/assert-build.log" 2>&1 &&
+	grep -aq ExceptionalCondition "$assert_dir/worldstate.so" &&
+	ws_cluster_start assert; then
+	echo "   installed $assert_dir/worldstate.so; port $PGPORT, data in $WS_DATA"
+	run_installcheck assert
+	ws_cluster_stop
+	if grep -a '^TRAP:' "$WS_CLUSTER_DIR/server.log"; then
+		failed=$((failed + 1))
+	fi
+else
+	cat "$logdir/assert-build.log"
+	grep -aq ExceptionalCondition "$assert_dir/worldstate.so" 2>/dev/null ||
+		echo "$assert_dir/worldstate.so is not built with USE_ASSERT_CHECKING"
+	failed=$((failed + 1))
+fi
+test/install.sh make || failed=$((failed + 1))
+trap ws_cluster_stop EXIT
 
 echo
 echo "$passed passed, $failed failed"
