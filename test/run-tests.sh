@@ -147,8 +147,12 @@ echo "== TAP (PostgreSQL::Test::Cluster)"
 tapdir=$(ws_workdir tap)
 rm -rf "$tapdir/tmp_check"
 tsrc="$WS_ROOT/test/t"
+# tests that read the sources find them in WS_SRC
+export WS_SRC="$WS_ROOT/src"
 if ! ws_as_user test -r "$tsrc/001_clock_persistence.pl" 2>/dev/null; then
-	cp -r "$tsrc" "$tapdir/t" && chown -R "$WS_OSUSER" "$tapdir/t" && tsrc="$tapdir/t"
+	rm -rf "$tapdir/t" "$tapdir/src"
+	cp -r "$tsrc" "$tapdir/t" && cp -r "$WS_ROOT/src" "$tapdir/src" &&
+		chown -R "$WS_OSUSER" "$tapdir/t" "$tapdir/src" && tsrc="$tapdir/t" && WS_SRC="$tapdir/src"
 fi
 (
 	cd "$tapdir" &&

@@ -10,7 +10,8 @@ use warnings;
 use FindBin;
 use Test::More;
 
-my $src = "$FindBin::RealBin/../../src";
+# the sources: WS_SRC (set by test/run-tests.sh), else beside test/t
+my $src = $ENV{WS_SRC} // "$FindBin::RealBin/../../src";
 opendir(my $dh, $src) or die "cannot read $src: $!";
 my @files = sort grep { /\.[ch]$/ } readdir($dh);
 closedir($dh);
