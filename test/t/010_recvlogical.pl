@@ -24,23 +24,9 @@ use WsTest;
 
 my $node = ws_node('recvlogical',
 	"worldstate.node_id = 1\nmax_connections = 40\nmax_wal_senders = 10\n");
-trust_plugin($node);
+ws_trust_plugins($node);
 my $work = PostgreSQL::Test::Utils::tempdir;
 my $hs = "handshake => '55-45-17'";
-
-# Servers with output_plugin_libraries trust only the plugins it lists.
-sub trust_plugin
-{
-	my ($n) = @_;
-	return
-	  unless $n->safe_psql('postgres',
-		"SELECT count(*) FROM pg_settings WHERE name = 'output_plugin_libraries'");
-	$n->safe_psql('postgres',
-		"ALTER SYSTEM SET output_plugin_libraries = 'pgoutput', 'test_decoding', 'worldstate'");
-	$n->reload;
-	$n->poll_query_until('postgres',
-		"SELECT current_setting('output_plugin_libraries') LIKE '%worldstate%'");
-}
 
 # Start pg_recvlogical on a slot, writing to a file, confirming every second.
 sub start_consumer

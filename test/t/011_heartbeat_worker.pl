@@ -14,13 +14,7 @@ use Test::More;
 use WsTest;
 
 my $node = ws_node('heartbeat', "worldstate.node_id = 3\nworldstate.snapshot_interval = 0\n");
-if ($node->safe_psql('postgres',
-		"SELECT count(*) FROM pg_settings WHERE name = 'output_plugin_libraries'"))
-{
-	$node->safe_psql('postgres',
-		"ALTER SYSTEM SET output_plugin_libraries = 'pgoutput', 'test_decoding', 'worldstate'");
-	$node->reload;
-}
+ws_trust_plugins($node);
 
 my $worker = "SELECT datname FROM pg_stat_activity WHERE backend_type = 'worldstate worker'";
 my $heartbeats = sub {

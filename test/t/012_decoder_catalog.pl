@@ -14,13 +14,7 @@ use Test::More;
 use WsTest;
 
 my $node = ws_node('catalog');
-if ($node->safe_psql('postgres',
-		"SELECT count(*) FROM pg_settings WHERE name = 'output_plugin_libraries'"))
-{
-	$node->safe_psql('postgres',
-		"ALTER SYSTEM SET output_plugin_libraries = 'pgoutput', 'test_decoding', 'worldstate'");
-	$node->reload;
-}
+ws_trust_plugins($node);
 
 my $setup = q{
 	SELECT ws.register_module('cat', 1);

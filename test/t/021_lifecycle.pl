@@ -13,13 +13,7 @@ use Test::More;
 use WsTest;
 
 my $node = ws_node('lifecycle');
-# servers with output_plugin_libraries trust only the plugins it lists
-if ($node->safe_psql('postgres', "SELECT count(*) FROM pg_settings WHERE name = 'output_plugin_libraries'"))
-{
-	$node->safe_psql('postgres', "ALTER SYSTEM SET output_plugin_libraries = 'pgoutput', 'worldstate'");
-	$node->reload;
-	$node->poll_query_until('postgres', "SELECT current_setting('output_plugin_libraries') LIKE '%worldstate%'");
-}
+ws_trust_plugins($node);
 $node->safe_psql('postgres', 'CREATE DATABASE app');
 
 # what a database holds before the extension
