@@ -12,8 +12,8 @@ source "$(dirname "$0")/../cluster.sh"
 trap ws_cluster_stop EXIT
 
 bench_dir="$WS_ROOT/test/bench"
-if [ $# -gt 0 ] && [ -n "$1" ]; then
-	names=$1
+if [ -n "$*" ]; then
+	names="$*"
 	for b in $names; do
 		[ -f "$bench_dir/$b.bench.sql" ] || [ -f "$bench_dir/$b.bench.sh" ] ||
 			{ echo "no benchmark $b: neither test/bench/$b.bench.sql nor test/bench/$b.bench.sh" >&2; exit 1; }
