@@ -1,14 +1,18 @@
 /*
- * worldstate 1.0 -> 1.1.
+ * worldstate 1.0 -> 1.1: what ALTER EXTENSION worldstate UPDATE runs in a
+ * database made by 1.0.
  *
- * 1.0 is released; every schema change since lives here, and a new
- * database reaches 1.1 by the same path (CREATE EXTENSION worldstate runs
- * worldstate--1.0.sql, then this file).  test/t/020_upgrade.pl restores a
- * 1.0 database with data, updates it and checks its world is unchanged.
+ * 1.0 is released and worldstate--1.0.sql never changes.  A new database
+ * gets 1.1 from worldstate--1.1.sql, the full script; this file brings a
+ * 1.0 database to the same catalog, which test/t/022_install_paths.pl
+ * checks.  test/t/020_upgrade.pl restores a 1.0 database with data,
+ * updates it and checks its world is unchanged.  Every change made here is
+ * made in worldstate--1.1.sql too.
  *
- * Sections: events (actor), modules and privileges, constraints, the
- * transition protocol, queries and time travel, snapshots, the event bus,
- * session and cache state, broadcasts, monitoring.
+ * Sections: events (actor), the transition protocol, queries and time
+ * travel, progress; modules and privileges, constraints, lifecycle; the
+ * node clock; the names of ws.hlc's binary I/O and rules; comments on the
+ * schema and on every column.
  */
 
 \echo Use "ALTER EXTENSION worldstate UPDATE TO '1.1'" to load this file. \quit
@@ -293,20 +297,12 @@ GRANT EXECUTE ON FUNCTION ws.delete_snapshot(bigint) TO ws_writer;
 
 
 ------------------------------------------------------------------------
--- Caller SQL, snapshots, session state, resource bounds
+-- The node clock
 ------------------------------------------------------------------------
-
-
 
 -- ws.hlc_receive(NULL) raises 22023 instead of returning NULL and doing
 -- nothing.
 ALTER FUNCTION ws.hlc_receive(ws.hlc) CALLED ON NULL INPUT;
-
-------------------------------------------------------------------------
--- Broadcasts: authenticated messages, rejections
-------------------------------------------------------------------------
-
-
 
 ------------------------------------------------------------------------
 -- Type ws.hlc: names of the binary I/O functions and of the HLC rules

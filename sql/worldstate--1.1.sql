@@ -21,6 +21,9 @@
  *   monitoring
  *   roles and grants: the schema and the role hierarchy
  *
+ * Modules come before entities, whose kind and module are foreign keys;
+ * the roles are created first so that each section can grant its objects.
+ *
  * Tables and views are for ws_reader to read; only the functions of this
  * schema write them, as their owner, after checking the caller's grants.
  */
