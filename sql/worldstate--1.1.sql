@@ -61,7 +61,6 @@ BEGIN
 END
 $$;
 
-
 COMMENT ON SCHEMA ws IS
 'worldstate: entities, their event log, time travel, the event bus, snapshots; written only through the functions of this schema';
 
@@ -70,7 +69,9 @@ COMMENT ON SCHEMA ws IS
 -- functions are for everyone (PUBLIC keeps EXECUTE).
 ------------------------------------------------------------------------
 
+--
 -- ws.hlc: hybrid logical clock timestamp, see src/hlc.c
+--
 
 CREATE TYPE ws.hlc;
 
@@ -423,7 +424,9 @@ CREATE AGGREGATE ws.vclock_merge(ws.vclock) (
 COMMENT ON AGGREGATE ws.vclock_merge(ws.vclock) IS
 	'pointwise maximum of all non-null input vector clocks; null when there are none';
 
+--
 -- JSON merge patch (RFC 7396), see src/merge_patch.c
+--
 
 -- Not strict: a NULL target is an absent document, a NULL patch changes
 -- nothing (returns the target); the JSON patch 'null' replaces the

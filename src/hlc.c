@@ -456,7 +456,7 @@ ws_hlc_merge_rule(WsHlc local, WsHlc remote, int64 pt, int32 node)
 
 /*
  * ws.hlc_tick(prev hlc, wall timestamptz, node int): the pure send (local
- * event) rule; ws.hlc_send(prev, wall, node) is its name of 1.0.
+ * event) rule; ws.hlc_send(prev, wall, node) is its 1.0 name.
  */
 Datum
 hlc_tick(PG_FUNCTION_ARGS)

@@ -17,7 +17,7 @@ $node->init(allows_streaming => 'logical');
 $node->append_conf('postgresql.conf', "shared_preload_libraries = 'worldstate'\n");
 $node->start;
 
-# a fresh database gets the newest version (through the upgrade path)
+# a fresh database gets the newest version (from its full script)
 $node->safe_psql('postgres', 'CREATE EXTENSION worldstate');
 my $newest = $node->safe_psql('postgres',
 	"SELECT default_version FROM pg_available_extensions WHERE name = 'worldstate'");
