@@ -37,7 +37,7 @@ OBJS = \
 	src/args.o \
 	src/spi.o
 
-DATA = sql/worldstate--1.0.sql sql/worldstate--1.0--1.1.sql
+DATA = sql/worldstate--1.0.sql sql/worldstate--1.0--1.1.sql sql/worldstate--1.1.sql
 
 # pg_regress suites (sql/NAME.sql, expected/NAME.out), run in one database
 # where the extension is already created.

@@ -1,5 +1,6 @@
 -- The pure HLC rules of Kulkarni et al. (2014), "Logical Physical Clocks":
--- ws.hlc_send (local or send event) and ws.hlc_merge (receive event)
+-- ws.hlc_tick, alias ws.hlc_send (local or send event), and ws.hlc_merge
+-- (receive event)
 -- operators and aggregates of ws.hlc live in schema ws, like its functions
 SET search_path = public, ws;
 SET timezone = 'UTC';
@@ -58,3 +59,12 @@ WITH RECURSIVE chain(n, h) AS (
 SELECT count(*) AS chain_decreases
 FROM (SELECT h, lag(h) OVER (ORDER BY n) AS prev FROM chain) c
 WHERE prev IS NOT NULL AND NOT h > prev;
+
+-- ws.hlc_tick is the send rule's name; ws.hlc_send(prev, wall, node), its
+-- name in 1.0, is an alias and gives the same value for every case
+SELECT ws.hlc_tick('2026-01-01T00:00:00Z/7@1', '2026-01-01 00:00:01+00', 2);
+SELECT ws.hlc_tick('2026-01-01T00:00:01Z/7@1', '2026-01-01 00:00:00+00', 2);
+SELECT ws.hlc_tick('2026-01-01T00:00:05Z/2147483647@1', '2026-01-01 00:00:00+00', 1);
+SELECT count(*) FILTER (WHERE ws.hlc_tick(l, pt, 3) <> ws.hlc_send(l, pt, 3)) AS tick_differs_from_send,
+       count(*) AS cases
+FROM rule_cases;

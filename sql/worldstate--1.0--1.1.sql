@@ -1,14 +1,18 @@
 /*
- * worldstate 1.0 -> 1.1.
+ * worldstate 1.0 -> 1.1: what ALTER EXTENSION worldstate UPDATE runs in a
+ * database made by 1.0.
  *
- * 1.0 is released; every schema change since lives here, and a new
- * database reaches 1.1 by the same path (CREATE EXTENSION worldstate runs
- * worldstate--1.0.sql, then this file).  test/t/020_upgrade.pl restores a
- * 1.0 database with data, updates it and checks its world is unchanged.
+ * 1.0 is released and worldstate--1.0.sql never changes.  A new database
+ * gets 1.1 from worldstate--1.1.sql, the full script; this file brings a
+ * 1.0 database to the same catalog, which test/t/022_install_paths.pl
+ * checks.  test/t/020_upgrade.pl restores a 1.0 database with data,
+ * updates it and checks its world is unchanged.  Every change made here is
+ * made in worldstate--1.1.sql too.
  *
- * Sections: events (actor), modules and privileges, constraints, the
- * transition protocol, queries and time travel, snapshots, the event bus,
- * session and cache state, broadcasts, monitoring.
+ * Sections: events (actor), the transition protocol, queries and time
+ * travel, progress; modules and privileges, constraints, lifecycle; the
+ * node clock; the names of ws.hlc's binary I/O and rules; comments on the
+ * schema and on every column.
  */
 
 \echo Use "ALTER EXTENSION worldstate UPDATE TO '1.1'" to load this file. \quit
@@ -293,20 +297,204 @@ GRANT EXECUTE ON FUNCTION ws.delete_snapshot(bigint) TO ws_writer;
 
 
 ------------------------------------------------------------------------
--- Caller SQL, snapshots, session state, resource bounds
+-- The node clock
 ------------------------------------------------------------------------
-
-
 
 -- ws.hlc_receive(NULL) raises 22023 instead of returning NULL and doing
 -- nothing.
 ALTER FUNCTION ws.hlc_receive(ws.hlc) CALLED ON NULL INPUT;
 
 ------------------------------------------------------------------------
--- Broadcasts: authenticated messages, rejections
+-- Type ws.hlc: names of the binary I/O functions and of the HLC rules
 ------------------------------------------------------------------------
 
+-- The binary I/O functions are bound to the C names hlc_recv and
+-- hlc_send, like vclock_recv and vclock_send (1.0: hlc_recv_binary and
+-- hlc_send_binary, which the library keeps for 1.0 databases).
+CREATE OR REPLACE FUNCTION ws.hlc_recv(internal) RETURNS ws.hlc
+AS 'MODULE_PATHNAME', 'hlc_recv'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE OR REPLACE FUNCTION ws.hlc_send(ws.hlc) RETURNS bytea
+AS 'MODULE_PATHNAME', 'hlc_send'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 
+-- The send (local event) rule is ws.hlc_tick, named like ws.vclock_tick;
+-- ws.hlc_send(prev, wall, node), its 1.0 name, overloads the binary send
+-- function's name and stays as an alias bound to the same C function.
+CREATE FUNCTION ws.hlc_tick(prev ws.hlc, wall timestamptz, node int) RETURNS ws.hlc
+AS 'MODULE_PATHNAME', 'hlc_tick'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE OR REPLACE FUNCTION ws.hlc_send(prev ws.hlc, wall timestamptz, node int) RETURNS ws.hlc
+AS 'MODULE_PATHNAME', 'hlc_tick'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION ws.hlc_tick(ws.hlc, timestamptz, int) IS
+'HLC send (local event) rule: the timestamp that follows prev for a local event when the physical clock reads wall';
+COMMENT ON FUNCTION ws.hlc_send(ws.hlc, timestamptz, int) IS
+'alias of ws.hlc_tick (its name in worldstate 1.0): the HLC send (local event) rule';
+
+------------------------------------------------------------------------
+-- Comments: the schema, and every column of the tables and views of
+-- schema ws (those of 1.0 had none)
+------------------------------------------------------------------------
+
+COMMENT ON SCHEMA ws IS
+'worldstate: entities, their event log, time travel, the event bus, snapshots; written only through the functions of this schema';
+
+COMMENT ON COLUMN ws.modules.name IS 'module name (1 to 63 characters)';
+COMMENT ON COLUMN ws.modules.api_version IS 'API version the module declared when it registered (positive)';
+COMMENT ON COLUMN ws.modules.registered_at IS 'when the module was first registered';
+
+COMMENT ON COLUMN ws.module_grants.module IS 'the module';
+COMMENT ON COLUMN ws.module_grants.role IS 'the role granted (and its members); a dropped role''s grant does not pass to a new role of the same name';
+
+COMMENT ON COLUMN ws.kinds.kind IS 'kind name (1 to 63 characters)';
+COMMENT ON COLUMN ws.kinds.module IS 'module that owns the kind and its entities';
+COMMENT ON COLUMN ws.kinds.policy IS 'conflict policy: lww (last writer wins), merge or manual';
+COMMENT ON COLUMN ws.kinds.counters IS 'top-level state fields whose patches are numeric deltas';
+COMMENT ON COLUMN ws.kinds.defined_at IS 'when the kind was defined';
+
+COMMENT ON COLUMN ws.constraints.kind IS 'the kind whose states the constraint checks';
+COMMENT ON COLUMN ws.constraints.name IS 'constraint name, unique per kind; WS422 errors name it';
+COMMENT ON COLUMN ws.constraints.predicate IS 'jsonpath predicate every state of the kind must satisfy';
+
+COMMENT ON COLUMN ws.entities.entity_id IS 'entity id, chosen by the caller';
+COMMENT ON COLUMN ws.entities.kind IS 'kind of the entity';
+COMMENT ON COLUMN ws.entities.module IS 'module that owns the entity (the owner of its kind)';
+COMMENT ON COLUMN ws.entities.state IS 'current state, a JSON document';
+COMMENT ON COLUMN ws.entities.version IS 'number of events of the entity: 1 after creation, + 1 per change';
+COMMENT ON COLUMN ws.entities.hlc IS 'HLC of the entity''s last event';
+COMMENT ON COLUMN ws.entities.vclock IS 'vector clock of the entity''s last event';
+COMMENT ON COLUMN ws.entities.created_hlc IS 'HLC of the entity''s creation';
+COMMENT ON COLUMN ws.entities.retired IS 'true once retired (ws.retire_entity); later transitions are refused with WS410';
+
+COMMENT ON COLUMN ws.relationships.from_id IS 'entity the edge starts from (its events record the edge)';
+COMMENT ON COLUMN ws.relationships.rel IS 'relation name';
+COMMENT ON COLUMN ws.relationships.to_id IS 'entity the edge points to';
+COMMENT ON COLUMN ws.relationships.props IS 'properties of the edge, a JSON object';
+COMMENT ON COLUMN ws.relationships.hlc IS 'HLC of the link event that last set the edge';
+
+COMMENT ON COLUMN ws.events.event_id IS 'event id: chosen by the caller (the idempotency key) or generated';
+COMMENT ON COLUMN ws.events.entity_id IS 'the entity changed; NULL for events published on the bus';
+COMMENT ON COLUMN ws.events.version IS 'the entity''s version after the event; NULL for published events';
+COMMENT ON COLUMN ws.events.hlc IS 'HLC of the event, unique on this node';
+COMMENT ON COLUMN ws.events.origin_node IS 'node id (worldstate.node_id) of the node that made the event';
+COMMENT ON COLUMN ws.events.module IS 'module of the entity, or the publishing module';
+COMMENT ON COLUMN ws.events.kind IS 'kind of the entity; NULL for published events';
+COMMENT ON COLUMN ws.events.event_type IS 'created, update (or the caller''s event type), retired, linked, unlinked, or a published event''s type';
+COMMENT ON COLUMN ws.events.patch IS 'effective RFC 7396 merge patch (counter deltas resolved), or the payload of a published event';
+COMMENT ON COLUMN ws.events.state IS 'full state after the event on keyframes (the first version and every worldstate.keyframe_interval-th), otherwise NULL';
+COMMENT ON COLUMN ws.events.handshake IS 'handshake of the call (worldstate.handshake)';
+COMMENT ON COLUMN ws.events.causal_deps IS 'event ids the caller declared this event depends on, or NULL';
+COMMENT ON COLUMN ws.events.vclock IS 'vector clock of the entity after the event; NULL for published events';
+COMMENT ON COLUMN ws.events.schema_version IS 'version of the event schema the event was validated against';
+COMMENT ON COLUMN ws.events.request_digest IS 'digest of the request of an event whose id the caller chose (a retry must match it); NULL for generated ids';
+COMMENT ON COLUMN ws.events.txid IS 'id of the transaction that wrote the event';
+COMMENT ON COLUMN ws.events.recorded_at IS 'time the writing transaction started';
+
+COMMENT ON COLUMN ws.events_archive.event_id IS 'as ws.events.event_id';
+COMMENT ON COLUMN ws.events_archive.entity_id IS 'as ws.events.entity_id';
+COMMENT ON COLUMN ws.events_archive.version IS 'as ws.events.version';
+COMMENT ON COLUMN ws.events_archive.hlc IS 'as ws.events.hlc';
+COMMENT ON COLUMN ws.events_archive.origin_node IS 'as ws.events.origin_node';
+COMMENT ON COLUMN ws.events_archive.module IS 'as ws.events.module';
+COMMENT ON COLUMN ws.events_archive.kind IS 'as ws.events.kind';
+COMMENT ON COLUMN ws.events_archive.event_type IS 'as ws.events.event_type';
+COMMENT ON COLUMN ws.events_archive.patch IS 'as ws.events.patch';
+COMMENT ON COLUMN ws.events_archive.state IS 'as ws.events.state';
+COMMENT ON COLUMN ws.events_archive.meta IS 'as ws.events.meta';
+COMMENT ON COLUMN ws.events_archive.handshake IS 'as ws.events.handshake';
+COMMENT ON COLUMN ws.events_archive.causal_deps IS 'as ws.events.causal_deps';
+COMMENT ON COLUMN ws.events_archive.vclock IS 'as ws.events.vclock';
+COMMENT ON COLUMN ws.events_archive.schema_version IS 'as ws.events.schema_version';
+COMMENT ON COLUMN ws.events_archive.request_digest IS 'as ws.events.request_digest';
+COMMENT ON COLUMN ws.events_archive.txid IS 'as ws.events.txid';
+COMMENT ON COLUMN ws.events_archive.recorded_at IS 'as ws.events.recorded_at';
+
+COMMENT ON COLUMN ws.archive_boundary.hlc IS 'HLC before which events were archived';
+COMMENT ON COLUMN ws.archive_boundary.archived_at IS 'when the archival ran';
+
+COMMENT ON COLUMN ws.snapshots.id IS 'snapshot id';
+COMMENT ON COLUMN ws.snapshots.label IS 'label given to ws.create_snapshot, or NULL';
+COMMENT ON COLUMN ws.snapshots.hlc IS 'the HLC the snapshot is consistent at';
+COMMENT ON COLUMN ws.snapshots.created_at IS 'when the snapshot was taken';
+COMMENT ON COLUMN ws.snapshots.entity_count IS 'number of entities in the snapshot';
+COMMENT ON COLUMN ws.snapshots.checksum IS 'checksum of the snapshot''s rows, checked by ws.restore_snapshot';
+COMMENT ON COLUMN ws.snapshots.format_version IS 'format version of the snapshot''s rows';
+
+COMMENT ON COLUMN ws.snapshot_entities.snapshot_id IS 'the snapshot';
+COMMENT ON COLUMN ws.snapshot_entities.entity_id IS 'as ws.entities.entity_id, at the snapshot''s HLC';
+COMMENT ON COLUMN ws.snapshot_entities.kind IS 'as ws.entities.kind';
+COMMENT ON COLUMN ws.snapshot_entities.module IS 'as ws.entities.module';
+COMMENT ON COLUMN ws.snapshot_entities.state IS 'as ws.entities.state';
+COMMENT ON COLUMN ws.snapshot_entities.version IS 'as ws.entities.version';
+COMMENT ON COLUMN ws.snapshot_entities.hlc IS 'as ws.entities.hlc';
+COMMENT ON COLUMN ws.snapshot_entities.vclock IS 'as ws.entities.vclock';
+COMMENT ON COLUMN ws.snapshot_entities.created_hlc IS 'as ws.entities.created_hlc';
+COMMENT ON COLUMN ws.snapshot_entities.retired IS 'as ws.entities.retired';
+
+COMMENT ON COLUMN ws.snapshot_relationships.snapshot_id IS 'the snapshot';
+COMMENT ON COLUMN ws.snapshot_relationships.from_id IS 'as ws.relationships.from_id, at the snapshot''s HLC';
+COMMENT ON COLUMN ws.snapshot_relationships.rel IS 'as ws.relationships.rel';
+COMMENT ON COLUMN ws.snapshot_relationships.to_id IS 'as ws.relationships.to_id';
+COMMENT ON COLUMN ws.snapshot_relationships.props IS 'as ws.relationships.props';
+COMMENT ON COLUMN ws.snapshot_relationships.hlc IS 'as ws.relationships.hlc';
+
+COMMENT ON COLUMN ws.event_schemas.module IS 'module whose events the schema checks';
+COMMENT ON COLUMN ws.event_schemas.event_type IS 'event type (1 to 63 characters)';
+COMMENT ON COLUMN ws.event_schemas.version IS 'schema version (positive); versions are only added';
+COMMENT ON COLUMN ws.event_schemas.rules IS 'jsonpath predicates every payload of this version must satisfy';
+COMMENT ON COLUMN ws.event_schemas.grace IS 'how long this version stays accepted after the next one is registered';
+COMMENT ON COLUMN ws.event_schemas.registered_at IS 'when this version was registered';
+
+COMMENT ON COLUMN ws.subscribers.subscriber IS 'subscriber name: a module name or module.name';
+COMMENT ON COLUMN ws.subscribers.module IS 'module the subscriber belongs to';
+COMMENT ON COLUMN ws.subscribers.position IS 'acknowledged position: every matching event at or below this HLC is acknowledged';
+COMMENT ON COLUMN ws.subscribers.acked_at IS 'time of the last acknowledgement, or NULL';
+COMMENT ON COLUMN ws.subscribers.created_at IS 'when the subscriber first subscribed';
+
+COMMENT ON COLUMN ws.subscriptions.subscriber IS 'the subscriber';
+COMMENT ON COLUMN ws.subscriptions.module_pattern IS 'SQL LIKE pattern the event''s module must match';
+COMMENT ON COLUMN ws.subscriptions.event_type_pattern IS 'SQL LIKE pattern the event''s type must match';
+
+COMMENT ON COLUMN ws.session_data.pid IS 'process id of the backend the row belongs to';
+COMMENT ON COLUMN ws.session_data.backend_start IS 'start time of that backend (with pid, identifies the session)';
+COMMENT ON COLUMN ws.session_data.key IS 'key (not empty)';
+COMMENT ON COLUMN ws.session_data.value IS 'value, a JSON document';
+COMMENT ON COLUMN ws.session_data.since IS 'when the key was last set';
+
+COMMENT ON COLUMN ws.derived.name IS 'name of the derived view (ws_derived.<name>)';
+COMMENT ON COLUMN ws.derived.query IS 'the registered SELECT';
+COMMENT ON COLUMN ws.derived.owner IS 'role that defined the view; the query runs with its privileges';
+COMMENT ON COLUMN ws.derived.defined_at IS 'when the view was defined';
+COMMENT ON COLUMN ws.derived.refreshed_at IS 'when the view was last rebuilt, or NULL';
+
+COMMENT ON COLUMN ws.session_state.pid IS 'process id of the live session';
+COMMENT ON COLUMN ws.session_state.key IS 'key';
+COMMENT ON COLUMN ws.session_state.value IS 'value';
+COMMENT ON COLUMN ws.session_state.since IS 'when the key was last set';
+
+COMMENT ON COLUMN ws.module_lag.subscriber IS 'the subscriber';
+COMMENT ON COLUMN ws.module_lag.module IS 'module the subscriber belongs to';
+COMMENT ON COLUMN ws.module_lag.acked_hlc IS 'acknowledged position';
+COMMENT ON COLUMN ws.module_lag.acked_at IS 'time of the last acknowledgement, or NULL';
+COMMENT ON COLUMN ws.module_lag.events_behind IS 'matching events above the acknowledged position';
+COMMENT ON COLUMN ws.module_lag.oldest_unacked_age IS 'age of the oldest of them (by its HLC wall time), or NULL';
+
+COMMENT ON COLUMN ws.progress.pid IS 'process id of the backend running the operation';
+COMMENT ON COLUMN ws.progress.operation IS 'restore, verify, entities_at, find or state_hash';
+COMMENT ON COLUMN ws.progress.phase IS 'current phase of the operation';
+COMMENT ON COLUMN ws.progress.done IS 'items done so far (updated every 100)';
+COMMENT ON COLUMN ws.progress.total IS 'items in all, NULL when not known';
+COMMENT ON COLUMN ws.progress.started IS 'when the operation started';
+
+COMMENT ON COLUMN ws.slots.slot_name IS 'slot name';
+COMMENT ON COLUMN ws.slots.database IS 'database the slot decodes';
+COMMENT ON COLUMN ws.slots.active IS 'true while a consumer is connected';
+COMMENT ON COLUMN ws.slots.active_pid IS 'process id of the connected consumer, or NULL';
+COMMENT ON COLUMN ws.slots.restart_lsn IS 'oldest WAL position the slot still needs';
+COMMENT ON COLUMN ws.slots.confirmed_flush_lsn IS 'position up to which the consumer confirmed receipt';
+COMMENT ON COLUMN ws.slots.wal_status IS 'as pg_replication_slots.wal_status: reserved, extended, unreserved or lost';
+COMMENT ON COLUMN ws.slots.two_phase IS 'true when the slot decodes prepared transactions at PREPARE';
 
 ------------------------------------------------------------------------
 -- Grants and comments of the objects above live with them.

@@ -37,6 +37,8 @@
 
 PG_FUNCTION_INFO_V1(hlc_in);
 PG_FUNCTION_INFO_V1(hlc_out);
+PG_FUNCTION_INFO_V1(hlc_recv);
+PG_FUNCTION_INFO_V1(hlc_send);
 PG_FUNCTION_INFO_V1(hlc_recv_binary);
 PG_FUNCTION_INFO_V1(hlc_send_binary);
 PG_FUNCTION_INFO_V1(hlc_eq);
@@ -55,7 +57,7 @@ PG_FUNCTION_INFO_V1(hlc_make);
 PG_FUNCTION_INFO_V1(hlc_wall);
 PG_FUNCTION_INFO_V1(hlc_counter);
 PG_FUNCTION_INFO_V1(hlc_node);
-PG_FUNCTION_INFO_V1(hlc_send);
+PG_FUNCTION_INFO_V1(hlc_tick);
 PG_FUNCTION_INFO_V1(hlc_merge);
 
 /* Compare two values in (wall, counter, node) order. */
@@ -146,7 +148,7 @@ hlc_out(PG_FUNCTION_ARGS)
 
 /* Binary input: int64 wall, int32 counter, int32 node; validated. */
 Datum
-hlc_recv_binary(PG_FUNCTION_ARGS)
+hlc_recv(PG_FUNCTION_ARGS)
 {
 	StringInfo	buf = (StringInfo) PG_GETARG_POINTER(0);
 	WsHlc		h;
@@ -158,18 +160,47 @@ hlc_recv_binary(PG_FUNCTION_ARGS)
 	PG_RETURN_HLC_P(ws_hlc_copy(h));
 }
 
-/* Binary output, the layout hlc_recv_binary reads. */
+/*
+ * Binary output, the layout hlc_recv reads.
+ *
+ * worldstate 1.0 bound its SQL function ws.hlc_send(prev hlc, wall
+ * timestamptz, node int), the tick rule, to this C name, and a 1.0 database
+ * loads this library before ALTER EXTENSION UPDATE re-points that function
+ * to hlc_tick.  The binary send function is always called with one
+ * argument, the tick rule with three: three arguments mean the 1.0 rule.
+ */
 Datum
-hlc_send_binary(PG_FUNCTION_ARGS)
+hlc_send(PG_FUNCTION_ARGS)
 {
-	WsHlc	   *h = PG_GETARG_HLC_P(0);
+	WsHlc	   *h;
 	StringInfoData buf;
 
+	if (PG_NARGS() == 3)
+		return hlc_tick(fcinfo);
+
+	h = PG_GETARG_HLC_P(0);
 	pq_begintypsend(&buf);
 	pq_sendint64(&buf, h->wall);
 	pq_sendint32(&buf, h->counter);
 	pq_sendint32(&buf, h->node);
 	PG_RETURN_BYTEA_P(pq_endtypsend(&buf));
+}
+
+/*
+ * The C names of the binary I/O functions in worldstate 1.0, which
+ * worldstate--1.0.sql binds ws.hlc_recv(internal) and ws.hlc_send(ws.hlc)
+ * to; the update to 1.1 re-points both to hlc_recv and hlc_send.
+ */
+Datum
+hlc_recv_binary(PG_FUNCTION_ARGS)
+{
+	return hlc_recv(fcinfo);
+}
+
+Datum
+hlc_send_binary(PG_FUNCTION_ARGS)
+{
+	return hlc_send(fcinfo);
 }
 
 #define HLC_CMP_ARGS ws_hlc_cmp(PG_GETARG_HLC_P(0), PG_GETARG_HLC_P(1))
@@ -423,9 +454,12 @@ ws_hlc_merge_rule(WsHlc local, WsHlc remote, int64 pt, int32 node)
 	return r;
 }
 
-/* ws.hlc_send(prev hlc, wall timestamptz, node int): the pure send rule */
+/*
+ * ws.hlc_tick(prev hlc, wall timestamptz, node int): the pure send (local
+ * event) rule; ws.hlc_send(prev, wall, node) is its 1.0 name.
+ */
 Datum
-hlc_send(PG_FUNCTION_ARGS)
+hlc_tick(PG_FUNCTION_ARGS)
 {
 	WsHlc	   *prev = PG_GETARG_HLC_P(0);
 	int64		pt = timestamptz_to_wall(PG_GETARG_TIMESTAMPTZ(1), "wall time");

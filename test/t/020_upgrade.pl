@@ -17,7 +17,7 @@ $node->init(allows_streaming => 'logical');
 $node->append_conf('postgresql.conf', "shared_preload_libraries = 'worldstate'\n");
 $node->start;
 
-# a fresh database gets the newest version (through the upgrade path)
+# a fresh database gets the newest version (from its full script)
 $node->safe_psql('postgres', 'CREATE EXTENSION worldstate');
 my $newest = $node->safe_psql('postgres',
 	"SELECT default_version FROM pg_available_extensions WHERE name = 'worldstate'");
@@ -34,7 +34,43 @@ $node->command_ok(
 is($node->safe_psql('old', "SELECT extversion FROM pg_extension WHERE extname = 'worldstate'"),
 	'1.0', 'it is at version 1.0');
 
+# The HLC send rule and binary I/O of ws.hlc through the functions as a
+# database binds them: 1.0 binds ws.hlc_send(prev, wall, node) to the C
+# name that is now the binary send function, and the binary I/O to
+# hlc_recv_binary and hlc_send_binary; 1.1 binds the rule to hlc_tick and
+# the binary I/O to hlc_recv and hlc_send.
+my $hlc_file = $node->basedir . '/hlc.bin';
+sub hlc_calls
+{
+	my ($db, $when) = @_;
+	is($node->safe_psql($db, q{SELECT ws.hlc_send('2026-01-01T00:00:01Z/7@1', '2026-01-01 00:00:00+00', 2)}),
+		'2026-01-01T00:00:01.000000Z/8@2', "$when: ws.hlc_send(prev, wall, node) is the send rule");
+	is($node->safe_psql($db, q{SELECT ws.hlc_send('2026-01-01T00:00:00Z/7@1', '2026-01-01 00:00:01+00', 2)}),
+		'2026-01-01T00:00:01.000000Z/0@2', "$when: and takes the physical clock when it is ahead");
+	is($node->safe_psql($db, q{SELECT ws.hlc_send('1970-01-01T00:00:00.000001Z/2@3'::ws.hlc)}),
+		'\x00000000000000010000000200000003', "$when: ws.hlc_send(ws.hlc) is the binary send function");
+	is($node->safe_psql($db, q{CREATE TEMP TABLE hlc_io (h ws.hlc);
+		COPY (SELECT '2026-01-15T10:00:00.123456Z/5@3'::ws.hlc) TO '} . $hlc_file . q{' WITH (FORMAT binary);
+		COPY hlc_io FROM '} . $hlc_file . q{' WITH (FORMAT binary);
+		SELECT h FROM hlc_io}),
+		'2026-01-15T10:00:00.123456Z/5@3', "$when: COPY BINARY writes ws.hlc and reads it back");
+}
+hlc_calls('old', '1.0 definitions, current library');
+
 $node->safe_psql('old', 'ALTER EXTENSION worldstate UPDATE');
+
+hlc_calls('old', 'after the update');
+is($node->safe_psql('old', q{
+	SELECT string_agg(p.oid::regprocedure || '=' || p.prosrc, ', ' ORDER BY p.oid::regprocedure::text)
+	FROM pg_proc p WHERE p.oid IN ('ws.hlc_recv(internal)'::regprocedure, 'ws.hlc_send(ws.hlc)'::regprocedure,
+	                               'ws.hlc_send(ws.hlc, timestamptz, int)'::regprocedure,
+	                               'ws.hlc_tick(ws.hlc, timestamptz, int)'::regprocedure)}),
+	'ws.hlc_recv(internal)=hlc_recv, ws.hlc_send(ws.hlc)=hlc_send, '
+	. 'ws.hlc_send(ws.hlc,timestamp with time zone,integer)=hlc_tick, '
+	. 'ws.hlc_tick(ws.hlc,timestamp with time zone,integer)=hlc_tick',
+	'the update binds the binary I/O to hlc_recv and hlc_send, the send rule and its alias to hlc_tick');
+is($node->safe_psql('old', q{SELECT ws.hlc_tick('2026-01-01T00:00:01Z/7@1', '2026-01-01 00:00:00+00', 2)}),
+	'2026-01-01T00:00:01.000000Z/8@2', 'ws.hlc_tick is the send rule');
 is($node->safe_psql('old', "SELECT extversion FROM pg_extension WHERE extname = 'worldstate'"),
 	$newest, 'ALTER EXTENSION worldstate UPDATE reaches the newest version');
 
