@@ -74,7 +74,7 @@ typedef struct WsClockShared
 	LWLock	   *persist_lock;	/* serialises writers of the file */
 } WsClockShared;
 
-static WsClockShared *ws_clock = NULL;
+static WsClockShared *shared_clock = NULL;
 
 Size
 ws_clock_shmem_size(void)
@@ -179,15 +179,15 @@ ws_clock_shmem_init(void)
 	bool		found;
 
 	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
-	ws_clock = ShmemInitStruct("worldstate clock", ws_clock_shmem_size(), &found);
+	shared_clock = ShmemInitStruct("worldstate clock", ws_clock_shmem_size(), &found);
 	if (!found)
 	{
-		SpinLockInit(&ws_clock->mutex);
-		ws_clock->persist_lock = &(GetNamedLWLockTranche("worldstate_clock"))->lock;
-		ws_clock->ceiling = clock_file_read();
-		ws_clock->last.wall = ws_clock->ceiling;
-		ws_clock->last.counter = PG_INT32_MAX;
-		ws_clock->last.node = 0;
+		SpinLockInit(&shared_clock->mutex);
+		shared_clock->persist_lock = &(GetNamedLWLockTranche("worldstate_clock"))->lock;
+		shared_clock->ceiling = clock_file_read();
+		shared_clock->last.wall = shared_clock->ceiling;
+		shared_clock->last.counter = PG_INT32_MAX;
+		shared_clock->last.node = 0;
 	}
 	LWLockRelease(AddinShmemInitLock);
 }
@@ -203,7 +203,7 @@ ws_clock_physical(void)
 static void
 clock_check_ready(void)
 {
-	if (ws_clock == NULL)
+	if (shared_clock == NULL)
 		ws_require_preload("the node clock");
 }
 
@@ -215,14 +215,14 @@ clock_check_ready(void)
 static void
 clock_persist_ceiling(int64 wall, int64 margin)
 {
-	if (ws_clock->ceiling < wall + margin)
+	if (shared_clock->ceiling < wall + margin)
 	{
 		int64		ceiling = wall + WS_CLOCK_CEILING_WINDOW;
 
 		clock_file_write(ceiling);
-		SpinLockAcquire(&ws_clock->mutex);
-		ws_clock->ceiling = ceiling;
-		SpinLockRelease(&ws_clock->mutex);
+		SpinLockAcquire(&shared_clock->mutex);
+		shared_clock->ceiling = ceiling;
+		SpinLockRelease(&shared_clock->mutex);
 	}
 }
 
@@ -233,9 +233,9 @@ clock_persist_ceiling(int64 wall, int64 margin)
 static void
 clock_raise_ceiling(int64 wall)
 {
-	LWLockAcquire(ws_clock->persist_lock, LW_EXCLUSIVE);
+	LWLockAcquire(shared_clock->persist_lock, LW_EXCLUSIVE);
 	clock_persist_ceiling(wall, 0);
-	LWLockRelease(ws_clock->persist_lock);
+	LWLockRelease(shared_clock->persist_lock);
 }
 
 /*
@@ -247,10 +247,10 @@ clock_raise_ceiling(int64 wall)
 static void
 clock_raise_ceiling_early(int64 wall)
 {
-	if (!LWLockConditionalAcquire(ws_clock->persist_lock, LW_EXCLUSIVE))
+	if (!LWLockConditionalAcquire(shared_clock->persist_lock, LW_EXCLUSIVE))
 		return;
 	clock_persist_ceiling(wall, WS_CLOCK_CEILING_WINDOW / 2);
-	LWLockRelease(ws_clock->persist_lock);
+	LWLockRelease(shared_clock->persist_lock);
 }
 
 /*
@@ -270,16 +270,16 @@ clock_advance(const WsHlc *remote)
 		bool		ok;
 		int64		ceiling;
 
-		SpinLockAcquire(&ws_clock->mutex);
+		SpinLockAcquire(&shared_clock->mutex);
 		if (remote)
-			next = ws_hlc_merge_rule(ws_clock->last, *remote, pt, ws_node_id);
+			next = ws_hlc_merge_rule(shared_clock->last, *remote, pt, ws_node_id);
 		else
-			next = ws_hlc_send_rule(ws_clock->last, pt, ws_node_id);
-		ok = next.wall <= ws_clock->ceiling;
+			next = ws_hlc_send_rule(shared_clock->last, pt, ws_node_id);
+		ok = next.wall <= shared_clock->ceiling;
 		if (ok && next.wall <= WS_HLC_WALL_MAX)
-			ws_clock->last = next;
-		ceiling = ws_clock->ceiling;
-		SpinLockRelease(&ws_clock->mutex);
+			shared_clock->last = next;
+		ceiling = shared_clock->ceiling;
+		SpinLockRelease(&shared_clock->mutex);
 
 		ws_hlc_check(&next, ERRCODE_DATETIME_VALUE_OUT_OF_RANGE);
 
@@ -311,9 +311,9 @@ ws_clock_last(void)
 	WsHlc		last;
 
 	clock_check_ready();
-	SpinLockAcquire(&ws_clock->mutex);
-	last = ws_clock->last;
-	SpinLockRelease(&ws_clock->mutex);
+	SpinLockAcquire(&shared_clock->mutex);
+	last = shared_clock->last;
+	SpinLockRelease(&shared_clock->mutex);
 	return last;
 }
 

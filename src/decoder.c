@@ -92,7 +92,7 @@ typedef enum WsBroadcastKind
 	WS_BK_COUNT
 } WsBroadcastKind;
 
-static const char *const ws_bk_names[WS_BK_COUNT] = {
+static const char *const bk_names[WS_BK_COUNT] = {
 	"event", "rejected", "snapshot_start", "snapshot_complete", "heartbeat"
 };
 
@@ -135,7 +135,7 @@ typedef struct WsStreamTxn
 #define WS_SKIPPED_PROGRESS_EVERY 100
 
 /* The columns of ws.events (tables.h) a broadcast event must have values in. */
-static const WsEventCol ws_event_notnull[] = {
+static const WsEventCol event_notnull[] = {
 	EV_EVENT_ID, EV_HLC, EV_ORIGIN_NODE, EV_MODULE, EV_EVENT_TYPE, EV_PATCH, EV_HANDSHAKE
 };
 
@@ -152,9 +152,9 @@ static struct
 	AttrNumber	attnum[EV_NCOLS];	/* 0: a column of 1.1 absent */
 }			ws_events_rel;
 
-static bool ws_callbacks_registered = false;
+static bool callbacks_registered = false;
 
-static void ws_option_error(DefElem *elem, const char *detail) pg_attribute_noreturn();
+static void option_error(DefElem *elem, const char *detail) pg_attribute_noreturn();
 
 /* ---------------------------------------------------------------------
  * ws.events: which relation, which columns
@@ -163,7 +163,7 @@ static void ws_option_error(DefElem *elem, const char *detail) pg_attribute_nore
 
 /* Relcache invalidation: forget ws.events when it (or anything) changed. */
 static void
-ws_events_relcache_cb(Datum arg, Oid relid)
+events_relcache_cb(Datum arg, Oid relid)
 {
 	if (relid == InvalidOid || !OidIsValid(ws_events_rel.relid) ||
 		relid == ws_events_rel.relid)
@@ -172,7 +172,7 @@ ws_events_relcache_cb(Datum arg, Oid relid)
 
 /* Syscache invalidation of pg_namespace or pg_class: resolve again. */
 static void
-ws_events_syscache_cb(Datum arg, int cacheid, uint32 hashvalue)
+events_syscache_cb(Datum arg, int cacheid, uint32 hashvalue)
 {
 	ws_events_rel.valid = false;
 }
@@ -183,7 +183,7 @@ ws_events_syscache_cb(Datum arg, int cacheid, uint32 hashvalue)
  * replay, so it sees the catalogs as of the change being decoded.
  */
 static void
-ws_events_resolve(void)
+events_resolve(void)
 {
 	Oid			nsp;
 	Oid			relid;
@@ -211,7 +211,7 @@ ws_events_resolve(void)
  * clear message instead of writing garbage.
  */
 static void
-ws_events_columns(Relation rel)
+events_columns(Relation rel)
 {
 	ws_table_attnums(RelationGetDescr(rel), &ws_events_table, ws_events_rel.attnum);
 	ws_events_rel.cols_valid = true;
@@ -219,13 +219,13 @@ ws_events_columns(Relation rel)
 
 /* True when rel is ws.events (and its columns are known). */
 static bool
-ws_is_events(Relation rel)
+is_events(Relation rel)
 {
-	ws_events_resolve();
+	events_resolve();
 	if (!OidIsValid(ws_events_rel.relid) || RelationGetRelid(rel) != ws_events_rel.relid)
 		return false;
 	if (!ws_events_rel.cols_valid)
-		ws_events_columns(rel);
+		events_columns(rel);
 	return true;
 }
 
@@ -236,7 +236,7 @@ ws_is_events(Relation rel)
 
 /* Raise 22023 for a bad value of an option. */
 static void
-ws_option_error(DefElem *elem, const char *detail)
+option_error(DefElem *elem, const char *detail)
 {
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -248,14 +248,14 @@ ws_option_error(DefElem *elem, const char *detail)
 
 /* A boolean option; given without a value it means true. */
 static bool
-ws_option_bool(DefElem *elem)
+option_bool(DefElem *elem)
 {
 	bool		v;
 
 	if (elem->arg == NULL)
 		return true;
 	if (!parse_bool(strVal(elem->arg), &v))
-		ws_option_error(elem, psprintf("Option \"%s\" takes a boolean value: on or off.",
+		option_error(elem, psprintf("Option \"%s\" takes a boolean value: on or off.",
 									   elem->defname));
 	return v;
 }
@@ -265,34 +265,34 @@ ws_option_bool(DefElem *elem)
  * in a name); at least one.
  */
 static List *
-ws_option_list(DefElem *elem, const char *what)
+option_list(DefElem *elem, const char *what)
 {
 	List	   *names = NIL;
 
 	if (elem->arg == NULL || strVal(elem->arg)[0] == '\0' ||
 		!SplitGUCList(pstrdup(strVal(elem->arg)), ',', &names) || names == NIL)
-		ws_option_error(elem, psprintf("Option \"%s\" takes a comma-separated list of one or more %s.",
+		option_error(elem, psprintf("Option \"%s\" takes a comma-separated list of one or more %s.",
 									   elem->defname, what));
 	return names;
 }
 
 /* The bits of the broadcast kinds named by the option "kinds". */
 static bits32
-ws_option_kinds(DefElem *elem)
+option_kinds(DefElem *elem)
 {
 	bits32		kinds = 0;
 	ListCell   *lc;
 
-	foreach(lc, ws_option_list(elem, "broadcast kinds"))
+	foreach(lc, option_list(elem, "broadcast kinds"))
 	{
 		const char *name = lfirst(lc);
 		int			k;
 
 		for (k = 0; k < WS_BK_COUNT; k++)
-			if (strcmp(name, ws_bk_names[k]) == 0)
+			if (strcmp(name, bk_names[k]) == 0)
 				break;
 		if (k == WS_BK_COUNT)
-			ws_option_error(elem, psprintf("\"%s\" is not a broadcast kind; the kinds are event, rejected, snapshot_start, snapshot_complete and heartbeat.",
+			option_error(elem, psprintf("\"%s\" is not a broadcast kind; the kinds are event, rejected, snapshot_start, snapshot_complete and heartbeat.",
 										   name));
 		kinds |= 1 << k;
 	}
@@ -301,7 +301,7 @@ ws_option_kinds(DefElem *elem)
 
 /* Check the option "format-version": this library writes version 1. */
 static void
-ws_option_format_version(DefElem *elem)
+option_format_version(DefElem *elem)
 {
 	long		v;
 	char	   *end;
@@ -313,13 +313,13 @@ ws_option_format_version(DefElem *elem)
 		if (errno == 0 && end != strVal(elem->arg) && *end == '\0' && v == WS_FORMAT_VERSION)
 			return;
 	}
-	ws_option_error(elem, psprintf("This version of worldstate writes broadcast format version %d only.",
+	option_error(elem, psprintf("This version of worldstate writes broadcast format version %d only.",
 								   WS_FORMAT_VERSION));
 }
 
 /* Parse the options of a decoding session into data; 22023 on any error. */
 static void
-ws_parse_options(LogicalDecodingContext *ctx, WsDecoderData *data, bool *stream_changes)
+parse_options(LogicalDecodingContext *ctx, WsDecoderData *data, bool *stream_changes)
 {
 	static const struct
 	{
@@ -362,25 +362,25 @@ ws_parse_options(LogicalDecodingContext *ctx, WsDecoderData *data, bool *stream_
 		switch (bit)
 		{
 			case WS_OPT_MODULES:
-				data->modules = ws_option_list(elem, "module names");
+				data->modules = option_list(elem, "module names");
 				break;
 			case WS_OPT_KINDS:
-				data->kinds = ws_option_kinds(elem);
+				data->kinds = option_kinds(elem);
 				break;
 			case WS_OPT_INCLUDE_STATE:
-				data->include_state = ws_option_bool(elem);
+				data->include_state = option_bool(elem);
 				break;
 			case WS_OPT_INCLUDE_XIDS:
-				data->include_xids = ws_option_bool(elem);
+				data->include_xids = option_bool(elem);
 				break;
 			case WS_OPT_PRETTY:
-				data->pretty = ws_option_bool(elem);
+				data->pretty = option_bool(elem);
 				break;
 			case WS_OPT_FORMAT_VERSION:
-				ws_option_format_version(elem);
+				option_format_version(elem);
 				break;
 			case WS_OPT_STREAM_CHANGES:
-				*stream_changes = ws_option_bool(elem);
+				*stream_changes = option_bool(elem);
 				break;
 		}
 	}
@@ -388,14 +388,14 @@ ws_parse_options(LogicalDecodingContext *ctx, WsDecoderData *data, bool *stream_
 
 /* True unless the option "kinds" leaves kind k out. */
 static inline bool
-ws_kind_selected(const WsDecoderData *data, WsBroadcastKind k)
+kind_selected(const WsDecoderData *data, WsBroadcastKind k)
 {
 	return data->kinds == 0 || (data->kinds & (1 << k)) != 0;
 }
 
 /* True unless the option "modules" leaves module out. */
 static bool
-ws_module_selected(const WsDecoderData *data, const char *module)
+module_selected(const WsDecoderData *data, const char *module)
 {
 	ListCell   *lc;
 
@@ -414,7 +414,7 @@ ws_module_selected(const WsDecoderData *data, const char *module)
 
 /* Newline and indentation of depth (pretty output). */
 static void
-ws_indent(StringInfo out, int depth)
+indent(StringInfo out, int depth)
 {
 	appendStringInfoChar(out, '\n');
 	appendStringInfoSpaces(out, 4 * depth);
@@ -427,7 +427,7 @@ ws_indent(StringInfo out, int depth)
  * can exhaust the stack; strings and numbers are copied verbatim.
  */
 static void
-ws_json_indent(StringInfo out, const char *json, int len)
+json_indent(StringInfo out, const char *json, int len)
 {
 	int			depth = 0;
 
@@ -467,17 +467,17 @@ ws_json_indent(StringInfo out, const char *json, int len)
 						i = next;
 						break;
 					}
-					ws_indent(out, ++depth);
+					indent(out, ++depth);
 				}
 				break;
 			case '}':
 			case ']':
-				ws_indent(out, --depth);
+				indent(out, --depth);
 				appendStringInfoChar(out, c);
 				break;
 			case ',':
 				appendStringInfoChar(out, ',');
-				ws_indent(out, depth);
+				indent(out, depth);
 				break;
 			case ':':
 				appendStringInfoString(out, ": ");
@@ -491,7 +491,7 @@ ws_json_indent(StringInfo out, const char *json, int len)
 
 /* Start a line: the buffer to compose it in. */
 static StringInfo
-ws_line_begin(LogicalDecodingContext *ctx, WsDecoderData *data)
+line_begin(LogicalDecodingContext *ctx, WsDecoderData *data)
 {
 	if (data->pretty)
 	{
@@ -502,21 +502,21 @@ ws_line_begin(LogicalDecodingContext *ctx, WsDecoderData *data)
 	return ctx->out;
 }
 
-/* Send the line composed since ws_line_begin, indented when pretty. */
+/* Send the line composed since line_begin, indented when pretty. */
 static void
-ws_line_end(LogicalDecodingContext *ctx, WsDecoderData *data)
+line_end(LogicalDecodingContext *ctx, WsDecoderData *data)
 {
 	if (data->pretty)
 	{
 		OutputPluginPrepareWrite(ctx, true);
-		ws_json_indent(ctx->out, data->compact.data, data->compact.len);
+		json_indent(ctx->out, data->compact.data, data->compact.len);
 	}
 	OutputPluginWrite(ctx, true);
 }
 
 /* The members every line starts with, up to and including "kind". */
 static void
-ws_put_header(StringInfo out, const char *handshake, const char *kind)
+put_header(StringInfo out, const char *handshake, const char *kind)
 {
 	appendStringInfoString(out, "{\"handshake\":");
 	escape_json(out, handshake ? handshake : "");
@@ -526,21 +526,21 @@ ws_put_header(StringInfo out, const char *handshake, const char *kind)
 
 /* ,"position":"<lsn>:<n>" */
 static void
-ws_put_position(StringInfo out, XLogRecPtr lsn, uint64 n)
+put_position(StringInfo out, XLogRecPtr lsn, uint64 n)
 {
 	appendStringInfo(out, ",\"position\":\"%X/%X:" UINT64_FORMAT "\"", LSN_FORMAT_ARGS(lsn), n);
 }
 
 /* ,"key":<transaction id> */
 static void
-ws_put_xid(StringInfo out, const char *key, TransactionId xid)
+put_xid(StringInfo out, const char *key, TransactionId xid)
 {
 	appendStringInfo(out, ",\"%s\":%u", key, xid);
 }
 
 /* The handshake written on lines that are not events: the required one. */
 static const char *
-ws_node_handshake(void)
+node_handshake(void)
 {
 	return ws_required_handshake ? ws_required_handshake : "";
 }
@@ -552,7 +552,7 @@ ws_node_handshake(void)
 
 /* The streaming state of txn's toplevel transaction, created on demand. */
 static WsStreamTxn *
-ws_stream_txn(LogicalDecodingContext *ctx, ReorderBufferTXN *txn)
+stream_txn(LogicalDecodingContext *ctx, ReorderBufferTXN *txn)
 {
 	ReorderBufferTXN *top = txn->toptxn ? txn->toptxn : txn;
 
@@ -563,7 +563,7 @@ ws_stream_txn(LogicalDecodingContext *ctx, ReorderBufferTXN *txn)
 
 /* Forget the streaming state of a toplevel transaction. */
 static void
-ws_stream_txn_done(ReorderBufferTXN *txn)
+stream_txn_done(ReorderBufferTXN *txn)
 {
 	if (txn->toptxn == NULL && txn->output_plugin_private != NULL)
 	{
@@ -578,29 +578,29 @@ ws_stream_txn_done(ReorderBufferTXN *txn)
  * use and reset the per-change memory context.
  */
 static void
-ws_write_marker(LogicalDecodingContext *ctx, const char *kind, XLogRecPtr lsn, uint64 n,
+write_marker(LogicalDecodingContext *ctx, const char *kind, XLogRecPtr lsn, uint64 n,
 				TransactionId xid, TransactionId subxid, const char *gid)
 {
 	WsDecoderData *data = ctx->output_plugin_private;
 	MemoryContext old = MemoryContextSwitchTo(data->context);
-	StringInfo	out = ws_line_begin(ctx, data);
+	StringInfo	out = line_begin(ctx, data);
 
-	ws_put_header(out, ws_node_handshake(), kind);
+	put_header(out, node_handshake(), kind);
 	if (lsn == InvalidXLogRecPtr)
 		appendStringInfoString(out, ",\"position\":null");
 	else
-		ws_put_position(out, lsn, n);
+		put_position(out, lsn, n);
 	if (TransactionIdIsValid(xid))
-		ws_put_xid(out, "xid", xid);
+		put_xid(out, "xid", xid);
 	if (TransactionIdIsValid(subxid))
-		ws_put_xid(out, "subxid", subxid);
+		put_xid(out, "subxid", subxid);
 	if (gid)
 	{
 		appendStringInfoString(out, ",\"gid\":");
 		escape_json(out, gid);
 	}
 	appendStringInfoChar(out, '}');
-	ws_line_end(ctx, data);
+	line_end(ctx, data);
 	MemoryContextSwitchTo(old);
 	MemoryContextReset(data->context);
 }
@@ -610,19 +610,19 @@ ws_write_marker(LogicalDecodingContext *ctx, const char *kind, XLogRecPtr lsn, u
  * only for chunks that have something to broadcast.
  */
 static void
-ws_stream_open_chunk(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, WsStreamTxn *st)
+stream_open_chunk(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, WsStreamTxn *st)
 {
 	WsDecoderData *data = ctx->output_plugin_private;
 	StringInfo	out;
 
 	if (st->chunk_open)
 		return;
-	out = ws_line_begin(ctx, data);
-	ws_put_header(out, ws_node_handshake(), "stream_start");
+	out = line_begin(ctx, data);
+	put_header(out, node_handshake(), "stream_start");
 	appendStringInfoString(out, ",\"position\":null");
-	ws_put_xid(out, "xid", txn->xid);
+	put_xid(out, "xid", txn->xid);
 	appendStringInfo(out, ",\"first\":%s}", st->wrote ? "false" : "true");
-	ws_line_end(ctx, data);
+	line_end(ctx, data);
 	st->chunk_open = true;
 	st->wrote = true;
 }
@@ -632,26 +632,26 @@ ws_stream_open_chunk(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, WsStrea
  * stream_start line it needs.
  */
 static uint64
-ws_next_line(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, bool streaming)
+next_line(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, bool streaming)
 {
 	WsDecoderData *data = ctx->output_plugin_private;
 	WsStreamTxn *st;
 
 	if (!streaming)
 		return ++data->seq;
-	st = ws_stream_txn(ctx, txn);
-	ws_stream_open_chunk(ctx, txn, st);
+	st = stream_txn(ctx, txn);
+	stream_open_chunk(ctx, txn, st);
 	return ++st->seq;
 }
 
 /* Position, or null and "seq" for streamed lines, of a transaction's line. */
 static void
-ws_put_txn_position(StringInfo out, ReorderBufferTXN *txn, bool streaming, uint64 n)
+put_txn_position(StringInfo out, ReorderBufferTXN *txn, bool streaming, uint64 n)
 {
 	if (streaming)
 		appendStringInfo(out, ",\"position\":null,\"seq\":" UINT64_FORMAT, n);
 	else
-		ws_put_position(out, txn->end_lsn, n);
+		put_position(out, txn->end_lsn, n);
 }
 
 /* ---------------------------------------------------------------------
@@ -661,7 +661,7 @@ ws_put_txn_position(StringInfo out, ReorderBufferTXN *txn, bool streaming, uint6
 
 /* A jsonb column's value, written as JSON. */
 static void
-ws_put_jsonb(StringInfo out, Datum d)
+put_jsonb(StringInfo out, Datum d)
 {
 	Jsonb	   *jb;
 
@@ -673,7 +673,7 @@ ws_put_jsonb(StringInfo out, Datum d)
 
 /* A uuid as a JSON string. */
 static void
-ws_put_uuid(StringInfo out, const pg_uuid_t *u)
+put_uuid(StringInfo out, const pg_uuid_t *u)
 {
 	static const char hex[] = "0123456789abcdef";
 	char		buf[UUID_LEN * 2 + 6];
@@ -693,7 +693,7 @@ ws_put_uuid(StringInfo out, const pg_uuid_t *u)
 
 /* A text column's value as a JSON string. */
 static void
-ws_put_text(StringInfo out, const char *key, const char *value)
+put_text(StringInfo out, const char *key, const char *value)
 {
 	appendStringInfo(out, ",\"%s\":", key);
 	escape_json(out, value);
@@ -704,7 +704,7 @@ ws_put_text(StringInfo out, const char *key, const char *value)
  * it out.  Runs in the per-change memory context.
  */
 static void
-ws_write_event(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, Relation rel,
+write_event(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, Relation rel,
 			   ReorderBufferChange *change, bool streaming)
 {
 	WsDecoderData *data = ctx->output_plugin_private;
@@ -722,62 +722,62 @@ ws_write_event(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, Relation rel,
 #define ISNULL(c)	(ws_events_rel.attnum[c] == 0 || nulls[ws_events_rel.attnum[c] - 1])
 
 	heap_deform_tuple(tuple, desc, values, nulls);
-	for (size_t i = 0; i < lengthof(ws_event_notnull); i++)
-		if (ISNULL(ws_event_notnull[i]))
+	for (size_t i = 0; i < lengthof(event_notnull); i++)
+		if (ISNULL(event_notnull[i]))
 			elog(ERROR, "decoded insert into ws.events has a null %s",
-				 ws_events_table.cols[ws_event_notnull[i]].name);
+				 ws_events_table.cols[event_notnull[i]].name);
 
 	module = TextDatumGetCString(COL(EV_MODULE));
-	if (!ws_module_selected(data, module))
+	if (!module_selected(data, module))
 		return;
 
-	n = ws_next_line(ctx, txn, streaming);
-	out = ws_line_begin(ctx, data);
-	ws_put_header(out, TextDatumGetCString(COL(EV_HANDSHAKE)), "event");
-	ws_put_txn_position(out, txn, streaming, n);
+	n = next_line(ctx, txn, streaming);
+	out = line_begin(ctx, data);
+	put_header(out, TextDatumGetCString(COL(EV_HANDSHAKE)), "event");
+	put_txn_position(out, txn, streaming, n);
 	appendStringInfoString(out, ",\"event_id\":");
-	ws_put_uuid(out, DatumGetUUIDP(COL(EV_EVENT_ID)));
+	put_uuid(out, DatumGetUUIDP(COL(EV_EVENT_ID)));
 	/* events published to the bus belong to no entity */
 	if (ISNULL(EV_ENTITY_ID))
 		appendStringInfoString(out, ",\"entity_id\":null,\"entity_kind\":null,\"version\":null");
 	else
 	{
-		ws_put_text(out, "entity_id", TextDatumGetCString(COL(EV_ENTITY_ID)));
-		ws_put_text(out, "entity_kind", TextDatumGetCString(COL(EV_KIND)));
+		put_text(out, "entity_id", TextDatumGetCString(COL(EV_ENTITY_ID)));
+		put_text(out, "entity_kind", TextDatumGetCString(COL(EV_KIND)));
 		appendStringInfo(out, ",\"version\":" INT64_FORMAT, DatumGetInt64(COL(EV_VERSION)));
 	}
 	memcpy(&hlc, DatumGetPointer(COL(EV_HLC)), sizeof(hlc));
 	ws_hlc_format(&hlc, hlc_text, sizeof(hlc_text));
 	appendStringInfo(out, ",\"hlc\":\"%s\",\"origin\":%d", hlc_text, DatumGetInt32(COL(EV_ORIGIN_NODE)));
-	ws_put_text(out, "module", module);
-	ws_put_text(out, "event_type", TextDatumGetCString(COL(EV_EVENT_TYPE)));
+	put_text(out, "module", module);
+	put_text(out, "event_type", TextDatumGetCString(COL(EV_EVENT_TYPE)));
 	appendStringInfoString(out, ",\"patch\":");
-	ws_put_jsonb(out, COL(EV_PATCH));
+	put_jsonb(out, COL(EV_PATCH));
 	if (!ISNULL(EV_META))
 	{
 		appendStringInfoString(out, ",\"meta\":");
-		ws_put_jsonb(out, COL(EV_META));
+		put_jsonb(out, COL(EV_META));
 	}
 	if (!ISNULL(EV_ACTOR))
-		ws_put_text(out, "actor", TextDatumGetCString(COL(EV_ACTOR)));
+		put_text(out, "actor", TextDatumGetCString(COL(EV_ACTOR)));
 	if (!ISNULL(EV_CALLER_META))
 	{
 		appendStringInfoString(out, ",\"caller_meta\":");
-		ws_put_jsonb(out, COL(EV_CALLER_META));
+		put_jsonb(out, COL(EV_CALLER_META));
 	}
 	if (data->include_state && !ISNULL(EV_STATE))
 	{
 		appendStringInfoString(out, ",\"state\":");
-		ws_put_jsonb(out, COL(EV_STATE));
+		put_jsonb(out, COL(EV_STATE));
 	}
 	if (streaming)
 	{
-		ws_put_xid(out, "xid", txn->xid);
+		put_xid(out, "xid", txn->xid);
 		if (change->txn != NULL && change->txn->xid != txn->xid)
-			ws_put_xid(out, "subxid", change->txn->xid);
+			put_xid(out, "subxid", change->txn->xid);
 	}
 	else if (data->include_xids)
-		ws_put_xid(out, "xid", txn->xid);
+		put_xid(out, "xid", txn->xid);
 	/* decoded at PREPARE: the gid (streamed lines have their xid instead) */
 	if (!streaming && txn->gid != NULL && rbtxn_prepared(txn))
 	{
@@ -785,7 +785,7 @@ ws_write_event(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, Relation rel,
 		escape_json(out, txn->gid);
 	}
 	appendStringInfoChar(out, '}');
-	ws_line_end(ctx, data);
+	line_end(ctx, data);
 
 #undef COL
 #undef ISNULL
@@ -793,7 +793,7 @@ ws_write_event(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, Relation rel,
 
 /* Tell the walsender that decoding progresses although nothing is written. */
 static void
-ws_skipped_change(LogicalDecodingContext *ctx, WsDecoderData *data)
+skipped_change(LogicalDecodingContext *ctx, WsDecoderData *data)
 {
 	if (++data->skipped >= WS_SKIPPED_PROGRESS_EVERY)
 	{
@@ -804,7 +804,7 @@ ws_skipped_change(LogicalDecodingContext *ctx, WsDecoderData *data)
 
 /* Decode one change: inserts into ws.events are broadcast, nothing else. */
 static void
-ws_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, Relation rel,
+decode_row_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, Relation rel,
 		  ReorderBufferChange *change, bool streaming)
 {
 	WsDecoderData *data = ctx->output_plugin_private;
@@ -812,14 +812,14 @@ ws_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, Relation rel,
 
 	if (change->action != REORDER_BUFFER_CHANGE_INSERT ||
 		change->data.tp.newtuple == NULL ||
-		!ws_kind_selected(data, WS_BK_EVENT) ||
-		!ws_is_events(rel))
+		!kind_selected(data, WS_BK_EVENT) ||
+		!is_events(rel))
 	{
-		ws_skipped_change(ctx, data);
+		skipped_change(ctx, data);
 		return;
 	}
 	old = MemoryContextSwitchTo(data->context);
-	ws_write_event(ctx, txn, rel, change, streaming);
+	write_event(ctx, txn, rel, change, streaming);
 	MemoryContextSwitchTo(old);
 	MemoryContextReset(data->context);
 }
@@ -836,7 +836,7 @@ ws_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, Relation rel,
  * flood of them cannot flood the log.
  */
 static void
-ws_message_dropped(WsDecoderData *data, XLogRecPtr lsn, Size size)
+message_dropped(WsDecoderData *data, XLogRecPtr lsn, Size size)
 {
 	ws_stats_count(WS_STAT_BROADCAST_DROPPED);
 	if (data->dropped++ % WS_DROPPED_WARN_EVERY != 0)
@@ -856,17 +856,17 @@ ws_message_dropped(WsDecoderData *data, XLogRecPtr lsn, Size size)
  * rejection that names no module does not.
  */
 static bool
-ws_message_selected(const WsDecoderData *data, const WsBroadcastMsg *msg)
+message_selected(const WsDecoderData *data, const WsBroadcastMsg *msg)
 {
 	int			k;
 
 	for (k = 0; k < WS_BK_COUNT; k++)
-		if (strcmp(msg->kind, ws_bk_names[k]) == 0)
+		if (strcmp(msg->kind, bk_names[k]) == 0)
 			break;
-	if (data->kinds != 0 && (k == WS_BK_COUNT || !ws_kind_selected(data, k)))
+	if (data->kinds != 0 && (k == WS_BK_COUNT || !kind_selected(data, k)))
 		return false;
 	if (msg->module != NULL)
-		return ws_module_selected(data, msg->module);
+		return module_selected(data, msg->module);
 	return k != WS_BK_REJECTED || data->modules == NIL;
 }
 
@@ -878,7 +878,7 @@ ws_message_selected(const WsDecoderData *data, const WsBroadcastMsg *msg)
  * a message is parsed, so no message can stop decoding.
  */
 static void
-ws_message(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, XLogRecPtr lsn,
+decode_any_message(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, XLogRecPtr lsn,
 		   bool transactional, const char *prefix, Size size, const char *message,
 		   bool streaming)
 {
@@ -890,28 +890,28 @@ ws_message(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, XLogRecPtr lsn,
 		return;
 	old = MemoryContextSwitchTo(data->context);
 	if (!ws_broadcast_open(message, size, transactional, &msg))
-		ws_message_dropped(data, lsn, size);
-	else if (ws_message_selected(data, &msg))
+		message_dropped(data, lsn, size);
+	else if (message_selected(data, &msg))
 	{
-		uint64		n = transactional ? ws_next_line(ctx, txn, streaming) : 0;
-		StringInfo	out = ws_line_begin(ctx, data);
+		uint64		n = transactional ? next_line(ctx, txn, streaming) : 0;
+		StringInfo	out = line_begin(ctx, data);
 
-		ws_put_header(out, ws_node_handshake(), msg.kind);
+		put_header(out, node_handshake(), msg.kind);
 		if (transactional)
-			ws_put_txn_position(out, txn, streaming, n);
+			put_txn_position(out, txn, streaming, n);
 		else
-			ws_put_position(out, lsn, 0);
+			put_position(out, lsn, 0);
 		if (msg.members_len > 0)
 		{
 			appendStringInfoChar(out, ',');
 			appendBinaryStringInfo(out, msg.members, msg.members_len);
 		}
 		if (streaming)
-			ws_put_xid(out, "xid", txn->xid);
+			put_xid(out, "xid", txn->xid);
 		else if (data->include_xids && txn != NULL && TransactionIdIsValid(txn->xid))
-			ws_put_xid(out, "xid", txn->xid);
+			put_xid(out, "xid", txn->xid);
 		appendStringInfoChar(out, '}');
-		ws_line_end(ctx, data);
+		line_end(ctx, data);
 	}
 	MemoryContextSwitchTo(old);
 	MemoryContextReset(data->context);
@@ -924,7 +924,7 @@ ws_message(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, XLogRecPtr lsn,
 
 /* Set up a decoding session: options, memory, cache invalidation. */
 static void
-ws_decode_startup(LogicalDecodingContext *ctx, OutputPluginOptions *opt, bool is_init)
+decode_startup(LogicalDecodingContext *ctx, OutputPluginOptions *opt, bool is_init)
 {
 	WsDecoderData *data = palloc0(sizeof(WsDecoderData));
 	bool		stream_changes = false;
@@ -936,22 +936,22 @@ ws_decode_startup(LogicalDecodingContext *ctx, OutputPluginOptions *opt, bool is
 	opt->output_type = OUTPUT_PLUGIN_TEXTUAL_OUTPUT;
 	opt->receive_rewrites = false;
 
-	ws_parse_options(ctx, data, &stream_changes);
+	parse_options(ctx, data, &stream_changes);
 	ctx->streaming &= stream_changes;
 
-	if (!ws_callbacks_registered)
+	if (!callbacks_registered)
 	{
-		CacheRegisterRelcacheCallback(ws_events_relcache_cb, (Datum) 0);
-		CacheRegisterSyscacheCallback(NAMESPACEOID, ws_events_syscache_cb, (Datum) 0);
-		CacheRegisterSyscacheCallback(RELNAMENSP, ws_events_syscache_cb, (Datum) 0);
-		ws_callbacks_registered = true;
+		CacheRegisterRelcacheCallback(events_relcache_cb, (Datum) 0);
+		CacheRegisterSyscacheCallback(NAMESPACEOID, events_syscache_cb, (Datum) 0);
+		CacheRegisterSyscacheCallback(RELNAMENSP, events_syscache_cb, (Datum) 0);
+		callbacks_registered = true;
 	}
 	ws_events_rel.valid = false;
 }
 
 /* End of a decoding session. */
 static void
-ws_decode_shutdown(LogicalDecodingContext *ctx)
+decode_shutdown(LogicalDecodingContext *ctx)
 {
 	WsDecoderData *data = ctx->output_plugin_private;
 
@@ -960,12 +960,12 @@ ws_decode_shutdown(LogicalDecodingContext *ctx)
 
 /* A transaction replayed at its commit: its lines are numbered from 1. */
 static void
-ws_decode_begin(LogicalDecodingContext *ctx, ReorderBufferTXN *txn)
+decode_begin(LogicalDecodingContext *ctx, ReorderBufferTXN *txn)
 {
 	WsDecoderData *data = ctx->output_plugin_private;
 
 	data->seq = 0;
-	ws_events_resolve();
+	events_resolve();
 }
 
 /*
@@ -973,7 +973,7 @@ ws_decode_begin(LogicalDecodingContext *ctx, ReorderBufferTXN *txn)
  * the lines of the transaction already carry the commit's position.
  */
 static void
-ws_decode_commit(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, XLogRecPtr commit_lsn)
+decode_commit(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, XLogRecPtr commit_lsn)
 {
 	WsDecoderData *data = ctx->output_plugin_private;
 
@@ -984,25 +984,25 @@ ws_decode_commit(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, XLogRecPtr 
 
 /* A change of a transaction decoded at its commit (or prepare). */
 static void
-ws_decode_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, Relation rel,
+decode_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, Relation rel,
 				 ReorderBufferChange *change)
 {
-	ws_change(ctx, txn, rel, change, false);
+	decode_row_change(ctx, txn, rel, change, false);
 }
 
 /* A logical decoding message, transactional or not. */
 static void
-ws_decode_message(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, XLogRecPtr lsn,
+decode_message(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, XLogRecPtr lsn,
 				  bool transactional, const char *prefix, Size size, const char *message)
 {
-	ws_message(ctx, txn, lsn, transactional, prefix, size, message, false);
+	decode_any_message(ctx, txn, lsn, transactional, prefix, size, message, false);
 }
 
 /* Two-phase decoding: a prepared transaction replayed at its PREPARE. */
 static void
-ws_decode_begin_prepare(LogicalDecodingContext *ctx, ReorderBufferTXN *txn)
+decode_begin_prepare(LogicalDecodingContext *ctx, ReorderBufferTXN *txn)
 {
-	ws_decode_begin(ctx, txn);
+	decode_begin(ctx, txn);
 }
 
 /*
@@ -1010,7 +1010,7 @@ ws_decode_begin_prepare(LogicalDecodingContext *ctx, ReorderBufferTXN *txn)
  * with its gid, numbered after them.
  */
 static void
-ws_decode_prepare(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, XLogRecPtr prepare_lsn)
+decode_prepare(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, XLogRecPtr prepare_lsn)
 {
 	WsDecoderData *data = ctx->output_plugin_private;
 
@@ -1019,51 +1019,51 @@ ws_decode_prepare(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, XLogRecPtr
 		OutputPluginUpdateProgress(ctx, true);
 		return;
 	}
-	ws_write_marker(ctx, "prepare", txn->end_lsn, data->seq + 1,
+	write_marker(ctx, "prepare", txn->end_lsn, data->seq + 1,
 					data->include_xids ? txn->xid : InvalidTransactionId,
 					InvalidTransactionId, txn->gid);
 }
 
 /* COMMIT PREPARED: its lines were written at the PREPARE. */
 static void
-ws_decode_commit_prepared(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
+decode_commit_prepared(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 						  XLogRecPtr commit_lsn)
 {
 	WsDecoderData *data = ctx->output_plugin_private;
 
-	ws_write_marker(ctx, "commit_prepared", txn->end_lsn, 0,
+	write_marker(ctx, "commit_prepared", txn->end_lsn, 0,
 					data->include_xids ? txn->xid : InvalidTransactionId,
 					InvalidTransactionId, txn->gid);
 }
 
 /* ROLLBACK PREPARED: consumers discard the lines written at the PREPARE. */
 static void
-ws_decode_rollback_prepared(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
+decode_rollback_prepared(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 							XLogRecPtr prepare_end_lsn, TimestampTz prepare_time)
 {
 	WsDecoderData *data = ctx->output_plugin_private;
 
-	ws_write_marker(ctx, "rollback_prepared", txn->end_lsn, 0,
+	write_marker(ctx, "rollback_prepared", txn->end_lsn, 0,
 					data->include_xids ? txn->xid : InvalidTransactionId,
 					InvalidTransactionId, txn->gid);
 }
 
 /* A chunk of a streamed transaction starts; its line waits for content. */
 static void
-ws_decode_stream_start(LogicalDecodingContext *ctx, ReorderBufferTXN *txn)
+decode_stream_start(LogicalDecodingContext *ctx, ReorderBufferTXN *txn)
 {
-	ws_stream_txn(ctx, txn)->chunk_open = false;
-	ws_events_resolve();
+	stream_txn(ctx, txn)->chunk_open = false;
+	events_resolve();
 }
 
 /* A chunk ends: stream_stop, when the chunk had lines. */
 static void
-ws_decode_stream_stop(LogicalDecodingContext *ctx, ReorderBufferTXN *txn)
+decode_stream_stop(LogicalDecodingContext *ctx, ReorderBufferTXN *txn)
 {
-	WsStreamTxn *st = ws_stream_txn(ctx, txn);
+	WsStreamTxn *st = stream_txn(ctx, txn);
 
 	if (st->chunk_open)
-		ws_write_marker(ctx, "stream_stop", InvalidXLogRecPtr, 0, txn->xid,
+		write_marker(ctx, "stream_stop", InvalidXLogRecPtr, 0, txn->xid,
 						InvalidTransactionId, NULL);
 	st->chunk_open = false;
 }
@@ -1074,15 +1074,15 @@ ws_decode_stream_stop(LogicalDecodingContext *ctx, ReorderBufferTXN *txn)
  * subxid).
  */
 static void
-ws_decode_stream_abort(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, XLogRecPtr abort_lsn)
+decode_stream_abort(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, XLogRecPtr abort_lsn)
 {
 	ReorderBufferTXN *top = txn->toptxn ? txn->toptxn : txn;
 	WsStreamTxn *st = top->output_plugin_private;
 
 	if (st != NULL && st->wrote)
-		ws_write_marker(ctx, "stream_abort", abort_lsn, 0, top->xid,
+		write_marker(ctx, "stream_abort", abort_lsn, 0, top->xid,
 						txn != top ? txn->xid : InvalidTransactionId, NULL);
-	ws_stream_txn_done(txn);
+	stream_txn_done(txn);
 }
 
 /*
@@ -1090,65 +1090,65 @@ ws_decode_stream_abort(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, XLogR
  * of this line's LSN and their "seq".
  */
 static void
-ws_decode_stream_commit(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, XLogRecPtr commit_lsn)
+decode_stream_commit(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, XLogRecPtr commit_lsn)
 {
 	WsStreamTxn *st = txn->output_plugin_private;
 
 	if (st != NULL && st->wrote)
-		ws_write_marker(ctx, "stream_commit", txn->end_lsn, st->seq + 1, txn->xid,
+		write_marker(ctx, "stream_commit", txn->end_lsn, st->seq + 1, txn->xid,
 						InvalidTransactionId, NULL);
 	else
 		OutputPluginUpdateProgress(ctx, true);
-	ws_stream_txn_done(txn);
+	stream_txn_done(txn);
 }
 
 /* A streamed transaction was prepared (two-phase decoding). */
 static void
-ws_decode_stream_prepare(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, XLogRecPtr prepare_lsn)
+decode_stream_prepare(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, XLogRecPtr prepare_lsn)
 {
 	WsStreamTxn *st = txn->output_plugin_private;
 
 	if (st != NULL && st->wrote)
-		ws_write_marker(ctx, "stream_prepare", txn->end_lsn, st->seq + 1, txn->xid,
+		write_marker(ctx, "stream_prepare", txn->end_lsn, st->seq + 1, txn->xid,
 						InvalidTransactionId, txn->gid);
-	ws_stream_txn_done(txn);
+	stream_txn_done(txn);
 }
 
 /* A change of a streamed transaction, before its commit. */
 static void
-ws_decode_stream_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, Relation rel,
+decode_stream_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, Relation rel,
 						ReorderBufferChange *change)
 {
-	ws_change(ctx, txn, rel, change, true);
+	decode_row_change(ctx, txn, rel, change, true);
 }
 
 /* A transactional message of a streamed transaction. */
 static void
-ws_decode_stream_message(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, XLogRecPtr lsn,
+decode_stream_message(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, XLogRecPtr lsn,
 						 bool transactional, const char *prefix, Size size, const char *message)
 {
-	ws_message(ctx, txn, lsn, transactional, prefix, size, message, transactional);
+	decode_any_message(ctx, txn, lsn, transactional, prefix, size, message, transactional);
 }
 
 /* The plugin's callbacks; PostgreSQL looks this symbol up by name. */
 void
 _PG_output_plugin_init(OutputPluginCallbacks *cb)
 {
-	cb->startup_cb = ws_decode_startup;
-	cb->shutdown_cb = ws_decode_shutdown;
-	cb->begin_cb = ws_decode_begin;
-	cb->change_cb = ws_decode_change;
-	cb->commit_cb = ws_decode_commit;
-	cb->message_cb = ws_decode_message;
-	cb->begin_prepare_cb = ws_decode_begin_prepare;
-	cb->prepare_cb = ws_decode_prepare;
-	cb->commit_prepared_cb = ws_decode_commit_prepared;
-	cb->rollback_prepared_cb = ws_decode_rollback_prepared;
-	cb->stream_start_cb = ws_decode_stream_start;
-	cb->stream_stop_cb = ws_decode_stream_stop;
-	cb->stream_abort_cb = ws_decode_stream_abort;
-	cb->stream_prepare_cb = ws_decode_stream_prepare;
-	cb->stream_commit_cb = ws_decode_stream_commit;
-	cb->stream_change_cb = ws_decode_stream_change;
-	cb->stream_message_cb = ws_decode_stream_message;
+	cb->startup_cb = decode_startup;
+	cb->shutdown_cb = decode_shutdown;
+	cb->begin_cb = decode_begin;
+	cb->change_cb = decode_change;
+	cb->commit_cb = decode_commit;
+	cb->message_cb = decode_message;
+	cb->begin_prepare_cb = decode_begin_prepare;
+	cb->prepare_cb = decode_prepare;
+	cb->commit_prepared_cb = decode_commit_prepared;
+	cb->rollback_prepared_cb = decode_rollback_prepared;
+	cb->stream_start_cb = decode_stream_start;
+	cb->stream_stop_cb = decode_stream_stop;
+	cb->stream_abort_cb = decode_stream_abort;
+	cb->stream_prepare_cb = decode_stream_prepare;
+	cb->stream_commit_cb = decode_stream_commit;
+	cb->stream_change_cb = decode_stream_change;
+	cb->stream_message_cb = decode_stream_message;
 }

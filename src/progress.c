@@ -56,7 +56,7 @@ typedef struct WsProgressSlot
 	TimestampTz started;
 } WsProgressSlot;
 
-static WsProgressSlot *ws_progress_slots = NULL;
+static WsProgressSlot *progress_slots = NULL;
 
 /* This backend's state: nesting depth and the subtransaction that began. */
 static int	progress_depth = 0;
@@ -77,13 +77,13 @@ ws_progress_shmem_init(void)
 	bool		found;
 
 	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
-	ws_progress_slots = ShmemInitStruct("worldstate progress", ws_progress_shmem_size(), &found);
+	progress_slots = ShmemInitStruct("worldstate progress", ws_progress_shmem_size(), &found);
 	if (!found)
 	{
 		for (int i = 0; i < MaxBackends; i++)
 		{
-			SpinLockInit(&ws_progress_slots[i].mutex);
-			ws_progress_slots[i].pid = 0;
+			SpinLockInit(&progress_slots[i].mutex);
+			progress_slots[i].pid = 0;
 		}
 	}
 	LWLockRelease(AddinShmemInitLock);
@@ -93,10 +93,10 @@ ws_progress_shmem_init(void)
 static WsProgressSlot *
 my_slot(void)
 {
-	if (ws_progress_slots == NULL || MyBackendId == InvalidBackendId ||
+	if (progress_slots == NULL || MyBackendId == InvalidBackendId ||
 		MyBackendId > MaxBackends)
 		return NULL;
-	return &ws_progress_slots[MyBackendId - 1];
+	return &progress_slots[MyBackendId - 1];
 }
 
 /* Copy a name into a slot field, cut to fit. */
@@ -228,7 +228,7 @@ ws_progress_list(PG_FUNCTION_ARGS)
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 
 	InitMaterializedSRF(fcinfo, 0);
-	if (ws_progress_slots == NULL)
+	if (progress_slots == NULL)
 		return (Datum) 0;
 	for (int i = 0; i < MaxBackends; i++)
 	{
@@ -236,9 +236,9 @@ ws_progress_list(PG_FUNCTION_ARGS)
 		Datum		v[6];
 		bool		n[6] = {false};
 
-		SpinLockAcquire(&ws_progress_slots[i].mutex);
-		copy = ws_progress_slots[i];
-		SpinLockRelease(&ws_progress_slots[i].mutex);
+		SpinLockAcquire(&progress_slots[i].mutex);
+		copy = progress_slots[i];
+		SpinLockRelease(&progress_slots[i].mutex);
 		if (copy.pid == 0)
 			continue;
 		v[0] = Int32GetDatum(copy.pid);

@@ -66,7 +66,7 @@ ws_namespace(void)
 
 /* The owner of schema ws. */
 static Oid
-ws_owner(void)
+schema_owner(void)
 {
 	Oid			nsp = ws_namespace();
 
@@ -104,7 +104,7 @@ ws_type_oid(const char *name)
 void
 ws_as_owner_begin(WsAsOwner *saved)
 {
-	Oid			owner = ws_owner();
+	Oid			owner = schema_owner();
 
 	GetUserIdAndSecContext(&saved->save_userid, &saved->save_sec_context);
 	SetUserIdAndSecContext(owner, saved->save_sec_context | SECURITY_LOCAL_USERID_CHANGE);

@@ -31,7 +31,7 @@ typedef struct WsStatsShared
 } WsStatsShared;
 
 /* Names reported by ws.stats(), in WsStat order. */
-static const char *const ws_stat_names[WS_STAT_COUNT] = {
+static const char *const stat_names[WS_STAT_COUNT] = {
 	"clock_skew_rejections",
 	"events_written",
 	"rejected_handshake",
@@ -50,7 +50,7 @@ static const char *const ws_stat_names[WS_STAT_COUNT] = {
 	"broadcast_messages_dropped",
 };
 
-static WsStatsShared *ws_stats_shared = NULL;
+static WsStatsShared *stats_shared = NULL;
 
 Size
 ws_stats_shmem_size(void)
@@ -65,12 +65,12 @@ ws_stats_shmem_init(void)
 	bool		found;
 
 	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
-	ws_stats_shared = ShmemInitStruct("worldstate stats", ws_stats_shmem_size(), &found);
+	stats_shared = ShmemInitStruct("worldstate stats", ws_stats_shmem_size(), &found);
 	if (!found)
 	{
 		for (int i = 0; i < WS_STAT_COUNT; i++)
-			pg_atomic_init_u64(&ws_stats_shared->counters[i], 0);
-		pg_atomic_init_u64(&ws_stats_shared->max_skew_us, 0);
+			pg_atomic_init_u64(&stats_shared->counters[i], 0);
+		pg_atomic_init_u64(&stats_shared->max_skew_us, 0);
 	}
 	LWLockRelease(AddinShmemInitLock);
 }
@@ -79,16 +79,16 @@ ws_stats_shmem_init(void)
 void
 ws_stats_count(WsStat stat)
 {
-	if (ws_stats_shared)
-		pg_atomic_fetch_add_u64(&ws_stats_shared->counters[stat], 1);
+	if (stats_shared)
+		pg_atomic_fetch_add_u64(&stats_shared->counters[stat], 1);
 }
 
 /* Add n to a counter; a no-op when the library was not preloaded. */
 void
 ws_stats_add(WsStat stat, uint64 n)
 {
-	if (ws_stats_shared && n > 0)
-		pg_atomic_fetch_add_u64(&ws_stats_shared->counters[stat], n);
+	if (stats_shared && n > 0)
+		pg_atomic_fetch_add_u64(&stats_shared->counters[stat], n);
 }
 
 /* Record how far a remote clock was ahead of ours, keeping the maximum. */
@@ -97,11 +97,11 @@ ws_stats_observe_skew(int64 skew_us)
 {
 	uint64		seen;
 
-	if (ws_stats_shared == NULL || skew_us <= 0)
+	if (stats_shared == NULL || skew_us <= 0)
 		return;
-	seen = pg_atomic_read_u64(&ws_stats_shared->max_skew_us);
+	seen = pg_atomic_read_u64(&stats_shared->max_skew_us);
 	while (seen < (uint64) skew_us &&
-		   !pg_atomic_compare_exchange_u64(&ws_stats_shared->max_skew_us,
+		   !pg_atomic_compare_exchange_u64(&stats_shared->max_skew_us,
 										   &seen, (uint64) skew_us))
 		;
 }
@@ -114,18 +114,18 @@ ws_stats(PG_FUNCTION_ARGS)
 	Datum		values[2];
 	bool		nulls[2] = {false, false};
 
-	if (ws_stats_shared == NULL)
+	if (stats_shared == NULL)
 		ws_require_preload("ws.stats()");
 
 	InitMaterializedSRF(fcinfo, 0);
 	for (int i = 0; i < WS_STAT_COUNT; i++)
 	{
-		values[0] = CStringGetTextDatum(ws_stat_names[i]);
-		values[1] = Int64GetDatum((int64) pg_atomic_read_u64(&ws_stats_shared->counters[i]));
+		values[0] = CStringGetTextDatum(stat_names[i]);
+		values[1] = Int64GetDatum((int64) pg_atomic_read_u64(&stats_shared->counters[i]));
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	values[0] = CStringGetTextDatum("max_clock_skew_observed_us");
-	values[1] = Int64GetDatum((int64) pg_atomic_read_u64(&ws_stats_shared->max_skew_us));
+	values[1] = Int64GetDatum((int64) pg_atomic_read_u64(&stats_shared->max_skew_us));
 	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	/* a gauge: transactions holding back readers of the event log */
 	values[0] = CStringGetTextDatum("event_writers_in_flight");

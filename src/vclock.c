@@ -54,7 +54,7 @@ PG_FUNCTION_INFO_V1(vclock_ne);
 
 /* Allocate a vclock of n entries with its header set and entries unset. */
 static WsVclock *
-ws_vclock_alloc(int32 n)
+vclock_alloc(int32 n)
 {
 	WsVclock   *v;
 
@@ -74,7 +74,7 @@ ws_vclock_alloc(int32 n)
 
 /* Length of the run of ASCII digits starting at p. */
 static int
-ws_vclock_digits_len(const char *p)
+vclock_digits_len(const char *p)
 {
 	int			len = 0;
 
@@ -83,7 +83,7 @@ ws_vclock_digits_len(const char *p)
 	return len;
 }
 
-static void ws_vclock_parse_error(const char *str, int rc,
+static void vclock_parse_error(const char *str, int rc,
 								  const char *errpos) pg_attribute_noreturn();
 
 /*
@@ -91,7 +91,7 @@ static void ws_vclock_parse_error(const char *str, int rc,
  * into str at the offending text, as ws_vclock_parse() documents.
  */
 static void
-ws_vclock_parse_error(const char *str, int rc, const char *errpos)
+vclock_parse_error(const char *str, int rc, const char *errpos)
 {
 	int			charpos = pg_mbstrlen_with_len(str, (int) (errpos - str)) + 1;
 
@@ -120,7 +120,7 @@ ws_vclock_parse_error(const char *str, int rc, const char *errpos)
 					 errmsg("invalid input syntax for type %s: \"%s\"",
 							"vclock", ws_input_for_message(str)),
 					 errdetail("Node number %.*s is out of range: nodes must be between 0 and %d.",
-							   ws_vclock_digits_len(errpos), errpos,
+							   vclock_digits_len(errpos), errpos,
 							   PG_INT32_MAX),
 					 errhint("A vclock is written as {node:counter, ...}, for example {1:3,2:5}.")));
 			break;
@@ -130,7 +130,7 @@ ws_vclock_parse_error(const char *str, int rc, const char *errpos)
 					 errmsg("invalid input syntax for type %s: \"%s\"",
 							"vclock", ws_input_for_message(str)),
 					 errdetail("Counter %.*s is out of range: counters must be between 0 and " INT64_FORMAT ".",
-							   ws_vclock_digits_len(errpos), errpos,
+							   vclock_digits_len(errpos), errpos,
 							   PG_INT64_MAX),
 					 errhint("A vclock is written as {node:counter, ...}, for example {1:3,2:5}.")));
 			break;
@@ -140,7 +140,7 @@ ws_vclock_parse_error(const char *str, int rc, const char *errpos)
 					 errmsg("invalid input syntax for type %s: \"%s\"",
 							"vclock", ws_input_for_message(str)),
 					 errdetail("Node %.*s appears more than once.",
-							   ws_vclock_digits_len(errpos), errpos),
+							   vclock_digits_len(errpos), errpos),
 					 errhint("Give each node once.")));
 			break;
 		case WS_VC_TOO_MANY:
@@ -162,7 +162,7 @@ ws_vclock_parse_error(const char *str, int rc, const char *errpos)
  * whether that entry is node itself.
  */
 static int32
-ws_vclock_find(const WsVclock *v, int32 node, bool *found)
+vclock_find(const WsVclock *v, int32 node, bool *found)
 {
 	int32		lo = 0;
 	int32		hi = v->n;
@@ -182,7 +182,7 @@ ws_vclock_find(const WsVclock *v, int32 node, bool *found)
 
 /* Raise 22023 unless node is a valid node number (0 .. INT32_MAX). */
 static void
-ws_vclock_check_node(int32 node)
+vclock_check_node(int32 node)
 {
 	if (node < 0)
 		ereport(ERROR,
@@ -199,7 +199,7 @@ ws_vclock_check_node(int32 node)
  * number of entries of the result.
  */
 static int64
-ws_vclock_merge_entries(const WsVclockEntry *a, int32 na,
+vclock_merge_entries(const WsVclockEntry *a, int32 na,
 						const WsVclockEntry *b, int32 nb,
 						WsVclockEntry *out)
 {
@@ -246,11 +246,11 @@ vclock_in(PG_FUNCTION_ARGS)
 
 	max_out = (int32) Min(WS_VCLOCK_MAX_ENTRIES_FOR_LEN(len),
 						  (size_t) WS_VCLOCK_MAX_ENTRIES);
-	result = ws_vclock_alloc(max_out);
+	result = vclock_alloc(max_out);
 
 	rc = ws_vclock_parse(str, result->entries, max_out, &n, &errpos);
 	if (rc != WS_VC_OK)
-		ws_vclock_parse_error(str, rc, errpos);
+		vclock_parse_error(str, rc, errpos);
 
 	SET_VARSIZE(result, WS_VCLOCK_SIZE(n));
 	result->n = n;
@@ -299,7 +299,7 @@ vclock_recv(PG_FUNCTION_ARGS)
 						   n, (long long) n * WS_VCLOCK_WIRE_ENTRY_SIZE,
 						   buf->len - buf->cursor)));
 
-	result = ws_vclock_alloc(n);
+	result = vclock_alloc(n);
 	for (i = 0; i < n; i++)
 	{
 		WsVclockEntry *e = &result->entries[i];
@@ -365,8 +365,8 @@ vclock_tick(PG_FUNCTION_ARGS)
 	int32		pos;
 	bool		found;
 
-	ws_vclock_check_node(node);
-	pos = ws_vclock_find(v, node, &found);
+	vclock_check_node(node);
+	pos = vclock_find(v, node, &found);
 
 	if (found)
 	{
@@ -377,13 +377,13 @@ vclock_tick(PG_FUNCTION_ARGS)
 					 errdetail("The counter is already " INT64_FORMAT ", the largest value a vclock can hold.",
 							   PG_INT64_MAX),
 					 errhint("A node's counter cannot grow past this; start the node with a new node id.")));
-		result = ws_vclock_alloc(v->n);
+		result = vclock_alloc(v->n);
 		memcpy(result->entries, v->entries, v->n * sizeof(WsVclockEntry));
 		result->entries[pos].count++;
 	}
 	else
 	{
-		result = ws_vclock_alloc(v->n + 1);
+		result = vclock_alloc(v->n + 1);
 		memcpy(result->entries, v->entries, pos * sizeof(WsVclockEntry));
 		result->entries[pos].node = node;
 		result->entries[pos].reserved = 0;
@@ -404,8 +404,8 @@ vclock_get(PG_FUNCTION_ARGS)
 	int32		pos;
 	bool		found;
 
-	ws_vclock_check_node(node);
-	pos = ws_vclock_find(v, node, &found);
+	vclock_check_node(node);
+	pos = vclock_find(v, node, &found);
 	PG_RETURN_INT64(found ? v->entries[pos].count : 0);
 }
 
@@ -428,10 +428,10 @@ vclock_merge(PG_FUNCTION_ARGS)
 	 */
 	n = (int64) a->n + b->n;
 	if (n > WS_VCLOCK_MAX_ENTRIES)
-		n = ws_vclock_merge_entries(a->entries, a->n, b->entries, b->n, NULL);
+		n = vclock_merge_entries(a->entries, a->n, b->entries, b->n, NULL);
 
-	result = ws_vclock_alloc((int32) n);
-	n = ws_vclock_merge_entries(a->entries, a->n, b->entries, b->n,
+	result = vclock_alloc((int32) n);
+	n = vclock_merge_entries(a->entries, a->n, b->entries, b->n,
 								result->entries);
 	SET_VARSIZE(result, WS_VCLOCK_SIZE(n));
 	result->n = (int32) n;
@@ -497,7 +497,7 @@ vclock_relation(PG_FUNCTION_ARGS)
  * unequal without detoasting them.
  */
 static bool
-ws_vclock_args_equal(FunctionCallInfo fcinfo)
+vclock_args_equal(FunctionCallInfo fcinfo)
 {
 	Datum		da = PG_GETARG_DATUM(0);
 	Datum		db = PG_GETARG_DATUM(1);
@@ -521,12 +521,12 @@ ws_vclock_args_equal(FunctionCallInfo fcinfo)
 Datum
 vclock_eq(PG_FUNCTION_ARGS)
 {
-	PG_RETURN_BOOL(ws_vclock_args_equal(fcinfo));
+	PG_RETURN_BOOL(vclock_args_equal(fcinfo));
 }
 
 /* vclock_ne(a, b): the "<>" operator. */
 Datum
 vclock_ne(PG_FUNCTION_ARGS)
 {
-	PG_RETURN_BOOL(!ws_vclock_args_equal(fcinfo));
+	PG_RETURN_BOOL(!vclock_args_equal(fcinfo));
 }

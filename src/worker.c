@@ -14,7 +14,7 @@
  * process running periodic tasks, each with its own interval setting (0 =
  * off), in database worldstate.database; a task runs only where the
  * extension is installed.  Heartbeats are its first task; others (the
- * snapshot scheduler) are added to ws_worker_tasks.  Until a task is first
+ * snapshot scheduler) are added to worker_tasks.  Until a task is first
  * turned on, the worker waits without connecting to any database, so a
  * default installation holds no connection (and does not keep a database
  * from being dropped).  A background worker cannot change databases: when
@@ -74,8 +74,8 @@ int			ws_snapshot_interval_ms = 3600 * 1000;
 int			ws_snapshot_retention = 30;
 char	   *ws_worker_database = NULL;
 
-static void ws_worker_heartbeat(void);
-static void ws_worker_snapshot(void);
+static void worker_heartbeat(void);
+static void worker_snapshot(void);
 
 /* A periodic task of the worker. */
 typedef struct WsWorkerTask
@@ -89,14 +89,14 @@ typedef struct WsWorkerTask
 	int			logged_ms;		/* the interval last logged */
 } WsWorkerTask;
 
-static WsWorkerTask ws_worker_tasks[] = {
-	{"heartbeat", &ws_heartbeat_interval_ms, ws_worker_heartbeat, false, 0, 0},
-	{"snapshot", &ws_snapshot_interval_ms, ws_worker_snapshot, true, 0, 0},
+static WsWorkerTask worker_tasks[] = {
+	{"heartbeat", &ws_heartbeat_interval_ms, worker_heartbeat, false, 0, 0},
+	{"snapshot", &ws_snapshot_interval_ms, worker_snapshot, true, 0, 0},
 };
 
 /* check_hook of worldstate.database: a database must be named. */
 static bool
-ws_check_database(char **newval, void **extra, GucSource source)
+check_database(char **newval, void **extra, GucSource source)
 {
 	if (*newval == NULL || (*newval)[0] == '\0')
 	{
@@ -143,7 +143,7 @@ ws_worker_define_settings(void)
 							   &ws_worker_database,
 							   "postgres",
 							   PGC_SIGHUP, 0,
-							   ws_check_database, NULL, NULL);
+							   check_database, NULL, NULL);
 }
 
 /* Register the worker; only while the postmaster preloads the library. */
@@ -197,7 +197,7 @@ ws_heartbeat(PG_FUNCTION_ARGS)
 
 /* The worker's heartbeat task. */
 static void
-ws_worker_heartbeat(void)
+worker_heartbeat(void)
 {
 	(void) ws_heartbeat_emit();
 }
@@ -207,7 +207,7 @@ ws_worker_heartbeat(void)
  * failing cycle is logged and the next one runs on schedule.
  */
 static void
-ws_worker_snapshot(void)
+worker_snapshot(void)
 {
 	MemoryContext cxt = CurrentMemoryContext;
 	ResourceOwner owner = CurrentResourceOwner;
@@ -239,21 +239,21 @@ ws_worker_snapshot(void)
 
 /* True while some task is on, and so the worker needs its database. */
 static bool
-ws_worker_has_work(void)
+worker_has_work(void)
 {
-	for (size_t i = 0; i < lengthof(ws_worker_tasks); i++)
-		if (*ws_worker_tasks[i].interval_ms > 0)
+	for (size_t i = 0; i < lengthof(worker_tasks); i++)
+		if (*worker_tasks[i].interval_ms > 0)
 			return true;
 	return false;
 }
 
 /* Log each task's interval when it differs from what was last logged. */
 static void
-ws_worker_log_intervals(void)
+worker_log_intervals(void)
 {
-	for (size_t i = 0; i < lengthof(ws_worker_tasks); i++)
+	for (size_t i = 0; i < lengthof(worker_tasks); i++)
 	{
-		WsWorkerTask *t = &ws_worker_tasks[i];
+		WsWorkerTask *t = &worker_tasks[i];
 
 		if (*t->interval_ms == t->logged_ms)
 			continue;
@@ -269,7 +269,7 @@ ws_worker_log_intervals(void)
 
 /* Wait for timeout_ms (-1: until woken), then handle a pending reload. */
 static void
-ws_worker_wait(long timeout_ms)
+worker_wait(long timeout_ms)
 {
 	(void) WaitLatch(MyLatch,
 					 WL_LATCH_SET | WL_EXIT_ON_PM_DEATH | (timeout_ms >= 0 ? WL_TIMEOUT : 0),
@@ -281,9 +281,9 @@ ws_worker_wait(long timeout_ms)
 		ConfigReloadPending = false;
 		ProcessConfigFile(PGC_SIGHUP);
 		/* new intervals: every task is due again */
-		for (size_t i = 0; i < lengthof(ws_worker_tasks); i++)
-			ws_worker_tasks[i].next = 0;
-		ws_worker_log_intervals();
+		for (size_t i = 0; i < lengthof(worker_tasks); i++)
+			worker_tasks[i].next = 0;
+		worker_log_intervals();
 	}
 }
 
@@ -293,14 +293,14 @@ ws_worker_wait(long timeout_ms)
  * (-1: none yet), so the first answer and every change are logged once.
  */
 static void
-ws_worker_run_due(TimestampTz now, MemoryContext cycle, int *installed)
+worker_run_due(TimestampTz now, MemoryContext cycle, int *installed)
 {
 	bool		due = false;
 	bool		present;
 	MemoryContext old;
 
-	for (size_t i = 0; i < lengthof(ws_worker_tasks); i++)
-		if (*ws_worker_tasks[i].interval_ms > 0 && ws_worker_tasks[i].next <= now)
+	for (size_t i = 0; i < lengthof(worker_tasks); i++)
+		if (*worker_tasks[i].interval_ms > 0 && worker_tasks[i].next <= now)
 			due = true;
 	if (!due)
 		return;
@@ -318,9 +318,9 @@ ws_worker_run_due(TimestampTz now, MemoryContext cycle, int *installed)
 	*installed = present ? 1 : 0;
 
 	old = MemoryContextSwitchTo(cycle);
-	for (size_t i = 0; i < lengthof(ws_worker_tasks); i++)
+	for (size_t i = 0; i < lengthof(worker_tasks); i++)
 	{
-		WsWorkerTask *t = &ws_worker_tasks[i];
+		WsWorkerTask *t = &worker_tasks[i];
 
 		if (*t->interval_ms <= 0 || t->next > now)
 			continue;
@@ -342,13 +342,13 @@ ws_worker_run_due(TimestampTz now, MemoryContext cycle, int *installed)
 
 /* Milliseconds until the next task is due; -1 when every task is off. */
 static long
-ws_worker_timeout(TimestampTz now)
+worker_timeout(TimestampTz now)
 {
 	long		timeout = -1;
 
-	for (size_t i = 0; i < lengthof(ws_worker_tasks); i++)
+	for (size_t i = 0; i < lengthof(worker_tasks); i++)
 	{
-		WsWorkerTask *t = &ws_worker_tasks[i];
+		WsWorkerTask *t = &worker_tasks[i];
 		long		ms;
 
 		if (*t->interval_ms <= 0)
@@ -375,8 +375,8 @@ ws_worker_main(Datum main_arg)
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
 
-	while (!ws_worker_has_work())
-		ws_worker_wait(-1);
+	while (!worker_has_work())
+		worker_wait(-1);
 
 	dbname = MemoryContextStrdup(TopMemoryContext, ws_worker_database);
 	BackgroundWorkerInitializeConnection(dbname, NULL, 0);
@@ -391,7 +391,7 @@ ws_worker_main(Datum main_arg)
 	SetConfigOption("default_transaction_isolation", "read committed", PGC_SUSET, PGC_S_OVERRIDE);
 	ereport(LOG,
 			(errmsg("worldstate worker connected to database \"%s\"", dbname)));
-	ws_worker_log_intervals();
+	worker_log_intervals();
 
 	cycle = AllocSetContextCreate(TopMemoryContext, "worldstate worker cycle",
 								  ALLOCSET_DEFAULT_SIZES);
@@ -407,7 +407,7 @@ ws_worker_main(Datum main_arg)
 			proc_exit(1);
 		}
 		now = GetCurrentTimestamp();
-		ws_worker_run_due(now, cycle, &installed);
-		ws_worker_wait(ws_worker_timeout(GetCurrentTimestamp()));
+		worker_run_due(now, cycle, &installed);
+		worker_wait(worker_timeout(GetCurrentTimestamp()));
 	}
 }
