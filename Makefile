@@ -9,6 +9,7 @@ EXTENSION = worldstate
 MODULE_big = worldstate
 OBJS = \
 	src/worldstate.o \
+	src/settings.o \
 	src/hlc.o \
 	src/clock.o \
 	src/stats.o \

@@ -39,8 +39,9 @@
 #include "errcodes.h"
 #include "hlc.h"
 #include "kindcache.h"
+#include "settings.h"
+#include "spi.h"
 #include "util.h"
-#include "worldstate.h"
 
 /* Whether the role is a superuser or has the privileges of ws_admin. */
 static bool

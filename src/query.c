@@ -94,12 +94,12 @@
 #include "utils/varlena.h"
 
 #include "args.h"
-#include "canon.h"
 #include "hlc.h"
 #include "lookup.h"
 #include "merge_patch.h"
 #include "progress.h"
-#include "worldstate.h"
+#include "settings.h"
+#include "spi.h"
 
 PG_FUNCTION_INFO_V1(entity_get_state);
 PG_FUNCTION_INFO_V1(entity_get);

@@ -46,7 +46,6 @@
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 
-#include "canon.h"
 #include "lookup.h"
 #include "writer.h"
 
