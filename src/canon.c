@@ -1,8 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * canon.c
- *		Helpers for the canon memory layer: module grants, handshakes and
- *		rejections.
+ *		Who may change what (module grants, ws_admin, the handshake),
+ *		refusing a change, and new event ids.
  *
  * Applications hold no privilege on the ws tables.  The C functions that
  * change state check the *calling* role against the module's grants, then
