@@ -94,6 +94,7 @@
 #include "utils/varlena.h"
 
 #include "args.h"
+#include "canon.h"
 #include "hlc.h"
 #include "lookup.h"
 #include "merge_patch.h"

@@ -46,6 +46,7 @@
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 
+#include "canon.h"
 #include "lookup.h"
 #include "writer.h"
 
