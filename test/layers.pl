@@ -55,14 +55,14 @@ sub read_layers
 		next if $line =~ /^\s*(#|$)/;
 		if ($line !~ /^(\d+)\s+([^:]+):\s*(.*)$/)
 		{
-			push @$problems, "$file:$n: not a layer line (\"N name: file file ...\")";
+			push @$problems, "src/LAYERS:$n: not a layer line (\"N name: file file ...\")";
 			next;
 		}
 		my ($l, $lname, $stems) = ($1, $2, $3);
 		$name{$l} = $lname;
 		for my $s (split ' ', $stems)
 		{
-			push @$problems, "$file:$n: $s is in layer $layer{$s} already"
+			push @$problems, "src/LAYERS:$n: $s is in layer $layer{$s} already"
 			  if exists $layer{$s};
 			$layer{$s} = $l;
 		}
