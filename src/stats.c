@@ -62,8 +62,8 @@ static struct
 {
 	const char *name;
 	WsStatGauge read;
-}			ws_stat_gauges[WS_STAT_MAX_GAUGES];
-static int	ws_stat_ngauges = 0;
+}			gauges[WS_STAT_MAX_GAUGES];
+static int	ngauges = 0;
 
 Size
 ws_stats_shmem_size(void)
@@ -123,11 +123,11 @@ ws_stats_observe_skew(int64 skew_us)
 void
 ws_stats_register_gauge(const char *name, WsStatGauge read)
 {
-	if (ws_stat_ngauges >= WS_STAT_MAX_GAUGES)
+	if (ngauges >= WS_STAT_MAX_GAUGES)
 		elog(ERROR, "too many worldstate gauges");
-	ws_stat_gauges[ws_stat_ngauges].name = name;
-	ws_stat_gauges[ws_stat_ngauges].read = read;
-	ws_stat_ngauges++;
+	gauges[ngauges].name = name;
+	gauges[ngauges].read = read;
+	ngauges++;
 }
 
 /* ws.stats() → TABLE(name text, value bigint) */
@@ -151,10 +151,10 @@ ws_stats(PG_FUNCTION_ARGS)
 	values[0] = CStringGetTextDatum("max_clock_skew_observed_us");
 	values[1] = Int64GetDatum((int64) pg_atomic_read_u64(&ws_stats_shared->max_skew_us));
 	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
-	for (int i = 0; i < ws_stat_ngauges; i++)
+	for (int i = 0; i < ngauges; i++)
 	{
-		values[0] = CStringGetTextDatum(ws_stat_gauges[i].name);
-		values[1] = Int64GetDatum(ws_stat_gauges[i].read());
+		values[0] = CStringGetTextDatum(gauges[i].name);
+		values[1] = Int64GetDatum(gauges[i].read());
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	return (Datum) 0;
