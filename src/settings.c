@@ -35,7 +35,7 @@ char	   *ws_worker_database = NULL;
 
 /* check_hook of worldstate.database: a database must be named. */
 static bool
-check_worker_database(char **newval, void **extra, GucSource source)
+check_database(char **newval, void **extra, GucSource source)
 {
 	if (*newval == NULL || (*newval)[0] == '\0')
 	{
@@ -82,7 +82,7 @@ define_worker_settings(void)
 							   &ws_worker_database,
 							   "postgres",
 							   PGC_SIGHUP, 0,
-							   check_worker_database, NULL, NULL);
+							   check_database, NULL, NULL);
 }
 
 /*
