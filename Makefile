@@ -9,6 +9,7 @@ EXTENSION = worldstate
 MODULE_big = worldstate
 OBJS = \
 	src/worldstate.o \
+	src/settings.o \
 	src/hlc.o \
 	src/clock.o \
 	src/stats.o \
@@ -106,7 +107,7 @@ all:
 	@exit 1
 endif
 
-.PHONY: deps demo test fuzz bench valgrind
+.PHONY: deps demo test fuzz bench valgrind check-layers
 
 deps:
 	@test/deps.sh
@@ -137,3 +138,9 @@ valgrind: deps
 	@$(MAKE) --no-print-directory all
 	@test/install.sh $(MAKE)
 	@test/valgrind.sh
+
+# The layers of src/ (src/LAYERS, README.md's Development section): no
+# include climbs a layer or closes a circle (test/layers.pl; make test
+# runs it too).  Needs no server.
+check-layers:
+	@perl test/layers.pl

@@ -45,8 +45,7 @@
 #include "utils/resowner.h"
 
 #include "broadcast.h"
-#include "decoder.h"
-#include "worldstate.h"
+#include "settings.h"
 
 #define WS_KEY_FILE		"worldstate.key"
 #define WS_KEY_FILE_TMP	"worldstate.key.tmp"

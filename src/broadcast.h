@@ -12,6 +12,9 @@
 
 #include "access/xlogdefs.h"
 
+/* prefix of the logical decoding messages worldstate writes and decodes */
+#define WS_MESSAGE_PREFIX	"worldstate"
+
 /* An authenticated message: pointers into the message's bytes. */
 typedef struct WsBroadcastMsg
 {

@@ -74,14 +74,16 @@
 #include "args.h"
 #include "bus.h"
 #include "canon.h"
+#include "clock.h"
 #include "errcodes.h"
 #include "hlc.h"
 #include "horizon.h"
 #include "kindcache.h"
+#include "module.h"
+#include "settings.h"
 #include "spi.h"
 #include "stats.h"
 #include "util.h"
-#include "worldstate.h"
 #include "writer.h"
 
 PG_FUNCTION_INFO_V1(event_schema_register);

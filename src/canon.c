@@ -1,8 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * canon.c
- *		Helpers for the canon memory layer: module grants, handshakes and
- *		rejections.
+ *		Who may change what (module grants, ws_admin, the handshake),
+ *		refusing a change, and new event ids.
  *
  * Applications hold no privilege on the ws tables.  The C functions that
  * change state check the *calling* role against the module's grants, then
@@ -39,8 +39,9 @@
 #include "errcodes.h"
 #include "hlc.h"
 #include "kindcache.h"
+#include "settings.h"
+#include "spi.h"
 #include "util.h"
-#include "worldstate.h"
 
 /* Whether the role is a superuser or has the privileges of ws_admin. */
 static bool

@@ -43,10 +43,11 @@
 #include "storage/spin.h"
 #include "utils/timestamp.h"
 
+#include "clock.h"
 #include "errcodes.h"
 #include "hlc.h"
+#include "settings.h"
 #include "stats.h"
-#include "worldstate.h"
 
 PG_FUNCTION_INFO_V1(hlc_now);
 PG_FUNCTION_INFO_V1(hlc_receive);

@@ -77,9 +77,9 @@
 #include "decoder.h"
 #include "errcodes.h"
 #include "hlc.h"
+#include "settings.h"
 #include "stats.h"
 #include "tables.h"
-#include "worldstate.h"
 
 /* Broadcast kinds the option "kinds" selects from. */
 typedef enum WsBroadcastKind

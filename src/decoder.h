@@ -17,9 +17,6 @@
 
 #include "replication/output_plugin.h"
 
-/* prefix of the logical decoding messages worldstate writes and decodes */
-#define WS_MESSAGE_PREFIX	"worldstate"
-
 /* the broadcast format this library writes ("format_version" of every line) */
 #define WS_FORMAT_VERSION	1
 

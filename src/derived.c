@@ -62,7 +62,6 @@
 #include "utils/lsyscache.h"
 
 #include "args.h"
-#include "canon.h"
 #include "spi.h"
 
 PG_FUNCTION_INFO_V1(derived_define);

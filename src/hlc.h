@@ -1,7 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * hlc.h
- *		The ws.hlc type and the node's hybrid logical clock.
+ *		The ws.hlc type: its functions, operators and rules (hlc.c).
+ *		The node's clock, which issues the values, is in clock.h.
  *
  *-------------------------------------------------------------------------
  */
@@ -23,21 +24,11 @@
 #define WS_UNIX_TO_PG_USECS \
 	((int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * USECS_PER_DAY)
 
-/* hlc.c */
 extern int	ws_hlc_cmp(const WsHlc *a, const WsHlc *b);
 extern void ws_hlc_check(const WsHlc *h, int sqlstate);
 extern WsHlc ws_hlc_send_rule(WsHlc prev, int64 pt, int32 node);
 extern WsHlc ws_hlc_merge_rule(WsHlc local, WsHlc remote, int64 pt, int32 node);
 extern WsHlc *ws_hlc_copy(WsHlc h);
 extern char *ws_hlc_to_cstring(const WsHlc *h);
-
-/* clock.c */
-extern Size ws_clock_shmem_size(void);
-extern void ws_clock_shmem_request(void);
-extern void ws_clock_shmem_init(void);
-extern WsHlc ws_clock_now(void);
-extern WsHlc ws_clock_last(void);
-extern WsHlc ws_clock_receive(const WsHlc *remote);
-extern int64 ws_clock_physical(void);
 
 #endif							/* WS_HLC_H */

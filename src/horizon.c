@@ -53,9 +53,10 @@
 #include "storage/shmem.h"
 #include "storage/spin.h"
 
+#include "clock.h"
 #include "hlc.h"
 #include "horizon.h"
-#include "worldstate.h"
+#include "settings.h"
 
 #define WS_PREPARED_FILE		"worldstate.prepared"
 #define WS_PREPARED_FILE_TMP	"worldstate.prepared.tmp"
@@ -486,7 +487,7 @@ ws_event_horizon(void)
  * How many transactions of the node have events in flight: open in a
  * backend, or prepared.
  */
-int
+int64
 ws_events_in_flight(void)
 {
 	WsPendingSlot *backends;

@@ -39,7 +39,6 @@
 #include "utils/hsearch.h"
 #include "utils/memutils.h"
 
-#include "canon.h"
 #include "kindcache.h"
 #include "spi.h"
 

@@ -27,8 +27,8 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 
-#include "canon.h"
 #include "lookup.h"
+#include "spi.h"
 #include "tables.h"
 
 #define MEMO_ENTRIES	48

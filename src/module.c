@@ -34,6 +34,7 @@
 #include "canon.h"
 #include "errcodes.h"
 #include "kindcache.h"
+#include "module.h"
 #include "spi.h"
 #include "util.h"
 

@@ -35,7 +35,7 @@
 #include "utils/timestamp.h"
 
 #include "progress.h"
-#include "worldstate.h"
+#include "settings.h"
 
 PG_FUNCTION_INFO_V1(ws_progress_list);
 

@@ -99,7 +99,8 @@
 #include "lookup.h"
 #include "merge_patch.h"
 #include "progress.h"
-#include "worldstate.h"
+#include "settings.h"
+#include "spi.h"
 
 PG_FUNCTION_INFO_V1(entity_get_state);
 PG_FUNCTION_INFO_V1(entity_get);

@@ -48,7 +48,6 @@
 #include "utils/timestamp.h"
 
 #include "args.h"
-#include "canon.h"
 #include "spi.h"
 
 PG_FUNCTION_INFO_V1(session_put);

@@ -40,15 +40,16 @@
 
 #include "broadcast.h"
 #include "canon.h"
+#include "clock.h"
 #include "hlc.h"
 #include "merge_patch.h"
 #include "progress.h"
+#include "settings.h"
 #include "spi.h"
+#include "transition.h"
 #include "util.h"
 #include "args.h"
 #include "snapshot.h"
-#include "worker.h"
-#include "worldstate.h"
 
 PG_FUNCTION_INFO_V1(snapshot_create);
 PG_FUNCTION_INFO_V1(snapshot_restore);

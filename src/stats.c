@@ -18,9 +18,8 @@
 #include "storage/shmem.h"
 #include "utils/builtins.h"
 
-#include "horizon.h"
+#include "settings.h"
 #include "stats.h"
-#include "worldstate.h"
 
 PG_FUNCTION_INFO_V1(ws_stats);
 
@@ -51,6 +50,20 @@ static const char *const stat_names[WS_STAT_COUNT] = {
 };
 
 static WsStatsShared *stats_shared = NULL;
+
+/*
+ * Gauges ws.stats() reports after the counters: values read when asked,
+ * from files above this one (the safe horizon's writers in flight), which
+ * register them from _PG_init.
+ */
+#define WS_STAT_MAX_GAUGES 4
+
+static struct
+{
+	const char *name;
+	WsStatGauge read;
+}			gauges[WS_STAT_MAX_GAUGES];
+static int	ngauges = 0;
 
 Size
 ws_stats_shmem_size(void)
@@ -106,6 +119,17 @@ ws_stats_observe_skew(int64 skew_us)
 		;
 }
 
+/* Report a gauge in ws.stats(), under name (a string that stays). */
+void
+ws_stats_register_gauge(const char *name, WsStatGauge read)
+{
+	if (ngauges >= WS_STAT_MAX_GAUGES)
+		elog(ERROR, "too many worldstate gauges");
+	gauges[ngauges].name = name;
+	gauges[ngauges].read = read;
+	ngauges++;
+}
+
 /* ws.stats() → TABLE(name text, value bigint) */
 Datum
 ws_stats(PG_FUNCTION_ARGS)
@@ -127,9 +151,11 @@ ws_stats(PG_FUNCTION_ARGS)
 	values[0] = CStringGetTextDatum("max_clock_skew_observed_us");
 	values[1] = Int64GetDatum((int64) pg_atomic_read_u64(&stats_shared->max_skew_us));
 	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
-	/* a gauge: transactions holding back readers of the event log */
-	values[0] = CStringGetTextDatum("event_writers_in_flight");
-	values[1] = Int64GetDatum((int64) ws_events_in_flight());
-	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	for (int i = 0; i < ngauges; i++)
+	{
+		values[0] = CStringGetTextDatum(gauges[i].name);
+		values[1] = Int64GetDatum(gauges[i].read());
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
 	return (Datum) 0;
 }

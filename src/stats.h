@@ -33,10 +33,14 @@ typedef enum WsStat
 	WS_STAT_COUNT				/* number of counters; keep last */
 } WsStat;
 
+/* a value ws.stats() reads when asked (see ws_stats_register_gauge) */
+typedef int64 (*WsStatGauge) (void);
+
 extern Size ws_stats_shmem_size(void);
 extern void ws_stats_shmem_init(void);
 extern void ws_stats_count(WsStat stat);
 extern void ws_stats_add(WsStat stat, uint64 n);
 extern void ws_stats_observe_skew(int64 skew_us);
+extern void ws_stats_register_gauge(const char *name, WsStatGauge read);
 
 #endif							/* WS_STATS_H */

@@ -89,10 +89,12 @@
 #include "kindcache.h"
 #include "lookup.h"
 #include "merge_patch.h"
+#include "module.h"
+#include "settings.h"
 #include "spi.h"
+#include "transition.h"
 #include "util.h"
 #include "vclock.h"
-#include "worldstate.h"
 #include "writer.h"
 
 PG_FUNCTION_INFO_V1(entity_create);

@@ -31,8 +31,6 @@
  */
 #include "postgres.h"
 
-#include <limits.h>
-
 #include "access/xact.h"
 #include "access/xlog.h"
 #include "commands/extension.h"
@@ -52,10 +50,11 @@
 #include "utils/timestamp.h"
 
 #include "broadcast.h"
+#include "clock.h"
 #include "hlc.h"
 #include "snapshot.h"
+#include "settings.h"
 #include "worker.h"
-#include "worldstate.h"
 
 PG_FUNCTION_INFO_V1(ws_heartbeat);
 
@@ -68,11 +67,6 @@ PG_FUNCTION_INFO_V1(ws_heartbeat);
 
 /* seconds before the postmaster starts the worker again after it exits */
 #define WS_WORKER_RESTART_SECONDS 5
-
-int			ws_heartbeat_interval_ms = 0;
-int			ws_snapshot_interval_ms = 3600 * 1000;
-int			ws_snapshot_retention = 30;
-char	   *ws_worker_database = NULL;
 
 static void worker_heartbeat(void);
 static void worker_snapshot(void);
@@ -93,58 +87,6 @@ static WsWorkerTask worker_tasks[] = {
 	{"heartbeat", &ws_heartbeat_interval_ms, worker_heartbeat, false, 0, 0},
 	{"snapshot", &ws_snapshot_interval_ms, worker_snapshot, true, 0, 0},
 };
-
-/* check_hook of worldstate.database: a database must be named. */
-static bool
-check_database(char **newval, void **extra, GucSource source)
-{
-	if (*newval == NULL || (*newval)[0] == '\0')
-	{
-		GUC_check_errdetail("The worldstate worker needs a database name.");
-		return false;
-	}
-	return true;
-}
-
-/*
- * Define the worker's settings.  Both can change on reload; a new
- * database takes effect when the worker has restarted.
- */
-void
-ws_worker_define_settings(void)
-{
-	DefineCustomIntVariable("worldstate.heartbeat_interval",
-							"Interval between heartbeats broadcast by the worldstate worker (0 = off).",
-							"A heartbeat is a logical decoding message that lets idle worldstate slots advance.",
-							&ws_heartbeat_interval_ms,
-							0, 0, INT_MAX,
-							PGC_SIGHUP, GUC_UNIT_MS,
-							NULL, NULL, NULL);
-
-	DefineCustomIntVariable("worldstate.snapshot_interval",
-							"Interval between snapshots taken by the worldstate worker (0 = off).",
-							"Each cycle takes a snapshot with ws.create_snapshot and keeps the newest worldstate.snapshot_retention.",
-							&ws_snapshot_interval_ms,
-							3600 * 1000, 0, INT_MAX,
-							PGC_SIGHUP, GUC_UNIT_MS,
-							NULL, NULL, NULL);
-
-	DefineCustomIntVariable("worldstate.snapshot_retention",
-							"How many snapshots the worldstate worker keeps.",
-							NULL,
-							&ws_snapshot_retention,
-							30, 1, INT_MAX,
-							PGC_SIGHUP, 0,
-							NULL, NULL, NULL);
-
-	DefineCustomStringVariable("worldstate.database",
-							   "Database the worldstate background worker connects to.",
-							   "The worker runs its periodic tasks, such as heartbeats, in this database when worldstate is installed there.",
-							   &ws_worker_database,
-							   "postgres",
-							   PGC_SIGHUP, 0,
-							   check_database, NULL, NULL);
-}
 
 /* Register the worker; only while the postmaster preloads the library. */
 void

@@ -12,15 +12,6 @@
 
 #include "access/xlogdefs.h"
 
-/* settings (worker.c) */
-extern int	ws_heartbeat_interval_ms;
-extern int	ws_snapshot_interval_ms;
-extern int	ws_snapshot_retention;
-extern char *ws_worker_database;
-
-/* define the worker's settings: heartbeat and snapshot intervals, retention, database */
-extern void ws_worker_define_settings(void);
-
 /* register the background worker; call from _PG_init while preloading */
 extern void ws_worker_register(void);
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs every suite: the Makefile's compiler flags (test/build-flags.sh),
-# then against throwaway clusters pg_regress and isolation (through `make
+# Runs every suite: the Makefile's compiler flags (test/build-flags.sh) and
+# the layers of src/ (test/layers.pl, with its self-test), then against
+# throwaway clusters pg_regress and isolation (through `make
 # installcheck`), pgTAP (pg_prove), the Node.js client (test/client, `npm
 # install` on first use), the README's SQL examples (test/readme.pl) and the
 # TAP tests (PostgreSQL::Test::Cluster); last, pg_regress and isolation once
@@ -59,6 +60,12 @@ prove --exec bash test/build-flags.sh >"$logdir/build-flags.log" 2>&1
 rc=$?
 cat "$logdir/build-flags.log"
 count_prove "$logdir/build-flags.log" $rc
+
+echo "== layers of src/ (test/layers.pl)"
+prove test/layers.pl :: --self-test >"$logdir/layers.log" 2>&1
+rc=$?
+cat "$logdir/layers.log"
+count_prove "$logdir/layers.log" $rc
 
 echo "== starting a throwaway cluster"
 ws_cluster_start main || { echo "0 passed, 1 failed"; exit 1; }
