@@ -66,11 +66,11 @@ typedef struct WsBroadcastShared
 	uint8		key[WS_KEY_LEN];
 } WsBroadcastShared;
 
-static WsBroadcastShared *ws_broadcast_shared = NULL;
+static WsBroadcastShared *broadcast_shared = NULL;
 
 /* the key of a process where the library was not preloaded */
-static WsBroadcastShared ws_broadcast_local;
-static bool ws_broadcast_local_tried = false;
+static WsBroadcastShared broadcast_local;
+static bool broadcast_local_tried = false;
 
 Size
 ws_broadcast_shmem_size(void)
@@ -156,13 +156,13 @@ ws_broadcast_shmem_init(void)
 	bool		found;
 
 	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
-	ws_broadcast_shared = ShmemInitStruct("worldstate broadcast key",
+	broadcast_shared = ShmemInitStruct("worldstate broadcast key",
 										  ws_broadcast_shmem_size(), &found);
 	if (!found)
 	{
-		if (!key_file_read(ws_broadcast_shared->key))
-			key_file_create(ws_broadcast_shared->key);
-		ws_broadcast_shared->valid = true;
+		if (!key_file_read(broadcast_shared->key))
+			key_file_create(broadcast_shared->key);
+		broadcast_shared->valid = true;
 	}
 	LWLockRelease(AddinShmemInitLock);
 }
@@ -172,16 +172,16 @@ ws_broadcast_shmem_init(void)
  * in a process that did not preload the library, from the key file.
  */
 static const uint8 *
-ws_broadcast_key(void)
+broadcast_key(void)
 {
-	if (ws_broadcast_shared != NULL)
-		return ws_broadcast_shared->valid ? ws_broadcast_shared->key : NULL;
-	if (!ws_broadcast_local_tried)
+	if (broadcast_shared != NULL)
+		return broadcast_shared->valid ? broadcast_shared->key : NULL;
+	if (!broadcast_local_tried)
 	{
-		ws_broadcast_local.valid = key_file_read(ws_broadcast_local.key);
-		ws_broadcast_local_tried = true;
+		broadcast_local.valid = key_file_read(broadcast_local.key);
+		broadcast_local_tried = true;
 	}
-	return ws_broadcast_local.valid ? ws_broadcast_local.key : NULL;
+	return broadcast_local.valid ? broadcast_local.key : NULL;
 }
 
 /*
@@ -191,7 +191,7 @@ ws_broadcast_key(void)
  * resource owner of the process's own is used, empty between calls.
  */
 static void
-ws_broadcast_tag(const uint8 *key, bool transactional, const char *signed_part,
+broadcast_tag(const uint8 *key, bool transactional, const char *signed_part,
 				 Size len, uint8 *tag)
 {
 	static ResourceOwner own = NULL;
@@ -230,7 +230,7 @@ ws_broadcast_emit(const char *kind, const char *module, const char *members,
 				  bool transactional)
 {
 	static const char hex[] = "0123456789abcdef";
-	const uint8 *key = ws_broadcast_key();
+	const uint8 *key = broadcast_key();
 	StringInfoData msg;
 	uint8		tag[PG_SHA256_DIGEST_LENGTH];
 	XLogRecPtr	end;
@@ -244,7 +244,7 @@ ws_broadcast_emit(const char *kind, const char *module, const char *members,
 	appendStringInfo(&msg, "%s:%zu:%s:%s", kind, module ? strlen(module) : 0,
 					 module ? module : "", members);
 
-	ws_broadcast_tag(key, transactional, msg.data + WS_MSG_SIGNED_AT,
+	broadcast_tag(key, transactional, msg.data + WS_MSG_SIGNED_AT,
 					 msg.len - WS_MSG_SIGNED_AT, tag);
 	for (int i = 0; i < PG_SHA256_DIGEST_LENGTH; i++)
 	{
@@ -276,7 +276,7 @@ hex_value(char c)
 bool
 ws_broadcast_open(const char *message, Size size, bool transactional, WsBroadcastMsg *out)
 {
-	const uint8 *key = ws_broadcast_key();
+	const uint8 *key = broadcast_key();
 	uint8		given[PG_SHA256_DIGEST_LENGTH];
 	uint8		tag[PG_SHA256_DIGEST_LENGTH];
 	uint8		diff = 0;
@@ -298,7 +298,7 @@ ws_broadcast_open(const char *message, Size size, bool transactional, WsBroadcas
 			return false;
 		given[i] = (uint8) (hi << 4 | lo);
 	}
-	ws_broadcast_tag(key, transactional, message + WS_MSG_SIGNED_AT,
+	broadcast_tag(key, transactional, message + WS_MSG_SIGNED_AT,
 					 size - WS_MSG_SIGNED_AT, tag);
 	/* constant time: how much of a forged tag matches tells nothing */
 	for (int i = 0; i < PG_SHA256_DIGEST_LENGTH; i++)

@@ -127,7 +127,7 @@ ws_require_ws_admin(const char *function)
  * The hint of a refused change whose caller gave none: what to do about it.
  */
 static const char *
-ws_reject_default_hint(WsStat stat)
+reject_default_hint(WsStat stat)
 {
 	switch (stat)
 	{
@@ -159,7 +159,7 @@ ws_reject_default_hint(WsStat stat)
  * NULL when there is no such entity.  Reads ws.entities as the owner.
  */
 static char *
-ws_entity_module(const char *entity_id)
+entity_module(const char *entity_id)
 {
 	static SPIPlanPtr plan = NULL;
 	Oid			argtypes[1] = {TEXTOID};
@@ -187,7 +187,7 @@ ws_entity_module(const char *entity_id)
 	return module;
 }
 
-static void ws_reject_v(const char *module, WsStat stat, int sqlerrcode,
+static void reject_v(const char *module, WsStat stat, int sqlerrcode,
 						const char *entity_id, const char *detail, const char *hint,
 						const char *fmt, va_list args) pg_attribute_printf(7, 0) pg_attribute_noreturn();
 
@@ -198,7 +198,7 @@ static void ws_reject_v(const char *module, WsStat stat, int sqlerrcode,
  * raise the error.  module NULL: the module of entity_id, when it exists.
  */
 static void
-ws_reject_v(const char *module, WsStat stat, int sqlerrcode, const char *entity_id,
+reject_v(const char *module, WsStat stat, int sqlerrcode, const char *entity_id,
 			const char *detail, const char *hint, const char *fmt, va_list args)
 {
 	StringInfoData msg;
@@ -207,7 +207,7 @@ ws_reject_v(const char *module, WsStat stat, int sqlerrcode, const char *entity_
 	initStringInfo(&msg);
 	ws_append_vformat(&msg, fmt, args);
 	if (module == NULL)
-		module = ws_entity_module(entity_id);
+		module = entity_module(entity_id);
 
 	initStringInfo(&json);
 	appendStringInfoString(&json, "\"sqlstate\":");
@@ -233,12 +233,12 @@ ws_reject_v(const char *module, WsStat stat, int sqlerrcode, const char *entity_
 			(errcode(sqlerrcode),
 			 errmsg("%s", msg.data),
 			 detail ? errdetail_internal("%s", detail) : 0,
-			 errhint("%s", hint ? hint : ws_reject_default_hint(stat))));
+			 errhint("%s", hint ? hint : reject_default_hint(stat))));
 }
 
 /*
  * Refuse a change of module's state (NULL: the module of entity_id, when
- * it exists); see ws_reject_v.  ws_reject is this with module NULL.
+ * it exists); see reject_v.  ws_reject is this with module NULL.
  */
 void
 ws_reject_module(const char *module, WsStat stat, int sqlerrcode, const char *entity_id,
@@ -247,7 +247,7 @@ ws_reject_module(const char *module, WsStat stat, int sqlerrcode, const char *en
 	va_list		args;
 
 	va_start(args, fmt);
-	ws_reject_v(module, stat, sqlerrcode, entity_id, detail, hint, fmt, args);
+	reject_v(module, stat, sqlerrcode, entity_id, detail, hint, fmt, args);
 	va_end(args);
 }
 
