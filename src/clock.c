@@ -275,7 +275,7 @@ clock_advance(const WsHlc *remote)
 		if (remote)
 			next = ws_hlc_merge_rule(shared_clock->last, *remote, pt, ws_node_id);
 		else
-			next = ws_hlc_send_rule(shared_clock->last, pt, ws_node_id);
+			next = ws_hlc_tick_rule(shared_clock->last, pt, ws_node_id);
 		ok = next.wall <= shared_clock->ceiling;
 		if (ok && next.wall <= WS_HLC_WALL_MAX)
 			shared_clock->last = next;

@@ -412,7 +412,7 @@ hlc_set_counter(WsHlc *h, int64 next)
  * epoch; the result carries the given node id.
  */
 WsHlc
-ws_hlc_send_rule(WsHlc prev, int64 pt, int32 node)
+ws_hlc_tick_rule(WsHlc prev, int64 pt, int32 node)
 {
 	WsHlc		r;
 
@@ -465,7 +465,7 @@ hlc_tick(PG_FUNCTION_ARGS)
 	int64		pt = timestamptz_to_wall(PG_GETARG_TIMESTAMPTZ(1), "wall time");
 	int32		node = check_node_arg(PG_GETARG_INT32(2));
 
-	WsHlc		r = ws_hlc_send_rule(*prev, pt, node);
+	WsHlc		r = ws_hlc_tick_rule(*prev, pt, node);
 
 	ws_hlc_check(&r, ERRCODE_DATETIME_VALUE_OUT_OF_RANGE);
 	PG_RETURN_HLC_P(ws_hlc_copy(r));

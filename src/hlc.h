@@ -26,7 +26,7 @@
 
 extern int	ws_hlc_cmp(const WsHlc *a, const WsHlc *b);
 extern void ws_hlc_check(const WsHlc *h, int sqlstate);
-extern WsHlc ws_hlc_send_rule(WsHlc prev, int64 pt, int32 node);
+extern WsHlc ws_hlc_tick_rule(WsHlc prev, int64 pt, int32 node);
 extern WsHlc ws_hlc_merge_rule(WsHlc local, WsHlc remote, int64 pt, int32 node);
 extern WsHlc *ws_hlc_copy(WsHlc h);
 extern char *ws_hlc_to_cstring(const WsHlc *h);
