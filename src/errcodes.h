@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * errcodes.h
- *		worldstate's own SQLSTATEs (DESIGN.md section 8).
+ *		worldstate's own SQLSTATEs (the README's "Error codes" lists them all).
  *
  * Class "WS" is not used by PostgreSQL, so applications can match these
  * codes exactly; the three digits echo the HTTP status of the same idea.
