@@ -86,6 +86,7 @@
 #include "access/tableam.h"
 #include "access/stratnum.h"
 #include "access/xact.h"
+#include "catalog/index.h"
 #include "catalog/namespace.h"
 #include "commands/async.h"
 #include "commands/trigger.h"
@@ -122,19 +123,16 @@ table_oid(const char *name)
 	return relid;
 }
 
-/*
- * Open table relid for writing as range table entry rti; speculative
- * prepares its unique indexes for speculative insertion.
- */
+/* Open table relid for writing as range table entry rti. */
 static ResultRelInfo *
-open_target(Oid relid, Index rti, Relation *rel, bool speculative)
+open_target(Oid relid, Index rti, Relation *rel)
 {
 	ResultRelInfo *rri;
 
 	*rel = table_open(relid, RowExclusiveLock);
 	rri = makeNode(ResultRelInfo);
 	InitResultRelInfo(rri, *rel, rti, NULL, 0);
-	ExecOpenIndices(rri, speculative);
+	ExecOpenIndices(rri, false);
 	return rri;
 }
 
@@ -167,9 +165,8 @@ ws_writer_begin(WsWriter *w)
 	w->estate = CreateExecutorState();
 	ExecInitRangeTable(w->estate, list_make3(target_rte(events), target_rte(entities),
 											 target_rte(relationships)));
-	w->events = open_target(events, RTI_EVENTS, &w->events_rel, false);
-	/* creation inserts entities speculatively */
-	w->entities = open_target(entities, RTI_ENTITIES, &w->entities_rel, true);
+	w->events = open_target(events, RTI_EVENTS, &w->events_rel);
+	w->entities = open_target(entities, RTI_ENTITIES, &w->entities_rel);
 	/* AFTER triggers (the foreign keys) find their relations here */
 	w->estate->es_opened_result_relations = list_make2(w->events, w->entities);
 	/* actor and caller_meta are absent on a database still at 1.0 */
@@ -197,7 +194,7 @@ ws_writer_begin_events(WsWriter *w)
 	memset(w, 0, sizeof(*w));
 	w->estate = CreateExecutorState();
 	ExecInitRangeTable(w->estate, list_make1(target_rte(events)));
-	w->events = open_target(events, RTI_EVENTS, &w->events_rel, false);
+	w->events = open_target(events, RTI_EVENTS, &w->events_rel);
 	w->estate->es_opened_result_relations = list_make1(w->events);
 	ws_column_numbers(w->events_rel, &ws_events_table, w->ev_att);
 	w->estate->es_snapshot = GetActiveSnapshot();
@@ -217,7 +214,7 @@ open_relationships(WsWriter *w)
 	Assert(w->entities);
 	old = MemoryContextSwitchTo(w->estate->es_query_cxt);
 	w->relationships = open_target(table_oid("relationships"), RTI_RELATIONSHIPS,
-								   &w->relationships_rel, false);
+								   &w->relationships_rel);
 	w->estate->es_opened_result_relations =
 		lappend(w->estate->es_opened_result_relations, w->relationships);
 	ws_column_numbers(w->relationships_rel, &ws_relationships_table, w->rl_att);
@@ -490,7 +487,16 @@ ws_writer_insert_entity(WsWriter *w, const Datum *values, const bool *nulls)
 	Relation	rel = w->entities_rel;
 	TupleTableSlot *slot = w->entity_slot;
 	List	   *recheck;
+	MemoryContext old;
 
+	/* what ExecOpenIndices(rri, true) adds, made on the first create */
+	old = MemoryContextSwitchTo(w->estate->es_query_cxt);
+	for (int i = 0; i < rri->ri_NumIndices; i++)
+		if (rri->ri_IndexRelationInfo[i]->ii_Unique &&
+			rri->ri_IndexRelationInfo[i]->ii_UniqueOps == NULL)
+			BuildSpeculativeIndexInfo(rri->ri_IndexRelationDescs[i],
+									  rri->ri_IndexRelationInfo[i]);
+	MemoryContextSwitchTo(old);
 	fill_slot(w, slot, &ws_entities_table, w->en_att, values, nulls);
 	if (rri->ri_TrigDesc && rri->ri_TrigDesc->trig_insert_before_row &&
 		!ExecBRInsertTriggers(w->estate, rri, slot))
