@@ -283,7 +283,7 @@ fetch_by_key(ResultRelInfo *rri, const Datum *keys, int nkeys, Snapshot snapshot
 	IndexScanDesc scan;
 	bool		found;
 
-	Assert(nkeys <= lengthof(skey));
+	Assert(nkeys <= (int) lengthof(skey));
 	for (int i = 0; i < rri->ri_NumIndices; i++)
 		if (rri->ri_IndexRelationDescs[i]->rd_index->indisprimary)
 			pk = rri->ri_IndexRelationDescs[i];
