@@ -75,6 +75,8 @@ ISOLATION = hlc_now_concurrent transition_version_race transition_blind_writes \
 	progress_restore progress_archive
 # 1.1: privileges and catalog
 ISOLATION += constraint_concurrent
+# issue 12: one writer
+ISOLATION += create_repeatable_read
 ISOLATION_OPTS = --inputdir=test/isolation --load-extension=worldstate
 
 # Compiler flags.  Flags the user gives are kept and come first: PG_CFLAGS

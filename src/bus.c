@@ -56,7 +56,6 @@
 #include "access/htup_details.h"
 #include "access/xact.h"
 #include "catalog/pg_type.h"
-#include "commands/async.h"
 #include "executor/spi.h"
 #include "funcapi.h"
 #include "miscadmin.h"
@@ -566,30 +565,11 @@ event_schema_register(PG_FUNCTION_ARGS)
 	PG_RETURN_VOID();
 }
 
-/* Send NOTIFY worldstate with the header of a published event, when asked to. */
-static void
-notify_published(const pg_uuid_t *event_id, const char *module, const char *event_type,
-				 const WsHlc *hlc)
-{
-	StringInfoData buf;
-
-	if (!ws_notify)
-		return;
-	initStringInfo(&buf);
-	appendStringInfoString(&buf, "{\"event_id\":\"");
-	appendStringInfoString(&buf, DatumGetCString(DirectFunctionCall1(uuid_out, UUIDPGetDatum(event_id))));
-	appendStringInfoString(&buf, "\",\"module\":");
-	escape_json(&buf, module);
-	appendStringInfoString(&buf, ",\"event_type\":");
-	escape_json(&buf, event_type);
-	appendStringInfo(&buf, ",\"hlc\":\"%s\"}", ws_hlc_to_cstring(hlc));
-	Async_Notify("worldstate", buf.data);
-}
-
 /*
  * ws.publish(module, event_type, payload jsonb, schema_version int,
  * handshake text) -> uuid: validate the payload against the schema
- * version, stamp an HLC and append the event to the log.
+ * version, stamp an HLC and append the event to the log (the writer
+ * announces it with NOTIFY worldstate when worldstate.notify is on).
  */
 Datum
 bus_publish(PG_FUNCTION_ARGS)
@@ -660,7 +640,6 @@ bus_publish(PG_FUNCTION_ARGS)
 	ws_writer_end(&w);
 	ws_stats_count(WS_STAT_EVENTS_WRITTEN);
 	ws_stats_count(WS_STAT_EVENTS_PUBLISHED);
-	notify_published(event_id, module, event_type, &hlc);
 	/* later statements of this transaction see the event */
 	CommandCounterIncrement();
 

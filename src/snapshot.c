@@ -50,6 +50,7 @@
 #include "util.h"
 #include "args.h"
 #include "snapshot.h"
+#include "writer.h"
 
 PG_FUNCTION_INFO_V1(snapshot_create);
 PG_FUNCTION_INFO_V1(snapshot_restore);
@@ -330,70 +331,103 @@ typedef struct WsReplay
 	bool		retired;
 } WsReplay;
 
-#define WS_REPLAY_BATCH 1000
-
-/* Rebuilt entities waiting to be written, one column array each. */
-typedef struct WsReplayBatch
-{
-	int			n;
-	Datum		col[9][WS_REPLAY_BATCH];
-	MemoryContext cxt;			/* holds the rows; reset after each flush */
-	SPIPlanPtr	upsert;
-	Oid			hlc_type;
-	Oid			vclock_type;
-} WsReplayBatch;
-
-/* Write the batch with one statement (unnest of column arrays). */
+/*
+ * Write a rebuilt entity through the writer: its row replaced, or
+ * inserted when the snapshot had none.  Nothing before the first entity.
+ */
 static void
-batch_flush(WsReplayBatch *b)
+put_replayed(WsWriter *w, const WsReplay *r)
 {
-	Datum		arrays[9];
-	Oid			types[9] = {TEXTOID, TEXTOID, TEXTOID, JSONBOID, INT8OID,
-	b->hlc_type, b->vclock_type, b->hlc_type, BOOLOID};
-	int16		len[9] = {-1, -1, -1, -1, 8, sizeof(WsHlc), -1, sizeof(WsHlc), 1};
-	bool		byval[9] = {false, false, false, false, true, false, false, false, true};
-	char		align[9] = {TYPALIGN_INT, TYPALIGN_INT, TYPALIGN_INT, TYPALIGN_INT,
-	TYPALIGN_DOUBLE, TYPALIGN_DOUBLE, TYPALIGN_DOUBLE, TYPALIGN_DOUBLE, TYPALIGN_CHAR};
-
-	if (b->n == 0)
-		return;
-	for (int c = 0; c < 9; c++)
-		arrays[c] = PointerGetDatum(construct_array(b->col[c], b->n, types[c], len[c],
-													byval[c], align[c]));
-	if (SPI_execute_plan(b->upsert, arrays, NULL, false, 0) != SPI_OK_INSERT)
-		elog(ERROR, "could not write ws.entities");
-	b->n = 0;
-	MemoryContextReset(b->cxt);
-}
-
-/* Queue a rebuilt entity for writing. */
-static void
-batch_add(WsReplayBatch *b, const WsReplay *r)
-{
-	MemoryContext old;
+	Datum		v[EN_NCOLS];
+	bool		n[EN_NCOLS];
 
 	if (r->entity_id == NULL)
 		return;
-	old = MemoryContextSwitchTo(b->cxt);
-	b->col[0][b->n] = CStringGetTextDatum(r->entity_id);
-	b->col[1][b->n] = CStringGetTextDatum(r->kind);
-	b->col[2][b->n] = CStringGetTextDatum(r->module);
-	b->col[3][b->n] = datumCopy(JsonbPGetDatum(r->state), false, -1);
-	b->col[4][b->n] = Int64GetDatum(r->version);
-	b->col[5][b->n] = datumCopy(r->hlc, false, sizeof(WsHlc));
-	b->col[6][b->n] = datumCopy(r->vclock, false, -1);
-	b->col[7][b->n] = datumCopy(r->created_hlc, false, sizeof(WsHlc));
-	b->col[8][b->n] = BoolGetDatum(r->retired);
-	MemoryContextSwitchTo(old);
-	if (++b->n == WS_REPLAY_BATCH)
-		batch_flush(b);
+	memset(n, 0, sizeof(n));
+	v[EN_ENTITY_ID] = CStringGetTextDatum(r->entity_id);
+	v[EN_KIND] = r->kind ? CStringGetTextDatum(r->kind) : (Datum) 0;
+	n[EN_KIND] = r->kind == NULL;
+	v[EN_MODULE] = r->module ? CStringGetTextDatum(r->module) : (Datum) 0;
+	n[EN_MODULE] = r->module == NULL;
+	v[EN_STATE] = JsonbPGetDatum(r->state);
+	n[EN_STATE] = r->state == NULL;
+	v[EN_VERSION] = Int64GetDatum(r->version);
+	v[EN_HLC] = r->hlc;
+	v[EN_VCLOCK] = r->vclock;
+	v[EN_CREATED_HLC] = r->created_hlc;
+	n[EN_CREATED_HLC] = r->created_hlc == (Datum) 0;
+	v[EN_RETIRED] = BoolGetDatum(r->retired);
+	ws_writer_put_entity(w, v, n);
+}
+
+/* Write one edge as its last link or unlink left it (a row of replay_edges). */
+static void
+replay_edge(WsWriter *w, HeapTuple tup, TupleDesc desc)
+{
+	Datum		v[RL_NCOLS];
+	bool		n[RL_NCOLS];
+	bool		isnull;
+	Datum		props;
+
+	for (int c = 0; c < RL_NCOLS; c++)
+		v[c] = SPI_getbinval(tup, desc, c + 1, &n[c]);
+	if (DatumGetBool(SPI_getbinval(tup, desc, RL_NCOLS + 1, &isnull)))
+		ws_writer_put_link(w, v, n);
+	else
+		(void) ws_writer_delete_link(w, TextDatumGetCString(v[RL_FROM_ID]),
+									 TextDatumGetCString(v[RL_REL]),
+									 TextDatumGetCString(v[RL_TO_ID]), &props);
+}
+
+/*
+ * Replay the links and unlinks after `after` (all when NULL) onto
+ * ws.relationships: each edge as its last link or unlink leaves it.  The
+ * writer runs no SPI, so SPI_tuptable stays the cursor's.
+ */
+static void
+replay_edges(WsWriter *w, Oid *types, Datum *args, const char *nulls)
+{
+	SPIPlanPtr	plan;
+	Portal		portal;
+	MemoryContext edge_cxt;
+	MemoryContext old;
+
+	/* the columns of ws.relationships in WsRelationshipCol order, then linked */
+	plan = SPI_prepare("SELECT DISTINCT ON (entity_id, meta->>'rel', meta->>'to')"
+					   "   entity_id, meta->>'rel', meta->>'to', meta->'props', hlc,"
+					   "   event_type = 'linked'"
+					   " FROM ws.events WHERE ($1 IS NULL OR hlc OPERATOR(ws.>) $1)"
+					   "   AND event_type IN ('linked', 'unlinked') AND entity_id IS NOT NULL"
+					   " ORDER BY entity_id, meta->>'rel', meta->>'to', hlc DESC", 1, types);
+	if (plan == NULL)
+		elog(ERROR, "could not prepare the replay of relationships");
+	edge_cxt = AllocSetContextCreate(CurrentMemoryContext, "worldstate replay edge",
+									 ALLOCSET_DEFAULT_SIZES);
+	portal = SPI_cursor_open(NULL, plan, args, nulls, true);
+	do
+	{
+		SPI_cursor_fetch(portal, true, 1000);
+		for (uint64 i = 0; i < SPI_processed; i++)
+		{
+			old = MemoryContextSwitchTo(edge_cxt);
+			replay_edge(w, SPI_tuptable->vals[i], SPI_tuptable->tupdesc);
+			MemoryContextSwitchTo(old);
+			MemoryContextReset(edge_cxt);
+		}
+		SPI_freetuptable(SPI_tuptable);
+	} while (SPI_processed > 0);
+	SPI_cursor_close(portal);
+	SPI_freeplan(plan);
+	MemoryContextDelete(edge_cxt);
 }
 
 /*
  * Replay the events after `after` (all when NULL) onto ws.entities and
  * ws.relationships as restored; returns the number of events replayed.
  * Events come in (entity, version) order, each entity's row as restored
- * joined to them; rebuilt rows are written a thousand at a time.
+ * joined to them; each rebuilt row is written through the writer as soon
+ * as its entity's events are folded, with the tables held in EXCLUSIVE
+ * mode by the caller.
  */
 static int64
 replay_events(const WsHlc *after)
@@ -402,32 +436,14 @@ replay_events(const WsHlc *after)
 	Oid			t[1] = {hlct};
 	Datum		a[1] = {after ? HlcPGetDatum(after) : (Datum) 0};
 	const char *nulls = after ? NULL : "n";
-	Oid			ut[9];
 	SPIPlanPtr	scan;
 	Portal		portal;
 	MemoryContext entity_cxt;
 	MemoryContext old;
 	WsReplay	r;
-	WsReplayBatch *batch = palloc0(sizeof(WsReplayBatch));
+	WsWriter	w;
 	int64		replayed = 0;
 
-	batch->hlc_type = hlct;
-	batch->vclock_type = ws_type_oid("vclock");
-	ut[0] = ut[1] = ut[2] = TEXTARRAYOID;
-	ut[3] = get_array_type(JSONBOID);
-	ut[4] = INT8ARRAYOID;
-	ut[5] = ut[7] = get_array_type(hlct);
-	ut[6] = get_array_type(batch->vclock_type);
-	ut[8] = BOOLARRAYOID;
-	batch->upsert = SPI_prepare("INSERT INTO ws.entities (entity_id, kind, module, state, version, hlc,"
-								" vclock, created_hlc, retired)"
-								" SELECT * FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2),"
-								" pg_catalog.unnest($3), pg_catalog.unnest($4), pg_catalog.unnest($5),"
-								" pg_catalog.unnest($6), pg_catalog.unnest($7), pg_catalog.unnest($8),"
-								" pg_catalog.unnest($9))"
-								" ON CONFLICT (entity_id) DO UPDATE SET state = excluded.state,"
-								" version = excluded.version, hlc = excluded.hlc, vclock = excluded.vclock,"
-								" retired = excluded.retired", 9, ut);
 	scan = SPI_prepare("SELECT e.entity_id, e.version, e.hlc, e.kind, e.module, e.event_type, e.patch,"
 					   " e.vclock, cur.entity_id IS NOT NULL, cur.state, cur.created_hlc, cur.retired"
 					   " FROM ws.events e LEFT JOIN ws.entities cur"
@@ -435,15 +451,15 @@ replay_events(const WsHlc *after)
 					   " WHERE ($1 IS NULL OR e.hlc OPERATOR(ws.>) $1)"
 					   "   AND e.entity_id IS NOT NULL"	/* not events of the bus */
 					   " ORDER BY e.entity_id, e.version", 1, t);
-	if (batch->upsert == NULL || scan == NULL)
+	if (scan == NULL)
 		elog(ERROR, "could not prepare the replay");
 	ws_progress_phase("replaying events",
 					  count_of("SELECT pg_catalog.count(*) FROM ws.events e"
 							   " WHERE ($1 IS NULL OR e.hlc OPERATOR(ws.>) $1)"
 							   " AND e.entity_id IS NOT NULL", 1, t, a, nulls));
 
-	batch->cxt = AllocSetContextCreate(CurrentMemoryContext, "worldstate replay batch",
-									   ALLOCSET_DEFAULT_SIZES);
+	/* opened before the cursors, closed after them: trigger queries nest */
+	ws_writer_begin(&w);
 	entity_cxt = AllocSetContextCreate(CurrentMemoryContext, "worldstate replay",
 									   ALLOCSET_DEFAULT_SIZES);
 	memset(&r, 0, sizeof(r));
@@ -454,7 +470,7 @@ replay_events(const WsHlc *after)
 		uint64		nrows;
 
 		SPI_cursor_fetch(portal, true, 1000);
-		/* the batch's writes below overwrite SPI_tuptable / SPI_processed */
+		/* the rows fetched, kept apart from SPI_tuptable / SPI_processed */
 		tuples = SPI_tuptable;
 		nrows = SPI_processed;
 		if (nrows == 0)
@@ -471,7 +487,7 @@ replay_events(const WsHlc *after)
 			old = MemoryContextSwitchTo(entity_cxt);
 			if (r.entity_id == NULL || strcmp(r.entity_id, entity_id) != 0)
 			{
-				batch_add(batch, &r);
+				put_replayed(&w, &r);
 				MemoryContextReset(entity_cxt);
 				memset(&r, 0, sizeof(r));
 				r.entity_id = pstrdup(entity_id);
@@ -518,31 +534,12 @@ replay_events(const WsHlc *after)
 		SPI_freetuptable(tuples);
 	}
 	SPI_cursor_close(portal);
-	batch_add(batch, &r);
-	batch_flush(batch);
+	put_replayed(&w, &r);
 	MemoryContextDelete(entity_cxt);
-	MemoryContextDelete(batch->cxt);
-	SPI_freeplan(batch->upsert);
 	SPI_freeplan(scan);
 
-	/* the graph: each edge as its last link or unlink leaves it */
-	ws_exec("CREATE TEMP TABLE ws_replay_edges ON COMMIT DROP AS"
-			" SELECT DISTINCT ON (entity_id, meta->>'rel', meta->>'to')"
-			"   entity_id AS from_id, meta->>'rel' AS rel, meta->>'to' AS to_id,"
-			"   meta->'props' AS props, hlc, event_type"
-			" FROM ws.events WHERE ($1 IS NULL OR hlc OPERATOR(ws.>) $1)"
-			"   AND event_type IN ('linked', 'unlinked') AND entity_id IS NOT NULL"
-			" ORDER BY entity_id, meta->>'rel', meta->>'to', hlc DESC",
-			1, t, a, nulls, SPI_OK_UTILITY);
-	ws_exec("INSERT INTO ws.relationships (from_id, rel, to_id, props, hlc)"
-			" SELECT from_id, rel, to_id, props, hlc FROM pg_temp.ws_replay_edges"
-			" WHERE event_type = 'linked'"
-			" ON CONFLICT (from_id, rel, to_id) DO UPDATE SET props = excluded.props, hlc = excluded.hlc",
-			0, NULL, NULL, NULL, SPI_OK_INSERT);
-	ws_exec("DELETE FROM ws.relationships r USING pg_temp.ws_replay_edges e"
-			" WHERE e.event_type = 'unlinked' AND r.from_id = e.from_id"
-			" AND r.rel = e.rel AND r.to_id = e.to_id", 0, NULL, NULL, NULL, SPI_OK_DELETE);
-	ws_exec("DROP TABLE pg_temp.ws_replay_edges", 0, NULL, NULL, NULL, SPI_OK_UTILITY);
+	replay_edges(&w, t, a, nulls);
+	ws_writer_end(&w);
 	return replayed;
 }
 

@@ -29,7 +29,28 @@
  *	   check holds for the version actually replaced; with a transaction
  *	   snapshot that is a serialization failure, as for UPDATE;
  *	10. append the event -- this insert is what logical decoding
- *	   broadcasts.
+ *	   broadcasts -- and, for a link or unlink, write or delete the
+ *	   relationship.
+ *
+ * Creation is a change of kind WS_CHANGE_CREATE and runs the same steps,
+ * with these differences:
+ *
+ *	1. a rejected handshake is counted against the module being created in;
+ *	3. comes before 2: the module must be registered and the caller hold its
+ *	   grant, and the kind must be defined for that module (22023);
+ *	2. and 4. the entity must not exist: if it does, an event_id naming the
+ *	   same create (same request) returns version 1 as that create left it,
+ *	   anything else is 23505; an event_id already used by another entity's
+ *	   event is WS412;
+ *	5. and 6. do nothing: the state given is the new state, and the first
+ *	   event's patch;
+ *	8. counts from version 0 and an empty vclock, and sets created_hlc;
+ *	9. inserts the row by speculative insertion (writer.c): a concurrent
+ *	   create of the same id is waited for, and if it committed, steps 2 to
+ *	   9 run again and find it -- a retry or 23505, never a duplicate row --
+ *	   in READ COMMITTED; with a transaction snapshot that is a
+ *	   serialization failure, as for INSERT ... ON CONFLICT;
+ *	10. the event is a keyframe.
  *
  * The event stores the *effective* patch, with counter deltas resolved to
  * absolute values, so folding an entity's patches in version order gives its
@@ -44,11 +65,14 @@
  * every key and value of a transition_many update, so bad input never
  * leaves anything half-written.
  *
- * Rows are read and written through the executor's simple-relation helpers
- * (writer.c), kinds and grants come from a per-backend cache (kindcache.c),
- * and the rarer statements (idempotent replays, links, causal checks) run
- * through SPI with plans prepared once per backend -- all as the owner of
- * schema ws (canon.c), after the calling role's grant was checked.
+ * Every row is written through the writer (writer.c): entities, events and
+ * relationships.  Entity rows are read through it too; kinds and grants
+ * come from a per-backend cache (kindcache.c); the rarer reads (idempotent
+ * replays, a link's target, causal checks) run through SPI with plans
+ * prepared once per backend -- all as the owner of schema ws (spi.c),
+ * after the calling role's grant was checked.  A relationship is written
+ * while the change holds its from-entity's row (step 9 came first), which
+ * is what makes the writer's plain lookup-then-write of it safe.
  *
  *-------------------------------------------------------------------------
  */
@@ -57,7 +81,6 @@
 #include "access/htup_details.h"
 #include "access/xact.h"
 #include "catalog/pg_type.h"
-#include "commands/async.h"
 #include "commands/trigger.h"
 #include "common/cryptohash.h"
 #include "common/md5.h"
@@ -111,6 +134,7 @@ PG_FUNCTION_INFO_V1(events_immutable);
 /* What a change does besides applying its patch. */
 typedef enum WsChangeKind
 {
+	WS_CHANGE_CREATE,
 	WS_CHANGE_UPDATE,
 	WS_CHANGE_RETIRE,
 	WS_CHANGE_LINK,
@@ -132,6 +156,9 @@ typedef struct WsChange
 	ArrayType  *causal_deps;	/* NULL if none */
 	char	   *consistency;	/* NULL, strong, causal, eventual */
 	Jsonb	   *caller_meta;	/* the caller's meta, or NULL */
+	/* creates: the new entity's kind and module (patch: its state) */
+	char	   *kind;
+	char	   *module;
 	/* links */
 	char	   *rel;
 	char	   *to_id;
@@ -160,9 +187,6 @@ static struct
 	SPIPlanPtr	fold_events;
 	SPIPlanPtr	deps_present;
 	SPIPlanPtr	entity_live;
-	SPIPlanPtr	upsert_link;
-	SPIPlanPtr	delete_link;
-	SPIPlanPtr	insert_entity;
 }			plans;
 
 static const WsPlanDef plan_defs[] = {
@@ -192,27 +216,6 @@ static const WsPlanDef plan_defs[] = {
 		" WHERE event_id OPERATOR(pg_catalog.=) ANY ($1)",
 	{"pg_catalog.uuid[]"}},
 
-	{&plans.upsert_link,
-		"INSERT INTO ws.relationships (from_id, rel, to_id, props, hlc)"
-		" VALUES ($1, $2, $3, $4, $5)"
-		" ON CONFLICT (from_id, rel, to_id)"
-		" DO UPDATE SET props = excluded.props, hlc = excluded.hlc",
-	{"pg_catalog.text", "pg_catalog.text", "pg_catalog.text", "pg_catalog.jsonb", "ws.hlc"}},
-
-	{&plans.delete_link,
-		"DELETE FROM ws.relationships WHERE from_id OPERATOR(pg_catalog.=) $1"
-		" AND rel OPERATOR(pg_catalog.=) $2 AND to_id OPERATOR(pg_catalog.=) $3"
-		" RETURNING props, hlc",
-	{"pg_catalog.text", "pg_catalog.text", "pg_catalog.text"}},
-
-	/* columns in WsEntityCol order */
-	{&plans.insert_entity,
-		"INSERT INTO ws.entities (entity_id, kind, module, state,"
-		" version, hlc, vclock, created_hlc, retired)"
-		" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
-		" ON CONFLICT (entity_id) DO NOTHING",
-	{"pg_catalog.text", "pg_catalog.text", "pg_catalog.text", "pg_catalog.jsonb", "pg_catalog.int8",
-	"ws.hlc", "ws.vclock", "ws.hlc", "pg_catalog.bool"}},
 };
 
 /* Prepare every statement, once per backend and schema. */
@@ -471,10 +474,11 @@ kind_of(const char *kind)
 
 /*
  * Serialise, until the end of the transaction, every change that uses the
- * same key: an idempotency key (so a concurrent reuse waits, then sees the
- * event and replays or refuses it) or a new entity id (so concurrent
- * creates of one id wait, then find the entity).  Advisory locks in a
- * field of their own, out of the way of applications' advisory locks.
+ * same idempotency key, so a concurrent reuse waits, then sees the event
+ * and replays or refuses it.  (Concurrent creates of one entity id are
+ * serialised by the writer's speculative insertion instead.)  Advisory
+ * locks in a field of their own, out of the way of applications' advisory
+ * locks.
  */
 static void
 lock_key(const char *prefix, const void *key, size_t len)
@@ -601,28 +605,7 @@ replay_if_done(const WsChange *c, Jsonb *meta, const char *digest, const WsEntit
 	return true;
 }
 
-/* Send NOTIFY worldstate with the event header, when asked to. */
-static void
-notify_event(const pg_uuid_t *event_id, const char *entity_id, const char *module,
-			 int64 version, const WsHlc *hlc)
-{
-	StringInfoData buf;
-
-	if (!ws_notify)
-		return;
-	initStringInfo(&buf);
-	appendStringInfoString(&buf, "{\"event_id\":\"");
-	appendStringInfoString(&buf, DatumGetCString(DirectFunctionCall1(uuid_out, UUIDPGetDatum(event_id))));
-	appendStringInfoString(&buf, "\",\"entity_id\":");
-	escape_json(&buf, entity_id);
-	appendStringInfoString(&buf, ",\"module\":");
-	escape_json(&buf, module);
-	appendStringInfo(&buf, ",\"version\":" INT64_FORMAT ",\"hlc\":\"%s\"}",
-					 version, ws_hlc_to_cstring(hlc));
-	Async_Notify("worldstate", buf.data);
-}
-
-/* Append one event row. */
+/* Append one event row (the writer announces it). */
 static void
 insert_event(WsWriter *w, const pg_uuid_t *event_id, const WsEntity *e,
 			 const char *event_type, Jsonb *patch, bool keyframe, Jsonb *meta,
@@ -769,36 +752,250 @@ fetch_entity(WsWriter *w, const char *entity_id, WsEntity *e, ItemPointer tid,
 }
 
 /*
+ * The 23505 of a create whose entity id is taken (and that is not a retry).
+ */
+static void
+refuse_duplicate(const char *entity_id)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_UNIQUE_VIOLATION),
+			 errmsg("entity \"%s\" already exists", entity_id),
+			 errhint("Change it with ws.transition().")));
+}
+
+/*
+ * Steps 2 to 6 of a create (see the file header): the module, the grant
+ * and the kind; then the id must be free -- an existing entity makes this
+ * a retry (true, *out filled) or a duplicate -- and the event_id unused.
+ * Sets *kind and *next, the entity before the change: version 0, an empty
+ * vclock, the given state.
+ */
+static bool
+create_steps(Oid caller, const WsChange *c, WsWriter *w, const char *digest,
+			 const WsKind **kind, WsEntity *next, WsEntity *out, MemoryContext outcxt)
+{
+	WsEntity	cur;
+	ItemPointerData tid;
+	const WsKind *k;
+	MemoryContext old;
+
+	/* 3. the module, the caller's grant on it, and the kind defined for it */
+	ws_require_module(c->module);
+	ws_check_module_grant(caller, c->module, c->entity_id);
+	ws_check_identifier(c->kind, "kind");
+	k = ws_kind_lookup(c->kind);
+	if (k == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("kind \"%s\" is not defined", c->kind),
+				 errhint("An admin of module \"%s\" defines it with ws.define_kind('%s', '%s').",
+						 c->module, c->kind, c->module)));
+	if (strcmp(k->module, c->module) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("kind \"%s\" belongs to module \"%s\", not \"%s\"",
+						c->kind, k->module, c->module),
+				 errhint("Create the entity in module \"%s\", or use a kind of module \"%s\".",
+						 k->module, c->module)));
+
+	/* 2 and 4. an existing entity: a retried create returns version 1 */
+	if (fetch_entity(w, c->entity_id, &cur, &tid, outcxt))
+	{
+		if (replay_if_done(c, NULL, digest, &cur, out, outcxt))
+			return true;
+		refuse_duplicate(c->entity_id);
+	}
+	if (c->has_event_id)
+	{
+		Datum		args[1];
+
+		/* the key may be in use on another entity */
+		args[0] = UUIDPGetDatum(&c->event_id);
+		if (SPI_execute_plan(plans.event_by_id, args, NULL, false, 1) != SPI_OK_SELECT)
+			elog(ERROR, "could not read ws.events");
+		if (SPI_processed == 1)
+			ws_reject_module(c->module, WS_STAT_REJECT_IDEMPOTENCY, ERRCODE_WS_IDEMPOTENCY,
+							 c->entity_id,
+							 "The event_id belongs to an event of another entity.",
+							 "Use a new event_id for a new update.",
+							 "idempotency key reused with a different update");
+	}
+
+	/*
+	 * 6. The initial state is taken as given (members with value null
+	 * included); it is also the first event's patch, from which folds start.
+	 */
+	memset(next, 0, sizeof(*next));
+	next->entity_id = c->entity_id;
+	next->kind = c->kind;
+	next->module = c->module;
+	next->state = c->patch;
+	old = MemoryContextSwitchTo(outcxt);
+	next->vclock = DirectFunctionCall1(vclock_in, CStringGetDatum("{}"));
+	MemoryContextSwitchTo(old);
+	*kind = k;
+	return false;
+}
+
+/*
+ * Steps 2 to 6 of any other change: read the entity (already read and
+ * locked when locked), check the grant, replay a done request (true, *out
+ * filled), check retirement, version, causal dependencies and a link's
+ * target, and merge the patch.  Sets *kind, *cur, *next and *effective.
+ */
+static bool
+change_steps(Oid caller, const WsChange *c, WsWriter *w, bool locked, ItemPointer tid,
+			 Jsonb *meta, const char *digest, const WsKind **kind, WsEntity *cur,
+			 WsEntity *next, Jsonb **effective, WsEntity *out, MemoryContext outcxt)
+{
+	const WsKind *k;
+	MemoryContext old;
+
+	/* 2. the current version (already read and locked on a rerun) */
+	if (locked)
+		entity_from_writer(w, c->entity_id, cur, outcxt);
+	else if (!fetch_entity(w, c->entity_id, cur, tid, outcxt))
+		ws_reject(WS_STAT_REJECT_NO_ENTITY, ERRCODE_WS_NO_ENTITY, c->entity_id, NULL,
+				  "Create it first with ws.create_entity().",
+				  "entity \"%s\" does not exist", c->entity_id);
+	k = kind_of(cur->kind);
+
+	/* 3. the caller's grant on the entity's module */
+	ws_check_module_grant(caller, cur->module, c->entity_id);
+
+	/* 4. idempotency, before the version check */
+	if (c->has_event_id && replay_if_done(c, meta, digest, cur, out, outcxt))
+		return true;
+
+	/* 5. retired, expected version */
+	if (cur->retired)
+		ws_reject(WS_STAT_REJECT_RETIRED, ERRCODE_WS_RETIRED, c->entity_id, NULL,
+				  "Retirement is final; create a new entity instead.",
+				  "entity \"%s\" is retired", c->entity_id);
+	if (c->has_expected && c->expected_version != cur->version)
+		ws_reject(WS_STAT_REJECT_VERSION, ERRCODE_WS_VERSION_CONFLICT, c->entity_id,
+				  psprintf("Expected version " INT64_FORMAT ", actual version " INT64_FORMAT ".",
+						   c->expected_version, cur->version),
+				  "Read the entity again and retry with its current version.",
+				  "version conflict on entity \"%s\": expected " INT64_FORMAT ", actual " INT64_FORMAT,
+				  c->entity_id, c->expected_version, cur->version);
+	if (c->consistency && strcmp(c->consistency, "causal") == 0)
+		check_causal_deps(c->causal_deps, c->entity_id);
+	if (c->what == WS_CHANGE_LINK)
+		check_link_target(c);
+
+	/* 6. merge patch */
+	*next = *cur;
+	old = MemoryContextSwitchTo(outcxt);
+	next->state = ws_merge_patch(cur->state, c->patch,
+								 (const char *const *) k->counters, k->ncounters,
+								 effective);
+	MemoryContextSwitchTo(old);
+	if (!JB_ROOT_IS_OBJECT(next->state) || JB_ROOT_IS_SCALAR(next->state))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("the state of entity \"%s\" must remain a JSON object", c->entity_id),
+				 errdetail("A merge patch that is not an object replaces the whole state."),
+				 errhint("Pass the patch as a JSON object of the members to change.")));
+	*kind = k;
+	return false;
+}
+
+/*
+ * Step 9: write the entity row, the new one of a create or the next
+ * version of an existing one.  False when a concurrent transaction was
+ * first: it created the id, or replaced the row since step 2 (the writer
+ * waited for it; *tid then locates the newest version, locked).
+ */
+static bool
+write_entity(const WsChange *c, WsWriter *w, ItemPointer tid, const WsEntity *next)
+{
+	Datum		v[EN_NCOLS];
+	bool		n[EN_NCOLS];
+
+	entity_values(next, v, n);
+	if (c->what == WS_CHANGE_CREATE)
+	{
+		if (ws_writer_insert_entity(w, v, n))
+			return true;
+	}
+	else if (ws_writer_try_update_entity(w, tid, v, n) == TM_Ok)
+		return true;
+	if (IsolationUsesXactSnapshot())
+		ereport(ERROR,
+				(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+				 errmsg("could not serialize access due to concurrent update of entity \"%s\"",
+						c->entity_id),
+				 errhint("Retry the transaction.")));
+	if (c->what != WS_CHANGE_CREATE && !ws_writer_lock_latest(w, tid))
+		elog(ERROR, "entity \"%s\" vanished while it was being changed", c->entity_id);
+	return false;
+}
+
+/*
+ * Step 10 for links: write the relationship of a link, or delete that of
+ * an unlink (WS404 when there is none) and return its props in *props.
+ */
+static void
+write_link(const WsChange *c, WsWriter *w, const WsHlc *hlc, Jsonb **props,
+		   MemoryContext outcxt)
+{
+	Datum		old_props;
+	MemoryContext old;
+
+	if (c->what == WS_CHANGE_LINK)
+	{
+		Datum		v[RL_NCOLS];
+		bool		n[RL_NCOLS] = {false};
+
+		v[RL_FROM_ID] = CStringGetTextDatum(c->entity_id);
+		v[RL_REL] = CStringGetTextDatum(c->rel);
+		v[RL_TO_ID] = CStringGetTextDatum(c->to_id);
+		v[RL_PROPS] = JsonbPGetDatum(*props);
+		v[RL_HLC] = HlcPGetDatum(hlc);
+		ws_writer_put_link(w, v, n);
+		return;
+	}
+	if (!ws_writer_delete_link(w, c->entity_id, c->rel, c->to_id, &old_props))
+		ws_reject(WS_STAT_REJECT_NO_ENTITY, ERRCODE_WS_NO_ENTITY, c->entity_id, NULL,
+				  "List the entity's relationships with ws.neighbors().",
+				  "no relationship \"%s\" -%s-> \"%s\"", c->entity_id, c->rel, c->to_id);
+	old = MemoryContextSwitchTo(outcxt);
+	*props = DatumGetJsonbPCopy(old_props);
+	MemoryContextSwitchTo(old);
+}
+
+/*
  * Run the protocol for one change, inside SPI and as the table owner,
  * writing through w.  Fills *out (in outcxt) with the entity after the
  * change; for links, *link_props with the relationship's properties.
  *
- * The entity is read, checked and changed, then replaced with a
- * conditional update; if a concurrent transaction changed it in between,
- * the update waits for that transaction, the newest version is locked, and
- * every step from the read on runs again against it (steps 2 to 9 of the
- * file header), so checks always hold for the version actually replaced.
+ * The entity is read, checked and changed, then written: replaced with a
+ * conditional update, or for a create inserted unless the id is taken.  If
+ * a concurrent transaction was first, the writer waits for it and every
+ * step from the read on runs again (steps 2 to 9 of the file header), so
+ * checks always hold for the version actually replaced.
  */
 static void
 apply_change(Oid caller, const WsChange *c, WsWriter *w, WsEntity *out,
 			 MemoryContext outcxt, Jsonb **link_props)
 {
-	bool		isnull;
 	WsEntity	cur;
 	WsEntity	next;
 	ItemPointerData tid;
 	const WsKind *kind;
-	Jsonb	   *effective = NULL;
+	Jsonb	   *effective = c->patch;
 	Jsonb	   *meta = NULL;
 	Jsonb	   *props = NULL;
 	pg_uuid_t	event_id;
 	const char *event_type = c->event_type;
 	char	   *digest = NULL;
 	int32		schema_version = 1;
+	bool		done;
 	MemoryContext old;
 
-	/* 1. handshake */
-	ws_check_handshake(c->handshake, c->entity_id);
+	/* 1. handshake (a create's rejection counts against its module) */
+	ws_check_handshake_module(c->handshake, c->entity_id, c->module);
 
 	if (c->what == WS_CHANGE_LINK || c->what == WS_CHANGE_UNLINK)
 	{
@@ -812,129 +1009,55 @@ apply_change(Oid caller, const WsChange *c, WsWriter *w, WsEntity *out,
 		digest = request_digest(c->entity_id, event_type, c->patch, meta);
 	}
 
-	for (bool locked = false;; locked = true)
+	for (bool rerun = false;; rerun = true)
 	{
-		Datum		v[EN_NCOLS];
-		bool		n[EN_NCOLS];
-
-		/* 2. the current version (already read and locked on a rerun) */
-		if (locked)
-			entity_from_writer(w, c->entity_id, &cur, outcxt);
-		else if (!fetch_entity(w, c->entity_id, &cur, &tid, outcxt))
-			ws_reject(WS_STAT_REJECT_NO_ENTITY, ERRCODE_WS_NO_ENTITY, c->entity_id, NULL,
-					  "Create it first with ws.create_entity().",
-					  "entity \"%s\" does not exist", c->entity_id);
-		kind = kind_of(cur.kind);
-
-		/* 3. the caller's grant on the entity's module */
-		ws_check_module_grant(caller, cur.module, c->entity_id);
-
-		/* 4. idempotency, before the version check */
-		if (c->has_event_id && replay_if_done(c, meta, digest, &cur, out, outcxt))
+		/* 2 to 6: the entity before and after the change, or a replay */
+		if (c->what == WS_CHANGE_CREATE)
+			done = create_steps(caller, c, w, digest, &kind, &cur, out, outcxt);
+		else
+			done = change_steps(caller, c, w, rerun, &tid, meta, digest, &kind, &cur,
+								&next, &effective, out, outcxt);
+		if (done)
 		{
 			if (link_props)
 				*link_props = props;
 			return;
 		}
-
-		/* 5. retired, expected version */
-		if (cur.retired)
-			ws_reject(WS_STAT_REJECT_RETIRED, ERRCODE_WS_RETIRED, c->entity_id, NULL,
-					  "Retirement is final; create a new entity instead.",
-					  "entity \"%s\" is retired", c->entity_id);
-		if (c->has_expected && c->expected_version != cur.version)
-			ws_reject(WS_STAT_REJECT_VERSION, ERRCODE_WS_VERSION_CONFLICT, c->entity_id,
-					  psprintf("Expected version " INT64_FORMAT ", actual version " INT64_FORMAT ".",
-							   c->expected_version, cur.version),
-					  "Read the entity again and retry with its current version.",
-					  "version conflict on entity \"%s\": expected " INT64_FORMAT ", actual " INT64_FORMAT,
-					  c->entity_id, c->expected_version, cur.version);
-		if (c->consistency && strcmp(c->consistency, "causal") == 0)
-			check_causal_deps(c->causal_deps, c->entity_id);
-		if (c->what == WS_CHANGE_LINK)
-			check_link_target(c);
-
-		/* 6. merge patch */
-		next = cur;
-		old = MemoryContextSwitchTo(outcxt);
-		next.state = ws_merge_patch(cur.state, c->patch,
-									(const char *const *) kind->counters, kind->ncounters,
-									&effective);
-		MemoryContextSwitchTo(old);
-		if (!JB_ROOT_IS_OBJECT(next.state) || JB_ROOT_IS_SCALAR(next.state))
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("the state of entity \"%s\" must remain a JSON object", c->entity_id),
-					 errdetail("A merge patch that is not an object replaces the whole state."),
-					 errhint("Pass the patch as a JSON object of the members to change.")));
+		if (c->what == WS_CHANGE_CREATE)
+			next = cur;
 
 		/* 7. constraints, and the event schema of the module, if any */
 		check_constraints(kind, next.state, c->entity_id);
-		schema_version = ws_event_schema_check(cur.module, event_type, effective,
+		schema_version = ws_event_schema_check(next.module, event_type, effective,
 											   c->entity_id);
 
 		/* 8. clocks */
 		next.version = cur.version + 1;
 		next.hlc = ws_hlc_for_event();
+		if (c->what == WS_CHANGE_CREATE)
+			next.created_hlc = next.hlc;
 		old = MemoryContextSwitchTo(outcxt);
 		next.vclock = tick_vclock(cur.vclock);
 		MemoryContextSwitchTo(old);
 		next.retired = c->what == WS_CHANGE_RETIRE;
 
-		/* 9 and 10: the new version, unless someone was first */
-		entity_values(&next, v, n);
-		if (ws_writer_try_update_entity(w, &tid, v, n) == TM_Ok)
+		/* 9. the new version, unless someone was first */
+		if (write_entity(c, w, &tid, &next))
 			break;
-		if (IsolationUsesXactSnapshot())
-			ereport(ERROR,
-					(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
-					 errmsg("could not serialize access due to concurrent update of entity \"%s\"",
-							c->entity_id),
-					 errhint("Retry the transaction.")));
-		if (!ws_writer_lock_latest(w, &tid))
-			elog(ERROR, "entity \"%s\" vanished while it was being changed", c->entity_id);
 	}
 
+	/* 10. the event (a keyframe: the first version, and every K-th) */
 	if (c->has_event_id)
 		event_id = c->event_id;
 	else
 		ws_new_event_id(&event_id);
 	insert_event(w, &event_id, &next, event_type, effective,
-				 next.version % ws_keyframe_interval == 0,
+				 next.version == 1 || next.version % ws_keyframe_interval == 0,
 				 meta, ws_presented_handshake(c->handshake), c->causal_deps, digest,
 				 schema_version, caller, c->caller_meta);
+	if (c->what == WS_CHANGE_LINK || c->what == WS_CHANGE_UNLINK)
+		write_link(c, w, &next.hlc, &props, outcxt);
 
-	if (c->what == WS_CHANGE_LINK)
-	{
-		Datum		v[5];
-
-		v[0] = CStringGetTextDatum(c->entity_id);
-		v[1] = CStringGetTextDatum(c->rel);
-		v[2] = CStringGetTextDatum(c->to_id);
-		v[3] = JsonbPGetDatum(props);
-		v[4] = HlcPGetDatum(&next.hlc);
-		if (SPI_execute_plan(plans.upsert_link, v, NULL, false, 0) != SPI_OK_INSERT)
-			elog(ERROR, "could not write ws.relationships");
-	}
-	else if (c->what == WS_CHANGE_UNLINK)
-	{
-		Datum		v[3];
-
-		v[0] = CStringGetTextDatum(c->entity_id);
-		v[1] = CStringGetTextDatum(c->rel);
-		v[2] = CStringGetTextDatum(c->to_id);
-		if (SPI_execute_plan(plans.delete_link, v, NULL, false, 0) != SPI_OK_DELETE_RETURNING)
-			elog(ERROR, "could not write ws.relationships");
-		if (SPI_processed == 0)
-			ws_reject(WS_STAT_REJECT_NO_ENTITY, ERRCODE_WS_NO_ENTITY, c->entity_id, NULL,
-					  "List the entity's relationships with ws.neighbors().",
-					  "no relationship \"%s\" -%s-> \"%s\"", c->entity_id, c->rel, c->to_id);
-		old = MemoryContextSwitchTo(outcxt);
-		props = DatumGetJsonbPCopy(spi_col(0, 1, &isnull));
-		MemoryContextSwitchTo(old);
-	}
-
-	notify_event(&event_id, next.entity_id, next.module, next.version, &next.hlc);
 	apply_consistency(c->consistency);
 	/* later changes in this transaction see this one */
 	CommandCounterIncrement();
@@ -967,35 +1090,38 @@ result_desc(FunctionCallInfo fcinfo)
 }
 
 /*
- * Run changes: connect SPI, switch to the table owner, open the writer.
- * ws_changes_end undoes it in reverse order.
+ * A run of changes -- one call of a protocol function: the SPI connection
+ * (for the statements that still read through SPI), the switch to the
+ * owner of schema ws, and the open writer.  change_run_begin sets them up,
+ * change_run_end undoes them in reverse order.  Not session state: that
+ * is session.c's.
  */
-typedef struct WsSession
+typedef struct WsChangeRun
 {
 	WsAsOwner	saved;
 	WsWriter	writer;
-} WsSession;
+} WsChangeRun;
 
 static void
-ws_changes_begin(WsSession *s)
+change_run_begin(WsChangeRun *run)
 {
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	ws_as_owner_begin(&s->saved);
+	ws_as_owner_begin(&run->saved);
 	prepare_plans();
-	ws_writer_begin(&s->writer);
+	ws_writer_begin(&run->writer);
 }
 
 static void
-ws_changes_end(WsSession *s)
+change_run_end(WsChangeRun *run)
 {
-	ws_writer_end(&s->writer);
-	ws_as_owner_end(&s->saved);
+	ws_writer_end(&run->writer);
+	ws_as_owner_end(&run->saved);
 	SPI_finish();
 }
 
 /*
- * Run one change in a session of its own; *out (and *link_props for
+ * Run one change in a run of its own; *out (and *link_props for
  * links) in the caller's memory context.
  */
 static void
@@ -1003,11 +1129,11 @@ run_one(WsChange *c, WsEntity *out, Jsonb **link_props)
 {
 	MemoryContext outcxt = CurrentMemoryContext;
 	Oid			caller = GetUserId();
-	WsSession	session;
+	WsChangeRun run;
 
-	ws_changes_begin(&session);
-	apply_change(caller, c, &session.writer, out, outcxt, link_props);
-	ws_changes_end(&session);
+	change_run_begin(&run);
+	apply_change(caller, c, &run.writer, out, outcxt, link_props);
+	change_run_end(&run);
 }
 
 /* Run one change and return the entity row. */
@@ -1161,171 +1287,36 @@ entity_unlink(PG_FUNCTION_ARGS)
 }
 
 /*
- * When e->entity_id exists: true with *e filled if this create is a retry
- * of the one that made it (same event_id and request), else 23505.  False
- * when it does not exist.
- */
-static bool
-create_existing(WsWriter *w, const WsChange *c, const char *digest, WsEntity *e,
-				MemoryContext outcxt)
-{
-	WsEntity	cur;
-	ItemPointerData tid;
-
-	if (!fetch_entity(w, e->entity_id, &cur, &tid, outcxt))
-		return false;
-	if (c->has_event_id && replay_if_done(c, NULL, digest, &cur, e, outcxt))
-		return true;
-	ereport(ERROR,
-			(errcode(ERRCODE_UNIQUE_VIOLATION),
-			 errmsg("entity \"%s\" already exists", e->entity_id),
-			 errhint("Change it with ws.transition().")));
-	return false;				/* keep compiler quiet */
-}
-
-/*
- * ws.create_entity(entity_id, kind, module, state, handshake, event_id)
- * -> ws.entities.  The module must be registered and the kind defined
- * for it (ws.define_kind).
+ * ws.create_entity(entity_id, kind, module, state, handshake, event_id,
+ * meta) -> ws.entities: a change of kind create.  The module must be
+ * registered and the kind defined for it (ws.define_kind).
  */
 Datum
 entity_create(PG_FUNCTION_ARGS)
 {
-	MemoryContext outcxt = CurrentMemoryContext;
-	Oid			caller = GetUserId();
-	TupleDesc	tupdesc = result_desc(fcinfo);
-	WsSession	session;
 	WsChange	c;
-	WsEntity	e;
-	const WsKind *kind;
-	char	   *handshake;
-	Jsonb	   *given;
-	char	   *digest = NULL;
-	int32		schema_version;
-	Datum		args[2];
 
-	init_change(&c, WS_CHANGE_UPDATE, fcinfo, 0);
-	e.entity_id = c.entity_id;
-	e.kind = ws_arg_text(fcinfo, 1, "kind", 0);
-	e.module = ws_arg_text(fcinfo, 2, "module", 0);
+	init_change(&c, WS_CHANGE_CREATE, fcinfo, 0);
+	c.kind = ws_arg_text(fcinfo, 1, "kind", 0);
+	c.module = ws_arg_text(fcinfo, 2, "module", 0);
 	if (PG_ARGISNULL(3))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("state must not be null"),
 				 errhint("Pass '{}' for an entity with no fields yet.")));
-	given = PG_GETARG_JSONB_P(3);
-	if (!JB_ROOT_IS_OBJECT(given) || JB_ROOT_IS_SCALAR(given))
+	c.patch = PG_GETARG_JSONB_P(3);
+	if (!JB_ROOT_IS_OBJECT(c.patch) || JB_ROOT_IS_SCALAR(c.patch))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("the state of an entity must be a JSON object"),
 				 errhint("Pass the state as a JSON object, e.g. '{}'.")));
-	handshake = opt_text(fcinfo, 4);
+	c.handshake = opt_text(fcinfo, 4);
 	c.has_event_id = !PG_ARGISNULL(5);
 	if (c.has_event_id)
 		c.event_id = *PG_GETARG_UUID_P(5);
 	c.caller_meta = ws_arg_meta(fcinfo, 6);
-	c.patch = given;
 	c.event_type = "created";
-
-	ws_check_handshake_module(handshake, e.entity_id, e.module);
-
-	ws_changes_begin(&session);
-
-	ws_require_module(e.module);
-	ws_check_module_grant(caller, e.module, e.entity_id);
-
-	/* the kind: defined, for this module (a typo must not define one) */
-	ws_check_identifier(e.kind, "kind");
-	kind = ws_kind_lookup(e.kind);
-	if (kind == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("kind \"%s\" is not defined", e.kind),
-				 errhint("An admin of module \"%s\" defines it with ws.define_kind('%s', '%s').",
-						 e.module, e.kind, e.module)));
-	if (strcmp(kind->module, e.module) != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("kind \"%s\" belongs to module \"%s\", not \"%s\"",
-						e.kind, kind->module, e.module),
-				 errhint("Create the entity in module \"%s\", or use a kind of module \"%s\".",
-						 kind->module, e.module)));
-
-	/* an existing entity: a retried create returns version 1 */
-	if (c.has_event_id)
-	{
-		lock_key("event:", &c.event_id, UUID_LEN);
-		digest = request_digest(e.entity_id, c.event_type, given, NULL);
-	}
-	if (create_existing(&session.writer, &c, digest, &e, outcxt))
-	{
-		ws_changes_end(&session);
-		PG_RETURN_DATUM(HeapTupleGetDatum(entity_tuple(tupdesc, &e)));
-	}
-	if (c.has_event_id)
-	{
-		/* the key may be in use on another entity */
-		args[0] = UUIDPGetDatum(&c.event_id);
-		if (SPI_execute_plan(plans.event_by_id, args, NULL, false, 1) != SPI_OK_SELECT)
-			elog(ERROR, "could not read ws.events");
-		if (SPI_processed == 1)
-			ws_reject_module(e.module, WS_STAT_REJECT_IDEMPOTENCY, ERRCODE_WS_IDEMPOTENCY, e.entity_id,
-					  "The event_id belongs to an event of another entity.",
-					  "Use a new event_id for a new update.",
-					  "idempotency key reused with a different update");
-	}
-
-	/*
-	 * The initial state is taken as given (members with value null
-	 * included); it is also the first event's patch, from which folds start.
-	 */
-	e.state = given;
-	check_constraints(kind, e.state, e.entity_id);
-	schema_version = ws_event_schema_check(e.module, c.event_type, given, e.entity_id);
-
-	e.version = 1;
-	e.hlc = ws_hlc_for_event();
-	e.created_hlc = e.hlc;
-	e.retired = false;
-	{
-		MemoryContext old = MemoryContextSwitchTo(outcxt);
-
-		e.vclock = tick_vclock(DirectFunctionCall1(vclock_in, CStringGetDatum("{}")));
-		MemoryContextSwitchTo(old);
-	}
-
-	/*
-	 * The row: a concurrent create of the same id makes the insert wait for
-	 * that transaction; if it committed, the insert does nothing and this
-	 * call is a retry or a duplicate after all.
-	 */
-	{
-		Datum		v[EN_NCOLS];
-		bool		n[EN_NCOLS];
-		char		nulls[EN_NCOLS];
-
-		entity_values(&e, v, n);
-		for (int i = 0; i < EN_NCOLS; i++)
-			nulls[i] = n[i] ? 'n' : ' ';
-		if (SPI_execute_plan(plans.insert_entity, v, nulls, false, 0) != SPI_OK_INSERT)
-			elog(ERROR, "could not insert into ws.entities");
-		if (SPI_processed == 0)
-		{
-			(void) create_existing(&session.writer, &c, digest, &e, outcxt);
-			ws_changes_end(&session);
-			PG_RETURN_DATUM(HeapTupleGetDatum(entity_tuple(tupdesc, &e)));
-		}
-	}
-	if (!c.has_event_id)
-		ws_new_event_id(&c.event_id);
-	insert_event(&session.writer, &c.event_id, &e, c.event_type, given, true, NULL,
-				 ws_presented_handshake(handshake), NULL, digest, schema_version,
-				 caller, c.caller_meta);
-	notify_event(&c.event_id, e.entity_id, e.module, e.version, &e.hlc);
-	CommandCounterIncrement();
-
-	ws_changes_end(&session);
-	PG_RETURN_DATUM(HeapTupleGetDatum(entity_tuple(tupdesc, &e)));
+	return run_change(fcinfo, &c);
 }
 
 /* strcmp order of two changes by entity id, stable by input position */
@@ -1519,7 +1510,7 @@ entity_transition_many(PG_FUNCTION_ARGS)
 	WsManyItem *items;
 	int			n = 0;
 	int			cap;
-	WsSession	session;
+	WsChangeRun run;
 
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
@@ -1548,7 +1539,7 @@ entity_transition_many(PG_FUNCTION_ARGS)
 	qsort(items, n, sizeof(WsManyItem), many_cmp);
 
 	InitMaterializedSRF(fcinfo, 0);
-	ws_changes_begin(&session);
+	change_run_begin(&run);
 	for (int i = 0; i < n; i++)
 	{
 		WsEntity	out;
@@ -1556,13 +1547,13 @@ entity_transition_many(PG_FUNCTION_ARGS)
 		MemoryContext old;
 
 		CHECK_FOR_INTERRUPTS();
-		apply_change(caller, &items[i].change, &session.writer, &out, outcxt, NULL);
+		apply_change(caller, &items[i].change, &run.writer, &out, outcxt, NULL);
 		old = MemoryContextSwitchTo(outcxt);
 		tup = entity_tuple(rsinfo->setDesc, &out);
 		MemoryContextSwitchTo(old);
 		tuplestore_puttuple(rsinfo->setResult, tup);
 	}
-	ws_changes_end(&session);
+	change_run_end(&run);
 	return (Datum) 0;
 }
 

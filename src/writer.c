@@ -1,24 +1,74 @@
 /*-------------------------------------------------------------------------
  *
  * writer.c
- *		Direct writes of event and entity rows through the executor's
- *		simple-relation helpers.
+ *		The one writer of ws.events, ws.entities and ws.relationships:
+ *		direct writes through the executor's simple-relation helpers.
  *
  * The transition protocol writes two rows per change: an event and the new
  * entity version.  Running each through SPI would build and tear down an
  * executor plan per statement; instead a change opens ws.events and
  * ws.entities once, with a minimal executor state, and inserts or updates
  * rows with ExecSimpleRelationInsert/Update -- the path logical replication
- * uses to apply changes.  Index maintenance, NOT NULL checks, triggers
- * (the foreign keys of ws.entities) and WAL are exactly those of INSERT and
- * UPDATE; logical decoding sees ordinary inserts.
+ * uses to apply changes.  Index maintenance, NOT NULL and CHECK
+ * constraints, triggers (the foreign keys) and WAL are exactly those of
+ * INSERT, UPDATE and DELETE; logical decoding sees ordinary changes.
  *
- * The entity row is read without a lock and replaced with a conditional
- * update, as UPDATE itself does: when a concurrent transaction changed the
- * row in between, the update waits for it and reports that, and the
- * caller reads the new version and runs its checks again (in READ
- * COMMITTED; with a transaction snapshot that is a serialization failure,
- * as for UPDATE).  So a change costs no separate row-lock WAL record.
+ * What is written, and why each way is safe against concurrent writers:
+ *
+ * - Events are appended (ws_writer_insert_event), by changes and by the
+ *   event bus; each appended event is announced with NOTIFY worldstate
+ *   when worldstate.notify is on, in one format for both.
+ *
+ * - An entity changes by a conditional update (ws_writer_try_update_entity)
+ *   of the row read without a lock, as UPDATE itself does: when a
+ *   concurrent transaction changed the row in between, the update waits
+ *   for it and reports that, and the caller reads the new version and runs
+ *   its checks again (in READ COMMITTED; with a transaction snapshot that
+ *   is a serialization failure, as for UPDATE).  So a change costs no
+ *   separate row-lock WAL record.
+ *
+ * - An entity is created by speculative insertion, as INSERT ... ON
+ *   CONFLICT does it (ws_writer_insert_entity): the primary key is checked
+ *   first, waiting for any transaction inserting the same id; then the row
+ *   goes in with a speculative token, and if a conflicting insert slipped
+ *   in between, the row is withdrawn and the check runs again.  A second
+ *   create of an id thus waits for the first and then learns that the id
+ *   exists -- never a unique-violation error from the index, never a
+ *   duplicate.  An advisory lock on the id, held to the end of the
+ *   transaction, would do the same, but would keep one lock-table entry
+ *   per created entity until commit, and a transaction that creates many
+ *   entities (a bulk load) would run out of max_locks_per_transaction; the
+ *   speculative token is released as soon as the row is in.
+ *
+ * - A relationship row is inserted, replaced or deleted after a plain
+ *   lookup of its primary key (ws_writer_put_link, ws_writer_delete_link).
+ *   That is safe because every writer of the relationships of an entity
+ *   holds that entity's row: a link or unlink is a change of its
+ *   from-entity, whose row the change has replaced (step 9 of
+ *   transition.c) before it writes the relationship, so any other change of
+ *   the same from-entity waits for this transaction to end, then works on
+ *   the version it left; and restore holds ws.entities and
+ *   ws.relationships in EXCLUSIVE mode, which excludes every change.  So
+ *   no two transactions ever write one relationship row at once.  The
+ *   lookup reads the latest committed rows, which in READ COMMITTED is
+ *   what UPDATE would see, and with a transaction snapshot is the same
+ *   set: a relationship committed after the snapshot would mean its
+ *   from-entity changed after it, and this change's own update of that
+ *   entity would already have failed.
+ *
+ * - Restore's replay replaces or inserts each rebuilt entity row
+ *   (ws_writer_put_entity), with the tables held in EXCLUSIVE mode.
+ *
+ * Writes still made in SQL, each a single set-based statement where a
+ * row at a time would only be slower, and none of them racing a writer:
+ *
+ * - snapshot.c, restore: clearing ws.entities and ws.relationships (two
+ *   DELETEs) and loading a snapshot's rows into them (two INSERT ...
+ *   SELECT from ws.snapshot_entities and ws.snapshot_relationships), under
+ *   the EXCLUSIVE lock on both tables;
+ * - snapshot.c, archival: moving events to ws.events_archive (one DELETE
+ *   ... RETURNING feeding an INSERT), the only deletion of events, let
+ *   through the append-only trigger while it runs.
  *
  * Columns are those of tables.h, found by name (lookup.c remembers them
  * until the tables change), so the code does not depend on the tables'
@@ -36,19 +86,31 @@
 #include "access/tableam.h"
 #include "access/stratnum.h"
 #include "access/xact.h"
+#include "catalog/index.h"
 #include "catalog/namespace.h"
+#include "commands/async.h"
 #include "commands/trigger.h"
 #include "nodes/makefuncs.h"
 #include "miscadmin.h"
+#include "storage/lmgr.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
+#include "utils/json.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
+#include "utils/uuid.h"
 
 #include "canon.h"
+#include "hlc.h"
 #include "lookup.h"
+#include "settings.h"
 #include "writer.h"
+
+/* range table entries of the tables a writer may open */
+#define RTI_EVENTS			1
+#define RTI_ENTITIES		2
+#define RTI_RELATIONSHIPS	3
 
 /* OID of table ws.name. */
 static Oid
@@ -88,20 +150,23 @@ target_rte(Oid relid)
 }
 
 /*
- * Open ws.events and ws.entities for writing.  Pair with ws_writer_end; an
- * error in between is cleaned up by transaction abort.
+ * Open ws.events and ws.entities for writing; ws.relationships is opened
+ * when a link is first written.  Pair with ws_writer_end; an error in
+ * between is cleaned up by transaction abort.
  */
 void
 ws_writer_begin(WsWriter *w)
 {
 	Oid			events = table_oid("events");
 	Oid			entities = table_oid("entities");
+	Oid			relationships = table_oid("relationships");
 
 	memset(w, 0, sizeof(*w));
 	w->estate = CreateExecutorState();
-	ExecInitRangeTable(w->estate, list_make2(target_rte(events), target_rte(entities)));
-	w->events = open_target(events, 1, &w->events_rel);
-	w->entities = open_target(entities, 2, &w->entities_rel);
+	ExecInitRangeTable(w->estate, list_make3(target_rte(events), target_rte(entities),
+											 target_rte(relationships)));
+	w->events = open_target(events, RTI_EVENTS, &w->events_rel);
+	w->entities = open_target(entities, RTI_ENTITIES, &w->entities_rel);
 	/* AFTER triggers (the foreign keys) find their relations here */
 	w->estate->es_opened_result_relations = list_make2(w->events, w->entities);
 	/* actor and caller_meta are absent on a database still at 1.0 */
@@ -112,6 +177,7 @@ ws_writer_begin(WsWriter *w)
 	w->event_slot = table_slot_create(w->events_rel, &w->estate->es_tupleTable);
 	w->entity_slot = table_slot_create(w->entities_rel, &w->estate->es_tupleTable);
 	w->old_slot = table_slot_create(w->entities_rel, &w->estate->es_tupleTable);
+	EvalPlanQualInit(&w->epq, w->estate, NULL, NIL, -1);
 	AfterTriggerBeginQuery();
 }
 
@@ -128,12 +194,33 @@ ws_writer_begin_events(WsWriter *w)
 	memset(w, 0, sizeof(*w));
 	w->estate = CreateExecutorState();
 	ExecInitRangeTable(w->estate, list_make1(target_rte(events)));
-	w->events = open_target(events, 1, &w->events_rel);
+	w->events = open_target(events, RTI_EVENTS, &w->events_rel);
 	w->estate->es_opened_result_relations = list_make1(w->events);
 	ws_column_numbers(w->events_rel, &ws_events_table, w->ev_att);
 	w->estate->es_snapshot = GetActiveSnapshot();
 	w->event_slot = table_slot_create(w->events_rel, &w->estate->es_tupleTable);
+	EvalPlanQualInit(&w->epq, w->estate, NULL, NIL, -1);
 	AfterTriggerBeginQuery();
+}
+
+/* Open ws.relationships, once per writer, in the writer's own memory. */
+static void
+open_relationships(WsWriter *w)
+{
+	MemoryContext old;
+
+	if (w->relationships)
+		return;
+	Assert(w->entities);
+	old = MemoryContextSwitchTo(w->estate->es_query_cxt);
+	w->relationships = open_target(table_oid("relationships"), RTI_RELATIONSHIPS,
+								   &w->relationships_rel);
+	w->estate->es_opened_result_relations =
+		lappend(w->estate->es_opened_result_relations, w->relationships);
+	ws_column_numbers(w->relationships_rel, &ws_relationships_table, w->rl_att);
+	w->link_slot = table_slot_create(w->relationships_rel, &w->estate->es_tupleTable);
+	w->old_link_slot = table_slot_create(w->relationships_rel, &w->estate->es_tupleTable);
+	MemoryContextSwitchTo(old);
 }
 
 /* Fire the queued AFTER triggers and close everything. */
@@ -143,12 +230,15 @@ ws_writer_end(WsWriter *w)
 	ListCell   *lc;
 
 	AfterTriggerEndQuery(w->estate);
+	EvalPlanQualEnd(&w->epq);
 	/* relations opened only for triggers, as ExecEndPlan would close them */
 	foreach(lc, w->estate->es_trig_target_relations)
 		table_close(((ResultRelInfo *) lfirst(lc))->ri_RelationDesc, NoLock);
 	ExecCloseIndices(w->events);
 	if (w->entities)
 		ExecCloseIndices(w->entities);
+	if (w->relationships)
+		ExecCloseIndices(w->relationships);
 	ExecResetTupleTable(w->estate->es_tupleTable, false);
 	/* tables the executor opened itself, e.g. for trigger checks */
 	ExecCloseRangeTableRelations(w->estate);
@@ -156,23 +246,77 @@ ws_writer_end(WsWriter *w)
 	table_close(w->events_rel, NoLock);
 	if (w->entities_rel)
 		table_close(w->entities_rel, NoLock);
+	if (w->relationships_rel)
+		table_close(w->relationships_rel, NoLock);
 	memset(w, 0, sizeof(*w));
 }
 
 /*
  * Fill slot from values given in the column-enum order of table, for a
  * write in the current command (the caller increments the command counter
- * between changes, so each sees the ones before).
+ * between changes, so each sees the ones before).  What the previous
+ * write left in per-tuple memory (index keys, constraint checks) goes.
  */
 static void
 fill_slot(WsWriter *w, TupleTableSlot *slot, const WsTable *table, const AttrNumber *att,
 		  const Datum *values, const bool *nulls)
 {
+	ResetPerTupleExprContext(w->estate);
 	w->estate->es_output_cid = GetCurrentCommandId(true);
 	ExecClearTuple(slot);
 	ws_table_spread(table, att, values, nulls, slot->tts_tupleDescriptor->natts,
 					slot->tts_values, slot->tts_isnull);
 	ExecStoreVirtualTuple(slot);
+}
+
+/*
+ * Read the row of rri's table whose primary key equals keys (one datum per
+ * key column; the keys of the ws tables are text), as of snapshot, into
+ * slot.  False when there is none.
+ */
+static bool
+fetch_by_key(ResultRelInfo *rri, const Datum *keys, int nkeys, Snapshot snapshot,
+			 TupleTableSlot *slot)
+{
+	Relation	pk = NULL;
+	ScanKeyData skey[RL_TO_ID + 1];
+	IndexScanDesc scan;
+	bool		found;
+
+	Assert(nkeys <= (int) lengthof(skey));
+	for (int i = 0; i < rri->ri_NumIndices; i++)
+		if (rri->ri_IndexRelationDescs[i]->rd_index->indisprimary)
+			pk = rri->ri_IndexRelationDescs[i];
+	if (pk == NULL)
+		elog(ERROR, "ws.%s has no primary key", RelationGetRelationName(rri->ri_RelationDesc));
+
+	for (int i = 0; i < nkeys; i++)
+	{
+		ScanKeyInit(&skey[i], i + 1, BTEqualStrategyNumber, F_TEXTEQ, keys[i]);
+		skey[i].sk_collation = pk->rd_indcollation[i];
+	}
+	scan = index_beginscan(rri->ri_RelationDesc, pk, snapshot, nkeys, 0);
+	index_rescan(scan, skey, nkeys, NULL, 0);
+	found = index_getnext_slot(scan, ForwardScanDirection, slot);
+	index_endscan(scan);
+	if (found)
+		slot_getallattrs(slot);
+	return found;
+}
+
+/*
+ * fetch_by_key as of the latest committed rows and this transaction's
+ * earlier commands: for rows whose writers the caller has excluded (see
+ * the file header).
+ */
+static bool
+fetch_latest(ResultRelInfo *rri, const Datum *keys, int nkeys, TupleTableSlot *slot)
+{
+	Snapshot	snap = RegisterSnapshot(GetLatestSnapshot());
+	bool		found = fetch_by_key(rri, keys, nkeys, snap, slot);
+
+	UnregisterSnapshot(snap);
+	return found;
 }
 
 /*
@@ -185,12 +329,51 @@ ws_actor_datum(Oid role)
 	return CStringGetTextDatum(GetUserNameFromId(role, false));
 }
 
-/* Insert an event row; values and nulls in WsEventCol order (tables.h). */
+/*
+ * Send NOTIFY worldstate with the header of an event being appended, when
+ * worldstate.notify is on: its id, then for an entity's event the entity,
+ * module and version, for an event of the bus (no entity) the module and
+ * event type, and last its HLC.  Values in WsEventCol order.
+ */
+static void
+notify_event(const Datum *values, const bool *nulls)
+{
+	bool		of_entity = !nulls[EV_ENTITY_ID];
+	StringInfoData buf;
+
+	if (!ws_notify)
+		return;
+	initStringInfo(&buf);
+	appendStringInfo(&buf, "{\"event_id\":\"%s\"",
+					 DatumGetCString(DirectFunctionCall1(uuid_out, values[EV_EVENT_ID])));
+	if (of_entity)
+	{
+		appendStringInfoString(&buf, ",\"entity_id\":");
+		escape_json(&buf, TextDatumGetCString(values[EV_ENTITY_ID]));
+	}
+	appendStringInfoString(&buf, ",\"module\":");
+	escape_json(&buf, TextDatumGetCString(values[EV_MODULE]));
+	if (of_entity)
+		appendStringInfo(&buf, ",\"version\":" INT64_FORMAT, DatumGetInt64(values[EV_VERSION]));
+	else
+	{
+		appendStringInfoString(&buf, ",\"event_type\":");
+		escape_json(&buf, TextDatumGetCString(values[EV_EVENT_TYPE]));
+	}
+	appendStringInfo(&buf, ",\"hlc\":\"%s\"}", ws_hlc_to_cstring(DatumGetHlcP(values[EV_HLC])));
+	Async_Notify("worldstate", buf.data);
+}
+
+/*
+ * Append an event row and announce it; values and nulls in WsEventCol
+ * order (tables.h).
+ */
 void
 ws_writer_insert_event(WsWriter *w, const Datum *values, const bool *nulls)
 {
 	fill_slot(w, w->event_slot, &ws_events_table, w->ev_att, values, nulls);
 	ExecSimpleRelationInsert(w->events, w->estate, w->event_slot);
+	notify_event(values, nulls);
 }
 
 /*
@@ -201,29 +384,12 @@ bool
 ws_writer_fetch_entity(WsWriter *w, const char *entity_id, Snapshot snapshot,
 					   ItemPointer tid)
 {
-	Relation	pk = NULL;
-	ScanKeyData key;
-	IndexScanDesc scan;
-	bool		found;
+	Datum		key = CStringGetTextDatum(entity_id);
 
-	for (int i = 0; i < w->entities->ri_NumIndices; i++)
-		if (w->entities->ri_IndexRelationDescs[i]->rd_index->indisprimary)
-			pk = w->entities->ri_IndexRelationDescs[i];
-	if (pk == NULL)
-		elog(ERROR, "ws.entities has no primary key");
-
-	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_TEXTEQ, CStringGetTextDatum(entity_id));
-	key.sk_collation = pk->rd_indcollation[0];
-	scan = index_beginscan(w->entities_rel, pk, snapshot, 1, 0);
-	index_rescan(scan, &key, 1, NULL, 0);
-	found = index_getnext_slot(scan, ForwardScanDirection, w->old_slot);
-	index_endscan(scan);
-	if (found)
-	{
-		slot_getallattrs(w->old_slot);
-		*tid = w->old_slot->tts_tid;
-	}
-	return found;
+	if (!fetch_by_key(w->entities, &key, 1, snapshot, w->old_slot))
+		return false;
+	*tid = w->old_slot->tts_tid;
+	return true;
 }
 
 /*
@@ -301,4 +467,124 @@ ws_writer_try_update_entity(WsWriter *w, ItemPointer tid, const Datum *values,
 						 w->entity_slot, recheck, NULL, false);
 	list_free(recheck);
 	return TM_Ok;
+}
+
+/*
+ * Insert a new entity row (values in WsEntityCol order) unless its id
+ * exists: false, writing nothing, when a row with the id is there -- one
+ * committed, or written earlier by this transaction.  A transaction
+ * inserting the same id is waited for first.  This is INSERT ... ON
+ * CONFLICT DO NOTHING's speculative insertion (nodeModifyTable.c): check
+ * the unique indexes, insert with a speculative token, insert the index
+ * entries without raising duplicates, and withdraw the row and start again
+ * if a conflicting row came in between.  The caller decides what an
+ * existing id means.
+ */
+bool
+ws_writer_insert_entity(WsWriter *w, const Datum *values, const bool *nulls)
+{
+	ResultRelInfo *rri = w->entities;
+	Relation	rel = w->entities_rel;
+	TupleTableSlot *slot = w->entity_slot;
+	List	   *recheck;
+	MemoryContext old;
+
+	/* what ExecOpenIndices(rri, true) adds, made on the first create */
+	old = MemoryContextSwitchTo(w->estate->es_query_cxt);
+	for (int i = 0; i < rri->ri_NumIndices; i++)
+		if (rri->ri_IndexRelationInfo[i]->ii_Unique &&
+			rri->ri_IndexRelationInfo[i]->ii_UniqueOps == NULL)
+			BuildSpeculativeIndexInfo(rri->ri_IndexRelationDescs[i],
+									  rri->ri_IndexRelationInfo[i]);
+	MemoryContextSwitchTo(old);
+	fill_slot(w, slot, &ws_entities_table, w->en_att, values, nulls);
+	if (rri->ri_TrigDesc && rri->ri_TrigDesc->trig_insert_before_row &&
+		!ExecBRInsertTriggers(w->estate, rri, slot))
+		elog(ERROR, "a trigger on ws.entities skipped the insert of an entity");
+	if (rel->rd_att->constr)
+		ExecConstraints(rri, slot, w->estate);
+	for (;;)
+	{
+		ItemPointerData conflict;
+		uint32		token;
+		bool		spec_conflict = false;
+
+		CHECK_FOR_INTERRUPTS();
+		if (!ExecCheckIndexConstraints(rri, slot, w->estate, &conflict, NIL))
+			return false;
+		token = SpeculativeInsertionLockAcquire(GetCurrentTransactionId());
+		table_tuple_insert_speculative(rel, slot, w->estate->es_output_cid, 0, NULL, token);
+		recheck = ExecInsertIndexTuples(rri, slot, w->estate, false, true, &spec_conflict, NIL);
+		table_tuple_complete_speculative(rel, slot, token, !spec_conflict);
+		SpeculativeInsertionLockRelease(GetCurrentTransactionId());
+		if (!spec_conflict)
+			break;
+		list_free(recheck);
+	}
+	ExecARInsertTriggers(w->estate, rri, slot, recheck, NULL);
+	list_free(recheck);
+	return true;
+}
+
+/*
+ * Replace the entity row with the id of values (WsEntityCol order), or
+ * insert it: restore's replay writes each rebuilt entity so, with
+ * ws.entities held in EXCLUSIVE mode.
+ */
+void
+ws_writer_put_entity(WsWriter *w, const Datum *values, const bool *nulls)
+{
+	fill_slot(w, w->entity_slot, &ws_entities_table, w->en_att, values, nulls);
+	if (fetch_latest(w->entities, &values[EN_ENTITY_ID], 1, w->old_slot))
+		ExecSimpleRelationUpdate(w->entities, w->estate, &w->epq, w->old_slot, w->entity_slot);
+	else
+		ExecSimpleRelationInsert(w->entities, w->estate, w->entity_slot);
+}
+
+/*
+ * Write a relationship (values in WsRelationshipCol order): a new row, or
+ * the new props and hlc of the existing one.  The caller holds the
+ * from-entity's row, or the tables (see the file header).
+ */
+void
+ws_writer_put_link(WsWriter *w, const Datum *values, const bool *nulls)
+{
+	Datum		key[3];
+
+	open_relationships(w);
+	key[0] = values[RL_FROM_ID];
+	key[1] = values[RL_REL];
+	key[2] = values[RL_TO_ID];
+	fill_slot(w, w->link_slot, &ws_relationships_table, w->rl_att, values, nulls);
+	if (fetch_latest(w->relationships, key, lengthof(key), w->old_link_slot))
+		ExecSimpleRelationUpdate(w->relationships, w->estate, &w->epq, w->old_link_slot,
+								 w->link_slot);
+	else
+		ExecSimpleRelationInsert(w->relationships, w->estate, w->link_slot);
+}
+
+/*
+ * Delete the relationship from_id -rel-> to_id and set *old_props to its
+ * props (valid until the writer's next write); false, deleting nothing,
+ * when there is none.  The caller holds the from-entity's row, or the
+ * tables (see the file header).
+ */
+bool
+ws_writer_delete_link(WsWriter *w, const char *from_id, const char *rel, const char *to_id,
+					  Datum *old_props)
+{
+	Datum		key[3];
+	AttrNumber	att;
+
+	open_relationships(w);
+	ResetPerTupleExprContext(w->estate);
+	key[0] = CStringGetTextDatum(from_id);
+	key[1] = CStringGetTextDatum(rel);
+	key[2] = CStringGetTextDatum(to_id);
+	if (!fetch_latest(w->relationships, key, lengthof(key), w->old_link_slot))
+		return false;
+	att = w->rl_att[RL_PROPS];
+	*old_props = w->old_link_slot->tts_values[att - 1];
+	ExecSimpleRelationDelete(w->relationships, w->estate, &w->epq, w->old_link_slot);
+	return true;
 }

@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * writer.h
- *		Direct writes of event and entity rows.
+ *		Direct writes of event, entity and relationship rows.
  *
  *-------------------------------------------------------------------------
  */
@@ -16,19 +16,28 @@
 
 #include "tables.h"
 
-/* An open pair of ws.events and ws.entities, ready for writing. */
+/*
+ * ws.events and ws.entities, open for writing, and ws.relationships,
+ * opened when a link is first written.
+ */
 typedef struct WsWriter
 {
 	EState	   *estate;
+	EPQState	epq;			/* for BEFORE ROW triggers, should a table get one */
 	Relation	events_rel;
 	Relation	entities_rel;
+	Relation	relationships_rel;
 	ResultRelInfo *events;
 	ResultRelInfo *entities;
+	ResultRelInfo *relationships;
 	TupleTableSlot *event_slot;
 	TupleTableSlot *entity_slot;
 	TupleTableSlot *old_slot;
+	TupleTableSlot *link_slot;
+	TupleTableSlot *old_link_slot;
 	AttrNumber	ev_att[EV_NCOLS];
 	AttrNumber	en_att[EN_NCOLS];
+	AttrNumber	rl_att[RL_NCOLS];
 } WsWriter;
 
 extern void ws_writer_begin(WsWriter *w);
@@ -42,5 +51,10 @@ extern bool ws_writer_lock_latest(WsWriter *w, ItemPointer tid);
 extern Datum ws_writer_entity_col(WsWriter *w, int col, bool *isnull);
 extern TM_Result ws_writer_try_update_entity(WsWriter *w, ItemPointer tid,
 											 const Datum *values, const bool *nulls);
+extern bool ws_writer_insert_entity(WsWriter *w, const Datum *values, const bool *nulls);
+extern void ws_writer_put_entity(WsWriter *w, const Datum *values, const bool *nulls);
+extern void ws_writer_put_link(WsWriter *w, const Datum *values, const bool *nulls);
+extern bool ws_writer_delete_link(WsWriter *w, const char *from_id, const char *rel,
+								  const char *to_id, Datum *old_props);
 
 #endif							/* WS_WRITER_H */
