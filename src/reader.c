@@ -39,6 +39,7 @@
 #include "access/stratnum.h"
 #include "access/table.h"
 #include "access/tableam.h"
+#include "catalog/pg_class.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
@@ -167,22 +168,44 @@ log_at_scan(WsReader *r, WsLog *log)
 	MemoryContextSwitchTo(old);
 }
 
+/* End scan s, if begun. */
+static void
+end_scan(IndexScanDesc s)
+{
+	if (s)
+		index_endscan(s);
+}
+
+/* Drop slot s, if made. */
+static void
+drop_slot(TupleTableSlot *s)
+{
+	if (s)
+		ExecDropSingleTupleTableSlot(s);
+}
+
+/* Close relation rel, if opened (an index or a table); its lock is kept. */
+static void
+close_rel(Relation rel)
+{
+	if (rel == NULL)
+		return;
+	if (rel->rd_rel->relkind == RELKIND_INDEX)
+		index_close(rel, NoLock);
+	else
+		table_close(rel, NoLock);
+}
+
 /* End a log table's scans and close it. */
 static void
 log_close(WsLog *log)
 {
-	if (log->at_scan)
-		index_endscan(log->at_scan);
-	if (log->version_scan)
-		index_endscan(log->version_scan);
-	if (log->slot)
-		ExecDropSingleTupleTableSlot(log->slot);
-	if (log->by_hlc)
-		index_close(log->by_hlc, NoLock);
-	if (log->by_version)
-		index_close(log->by_version, NoLock);
-	if (log->rel)
-		table_close(log->rel, NoLock);
+	end_scan(log->at_scan);
+	end_scan(log->version_scan);
+	drop_slot(log->slot);
+	close_rel(log->by_hlc);
+	close_rel(log->by_version);
+	close_rel(log->rel);
 }
 
 /*
@@ -224,26 +247,17 @@ ws_reader_open(WsReader *r, int what)
 void
 ws_reader_close(WsReader *r)
 {
-	if (r->entity_scan)
-		index_endscan(r->entity_scan);
-	if (r->entity_slot)
-		ExecDropSingleTupleTableSlot(r->entity_slot);
-	if (r->rel_slot)
-		ExecDropSingleTupleTableSlot(r->rel_slot);
+	end_scan(r->entity_scan);
+	drop_slot(r->entity_slot);
+	drop_slot(r->rel_slot);
 	log_close(&r->log);
 	log_close(&r->archive);
-	if (r->entities_pk)
-		index_close(r->entities_pk, NoLock);
-	if (r->events_links)
-		index_close(r->events_links, NoLock);
-	if (r->relationships_pk)
-		index_close(r->relationships_pk, NoLock);
-	if (r->entities)
-		table_close(r->entities, NoLock);
-	if (r->relationships)
-		table_close(r->relationships, NoLock);
+	close_rel(r->entities_pk);
+	close_rel(r->events_links);
+	close_rel(r->relationships_pk);
+	close_rel(r->entities);
+	close_rel(r->relationships);
 }
-
 
 /* Read the row of entity_id (a text datum) into r->entity_slot. */
 bool
