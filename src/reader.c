@@ -137,18 +137,26 @@ log_table(WsReader *r, WsLog *log)
 	MemoryContextSwitchTo(old);
 }
 
+/* Index ws.<name> in *index, opened on first use. */
+static Relation
+index_once(WsReader *r, Relation *index, const char *name)
+{
+	if (*index == NULL)
+	{
+		MemoryContext old = MemoryContextSwitchTo(r->cxt);
+
+		*index = open_index(r, name);
+		MemoryContextSwitchTo(old);
+	}
+	return *index;
+}
+
 /* Open a log table's index on (entity_id, hlc), once. */
 static void
 log_by_hlc(WsReader *r, WsLog *log)
 {
-	MemoryContext old;
-
 	log_table(r, log);
-	if (log->by_hlc != NULL)
-		return;
-	old = MemoryContextSwitchTo(r->cxt);
-	log->by_hlc = open_index(r, log->by_hlc_name);
-	MemoryContextSwitchTo(old);
+	(void) index_once(r, &log->by_hlc, log->by_hlc_name);
 }
 
 /* Open the backward scan of a log table from an HLC, once. */
@@ -292,9 +300,10 @@ version_scan_range(WsReader *r, WsLog *log, Datum entity_id, int64 lo, int64 hi)
 {
 	if (log->version_scan == NULL)
 	{
-		MemoryContext old = MemoryContextSwitchTo(r->cxt);
+		MemoryContext old;
 
-		log->by_version = open_index(r, log->by_version_name);
+		(void) index_once(r, &log->by_version, log->by_version_name);
+		old = MemoryContextSwitchTo(r->cxt);
 		ws_init_scan_key(&log->version_keys[0], log->by_version, 1, BTEqualStrategyNumber);
 		ws_init_scan_key(&log->version_keys[1], log->by_version, 2, BTGreaterEqualStrategyNumber);
 		ws_init_scan_key(&log->version_keys[2], log->by_version, 2, BTLessEqualStrategyNumber);
@@ -572,14 +581,7 @@ ws_reader_link_scan(WsReader *r, WsLog *log, Datum entity_id, const WsHlc *at)
 	if (log == &r->log)
 	{
 		log_table(r, log);
-		if (r->events_links == NULL)
-		{
-			MemoryContext old = MemoryContextSwitchTo(r->cxt);
-
-			r->events_links = open_index(r, EVENTS_LINKS);
-			MemoryContextSwitchTo(old);
-		}
-		index = r->events_links;
+		index = index_once(r, &r->events_links, EVENTS_LINKS);
 	}
 	else
 	{
