@@ -30,6 +30,8 @@ OBJS = \
 	src/decoder.o \
 	src/worker.o \
 	src/query.o \
+	src/reader.o \
+	src/fold.o \
 	src/bus.o \
 	src/session.o \
 	src/derived.o \
@@ -63,6 +65,9 @@ REGRESS += derived_security snapshot_isolation caller_bounds
 
 # 1.1: broadcast integrity
 REGRESS += decode_forged
+
+# one data path: the fold and the reader
+REGRESS += fold_stream
 
 # 1.1: the README's examples
 

@@ -50,18 +50,6 @@ PG_FUNCTION_INFO_V1(merge_patch);
 PG_FUNCTION_INFO_V1(merge_patch_counters);
 
 /*
- * Compare two jsonb string keys in the order jsonb stores object keys:
- * shorter first, then bytewise.
- */
-static int
-ws_key_cmp(const JsonbValue *a, const JsonbValue *b)
-{
-	if (a->val.string.len != b->val.string.len)
-		return a->val.string.len < b->val.string.len ? -1 : 1;
-	return memcmp(a->val.string.val, b->val.string.val, a->val.string.len);
-}
-
-/*
  * Start iterating over the members of an object container; returns NULL
  * when the container is NULL or not an object, which then has no members.
  */

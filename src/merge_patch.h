@@ -31,4 +31,18 @@ extern Jsonb *ws_merge_patch(Jsonb *target, Jsonb *patch,
 							 const char *const *counters, int ncounters,
 							 Jsonb **effective);
 
+/*
+ * Compare two jsonb string keys in the order jsonb stores object keys:
+ * shorter first, then bytewise.  Both the merge (merge_patch.c) and the
+ * fold (fold.c) walk objects in this order; inline, as they call it for
+ * every member.
+ */
+static inline int
+ws_key_cmp(const JsonbValue *a, const JsonbValue *b)
+{
+	if (a->val.string.len != b->val.string.len)
+		return a->val.string.len < b->val.string.len ? -1 : 1;
+	return memcmp(a->val.string.val, b->val.string.val, a->val.string.len);
+}
+
 #endif							/* WS_MERGE_PATCH_H */

@@ -42,7 +42,7 @@
 #include "canon.h"
 #include "clock.h"
 #include "hlc.h"
-#include "merge_patch.h"
+#include "fold.h"
 #include "progress.h"
 #include "settings.h"
 #include "spi.h"
@@ -442,6 +442,7 @@ replay_events(const WsHlc *after)
 	MemoryContext old;
 	WsReplay	r;
 	WsWriter	w;
+	WsFold		fold;
 	int64		replayed = 0;
 
 	scan = SPI_prepare("SELECT e.entity_id, e.version, e.hlc, e.kind, e.module, e.event_type, e.patch,"
@@ -462,6 +463,7 @@ replay_events(const WsHlc *after)
 	ws_writer_begin(&w);
 	entity_cxt = AllocSetContextCreate(CurrentMemoryContext, "worldstate replay",
 									   ALLOCSET_DEFAULT_SIZES);
+	ws_fold_begin(&fold);
 	memset(&r, 0, sizeof(r));
 	portal = SPI_cursor_open(NULL, scan, a, nulls, false);
 	for (;;)
@@ -482,27 +484,29 @@ replay_events(const WsHlc *after)
 			bool		isnull;
 			char	   *entity_id = TextDatumGetCString(SPI_getbinval(tup, desc, 1, &isnull));
 			char	   *event_type;
-			Jsonb	   *patch;
+			Datum		patch;
 
 			old = MemoryContextSwitchTo(entity_cxt);
 			if (r.entity_id == NULL || strcmp(r.entity_id, entity_id) != 0)
 			{
+				r.state = ws_fold_state(&fold);
 				put_replayed(&w, &r);
 				MemoryContextReset(entity_cxt);
+				ws_fold_reset(&fold);
 				memset(&r, 0, sizeof(r));
 				r.entity_id = pstrdup(entity_id);
-				/* the row the snapshot restored, if any */
+				/* the row the snapshot restored, if any, is where the fold starts */
 				if (DatumGetBool(SPI_getbinval(tup, desc, 9, &isnull)))
 				{
 					r.kind = TextDatumGetCString(SPI_getbinval(tup, desc, 4, &isnull));
 					r.module = TextDatumGetCString(SPI_getbinval(tup, desc, 5, &isnull));
-					r.state = DatumGetJsonbPCopy(SPI_getbinval(tup, desc, 10, &isnull));
+					ws_fold_keyframe(&fold, SPI_getbinval(tup, desc, 10, &isnull));
 					r.created_hlc = datumCopy(SPI_getbinval(tup, desc, 11, &isnull), false, sizeof(WsHlc));
 					r.retired = DatumGetBool(SPI_getbinval(tup, desc, 12, &isnull));
 				}
 			}
 			event_type = TextDatumGetCString(SPI_getbinval(tup, desc, 6, &isnull));
-			patch = DatumGetJsonbP(SPI_getbinval(tup, desc, 7, &isnull));
+			patch = SPI_getbinval(tup, desc, 7, &isnull);
 			r.version = DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull));
 			r.hlc = datumCopy(SPI_getbinval(tup, desc, 3, &isnull), false, sizeof(WsHlc));
 			r.vclock = PointerGetDatum(PG_DETOAST_DATUM_COPY(SPI_getbinval(tup, desc, 8, &isnull)));
@@ -510,7 +514,8 @@ replay_events(const WsHlc *after)
 			{
 				r.kind = TextDatumGetCString(SPI_getbinval(tup, desc, 4, &isnull));
 				r.module = TextDatumGetCString(SPI_getbinval(tup, desc, 5, &isnull));
-				r.state = DatumGetJsonbPCopy(JsonbPGetDatum(patch));
+				/* version 1's patch is the initial state */
+				ws_fold_keyframe(&fold, patch);
 				r.created_hlc = r.hlc;
 				r.retired = false;
 			}
@@ -518,15 +523,13 @@ replay_events(const WsHlc *after)
 				r.retired = true;
 			else
 			{
-				if (r.state == NULL)
+				if (!ws_fold_started(&fold))
 					ereport(ERROR,
 							(errcode(ERRCODE_DATA_CORRUPTED),
 							 errmsg("cannot replay entity \"%s\": its events before version " INT64_FORMAT " are missing",
 									r.entity_id, r.version),
 							 errhint("Restore from an older snapshot, or from the whole log with ws.restore_snapshot(NULL).")));
-				r.state = ws_merge_patch(r.state, patch, NULL, 0, NULL);
-				if (r.state == patch)	/* may be the patch itself: keep a copy */
-					r.state = DatumGetJsonbPCopy(JsonbPGetDatum(patch));
+				ws_fold_patch(&fold, patch);
 			}
 			MemoryContextSwitchTo(old);
 			ws_progress_count(++replayed);
@@ -534,7 +537,9 @@ replay_events(const WsHlc *after)
 		SPI_freetuptable(tuples);
 	}
 	SPI_cursor_close(portal);
+	r.state = ws_fold_state(&fold);
 	put_replayed(&w, &r);
+	ws_fold_end(&fold);
 	MemoryContextDelete(entity_cxt);
 	SPI_freeplan(scan);
 
@@ -615,7 +620,7 @@ verify_world(WsProblems *p)
 	MemoryContext old;
 	char	   *entity_id = NULL;
 	WsRow		row = {0};
-	Jsonb	   *state = NULL;
+	WsFold		fold;
 	int64		version = 0;
 	WsHlc		last_hlc = {0};
 	bool		retired = false;
@@ -636,6 +641,7 @@ verify_world(WsProblems *p)
 							   " OPERATOR(pg_catalog.+) (SELECT pg_catalog.count(*) FROM ws.events_archive"
 							   " WHERE entity_id IS NOT NULL)", 0, NULL, NULL, NULL));
 
+	ws_fold_begin(&fold);
 	portal = SPI_cursor_open(NULL, scan, NULL, NULL, false);
 	for (;;)
 	{
@@ -657,14 +663,15 @@ verify_world(WsProblems *p)
 			int64		v = DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull));
 			WsHlc		h = *DatumGetHlcP(SPI_getbinval(tup, desc, 3, &isnull));
 			char	   *type = TextDatumGetCString(SPI_getbinval(tup, desc, 4, &isnull));
-			Jsonb	   *patch = DatumGetJsonbP(SPI_getbinval(tup, desc, 5, &isnull));
+			Datum		patch = SPI_getbinval(tup, desc, 5, &isnull);
 			Datum		kf = SPI_getbinval(tup, desc, 6, &kf_null);
 
 			if (entity_id == NULL || strcmp(entity_id, eid) != 0)
 			{
 				if (entity_id != NULL)
-					verify_entity(p, entity_id, &row, state, version, retired);
+					verify_entity(p, entity_id, &row, ws_fold_state(&fold), version, retired);
 				MemoryContextReset(cxt);
+				ws_fold_reset(&fold);
 				old = MemoryContextSwitchTo(cxt);
 				entity_id = pstrdup(eid);
 				row.present = DatumGetBool(SPI_getbinval(tup, desc, 7, &isnull));
@@ -675,7 +682,6 @@ verify_world(WsProblems *p)
 					row.retired = DatumGetBool(SPI_getbinval(tup, desc, 10, &isnull));
 				}
 				MemoryContextSwitchTo(old);
-				state = NULL;
 				version = 0;
 				retired = false;
 			}
@@ -683,20 +689,19 @@ verify_world(WsProblems *p)
 				problem(p, entity_id, "version " INT64_FORMAT " follows version " INT64_FORMAT, v, version);
 			else if (version > 0 && ws_hlc_cmp(&h, &last_hlc) <= 0)
 				problem(p, entity_id, "HLC of version " INT64_FORMAT " is not after the one before", v);
-			old = MemoryContextSwitchTo(cxt);
+			/*
+			 * version 1's patch is the initial state; later keyframes do not
+			 * restart the fold, they are compared with it
+			 */
 			if (v == 1)
-				state = DatumGetJsonbPCopy(JsonbPGetDatum(patch));
+				ws_fold_keyframe(&fold, patch);
 			else if (strcmp(type, "retired") == 0)
 				retired = true;
-			else if (state != NULL)
-			{
-				state = ws_merge_patch(state, patch, NULL, 0, NULL);
-				if (state == patch) /* may be the patch itself: keep a copy */
-					state = DatumGetJsonbPCopy(JsonbPGetDatum(patch));
-			}
-			MemoryContextSwitchTo(old);
-			if (!kf_null && state != NULL &&
-				compareJsonbContainers(&DatumGetJsonbP(kf)->root, &state->root) != 0)
+			else if (ws_fold_started(&fold))
+				ws_fold_patch(&fold, patch);
+			if (!kf_null && ws_fold_started(&fold) &&
+				compareJsonbContainers(&DatumGetJsonbP(kf)->root,
+									   &ws_fold_state(&fold)->root) != 0)
 				problem(p, entity_id, "keyframe at version " INT64_FORMAT " differs from the fold before it", v);
 			version = v;
 			last_hlc = h;
@@ -706,7 +711,8 @@ verify_world(WsProblems *p)
 	}
 	SPI_cursor_close(portal);
 	if (entity_id != NULL)
-		verify_entity(p, entity_id, &row, state, version, retired);
+		verify_entity(p, entity_id, &row, ws_fold_state(&fold), version, retired);
+	ws_fold_end(&fold);
 
 	/* rows without any event */
 	ws_exec("SELECT entity_id FROM ws.entities e WHERE NOT EXISTS"

@@ -113,6 +113,7 @@
 #include "lookup.h"
 #include "merge_patch.h"
 #include "module.h"
+#include "reader.h"
 #include "settings.h"
 #include "spi.h"
 #include "transition.h"
@@ -184,7 +185,6 @@ static struct
 {
 	Oid			nsp;
 	SPIPlanPtr	event_by_id;
-	SPIPlanPtr	fold_events;
 	SPIPlanPtr	deps_present;
 	SPIPlanPtr	entity_live;
 }			plans;
@@ -199,17 +199,6 @@ static const WsPlanDef plan_defs[] = {
 		"SELECT entity_id, version, request_digest, hlc, vclock, event_type"
 		" FROM ws.events WHERE event_id OPERATOR(pg_catalog.=) $1",
 	{"pg_catalog.uuid"}},
-
-	/* the keyframe at or before the version, and the patches after it */
-	{&plans.fold_events,
-		"SELECT version, state, patch FROM ws.events"
-		" WHERE entity_id OPERATOR(pg_catalog.=) $1"
-		" AND version OPERATOR(pg_catalog.<=) $2"
-		" AND version OPERATOR(pg_catalog.>=) (SELECT pg_catalog.max(version)"
-		"   FROM ws.events WHERE entity_id OPERATOR(pg_catalog.=) $1"
-		"   AND version OPERATOR(pg_catalog.<=) $2 AND state IS NOT NULL)"
-		" ORDER BY version",
-	{"pg_catalog.text", "pg_catalog.int8"}},
 
 	{&plans.deps_present,
 		"SELECT pg_catalog.count(*) FROM ws.events"
@@ -497,41 +486,34 @@ lock_key(const char *prefix, const void *key, size_t len)
 
 /*
  * The entity's state at the given version, allocated in cxt: its keyframe
- * at or before the version plus the patches after it.
+ * at or before the version plus the patches after it, read by the reader
+ * and folded by the fold.  Read as a statement run now would read them
+ * (the snapshot SPI would take), so that the version just found by its
+ * event_id is visible.
  */
 static Jsonb *
 state_at_version(const char *entity_id, int64 version, MemoryContext cxt)
 {
-	MemoryContext old;
+	MemoryContext old = MemoryContextSwitchTo(cxt);
+	MemoryContext work;
+	WsReader	r;
+	Jsonb	   *state;
 	Jsonb	   *result;
-	Datum		args[2];
-	Jsonb	   *acc = NULL;
 
-	args[0] = CStringGetTextDatum(entity_id);
-	args[1] = Int64GetDatum(version);
-	if (SPI_execute_plan(plans.fold_events, args, NULL, false, 0) != SPI_OK_SELECT)
-		elog(ERROR, "could not read ws.events");
-	for (uint64 i = 0; i < SPI_processed; i++)
-	{
-		bool		isnull;
-		Datum		state = spi_col(i, 2, &isnull);
-
-		if (i == 0)
-		{
-			if (isnull)
-				elog(ERROR, "keyframe missing for entity \"%s\"", entity_id);
-			acc = DatumGetJsonbP(state);
-		}
-		else
-			acc = ws_merge_patch(acc, DatumGetJsonbP(spi_col(i, 3, &isnull)), NULL, 0, NULL);
-	}
-	if (acc == NULL)
-		elog(ERROR, "no events for entity \"%s\" up to version " INT64_FORMAT,
-			 entity_id, version);
-	/* SPI left us in its own context, which SPI_finish frees */
-	old = MemoryContextSwitchTo(cxt);
-	result = DatumGetJsonbPCopy(JsonbPGetDatum(acc));
+	/* the reader's scans and the fold's intermediate states die with it */
+	work = AllocSetContextCreate(CurrentMemoryContext, "worldstate state at version",
+								 ALLOCSET_SMALL_SIZES);
+	MemoryContextSwitchTo(work);
+	PushActiveSnapshot(GetTransactionSnapshot());
+	UpdateActiveSnapshotCommandId();
+	ws_reader_open(&r, 0);
+	state = ws_reader_state_at_version(&r, CStringGetTextDatum(entity_id), version);
+	MemoryContextSwitchTo(cxt);
+	result = DatumGetJsonbPCopy(JsonbPGetDatum(state));
+	ws_reader_close(&r);
+	PopActiveSnapshot();
 	MemoryContextSwitchTo(old);
+	MemoryContextDelete(work);
 	return result;
 }
 

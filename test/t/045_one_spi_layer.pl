@@ -8,46 +8,27 @@
 use strict;
 use warnings;
 use FindBin;
+use lib $FindBin::RealBin;
 use Test::More;
+use WsSources;
 
-# the sources: WS_SRC (set by test/run-tests.sh), else beside test/t
-my $src = $ENV{WS_SRC} // "$FindBin::RealBin/../../src";
-opendir(my $dh, $src) or die "cannot read $src: $!";
-my @files = sort grep { /\.[ch]$/ } readdir($dh);
-closedir($dh);
-ok(scalar(@files) > 10, 'the sources are there');
+ok(scalar(ws_source_files()) > 10, 'the sources are there');
 
-my %text;
-for my $f (@files)
-{
-	open(my $fh, '<', "$src/$f") or die "cannot read $src/$f: $!";
-	local $/;
-	$text{$f} = <$fh>;
-	close($fh);
-}
-
-# the files in which a pattern occurs
-sub files_with
-{
-	my ($re) = @_;
-	return [ grep { $text{$_} =~ $re } @files ];
-}
-
-is_deeply(files_with(qr/\bSPI_execute(?:_with_args|_extended)?\s*\(/),
+is_deeply(ws_files_with(qr/\bSPI_execute(?:_with_args|_extended)?\s*\(/),
 	['spi.c'], 'statements run through ws_exec in spi.c only');
 
 # derived.c switches to the owner of a derived view, not of schema ws,
 # for the parse analysis of its query (a security-restricted operation)
-is_deeply(files_with(qr/\bSetUserIdAndSecContext\s*\(/),
+is_deeply(ws_files_with(qr/\bSetUserIdAndSecContext\s*\(/),
 	[ 'derived.c', 'spi.c' ], 'the switch to the owner of schema ws is in spi.c only');
 
-is_deeply(files_with(qr/is not registered/),
+is_deeply(ws_files_with(qr/is not registered/),
 	['spi.c'], 'one place raises "module is not registered"');
 
-is_deeply(files_with(qr/#\s*define\s+\w*NPLANS\b|SPIPlanPtr\s*\*\s*\w+\s*=\s*&/),
+is_deeply(ws_files_with(qr/#\s*define\s+\w*NPLANS\b|SPIPlanPtr\s*\*\s*\w+\s*=\s*&/),
 	[], 'no list of plans is walked with a hand-kept count');
 
-is_deeply(files_with(qr/\bappendStringInfoVA\s*\(/),
+is_deeply(ws_files_with(qr/\bappendStringInfoVA\s*\(/),
 	['util.c'], 'one vformat loop');
 
 done_testing();

@@ -1,0 +1,126 @@
+/*-------------------------------------------------------------------------
+ *
+ * reader.h
+ *		Index and heap reads of the ws tables, with the snapshot of the
+ *		calling statement.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef WS_READER_H
+#define WS_READER_H
+
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "access/skey.h"
+#include "executor/tuptable.h"
+#include "utils/jsonb.h"
+#include "utils/rel.h"
+#include "utils/snapshot.h"
+
+#include "hlc.h"
+#include "tables.h"
+
+/*
+ * What a reader opens up front.  The event log is opened on first use:
+ * point queries and world scans read it only for entities that changed
+ * after the moment asked for.
+ */
+#define WS_READ_ENTITIES		0x01	/* ws.entities and its primary key */
+#define WS_READ_RELATIONSHIPS	0x02	/* ws.relationships and its primary key */
+
+/*
+ * One table of the event log -- ws.events, or ws.events_archive, where
+ * ws.archive_events moves old events -- with its indexes on (entity_id,
+ * hlc) and (entity_id, version), each opened on first use.
+ *
+ * Archival moves, for each entity, the versions before its last keyframe
+ * preceding the archival boundary, so an entity's archived versions are
+ * 1 .. k - 1 and ws.events holds k onwards, k a keyframe; its HLCs increase
+ * with its versions.  Hence: when ws.events holds an event of the entity at
+ * or before a moment, the version in force then and its keyframe are in
+ * ws.events; otherwise (and if the entity existed then) both are in the
+ * archive.  A state is never folded from both tables.
+ */
+typedef struct WsLog
+{
+	const char *table;
+	const char *by_hlc_name;
+	const char *by_version_name;
+	Relation	rel;
+	TupleTableSlot *slot;
+	AttrNumber	col[EV_NCOLS];
+	Relation	by_hlc;
+	IndexScanDesc at_scan;		/* (entity_id = $1, hlc >= $2, hlc <= $3)
+								 * backwards */
+	ScanKeyData at_keys[3];
+	Relation	by_version;
+	IndexScanDesc version_scan; /* (entity_id = $1, version >= $2,
+								 * version <= $3) backwards */
+	ScanKeyData version_keys[3];
+} WsLog;
+
+/*
+ * Open relations, slots and index scans for reading, with the active
+ * snapshot.  Scans are begun once and rescanned with new key values, so a
+ * probe costs an index descent and nothing else.
+ */
+typedef struct WsReader
+{
+	MemoryContext cxt;			/* where scans and slots live */
+	Snapshot	snapshot;
+
+	Relation	entities;
+	Relation	entities_pk;
+	TupleTableSlot *entity_slot;
+	IndexScanDesc entity_scan;	/* one entity by id */
+	ScanKeyData entity_key;
+	AttrNumber	en[EN_NCOLS];
+
+	WsLog		log;			/* ws.events */
+	WsLog		archive;		/* ws.events_archive */
+	Relation	events_links;
+
+	Relation	relationships;
+	Relation	relationships_pk;
+	TupleTableSlot *rel_slot;
+	AttrNumber	rl[RL_NCOLS];
+} WsReader;
+
+/* A version of an entity rebuilt from the log. */
+typedef struct WsVersion
+{
+	int64		version;
+	WsHlc	   *hlc;
+	Datum		vclock;
+	Jsonb	   *state;
+} WsVersion;
+
+extern void ws_reader_open(WsReader *r, int what);
+extern void ws_reader_close(WsReader *r);
+extern bool ws_reader_entity(WsReader *r, Datum entity_id);
+extern IndexScanDesc ws_reader_all_entities(WsReader *r);
+extern bool ws_reader_version_at(WsReader *r, WsLog *log, const Datum *e, const WsHlc *at,
+								 WsVersion *out);
+extern Jsonb *ws_reader_state_at_version(WsReader *r, Datum entity_id, int64 version);
+extern IndexScanDesc ws_reader_history_scan(WsReader *r, WsLog *log, Datum entity_id,
+											const WsHlc *from, const WsHlc *to, bool *more);
+extern IndexScanDesc ws_reader_link_scan(WsReader *r, WsLog *log, Datum entity_id,
+										 const WsHlc *at);
+extern IndexScanDesc ws_reader_edges_scan(WsReader *r, Datum entity_id, text *rel);
+
+/* Column col of the entity row in r->entity_slot. */
+static inline Datum
+ws_reader_entity_col(WsReader *r, WsEntityCol col, bool *isnull)
+{
+	return slot_getattr(r->entity_slot, r->en[col], isnull);
+}
+
+/* Column col of the event row in log->slot. */
+static inline Datum
+ws_log_col(WsLog *log, WsEventCol col, bool *isnull)
+{
+	return slot_getattr(log->slot, log->col[col], isnull);
+}
+
+#endif							/* WS_READER_H */
