@@ -11,18 +11,11 @@ use warnings;
 use FindBin;
 use lib $FindBin::RealBin;
 use Test::More;
-use WsTest;
+use WsSources;
 
-my %text = %{ ws_sources() };
-my @files = sort keys %text;
+my @files = ws_source_files();
+my %text = map { $_ => ws_source_text($_) } @files;
 ok(scalar(@files) > 10, 'the sources are there');
-
-# the files in which a pattern occurs
-sub files_with
-{
-	my ($re) = @_;
-	return [ grep { $text{$_} =~ $re } @files ];
-}
 
 # every SQL write of the three tables, as "file: statement head"
 my @writes;
@@ -54,7 +47,7 @@ is_deeply(
 	'ws.entities, ws.events and ws.relationships are written in SQL only by restore and archival'
 ) or diag(explain(\@writes));
 
-is_deeply(files_with(qr/\bExecSimpleRelation(?:Insert|Update|Delete)\s*\(|\btable_tuple_(?:insert|update|delete)\w*\s*\(/),
+is_deeply(ws_files_with(qr/\bExecSimpleRelation(?:Insert|Update|Delete)\s*\(|\btable_tuple_(?:insert|update|delete)\w*\s*\(/),
 	['writer.c'], 'rows are written through the executor in writer.c only');
 
 # one sequence of steps: each step of the protocol is called once
@@ -67,10 +60,10 @@ for my $step (qw(ws_check_handshake_module ws_check_handshake check_constraints
 }
 like($text{'transition.c'}, qr/\bWS_CHANGE_CREATE\b/, 'creation is a kind of change');
 
-is_deeply(files_with(qr/\bAsync_Notify\s*\(/), ['writer.c'],
+is_deeply(ws_files_with(qr/\bAsync_Notify\s*\(/), ['writer.c'],
 	'NOTIFY worldstate is built in one place');
 
-is_deeply(files_with(qr/\bWsSession\b|\bws_changes_(?:begin|end)\b/), [],
+is_deeply(ws_files_with(qr/\bWsSession\b|\bws_changes_(?:begin|end)\b/), [],
 	'no run of changes is named like session state');
 
 my @static_ws = $text{'transition.c'} =~ /^static\s[^\n]*\n(ws_\w+)\s*\(/mg;

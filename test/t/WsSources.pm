@@ -6,7 +6,7 @@ use strict;
 use warnings;
 use FindBin;
 use Exporter 'import';
-our @EXPORT = qw(ws_source_files ws_files_with);
+our @EXPORT = qw(ws_source_files ws_source_text ws_files_with);
 
 my (@files, %text);
 
@@ -27,6 +27,14 @@ sub ws_source_files
 		close($fh);
 	}
 	return @files;
+}
+
+# The text of one source file, by name (e.g. "writer.c").
+sub ws_source_text
+{
+	my ($name) = @_;
+	ws_source_files();
+	return $text{$name};
 }
 
 # The source files in which a pattern occurs, sorted by name.

@@ -8,7 +8,7 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Time::HiRes qw(usleep);
 use Exporter 'import';
-our @EXPORT = qw(ws_node ws_crash_restart ws_trust_plugins ws_sources);
+our @EXPORT = qw(ws_node ws_crash_restart ws_trust_plugins);
 
 # A new node configured as worldstate requires, started, with the extension
 # created in database postgres.  Extra postgresql.conf text may be given.
@@ -85,25 +85,6 @@ sub ws_crash_restart
 	unlink($node->data_dir . '/postmaster.pid');
 	unlink($node->host . '/.s.PGSQL.' . $node->port . '.lock');
 	return $node->start(fail_ok => 1);
-}
-
-# The C sources, for tests that read them: a hash of file name (*.c, *.h)
-# to text.  They are in WS_SRC (set by test/run-tests.sh), else in src/
-# beside test/t.
-sub ws_sources
-{
-	my $src = $ENV{WS_SRC} // "$FindBin::RealBin/../../src";
-	my %text;
-	opendir(my $dh, $src) or die "cannot read $src: $!";
-	for my $f (grep { /\.[ch]$/ } readdir($dh))
-	{
-		open(my $fh, '<', "$src/$f") or die "cannot read $src/$f: $!";
-		local $/;
-		$text{$f} = <$fh>;
-		close($fh);
-	}
-	closedir($dh);
-	return \%text;
 }
 
 1;
