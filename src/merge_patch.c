@@ -54,7 +54,7 @@ PG_FUNCTION_INFO_V1(merge_patch_counters);
  * when the container is NULL or not an object, which then has no members.
  */
 static JsonbIterator *
-ws_members_begin(JsonbContainer *container)
+members_begin(JsonbContainer *container)
 {
 	JsonbIterator *it;
 	JsonbValue	v;
@@ -73,7 +73,7 @@ ws_members_begin(JsonbContainer *container)
  * the object (or when *it is NULL), after which *it must not be used.
  */
 static bool
-ws_members_next(JsonbIterator **it, JsonbValue *key, JsonbValue *val)
+members_next(JsonbIterator **it, JsonbValue *key, JsonbValue *val)
 {
 	JsonbIteratorToken tok;
 
@@ -92,7 +92,7 @@ ws_members_next(JsonbIterator **it, JsonbValue *key, JsonbValue *val)
 
 /* Index of key in counters[0..ncounters-1], or -1 when it is not there. */
 static int
-ws_counter_index(const JsonbValue *key, const char *const *counters,
+counter_index(const JsonbValue *key, const char *const *counters,
 				 int ncounters)
 {
 	int			i;
@@ -110,7 +110,7 @@ ws_counter_index(const JsonbValue *key, const char *const *counters,
 
 /* True when v is an object container (as the iterator returns them). */
 static inline bool
-ws_is_object(const JsonbValue *v)
+is_object(const JsonbValue *v)
 {
 	return v->type == jbvBinary && JsonContainerIsObject(v->val.binary.data);
 }
@@ -124,7 +124,7 @@ ws_is_object(const JsonbValue *v)
  * pushJsonbValue returns for the end of the object.
  */
 static JsonbValue *
-ws_merge_object(JsonbParseState **state, JsonbContainer *target,
+merge_object(JsonbParseState **state, JsonbContainer *target,
 				JsonbContainer *patch, const char *const *counters,
 				int ncounters, JsonbParseState **eff, JsonbValue **eff_result)
 {
@@ -143,10 +143,10 @@ ws_merge_object(JsonbParseState **state, JsonbContainer *target,
 	if (eff)
 		pushJsonbValue(eff, WJB_BEGIN_OBJECT, NULL);
 
-	tit = ws_members_begin(target);
-	pit = ws_members_begin(patch);
-	tmore = ws_members_next(&tit, &tkey, &tval);
-	pmore = ws_members_next(&pit, &pkey, &pval);
+	tit = members_begin(target);
+	pit = members_begin(patch);
+	tmore = members_next(&tit, &tkey, &tval);
+	pmore = members_next(&pit, &pkey, &pval);
 
 	while (tmore || pmore)
 	{
@@ -168,7 +168,7 @@ ws_merge_object(JsonbParseState **state, JsonbContainer *target,
 			/* a member the patch does not mention is kept as it is */
 			pushJsonbValue(state, WJB_KEY, &tkey);
 			pushJsonbValue(state, WJB_VALUE, &tval);
-			tmore = ws_members_next(&tit, &tkey, &tval);
+			tmore = members_next(&tit, &tkey, &tval);
 			continue;
 		}
 
@@ -185,7 +185,7 @@ ws_merge_object(JsonbParseState **state, JsonbContainer *target,
 				pushJsonbValue(eff, WJB_VALUE, &pval);
 		}
 		else if (ncounters > 0 &&
-				 ws_counter_index(&pkey, counters, ncounters) >= 0)
+				 counter_index(&pkey, counters, ncounters) >= 0)
 		{
 			JsonbValue	sum;
 
@@ -217,11 +217,11 @@ ws_merge_object(JsonbParseState **state, JsonbContainer *target,
 			if (eff)
 				pushJsonbValue(eff, WJB_VALUE, &sum);
 		}
-		else if (ws_is_object(&pval))
+		else if (is_object(&pval))
 		{
 			/* an object merges into the current value, {} if not an object */
 			pushJsonbValue(state, WJB_KEY, &pkey);
-			ws_merge_object(state,
+			merge_object(state,
 							(old != NULL && old->type == jbvBinary) ?
 							old->val.binary.data : NULL,
 							pval.val.binary.data, NULL, 0, NULL, NULL);
@@ -238,8 +238,8 @@ ws_merge_object(JsonbParseState **state, JsonbContainer *target,
 		}
 
 		if (cmp == 0)
-			tmore = ws_members_next(&tit, &tkey, &tval);
-		pmore = ws_members_next(&pit, &pkey, &pval);
+			tmore = members_next(&tit, &tkey, &tval);
+		pmore = members_next(&pit, &pkey, &pval);
 	}
 
 	if (eff)
@@ -252,7 +252,7 @@ ws_merge_object(JsonbParseState **state, JsonbContainer *target,
  * that it differs from its effective patch.
  */
 static bool
-ws_patch_has_delta(Jsonb *patch, const char *const *counters, int ncounters)
+patch_has_delta(Jsonb *patch, const char *const *counters, int ncounters)
 {
 	int			i;
 
@@ -291,7 +291,7 @@ ws_merge_patch(Jsonb *target, Jsonb *patch, const char *const *counters,
 	}
 
 	want_eff = (effective != NULL && ncounters > 0 &&
-				ws_patch_has_delta(patch, counters, ncounters));
+				patch_has_delta(patch, counters, ncounters));
 	if (effective != NULL && !want_eff)
 		*effective = patch;
 
@@ -300,7 +300,7 @@ ws_merge_patch(Jsonb *target, Jsonb *patch, const char *const *counters,
 		target != NULL && JB_ROOT_IS_OBJECT(target))
 		return target;
 
-	res = ws_merge_object(&state, target ? &target->root : NULL,
+	res = merge_object(&state, target ? &target->root : NULL,
 						  &patch->root, counters, ncounters,
 						  want_eff ? &eff_state : NULL, &eff_result);
 

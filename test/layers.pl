@@ -11,7 +11,11 @@
 #     defines, or a .c declares one extern itself (a declaration lives in
 #     the header of the file that defines it);
 #   - the layer map of README.md's Development section does not list each
-#     file under the layer the table gives it.
+#     file under the layer the table gives it;
+#   - a name breaks the rule of the ws_ prefix: it marks what a header
+#     exports, so a static function or variable does not carry it and an
+#     extern one does (functions SQL calls, PG_FUNCTION_ARGS, are named
+#     after their SQL function).
 #
 #   perl test/layers.pl [--src DIR] [--layers FILE] [--readme FILE]
 #       checks (default: src/, src/LAYERS, README.md); prints the problems
@@ -295,6 +299,32 @@ sub check
 			}
 		}
 	}
+	# the ws_ prefix: exported names only
+	for my $c (@c_files)
+	{
+		my $code = $code{$c};
+		while ($code =~ /^static\b([^;{=(]*)[(=;\[]/mg)
+		{
+			my ($decl, $at) = ($1, $-[0]);
+			next unless $decl =~ /\b(ws_\w+)\s*$/;
+			my $n = 1 + (substr($code, 0, $at) =~ tr/\n//);
+			push @problems, "src/$c:$n: static $1 carries the ws_ prefix, which marks exported names";
+		}
+	}
+	for my $h (grep { /\.h$/ } @files)
+	{
+		while ($code{$h} =~ /\bextern\b([^;{]*);/g)
+		{
+			my ($decl, $at) = ($1, $-[0]);
+			next if $decl =~ /PG_FUNCTION_ARGS/;
+			my ($name) = map { $_->[0] } extern_names("extern$decl;");
+			# _PG_ names are the ones PostgreSQL looks up in a library
+			next if !defined $name || $name =~ /^(?:ws_|_PG_)/;
+			my $n = 1 + (substr($code{$h}, 0, $at) =~ tr/\n//);
+			push @problems, "src/$h:$n: exports $name without the ws_ prefix";
+		}
+	}
+
 	for my $c (@c_files)
 	{
 		for my $decl (extern_names($code{$c}))
@@ -430,6 +460,20 @@ sub self_test
 			'an extern declaration in a .c',
 			sub { my %t = @_; insert_after("$t{src}/bus.c", qr/^#include "bus\.h"\n/m, "\nextern int ws_node_id;\n") },
 			qr/^src\/bus\.c:\d+: declares ws_node_id extern itself/m
+		],
+		[
+			'a static function with the ws_ prefix',
+			sub { my %t = @_; insert_after("$t{src}/bus.c", qr/^#include "bus\.h"\n/m, "\nstatic void\nws_local_helper(void)\n{\n}\n") },
+			qr/^src\/bus\.c:\d+: static ws_local_helper carries the ws_ prefix/m
+		],
+		[
+			'an exported function without the ws_ prefix',
+			sub {
+				my %t = @_;
+				replace("$t{src}/util.h", qr/\bws_empty_object\b/, 'empty_object');
+				replace("$t{src}/util.c", qr/^ws_empty_object\(/m, 'empty_object(');
+			},
+			qr/^src\/util\.h:\d+: exports empty_object without the ws_ prefix/m
 		],
 		[
 			'a file in another layer in the table than in README.md',
