@@ -64,6 +64,9 @@ REGRESS += derived_security snapshot_isolation caller_bounds
 # 1.1: broadcast integrity
 REGRESS += decode_forged
 
+# issue 15: one hot entity
+REGRESS += transition_hot
+
 # 1.1: the README's examples
 
 REGRESS_OPTS = --load-extension=worldstate
