@@ -80,6 +80,8 @@ ISOLATION = hlc_now_concurrent transition_version_race transition_blind_writes \
 ISOLATION += constraint_concurrent
 # issue 12: one writer
 ISOLATION += create_repeatable_read
+# issue 15: one hot entity
+ISOLATION += transition_hot_savepoint
 ISOLATION_OPTS = --inputdir=test/isolation --load-extension=worldstate
 
 # Compiler flags.  Flags the user gives are kept and come first: PG_CFLAGS
