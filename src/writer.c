@@ -153,6 +153,7 @@ typedef struct LastWrite
 static LastWrite *last_writes;	/* in TopMemoryContext, made on first use */
 static uint32 last_write_generation = 1;	/* 0 marks a slot never used */
 static Oid	last_write_relid;	/* ws.entities of the current generation */
+static bool last_write_any;		/* a slot of the current generation is in use */
 
 /* OID of table ws.name. */
 static Oid
@@ -426,6 +427,7 @@ ws_writer_insert_event(WsWriter *w, const Datum *values, const bool *nulls)
 static void
 forget_last_writes(void)
 {
+	last_write_any = false;
 	if (++last_write_generation == 0)
 	{
 		/* after 2^32 generations, clear the slots rather than reuse one */
@@ -500,6 +502,7 @@ remember_last_write(WsWriter *w, Datum id_datum)
 	lw->hash = hash;
 	lw->generation = last_write_generation;
 	lw->tid = w->entity_slot->tts_tid;
+	last_write_any = true;
 }
 
 /*
@@ -515,11 +518,16 @@ remember_last_write(WsWriter *w, Datum id_datum)
 static bool
 fetch_last_write(WsWriter *w, const char *entity_id, Snapshot snapshot, ItemPointer tid)
 {
-	int			len = strlen(entity_id);
-	LastWrite  *lw = last_write_slot(w, entity_id_hash(entity_id, len));
+	int			len;
+	LastWrite  *lw;
 	AttrNumber	att = w->en_att[EN_ENTITY_ID];
 	text	   *id;
 
+	/* the first change of a transaction has nothing to look for */
+	if (!last_write_any)
+		return false;
+	len = strlen(entity_id);
+	lw = last_write_slot(w, entity_id_hash(entity_id, len));
 	if (lw == NULL ||
 		ItemPointerGetBlockNumber(&lw->tid) >= RelationGetNumberOfBlocks(w->entities_rel) ||
 		!table_tuple_fetch_row_version(w->entities_rel, &lw->tid, snapshot, w->old_slot))
