@@ -146,7 +146,7 @@
 typedef struct LastWrite
 {
 	uint32		hash;			/* of the entity id */
-	uint32		generation;		/* valid when last_write_generation */
+	uint32		generation;		/* valid when it is last_write_generation */
 	ItemPointerData tid;
 } LastWrite;
 
