@@ -66,8 +66,11 @@ REGRESS += derived_security snapshot_isolation caller_bounds
 # 1.1: broadcast integrity
 REGRESS += decode_forged
 
-# one data path: the fold and the reader
+# 1.1: the fold and the reader
 REGRESS += fold_stream
+
+# 1.1: one entity changed many times in one transaction
+REGRESS += transition_hot
 
 # 1.1: the README's examples
 
@@ -80,8 +83,10 @@ ISOLATION = hlc_now_concurrent transition_version_race transition_blind_writes \
 	progress_restore progress_archive
 # 1.1: privileges and catalog
 ISOLATION += constraint_concurrent
-# issue 12: one writer
+# 1.1: one writer
 ISOLATION += create_repeatable_read
+# 1.1: one entity changed many times in one transaction
+ISOLATION += transition_hot_savepoint
 ISOLATION_OPTS = --inputdir=test/isolation --load-extension=worldstate
 
 # Compiler flags.  Flags the user gives are kept and come first: PG_CFLAGS

@@ -59,6 +59,24 @@
  * - Restore's replay replaces or inserts each rebuilt entity row
  *   (ws_writer_put_entity), with the tables held in EXCLUSIVE mode.
  *
+ * The last version written.  Each change of an entity makes a new version
+ * of its row, and versions this transaction made cannot be pruned before
+ * it ends; ws.entities' GIN index on the state makes every update add a
+ * primary-key entry.  So a transaction that changes one entity n times
+ * leaves n entries under its key, and a lookup by the key, or a uniqueness
+ * check of the next entry, visits them all: n changes would cost n^2.
+ * Two things keep them linear.  The writer remembers, for the rest of the
+ * transaction, the tid of the version it wrote last for each entity
+ * (remember_last_write, in a fixed number of slots), and reads the entity
+ * there first (fetch_last_write): it is taken only if it is visible to the
+ * reading snapshot and has the entity's id -- then it is the current
+ * version, as under an MVCC snapshot only one version of a row is visible
+ * -- else the primary key is searched as before.  What was remembered is
+ * forgotten when the transaction ends and when a subtransaction aborts.
+ * And the primary-key entry of an updated row, whose key has not changed,
+ * goes in without a uniqueness check (insert_update_index_entries says why
+ * that is safe).
+ *
  * Writes still made in SQL, each a single set-based statement where a
  * row at a time would only be slower, and none of them racing a writer:
  *
@@ -90,13 +108,17 @@
 #include "catalog/namespace.h"
 #include "commands/async.h"
 #include "commands/trigger.h"
+#include "common/hashfn.h"
 #include "nodes/makefuncs.h"
 #include "miscadmin.h"
+#include "storage/bufmgr.h"
 #include "storage/lmgr.h"
 #include "utils/builtins.h"
+#include "utils/datum.h"
 #include "utils/fmgroids.h"
 #include "utils/json.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 #include "utils/uuid.h"
@@ -111,6 +133,27 @@
 #define RTI_EVENTS			1
 #define RTI_ENTITIES		2
 #define RTI_RELATIONSHIPS	3
+
+/*
+ * Where this transaction last wrote each entity (see "The last version
+ * written" in the file header): a direct-mapped table of the hash of an
+ * entity id and the tid of the row version written, valid while its
+ * generation is the current one.  A fixed number of slots bounds the
+ * memory; two entities sharing a slot only cost a lookup by the index.
+ */
+#define LAST_WRITE_SLOTS	4096	/* a power of two */
+
+typedef struct LastWrite
+{
+	uint32		hash;			/* of the entity id */
+	uint32		generation;		/* valid when it is last_write_generation */
+	ItemPointerData tid;
+} LastWrite;
+
+static LastWrite *last_writes;	/* in TopMemoryContext, made on first use */
+static uint32 last_write_generation = 1;	/* 0 marks a slot never used */
+static Oid	last_write_relid;	/* ws.entities of the current generation */
+static bool last_write_any;		/* a slot of the current generation is in use */
 
 /* OID of table ws.name. */
 static Oid
@@ -377,15 +420,142 @@ ws_writer_insert_event(WsWriter *w, const Datum *values, const bool *nulls)
 }
 
 /*
+ * Forget every last write: a new generation.  At each transaction end, and
+ * when a subtransaction aborts (the versions it wrote are dead, and the
+ * lock on ws.entities it may have been the first to take is gone).
+ */
+static void
+forget_last_writes(void)
+{
+	last_write_any = false;
+	if (++last_write_generation == 0)
+	{
+		/* after 2^32 generations, clear the slots rather than reuse one */
+		if (last_writes)
+			memset(last_writes, 0, sizeof(LastWrite) * LAST_WRITE_SLOTS);
+		last_write_generation = 1;
+	}
+}
+
+static void
+last_writes_xact_callback(XactEvent event, void *arg)
+{
+	forget_last_writes();
+}
+
+static void
+last_writes_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+							 SubTransactionId parentSubid, void *arg)
+{
+	if (event == SUBXACT_EVENT_ABORT_SUB)
+		forget_last_writes();
+}
+
+/* The hash of an entity id, as the last writes are keyed. */
+static uint32
+entity_id_hash(const char *id, int len)
+{
+	return hash_bytes((const unsigned char *) id, len);
+}
+
+/*
+ * The slot of the entity whose id hashes to hash in the current generation
+ * of last writes for ws.entities (w's), or NULL.
+ */
+static LastWrite *
+last_write_slot(WsWriter *w, uint32 hash)
+{
+	LastWrite  *lw;
+
+	if (last_writes == NULL || last_write_relid != RelationGetRelid(w->entities_rel))
+		return NULL;
+	lw = &last_writes[hash & (LAST_WRITE_SLOTS - 1)];
+	if (lw->generation != last_write_generation || lw->hash != hash)
+		return NULL;
+	return lw;
+}
+
+/*
+ * Remember that this transaction wrote the latest version of the entity
+ * row just written from w->entity_slot (whose id is id_datum).
+ */
+static void
+remember_last_write(WsWriter *w, Datum id_datum)
+{
+	text	   *id = DatumGetTextPP(id_datum);
+	uint32		hash = entity_id_hash(VARDATA_ANY(id), VARSIZE_ANY_EXHDR(id));
+	LastWrite  *lw;
+
+	if (last_writes == NULL)
+	{
+		last_writes = MemoryContextAllocZero(TopMemoryContext,
+											 sizeof(LastWrite) * LAST_WRITE_SLOTS);
+		RegisterXactCallback(last_writes_xact_callback, NULL);
+		RegisterSubXactCallback(last_writes_subxact_callback, NULL);
+	}
+	if (last_write_relid != RelationGetRelid(w->entities_rel))
+	{
+		forget_last_writes();
+		last_write_relid = RelationGetRelid(w->entities_rel);
+	}
+	lw = &last_writes[hash & (LAST_WRITE_SLOTS - 1)];
+	lw->hash = hash;
+	lw->generation = last_write_generation;
+	lw->tid = w->entity_slot->tts_tid;
+	last_write_any = true;
+}
+
+/*
+ * Read entity_id's row version that this transaction wrote last, as of
+ * snapshot, into w->old_slot, and its tid into *tid -- when there is one
+ * and it is what the primary key would find: the version at that tid is
+ * visible to snapshot and has entity_id.  Under an MVCC snapshot at most
+ * one version of a row is visible, so that version is the current one,
+ * whatever happened since it was remembered (an update by other means, a
+ * rewrite or truncation of the table); else false, and the caller looks
+ * the entity up by its key.
+ */
+static bool
+fetch_last_write(WsWriter *w, const char *entity_id, Snapshot snapshot, ItemPointer tid)
+{
+	int			len;
+	LastWrite  *lw;
+	AttrNumber	att = w->en_att[EN_ENTITY_ID];
+	text	   *id;
+
+	/* the first change of a transaction has nothing to look for */
+	if (!last_write_any)
+		return false;
+	len = strlen(entity_id);
+	lw = last_write_slot(w, entity_id_hash(entity_id, len));
+	if (lw == NULL ||
+		ItemPointerGetBlockNumber(&lw->tid) >= RelationGetNumberOfBlocks(w->entities_rel) ||
+		!table_tuple_fetch_row_version(w->entities_rel, &lw->tid, snapshot, w->old_slot))
+		return false;
+	slot_getallattrs(w->old_slot);
+	if (w->old_slot->tts_isnull[att - 1])
+		return false;
+	id = DatumGetTextPP(w->old_slot->tts_values[att - 1]);
+	if ((int) VARSIZE_ANY_EXHDR(id) != len || memcmp(VARDATA_ANY(id), entity_id, len) != 0)
+		return false;
+	*tid = lw->tid;
+	return true;
+}
+
+/*
  * Read the current row of entity_id, as of snapshot, into w->old_slot and
- * its tid into *tid.  False when there is none.
+ * its tid into *tid: the version this transaction wrote last, if it still
+ * is, else by the primary key.  False when there is none.
  */
 bool
 ws_writer_fetch_entity(WsWriter *w, const char *entity_id, Snapshot snapshot,
 					   ItemPointer tid)
 {
-	Datum		key = CStringGetTextDatum(entity_id);
+	Datum		key;
 
+	if (fetch_last_write(w, entity_id, snapshot, tid))
+		return true;
+	key = CStringGetTextDatum(entity_id);
 	if (!fetch_by_key(w->entities, &key, 1, snapshot, w->old_slot))
 		return false;
 	*tid = w->old_slot->tts_tid;
@@ -426,6 +596,98 @@ ws_writer_entity_col(WsWriter *w, int col, bool *isnull)
 }
 
 /*
+ * Whether the key of index (its key columns, plain columns all) is the
+ * same in the new version, w->entity_slot, as in the replaced one,
+ * w->old_slot, at old_tid.  False when that cannot be told.
+ */
+static bool
+index_key_unchanged(WsWriter *w, IndexInfo *info, ItemPointer old_tid)
+{
+	TupleTableSlot *new = w->entity_slot;
+	TupleTableSlot *old = w->old_slot;
+	TupleDesc	desc = new->tts_tupleDescriptor;
+
+	if (!ItemPointerEquals(&old->tts_tid, old_tid) || info->ii_Expressions != NIL)
+		return false;
+	for (int k = 0; k < info->ii_NumIndexKeyAttrs; k++)
+	{
+		AttrNumber	att = info->ii_IndexAttrNumbers[k];
+		Form_pg_attribute attr;
+
+		if (att <= 0)
+			return false;
+		attr = TupleDescAttr(desc, att - 1);
+		if (new->tts_isnull[att - 1] != old->tts_isnull[att - 1])
+			return false;
+		if (!new->tts_isnull[att - 1] &&
+			!datum_image_eq(new->tts_values[att - 1], old->tts_values[att - 1],
+							attr->attbyval, attr->attlen))
+			return false;
+	}
+	return true;
+}
+
+/*
+ * Insert the index entries of the new version of an entity row, just
+ * written over the version at old_tid, as ExecInsertIndexTuples does for an
+ * UPDATE -- except that a unique index whose key the update left as it
+ * was, such as the primary key, gets its entry without a uniqueness check.
+ * That check would visit every version of the row in the index, and a
+ * transaction that changes one entity many times makes one version per
+ * change, none of which can be pruned before it ends: the check would make
+ * such a transaction quadratic.  It is not needed: this transaction now
+ * holds the replaced version, which has the same key, so any other writer
+ * of the key waits for it, and then finds the new version -- as after a
+ * HOT update, which adds no index entry at all.  A partial index, an
+ * expression index, a deferrable unique constraint or an exclusion
+ * constraint (none of which ws.entities has) is checked as always; with
+ * the last two, every index goes the executor's way.  Returns the indexes
+ * whose deferred check is pending, as ExecInsertIndexTuples does.
+ */
+static List *
+insert_update_index_entries(WsWriter *w, ItemPointer old_tid)
+{
+	ResultRelInfo *rri = w->entities;
+	TupleTableSlot *slot = w->entity_slot;
+	ExprContext *econtext = GetPerTupleExprContext(w->estate);
+	Datum		values[INDEX_MAX_KEYS];
+	bool		isnull[INDEX_MAX_KEYS];
+
+	for (int i = 0; i < rri->ri_NumIndices; i++)
+	{
+		Relation	index = rri->ri_IndexRelationDescs[i];
+
+		if (rri->ri_IndexRelationInfo[i]->ii_ExclusionOps != NULL ||
+			(index->rd_index->indisunique && !index->rd_index->indimmediate))
+			return ExecInsertIndexTuples(rri, slot, w->estate, true, false, NULL, NIL);
+	}
+	econtext->ecxt_scantuple = slot;
+	for (int i = 0; i < rri->ri_NumIndices; i++)
+	{
+		Relation	index = rri->ri_IndexRelationDescs[i];
+		IndexInfo  *info = rri->ri_IndexRelationInfo[i];
+		bool		unchanged;
+
+		if (!info->ii_ReadyForInserts)
+			continue;
+		if (info->ii_Predicate != NIL)
+		{
+			if (info->ii_PredicateState == NULL)
+				info->ii_PredicateState = ExecPrepareQual(info->ii_Predicate, w->estate);
+			if (!ExecQual(info->ii_PredicateState, econtext))
+				continue;
+		}
+		FormIndexDatum(info, slot, w->estate, values, isnull);
+		unchanged = info->ii_Predicate == NIL && index_key_unchanged(w, info, old_tid);
+		index_insert(index, values, isnull, &slot->tts_tid, w->entities_rel,
+					 index->rd_index->indisunique && !unchanged ? UNIQUE_CHECK_YES
+					 : UNIQUE_CHECK_NO,
+					 unchanged, info);
+	}
+	return NIL;
+}
+
+/*
  * Replace the entity row at tid with the given values (WsEntityCol order),
  * unless a concurrent transaction updated it since it was read: then wait
  * for that transaction and return TM_Updated without writing.
@@ -461,11 +723,11 @@ ws_writer_try_update_entity(WsWriter *w, ItemPointer tid, const Datum *values,
 			elog(ERROR, "unexpected result %d updating an entity row", (int) result);
 	}
 	if (update_indexes && w->entities->ri_NumIndices > 0)
-		recheck = ExecInsertIndexTuples(w->entities, w->entity_slot, w->estate,
-										true, false, NULL, NIL);
+		recheck = insert_update_index_entries(w, tid);
 	ExecARUpdateTriggers(w->estate, w->entities, NULL, NULL, tid, NULL,
 						 w->entity_slot, recheck, NULL, false);
 	list_free(recheck);
+	remember_last_write(w, values[EN_ENTITY_ID]);
 	return TM_Ok;
 }
 
@@ -523,6 +785,7 @@ ws_writer_insert_entity(WsWriter *w, const Datum *values, const bool *nulls)
 	}
 	ExecARInsertTriggers(w->estate, rri, slot, recheck, NULL);
 	list_free(recheck);
+	remember_last_write(w, values[EN_ENTITY_ID]);
 	return true;
 }
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # timetravel benchmark: the cost of reading the past against reading the
-# present, as histories grow (PITFALLS 14: it must not grow with them).
+# present, as histories grow (the ratio must not grow with them).
 #
 #   1. point queries -- three entities with 1k, 10k and 100k events
 #      (default keyframe interval, 32).  For each: ws.get_state(e, h) at

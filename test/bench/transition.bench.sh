@@ -28,8 +28,11 @@
 # every case alike rather than on one.  Prints the median tps of the
 # rounds (pgbench's figure without initial connection time), their range,
 # and the WAL written per transaction, then the ratios c/a and c/b of the
-# medians.  Targets: c/a >= 0.85 and c/b >= 1.3, for each
-# synchronous_commit setting.
+# medians.  Targets, against the floor: c/a >= 1.0 with synchronous_commit
+# off, and c/a >= 0.85 with it on, where every case waits for the same WAL
+# flush.  c/b has no target and is printed as information: it is what
+# running the protocol in C saves against writing the same steps by hand,
+# the comparison a user choosing between the two would make.
 #
 # Run by test/bench/run.sh, which exports PGHOST, PGPORT, PGUSER and
 # PGDATABASE for the benchmark cluster.
@@ -275,12 +278,15 @@ ratio() {
 	fi
 }
 
+# the target of c/a: 1.0 with synchronous_commit off, 0.85 with it on
+declare -A target=([off]=1.0 [on]=0.85)
+
 echo
-printf '%-18s | %-5s | %-7s | %-6s | %s\n' synchronous_commit ratio target value result
-printf '%s\n' "-------------------+-------+---------+--------+--------"
+printf '%-18s | %-5s | %-11s | %-6s | %s\n' synchronous_commit ratio target value result
+printf '%s\n' "-------------------+-------+-------------+--------+--------"
 for sc in off on; do
-	read -r v m <<<"$(ratio "${tps[c-$sc]}" "${tps[a-$sc]}" 0.85)"
-	printf '%-18s | %-5s | %-7s | %-6s | %s\n' "$sc" c/a ">= 0.85" "$v" "$m"
-	read -r v m <<<"$(ratio "${tps[c-$sc]}" "${tps[b-$sc]}" 1.3)"
-	printf '%-18s | %-5s | %-7s | %-6s | %s\n' "$sc" c/b ">= 1.3" "$v" "$m"
+	read -r v m <<<"$(ratio "${tps[c-$sc]}" "${tps[a-$sc]}" "${target[$sc]}")"
+	printf '%-18s | %-5s | %-11s | %-6s | %s\n' "$sc" c/a ">= ${target[$sc]}" "$v" "$m"
+	read -r v m <<<"$(ratio "${tps[c-$sc]}" "${tps[b-$sc]}" 0)"
+	printf '%-18s | %-5s | %-11s | %-6s | %s\n' "$sc" c/b "information" "$v" "-"
 done
