@@ -64,6 +64,9 @@ REGRESS += derived_security snapshot_isolation caller_bounds
 # 1.1: broadcast integrity
 REGRESS += decode_forged
 
+# issue 15: scan marks of the event bus
+REGRESS += bus_scan
+
 # 1.1: the README's examples
 
 REGRESS_OPTS = --load-extension=worldstate
@@ -77,6 +80,8 @@ ISOLATION = hlc_now_concurrent transition_version_race transition_blind_writes \
 ISOLATION += constraint_concurrent
 # issue 12: one writer
 ISOLATION += create_repeatable_read
+# issue 15: scan marks of the event bus
+ISOLATION += bus_scan_horizon
 ISOLATION_OPTS = --inputdir=test/isolation --load-extension=worldstate
 
 # Compiler flags.  Flags the user gives are kept and come first: PG_CFLAGS
