@@ -34,7 +34,7 @@
  * may each receive an event until it is acknowledged.
  *
  * ws.poll never passes the safe horizon (horizon.c): it reads the horizon
- * first, then takes the snapshot of its query, and delivers only events
+ * first, then takes the snapshots of its queries, and delivers only events
  * below the horizon.  An event whose transaction is still open therefore
  * holds back every later event, and cannot be overtaken and acknowledged
  * past.  The poller's own transaction does not hold itself back: it sees
@@ -42,19 +42,20 @@
  * with them.  A transaction snapshot (REPEATABLE READ, SERIALIZABLE)
  * predates the horizon, so ws.poll refuses to run under one.
  *
- * A poll reads the events above the position in HLC order (a btree index
- * on ws.events.hlc) through a cursor, and stops once it has max of the
- * subscriber's, so it costs the same however long the log is.  A
- * subscriber whose patterns match few events would read the same
- * non-matching ones on every poll; so each pair of patterns keeps a scan
- * mark (ws.subscriptions.scanned): no event it matches lies above the
- * position and at or below the mark.  A poll starts above the greater of
- * the position and the least mark, and when it stepped over enough events
- * of no interest, before the first it returns or up to the safe horizon
- * (events there are final), it moves the marks past them.  The marks never
- * change what a poll returns, only where it starts reading: a new pair
- * starts without a mark, so events only it matches are read again from
- * the position; acknowledgements need not touch the marks.
+ * A poll first reads the subscriber's position and pairs of patterns, then
+ * the events above the position in HLC order (a btree index on
+ * ws.events.hlc) through a cursor, matching each against the pairs it
+ * read, and stops once it has max of them; so it costs the same however
+ * long the log is.  A subscriber whose patterns match few events would
+ * read the same non-matching ones on every poll; so each pair of patterns
+ * keeps a scan mark (ws.subscriptions.scanned): no event it matches lies
+ * above the position and at or below the mark.  A poll starts above the
+ * greater of the position and the least mark, and when it stepped over
+ * enough events of no interest, before the first it returns or up to the
+ * safe horizon (events there are final), it moves the marks past them.
+ * The marks never change what a poll returns, only where it starts
+ * reading: a new pair starts without a mark, so events only it matches are
+ * read again from the position; acknowledgements need not touch the marks.
  *
  * Event schemas are read on every publish and transition, so each backend
  * caches them; the cache is invalidated with the kind cache (kindcache.c),
@@ -162,12 +163,14 @@ static const WsPlanDef plan_defs[] = {
 
 	/*
 	 * Where a poll starts: the subscriber's position, and for each pair of
-	 * patterns how far polls have found nothing it matches (see
-	 * scan_start) and the row version, so that a poll advances only the
-	 * pairs it read.  No row when the subscriber does not exist.
+	 * patterns the patterns, how far polls have found nothing it matches
+	 * (see PollStart) and the row version, so that a poll moves only the
+	 * marks of the pairs it matched events against.  No row when the
+	 * subscriber does not exist.
 	 */
 	{&plans.poll_start,
-		"SELECT s.position, p.scanned, p.xmin FROM ws.subscribers s"
+		"SELECT s.position, p.scanned, p.xmin, p.module_pattern, p.event_type_pattern"
+		" FROM ws.subscribers s"
 		" LEFT JOIN ws.subscriptions p ON p.subscriber OPERATOR(pg_catalog.=) s.subscriber"
 		" WHERE s.subscriber OPERATOR(pg_catalog.=) $1",
 	{"pg_catalog.text"}},
@@ -175,18 +178,19 @@ static const WsPlanDef plan_defs[] = {
 	/*
 	 * The events above the start and below the horizon in HLC order (the
 	 * btree index on ws.events.hlc), read through a cursor: each with the
-	 * whole row when the subscriber's patterns match it, NULL otherwise.
-	 * Events are whole rows, so the result has the row type's exact layout.
+	 * whole row when a pair of patterns ($1, $2 side by side) matches it,
+	 * NULL otherwise.  Events are whole rows, so the result has the row
+	 * type's exact layout.
 	 */
 	{&plans.poll_scan,
-		"SELECT e.hlc, CASE WHEN EXISTS (SELECT FROM ws.subscriptions p"
-		"   WHERE p.subscriber OPERATOR(pg_catalog.=) $1"
-		"   AND e.module OPERATOR(pg_catalog.~~) p.module_pattern"
-		"   AND e.event_type OPERATOR(pg_catalog.~~) p.event_type_pattern) THEN e END"
+		"SELECT e.hlc, CASE WHEN EXISTS (SELECT"
+		"   FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2)) p (m, t)"
+		"   WHERE e.module OPERATOR(pg_catalog.~~) p.m"
+		"   AND e.event_type OPERATOR(pg_catalog.~~) p.t) THEN e END"
 		" FROM ws.events e"
-		" WHERE e.hlc OPERATOR(ws.>) $2 AND e.hlc OPERATOR(ws.<) $3"
+		" WHERE e.hlc OPERATOR(ws.>) $3 AND e.hlc OPERATOR(ws.<) $4"
 		" ORDER BY e.hlc USING OPERATOR(ws.<)",
-	{"pg_catalog.text", "ws.hlc", "ws.hlc"}},
+	{"pg_catalog.text[]", "pg_catalog.text[]", "ws.hlc", "ws.hlc"}},
 
 	/*
 	 * Move the scan mark of the pairs a poll read, unchanged since, and not
@@ -827,6 +831,8 @@ typedef struct PollStart
 	WsHlc		start;			/* the poll reads events above this HLC */
 	int			npairs;			/* pairs of patterns read */
 	Datum	   *xmins;			/* the row version of each */
+	Datum	   *modules;		/* its module pattern */
+	Datum	   *types;			/* its event type pattern */
 } PollStart;
 
 /* Read where the poll of subscriber starts.  22023 when it does not exist. */
@@ -845,6 +851,8 @@ poll_start(const char *subscriber, PollStart *ps)
 	desc = SPI_tuptable->tupdesc;
 	ps->npairs = 0;
 	ps->xmins = palloc(sizeof(Datum) * SPI_processed);
+	ps->modules = palloc(sizeof(Datum) * SPI_processed);
+	ps->types = palloc(sizeof(Datum) * SPI_processed);
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
 		HeapTuple	tup = SPI_tuptable->vals[i];
@@ -856,7 +864,10 @@ poll_start(const char *subscriber, PollStart *ps)
 		d = SPI_getbinval(tup, desc, 3, &isnull);
 		if (isnull)
 			break;				/* a subscriber without patterns */
-		ps->xmins[ps->npairs++] = d;
+		ps->xmins[ps->npairs] = d;
+		ps->modules[ps->npairs] = PointerGetDatum(DatumGetTextPCopy(SPI_getbinval(tup, desc, 4, &isnull)));
+		ps->types[ps->npairs] = PointerGetDatum(DatumGetTextPCopy(SPI_getbinval(tup, desc, 5, &isnull)));
+		ps->npairs++;
 		d = SPI_getbinval(tup, desc, 2, &isnull);
 		if (isnull)
 			all_scanned = false;
@@ -902,19 +913,20 @@ poll_skip(const char *subscriber, const PollStart *ps, WsHlc mark)
  * one matching little does not pay a fetch per row.
  */
 static uint64
-poll_scan(const char *subscriber, const PollStart *ps, WsHlc horizon, int32 max,
+poll_scan(const PollStart *ps, WsHlc horizon, int32 max,
 		  Tuplestorestate *tuples, uint64 *skipped, WsHlc *mark)
 {
 	WsHlc		below = hlc_successor(horizon);
-	Datum		args[3];
+	Datum		args[4];
 	Portal		portal;
 	uint64		delivered = 0;
 	int64		batch = 0;
 	bool		exhausted = false;
 
-	args[0] = CStringGetTextDatum(subscriber);
-	args[1] = HlcPGetDatum(&ps->start);
-	args[2] = HlcPGetDatum(&below);
+	args[0] = PointerGetDatum(construct_array(ps->modules, ps->npairs, TEXTOID, -1, false, TYPALIGN_INT));
+	args[1] = PointerGetDatum(construct_array(ps->types, ps->npairs, TEXTOID, -1, false, TYPALIGN_INT));
+	args[2] = HlcPGetDatum(&ps->start);
+	args[3] = HlcPGetDatum(&below);
 	portal = SPI_cursor_open(NULL, plans.poll_scan, args, NULL, false);
 	*skipped = 0;
 	*mark = ps->start;
@@ -1005,7 +1017,7 @@ bus_poll(PG_FUNCTION_ARGS)
 	/* the horizon first, then the snapshots of the queries */
 	horizon = ws_event_horizon();
 	poll_start(subscriber, &ps);
-	delivered = poll_scan(subscriber, &ps, horizon, max, rsinfo->setResult, &skipped, &mark);
+	delivered = poll_scan(&ps, horizon, max, rsinfo->setResult, &skipped, &mark);
 	if (skipped >= WS_POLL_SKIP_MIN && ps.npairs > 0 && !XactReadOnly)
 		poll_skip(subscriber, &ps, mark);
 
