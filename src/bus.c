@@ -194,10 +194,11 @@ static const WsPlanDef plan_defs[] = {
 
 	/*
 	 * Move the scan mark of the pairs a poll read, unchanged since, and not
-	 * locked by another poller's open transaction (it waits for none).
+	 * locked by another poller's open transaction (it waits for none); a
+	 * mark already further stays.
 	 */
 	{&plans.poll_skip,
-		"UPDATE ws.subscriptions p SET scanned = $3"
+		"UPDATE ws.subscriptions p SET scanned = GREATEST(p.scanned, $3)"
 		" FROM (SELECT module_pattern, event_type_pattern FROM ws.subscriptions"
 		"  WHERE subscriber OPERATOR(pg_catalog.=) $1 AND xmin OPERATOR(pg_catalog.=) ANY ($2)"
 		"  FOR NO KEY UPDATE SKIP LOCKED) l"
