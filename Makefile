@@ -61,11 +61,11 @@ REGRESS += module_tiers module_catalog
 # 1.1: caller SQL and resources
 REGRESS += derived_security snapshot_isolation caller_bounds
 
-# 1.1: broadcast integrity
-REGRESS += decode_forged
-
 # issue 15: scan marks of the event bus
 REGRESS += bus_scan
+
+# 1.1: broadcast integrity
+REGRESS += decode_forged
 
 # 1.1: the README's examples
 
