@@ -63,6 +63,9 @@ REGRESS += module_tiers module_catalog
 # 1.1: caller SQL and resources
 REGRESS += derived_security snapshot_isolation caller_bounds
 
+# 1.1: scan marks of the event bus
+REGRESS += bus_scan
+
 # 1.1: broadcast integrity
 REGRESS += decode_forged
 
@@ -87,6 +90,8 @@ ISOLATION += constraint_concurrent
 ISOLATION += create_repeatable_read
 # 1.1: one entity changed many times in one transaction
 ISOLATION += transition_hot_savepoint
+# 1.1: scan marks of the event bus
+ISOLATION += bus_scan_horizon
 ISOLATION_OPTS = --inputdir=test/isolation --load-extension=worldstate
 
 # Compiler flags.  Flags the user gives are kept and come first: PG_CFLAGS

@@ -11,8 +11,8 @@
  *
  * Sections: events (actor), the transition protocol, queries and time
  * travel, progress; modules and privileges, constraints, lifecycle; the
- * node clock; the names of ws.hlc's binary I/O and rules; comments on the
- * schema and on every column.
+ * event bus; the node clock; the names of ws.hlc's binary I/O and rules;
+ * comments on the schema and on every column.
  */
 
 \echo Use "ALTER EXTENSION worldstate UPDATE TO '1.1'" to load this file. \quit
@@ -294,6 +294,17 @@ COMMENT ON FUNCTION ws.delete_snapshot(bigint) IS
 'deletes a snapshot, unless it is the last one that recovery from archived events needs (ws_admin)';
 REVOKE ALL ON FUNCTION ws.delete_snapshot(bigint) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION ws.delete_snapshot(bigint) TO ws_writer;
+
+
+------------------------------------------------------------------------
+-- The event bus
+------------------------------------------------------------------------
+
+-- How far polls have stepped over events a pair of patterns does not
+-- match, so that the next poll starts after them (src/bus.c).
+ALTER TABLE ws.subscriptions ADD COLUMN scanned ws.hlc;
+COMMENT ON COLUMN ws.subscriptions.scanned IS
+'no event this pair matches lies above the subscriber''s position and at or below this HLC; ws.poll starts above the least of its pairs, moves it past the events it stepped over, NULL until then';
 
 
 ------------------------------------------------------------------------

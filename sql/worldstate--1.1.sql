@@ -1079,6 +1079,9 @@ CREATE TABLE ws.subscriptions (
     subscriber         text NOT NULL REFERENCES ws.subscribers (subscriber) ON DELETE CASCADE,
     module_pattern     text NOT NULL CHECK (module_pattern <> ''),
     event_type_pattern text NOT NULL CHECK (event_type_pattern <> ''),
+    -- how far polls have stepped over events the pair does not match, so
+    -- that the next poll starts after them (src/bus.c)
+    scanned            ws.hlc,
     PRIMARY KEY (subscriber, module_pattern, event_type_pattern)
 );
 
@@ -1103,6 +1106,8 @@ COMMENT ON COLUMN ws.subscribers.created_at IS 'when the subscriber first subscr
 COMMENT ON COLUMN ws.subscriptions.subscriber IS 'the subscriber';
 COMMENT ON COLUMN ws.subscriptions.module_pattern IS 'SQL LIKE pattern the event''s module must match';
 COMMENT ON COLUMN ws.subscriptions.event_type_pattern IS 'SQL LIKE pattern the event''s type must match';
+COMMENT ON COLUMN ws.subscriptions.scanned IS
+'no event this pair matches lies above the subscriber''s position and at or below this HLC; ws.poll starts above the least of its pairs, moves it past the events it stepped over, NULL until then';
 
 REVOKE ALL ON ws.event_schemas, ws.subscribers, ws.subscriptions FROM PUBLIC;
 GRANT SELECT ON ws.event_schemas, ws.subscribers, ws.subscriptions TO ws_reader;

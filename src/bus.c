@@ -34,16 +34,28 @@
  * may each receive an event until it is acknowledged.
  *
  * ws.poll never passes the safe horizon (horizon.c): it reads the horizon
- * first, then takes the snapshot of its query, and delivers only events
+ * first, then takes the snapshots of its queries, and delivers only events
  * below the horizon.  An event whose transaction is still open therefore
  * holds back every later event, and cannot be overtaken and acknowledged
  * past.  The poller's own transaction does not hold itself back: it sees
  * its own events, and an acknowledgement past them commits or rolls back
  * with them.  A transaction snapshot (REPEATABLE READ, SERIALIZABLE)
- * predates the horizon, so ws.poll refuses to run under one.  The query is
- * one statement: the subscriber's position, its patterns and the events
- * above the position in HLC order (a btree index on ws.events.hlc), so a
- * poll costs the same however long the log is.
+ * predates the horizon, so ws.poll refuses to run under one.
+ *
+ * A poll first reads the subscriber's position and pairs of patterns, then
+ * the events above the position in HLC order (a btree index on
+ * ws.events.hlc) through a cursor, matching each against the pairs it
+ * read, and stops once it has max of them; so it costs the same however
+ * long the log is.  A subscriber whose patterns match few events would
+ * read the same non-matching ones on every poll; so each pair of patterns
+ * keeps a scan mark (ws.subscriptions.scanned): no event it matches lies
+ * above the position and at or below the mark.  A poll starts above the
+ * greater of the position and the least mark, and when it stepped over
+ * enough events of no interest, before the first it returns or up to the
+ * safe horizon (events there are final), it moves the marks past them.
+ * The marks never change what a poll returns, only where it starts
+ * reading: a new pair starts without a mark, so events only it matches are
+ * read again from the position; acknowledgements need not touch the marks.
  *
  * Event schemas are read on every publish and transition, so each backend
  * caches them; the cache is invalidated with the kind cache (kindcache.c),
@@ -98,6 +110,10 @@ PG_FUNCTION_INFO_V1(bus_ack);
 #define WS_SUBSCRIBER_MAX	200
 /* longest subscription pattern */
 #define WS_PATTERN_MAX		200
+/* fewest events a poll steps over before it moves the scan marks */
+#define WS_POLL_SKIP_MIN	100
+/* most rows a poll reads from its cursor at once */
+#define WS_POLL_BATCH_MAX	4096
 /* most rules of one event schema version */
 #define WS_SCHEMA_RULES_MAX	100
 /* the cache key of an event schema: two fixed-width, zero-padded fields */
@@ -132,7 +148,9 @@ static struct
 {
 	Oid			nsp;
 	SPIPlanPtr	load_schema;
-	SPIPlanPtr	poll;
+	SPIPlanPtr	poll_start;
+	SPIPlanPtr	poll_scan;
+	SPIPlanPtr	poll_skip;
 	SPIPlanPtr	ack;
 }			plans;
 
@@ -144,21 +162,50 @@ static const WsPlanDef plan_defs[] = {
 	{"pg_catalog.text", "pg_catalog.text"}},
 
 	/*
-	 * One row per event, or a single row with NULL when there is none, or no
-	 * row when the subscriber does not exist.  Events are whole rows, so the
-	 * result has the row type's exact layout.
+	 * Where a poll starts: the subscriber's position, and for each pair of
+	 * patterns the patterns, how far polls have found nothing it matches
+	 * (see PollStart) and the row version, so that a poll moves only the
+	 * marks of the pairs it matched events against.  No row when the
+	 * subscriber does not exist.
 	 */
-	{&plans.poll,
-		"SELECT x.ev FROM ws.subscribers s"
-		" LEFT JOIN LATERAL (SELECT e AS ev FROM ws.events e"
-		"  WHERE e.hlc OPERATOR(ws.>) s.position AND e.hlc OPERATOR(ws.<) $2"
-		"  AND EXISTS (SELECT FROM ws.subscriptions p"
-		"   WHERE p.subscriber OPERATOR(pg_catalog.=) s.subscriber"
-		"   AND e.module OPERATOR(pg_catalog.~~) p.module_pattern"
-		"   AND e.event_type OPERATOR(pg_catalog.~~) p.event_type_pattern)"
-		"  ORDER BY e.hlc USING OPERATOR(ws.<) LIMIT $3) x ON true"
+	{&plans.poll_start,
+		"SELECT s.position, p.scanned, p.xmin, p.module_pattern, p.event_type_pattern"
+		" FROM ws.subscribers s"
+		" LEFT JOIN ws.subscriptions p ON p.subscriber OPERATOR(pg_catalog.=) s.subscriber"
 		" WHERE s.subscriber OPERATOR(pg_catalog.=) $1",
-	{"pg_catalog.text", "ws.hlc", "pg_catalog.int4"}},
+	{"pg_catalog.text"}},
+
+	/*
+	 * The events above the start and below the horizon in HLC order (the
+	 * btree index on ws.events.hlc), read through a cursor: each with the
+	 * whole row when a pair of patterns ($1, $2 side by side) matches it,
+	 * NULL otherwise.  Events are whole rows, so the result has the row
+	 * type's exact layout.
+	 */
+	{&plans.poll_scan,
+		"SELECT e.hlc, CASE WHEN EXISTS (SELECT"
+		"   FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2)) p (m, t)"
+		"   WHERE e.module OPERATOR(pg_catalog.~~) p.m"
+		"   AND e.event_type OPERATOR(pg_catalog.~~) p.t) THEN e END"
+		" FROM ws.events e"
+		" WHERE e.hlc OPERATOR(ws.>) $3 AND e.hlc OPERATOR(ws.<) $4"
+		" ORDER BY e.hlc USING OPERATOR(ws.<)",
+	{"pg_catalog.text[]", "pg_catalog.text[]", "ws.hlc", "ws.hlc"}},
+
+	/*
+	 * Move the scan mark of the pairs a poll read, unchanged since, and not
+	 * locked by another poller's open transaction (it waits for none); a
+	 * mark already further stays.
+	 */
+	{&plans.poll_skip,
+		"UPDATE ws.subscriptions p SET scanned = GREATEST(p.scanned, $3)"
+		" FROM (SELECT module_pattern, event_type_pattern FROM ws.subscriptions"
+		"  WHERE subscriber OPERATOR(pg_catalog.=) $1 AND xmin OPERATOR(pg_catalog.=) ANY ($2)"
+		"  FOR NO KEY UPDATE SKIP LOCKED) l"
+		" WHERE p.subscriber OPERATOR(pg_catalog.=) $1"
+		" AND p.module_pattern OPERATOR(pg_catalog.=) l.module_pattern"
+		" AND p.event_type_pattern OPERATOR(pg_catalog.=) l.event_type_pattern",
+	{"pg_catalog.text", "pg_catalog.xid[]", "ws.hlc"}},
 
 	{&plans.ack,
 		"UPDATE ws.subscribers SET position = GREATEST(position, $2),"
@@ -770,9 +817,171 @@ hlc_successor(WsHlc h)
 }
 
 /*
+ * Where a poll of one subscriber starts, and what it needs to move the scan
+ * marks of the subscriber's pairs of patterns afterwards.
+ *
+ * Each pair's `scanned` (ws.subscriptions) keeps an invariant: no event the
+ * pair matches lies above the subscriber's position and at or below it.
+ * The position only moves forward, so the invariant survives every
+ * acknowledgement; a new pair starts with NULL.  So no event of the
+ * subscriber lies between the position and the least mark of its pairs,
+ * and a poll starts at the greater of the two.
+ */
+typedef struct PollStart
+{
+	WsHlc		start;			/* the poll reads events above this HLC */
+	int			npairs;			/* pairs of patterns read */
+	Datum	   *xmins;			/* the row version of each */
+	Datum	   *modules;		/* its module pattern */
+	Datum	   *types;			/* its event type pattern */
+} PollStart;
+
+/* Read where the poll of subscriber starts.  22023 when it does not exist. */
+static void
+poll_start(const char *subscriber, PollStart *ps)
+{
+	Datum		arg = CStringGetTextDatum(subscriber);
+	TupleDesc	desc;
+	bool		all_scanned = true;
+	WsHlc		least = {0, 0, 0};
+
+	if (SPI_execute_plan(plans.poll_start, &arg, NULL, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read ws.subscribers");
+	if (SPI_processed == 0)
+		no_such_subscriber(subscriber);
+	desc = SPI_tuptable->tupdesc;
+	ps->npairs = 0;
+	ps->xmins = palloc(sizeof(Datum) * SPI_processed);
+	ps->modules = palloc(sizeof(Datum) * SPI_processed);
+	ps->types = palloc(sizeof(Datum) * SPI_processed);
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		bool		isnull;
+		Datum		d;
+
+		if (i == 0)
+			ps->start = *DatumGetHlcP(SPI_getbinval(tup, desc, 1, &isnull));
+		d = SPI_getbinval(tup, desc, 3, &isnull);
+		if (isnull)
+			break;				/* a subscriber without patterns */
+		ps->xmins[ps->npairs] = d;
+		ps->modules[ps->npairs] = PointerGetDatum(DatumGetTextPCopy(SPI_getbinval(tup, desc, 4, &isnull)));
+		ps->types[ps->npairs] = PointerGetDatum(DatumGetTextPCopy(SPI_getbinval(tup, desc, 5, &isnull)));
+		ps->npairs++;
+		d = SPI_getbinval(tup, desc, 2, &isnull);
+		if (isnull)
+			all_scanned = false;
+		else if (ps->npairs == 1 || ws_hlc_cmp(DatumGetHlcP(d), &least) < 0)
+			least = *DatumGetHlcP(d);
+	}
+	if (ps->npairs > 0 && all_scanned && ws_hlc_cmp(&least, &ps->start) > 0)
+		ps->start = least;
+}
+
+/*
+ * Move the scan mark of the pairs read by poll_start to mark: no event of
+ * the subscriber lies between its start and mark.  Only pairs whose row is
+ * unchanged since poll_start (same row version) move: their invariant held
+ * up to the start, and the scan matched events against them.  Pairs locked
+ * by another poller's open transaction are left as they are, so a poll
+ * never waits; a later poll moves them.
+ */
+static void
+poll_skip(const char *subscriber, const PollStart *ps, WsHlc mark)
+{
+	Datum		args[3];
+
+	args[0] = CStringGetTextDatum(subscriber);
+	args[1] = PointerGetDatum(construct_array(ps->xmins, ps->npairs, XIDOID,
+											  sizeof(TransactionId), true, TYPALIGN_INT));
+	args[2] = HlcPGetDatum(&mark);
+	if (SPI_execute_plan(plans.poll_skip, args, NULL, false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "could not write ws.subscriptions");
+}
+
+/*
+ * Read the events above ps->start and below horizon in HLC order and put
+ * the first max that the subscriber's patterns match into tuples.  Returns
+ * how many it put; *skipped is the number of events before the first of
+ * them (all it read when none matched), and *mark the HLC at or below
+ * which none lies that the subscriber is due: the last skipped event, or
+ * the horizon's own HLC when the whole log up to it was read.
+ *
+ * The cursor is read in batches: as many rows as events are still due,
+ * doubled (up to WS_POLL_BATCH_MAX) after a batch that matched nothing, so
+ * a subscriber matching everything reads no row it does not return, and
+ * one matching little does not pay a fetch per row.
+ */
+static uint64
+poll_scan(const PollStart *ps, WsHlc horizon, int32 max,
+		  Tuplestorestate *tuples, uint64 *skipped, WsHlc *mark)
+{
+	WsHlc		below = hlc_successor(horizon);
+	Datum		args[4];
+	Portal		portal;
+	uint64		delivered = 0;
+	int64		batch = 0;
+	bool		exhausted = false;
+
+	args[0] = PointerGetDatum(construct_array(ps->modules, ps->npairs, TEXTOID, -1, false, TYPALIGN_INT));
+	args[1] = PointerGetDatum(construct_array(ps->types, ps->npairs, TEXTOID, -1, false, TYPALIGN_INT));
+	args[2] = HlcPGetDatum(&ps->start);
+	args[3] = HlcPGetDatum(&below);
+	portal = SPI_cursor_open(NULL, plans.poll_scan, args, NULL, false);
+	*skipped = 0;
+	*mark = ps->start;
+	while (delivered < (uint64) max && !exhausted)
+	{
+		uint64		due = (uint64) max - delivered;
+		uint64		before = delivered;
+
+		batch = Max((int64) due, Min(batch * 2, WS_POLL_BATCH_MAX));
+		SPI_cursor_fetch(portal, true, batch);
+		exhausted = SPI_processed < (uint64) batch;
+		for (uint64 i = 0; i < SPI_processed && delivered < (uint64) max; i++)
+		{
+			HeapTuple	tup = SPI_tuptable->vals[i];
+			bool		isnull;
+			Datum		d = SPI_getbinval(tup, SPI_tuptable->tupdesc, 2, &isnull);
+			HeapTupleHeader row;
+			HeapTupleData tuple;
+
+			if (isnull)
+			{
+				if (delivered == 0)
+				{
+					(*skipped)++;
+					*mark = *DatumGetHlcP(SPI_getbinval(tup, SPI_tuptable->tupdesc, 1, &isnull));
+				}
+				continue;
+			}
+			row = DatumGetHeapTupleHeader(d);
+			tuple.t_len = HeapTupleHeaderGetDatumLength(row);
+			ItemPointerSetInvalid(&tuple.t_self);
+			tuple.t_tableOid = InvalidOid;
+			tuple.t_data = row;
+			tuplestore_puttuple(tuples, &tuple);
+			delivered++;
+		}
+		SPI_freetuptable(SPI_tuptable);
+		if (delivered > before)
+			batch = 0;
+	}
+	SPI_cursor_close(portal);
+	if (delivered == 0 && exhausted)
+		*mark = horizon;
+	return delivered;
+}
+
+/*
  * ws.poll(subscriber, max) -> SETOF ws.events: up to max events matching
  * the subscriber's patterns, above its position and below the safe
  * horizon, in HLC order.  The position does not move; ws.ack moves it.
+ * When the poll stepped over at least WS_POLL_SKIP_MIN events the
+ * subscriber is not due, before its first event or up to the horizon, the
+ * scan marks of its pairs move past them, so later polls do not read them
+ * again (not in a read-only transaction, which cannot write them).
  */
 Datum
 bus_poll(PG_FUNCTION_ARGS)
@@ -784,9 +993,10 @@ bus_poll(PG_FUNCTION_ARGS)
 	int32		max;
 	WsAsOwner	saved;
 	WsHlc		horizon;
-	Datum		args[3];
-	bool		isnull;
-	uint64		delivered = 0;
+	PollStart	ps;
+	uint64		delivered;
+	uint64		skipped;
+	WsHlc		mark;
 
 	if (PG_ARGISNULL(1) || PG_GETARG_INT32(1) <= 0)
 		ereport(ERROR,
@@ -805,32 +1015,13 @@ bus_poll(PG_FUNCTION_ARGS)
 	bus_begin(&saved);
 	ws_check_module_grant(caller, module, NULL);
 
-	/* the horizon first, then the snapshot of the query */
-	horizon = hlc_successor(ws_event_horizon());
+	/* the horizon first, then the snapshots of the queries */
+	horizon = ws_event_horizon();
+	poll_start(subscriber, &ps);
+	delivered = poll_scan(&ps, horizon, max, rsinfo->setResult, &skipped, &mark);
+	if (skipped >= WS_POLL_SKIP_MIN && ps.npairs > 0 && !XactReadOnly)
+		poll_skip(subscriber, &ps, mark);
 
-	args[0] = CStringGetTextDatum(subscriber);
-	args[1] = HlcPGetDatum(&horizon);
-	args[2] = Int32GetDatum(max);
-	if (SPI_execute_plan(plans.poll, args, NULL, false, 0) != SPI_OK_SELECT)
-		elog(ERROR, "could not read ws.events");
-	if (SPI_processed == 0)
-		no_such_subscriber(subscriber);
-	for (uint64 i = 0; i < SPI_processed; i++)
-	{
-		Datum		d = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull);
-		HeapTupleHeader row;
-		HeapTupleData tuple;
-
-		if (isnull)
-			continue;			/* the subscriber exists, nothing to deliver */
-		row = DatumGetHeapTupleHeader(d);
-		tuple.t_len = HeapTupleHeaderGetDatumLength(row);
-		ItemPointerSetInvalid(&tuple.t_self);
-		tuple.t_tableOid = InvalidOid;
-		tuple.t_data = row;
-		tuplestore_puttuple(rsinfo->setResult, &tuple);
-		delivered++;
-	}
 	ws_stats_count(WS_STAT_BUS_POLLS);
 	ws_stats_add(WS_STAT_EVENTS_DELIVERED, delivered);
 	bus_end(&saved);
