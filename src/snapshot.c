@@ -426,20 +426,21 @@ replay_edges(WsWriter *w, Oid *types, Datum *args, const char *nulls)
 }
 
 /*
- * Replay the events after `after` (all when NULL) onto ws.entities and
- * ws.relationships as restored; returns the number of events replayed.
- * Events come in (entity, version) order, each entity's row as restored
- * joined to them; each rebuilt row is written through the writer as soon
- * as its entity's events are folded, with the tables held in EXCLUSIVE
- * mode by the caller.
+ * Replay the events after `after`, the HLC of snapshot snapshot_id (all
+ * events when NULL), onto ws.entities and ws.relationships as restored;
+ * returns the number of events replayed.  Events come in (entity,
+ * version) order, each entity's row in the snapshot, where its fold
+ * starts, joined to them; each rebuilt row is written through the writer
+ * as soon as its entity's events are folded, replacing the row there or
+ * inserted, with the tables held in EXCLUSIVE mode by the caller.
  */
 static int64
-replay_events(const WsHlc *after)
+replay_events(int64 snapshot_id, const WsHlc *after)
 {
 	Oid			hlct = ws_type_oid("hlc");
-	Oid			t[1] = {hlct};
-	Datum		a[1] = {after ? HlcPGetDatum(after) : (Datum) 0};
-	const char *nulls = after ? NULL : "n";
+	Oid			t[2] = {hlct, INT8OID};
+	Datum		a[2] = {after ? HlcPGetDatum(after) : (Datum) 0, Int64GetDatum(snapshot_id)};
+	const char *nulls = after ? NULL : "nn";
 	SPIPlanPtr	scan;
 	Portal		portal;
 	MemoryContext entity_cxt;
@@ -451,11 +452,12 @@ replay_events(const WsHlc *after)
 
 	scan = SPI_prepare("SELECT e.entity_id, e.version, e.hlc, e.kind, e.module, e.event_type, e.patch,"
 					   " e.vclock, cur.entity_id IS NOT NULL, cur.state, cur.created_hlc, cur.retired"
-					   " FROM ws.events e LEFT JOIN ws.entities cur"
-					   "   ON cur.entity_id OPERATOR(pg_catalog.=) e.entity_id"
+					   " FROM ws.events e LEFT JOIN ws.snapshot_entities cur"
+					   "   ON cur.snapshot_id OPERATOR(pg_catalog.=) $2"
+					   "   AND cur.entity_id OPERATOR(pg_catalog.=) e.entity_id"
 					   " WHERE ($1 IS NULL OR e.hlc OPERATOR(ws.>) $1)"
 					   "   AND e.entity_id IS NOT NULL"	/* not events of the bus */
-					   " ORDER BY e.entity_id, e.version", 1, t);
+					   " ORDER BY e.entity_id, e.version", 2, t);
 	if (scan == NULL)
 		elog(ERROR, "could not prepare the replay");
 	ws_progress_phase("replaying events",
@@ -499,7 +501,7 @@ replay_events(const WsHlc *after)
 				ws_fold_reset(&fold);
 				memset(&r, 0, sizeof(r));
 				r.entity_id = pstrdup(entity_id);
-				/* the row the snapshot restored, if any, is where the fold starts */
+				/* the entity's row in the snapshot, if any, is where the fold starts */
 				if (DatumGetBool(SPI_getbinval(tup, desc, 9, &isnull)))
 				{
 					r.kind = TextDatumGetCString(SPI_getbinval(tup, desc, 4, &isnull));
@@ -790,8 +792,10 @@ world_verify(PG_FUNCTION_ARGS)
 }
 
 /*
- * Make ws.entities and ws.relationships the rows of snapshot `id`, in bulk.
- * Inside SPI, as the owner, with both tables held in EXCLUSIVE mode.
+ * Make ws.entities and ws.relationships the rows of snapshot `id`, taken
+ * at `after`, in bulk, but for the rows of entities with events after it,
+ * which the replay writes next (from their rows in the snapshot).  Inside
+ * SPI, as the owner, with both tables held in EXCLUSIVE mode.
  *
  * Entities are not deleted and inserted again: each row is a foreign key
  * of ws.relationships and refers to ws.kinds and ws.modules, so every
@@ -799,15 +803,15 @@ world_verify(PG_FUNCTION_ARGS)
  * each -- most of the time of a restore.  Instead each row the snapshot
  * also has is updated in place, when it differs from it, with its keys
  * unchanged (no check); only rows the snapshot lacks are deleted and only
- * rows missing here inserted, with their checks.  The result is the
- * snapshot's rows exactly: every column is compared by its text where
- * equality is looser than identity (jsonb 1.0 = 1).
+ * rows missing here inserted, with their checks.  The rows are then the
+ * snapshot's exactly: every column is compared by its text where equality
+ * is looser than identity (jsonb 1.0 = 1).
  */
 static void
-restore_rows(int64 id)
+restore_rows(int64 id, const WsHlc *after)
 {
-	Oid			t[1] = {INT8OID};
-	Datum		a[1] = {Int64GetDatum(id)};
+	Oid			t[2] = {INT8OID, ws_type_oid("hlc")};
+	Datum		a[2] = {Int64GetDatum(id), HlcPGetDatum(after)};
 
 	ws_exec("DELETE FROM ws.relationships", 0, NULL, NULL, NULL, SPI_OK_DELETE);
 	ws_exec("DELETE FROM ws.entities e WHERE NOT EXISTS (SELECT FROM ws.snapshot_entities s"
@@ -818,13 +822,15 @@ restore_rows(int64 id)
 			" retired = s.retired"
 			" FROM ws.snapshot_entities s WHERE s.snapshot_id OPERATOR(pg_catalog.=) $1"
 			" AND s.entity_id OPERATOR(pg_catalog.=) e.entity_id"
+			" AND NOT EXISTS (SELECT FROM ws.events v WHERE v.hlc OPERATOR(ws.>) $2"
+			"  AND v.entity_id OPERATOR(pg_catalog.=) s.entity_id)"
 			" AND NOT (e.version OPERATOR(pg_catalog.=) s.version AND e.hlc OPERATOR(ws.=) s.hlc"
 			"  AND e.retired OPERATOR(pg_catalog.=) s.retired AND e.kind OPERATOR(pg_catalog.=) s.kind"
 			"  AND e.module OPERATOR(pg_catalog.=) s.module"
 			"  AND e.created_hlc OPERATOR(ws.=) s.created_hlc"
 			"  AND e.vclock::pg_catalog.text OPERATOR(pg_catalog.=) s.vclock::pg_catalog.text"
 			"  AND e.state::pg_catalog.text OPERATOR(pg_catalog.=) s.state::pg_catalog.text)",
-			1, t, a, NULL, SPI_OK_UPDATE);
+			2, t, a, NULL, SPI_OK_UPDATE);
 	ws_exec("INSERT INTO ws.entities SELECT entity_id, kind, module, state, version, hlc,"
 			" vclock, created_hlc, retired FROM ws.snapshot_entities s"
 			" WHERE s.snapshot_id OPERATOR(pg_catalog.=) $1 AND NOT EXISTS (SELECT FROM ws.entities e"
@@ -883,7 +889,7 @@ snapshot_restore(PG_FUNCTION_ARGS)
 					 errmsg("snapshot " INT64_FORMAT " is damaged: its checksum does not match its contents", id),
 					 errhint("Recover from the event log alone with ws.restore_snapshot(NULL).")));
 		ws_progress_phase("restoring the snapshot", WS_PROGRESS_UNKNOWN);
-		restore_rows(id);
+		restore_rows(id, &after);
 	}
 	else
 	{
@@ -896,7 +902,7 @@ snapshot_restore(PG_FUNCTION_ARGS)
 		ws_exec("DELETE FROM ws.relationships", 0, NULL, NULL, NULL, SPI_OK_DELETE);
 		ws_exec("DELETE FROM ws.entities", 0, NULL, NULL, NULL, SPI_OK_DELETE);
 	}
-	replayed = replay_events(have_snapshot ? &after : NULL);
+	replayed = replay_events(have_snapshot ? PG_GETARG_INT64(0) : 0, have_snapshot ? &after : NULL);
 
 	{
 		WsProblems	p;
