@@ -106,14 +106,19 @@ digest_end(WsDigest *d)
 
 /*
  * Feed every row of a query into the digest, each as its columns' text
- * separated by tabs, rows by newlines.  The query must order its rows.
- * Returns the number of rows.
+ * (their types' output functions, as SPI_getvalue gives it) separated by
+ * tabs, rows by newlines.  The query must order its rows.  The output
+ * functions are looked up once, and each row's text is freed after it is
+ * digested.  Returns the number of rows.
  */
 static int64
 digest_query(WsDigest *d, const char *sql, int nargs, Oid *types, Datum *args)
 {
 	Portal		portal;
 	SPIPlanPtr	plan = SPI_prepare(sql, nargs, types);
+	MemoryContext row_cxt = AllocSetContextCreate(CurrentMemoryContext, "worldstate digest row",
+												  ALLOCSET_DEFAULT_SIZES);
+	FmgrInfo   *out = NULL;
 	int64		rows = 0;
 
 	if (plan == NULL)
@@ -121,32 +126,55 @@ digest_query(WsDigest *d, const char *sql, int nargs, Oid *types, Datum *args)
 	portal = SPI_cursor_open(NULL, plan, args, NULL, false);
 	for (;;)
 	{
+		TupleDesc	desc;
+
 		SPI_cursor_fetch(portal, true, 1000);
 		if (SPI_processed == 0)
 			break;
+		desc = SPI_tuptable->tupdesc;
+		if (out == NULL)
+		{
+			out = palloc(desc->natts * sizeof(FmgrInfo));
+			for (int c = 0; c < desc->natts; c++)
+			{
+				Oid			func;
+				bool		varlena;
+
+				getTypeOutputInfo(TupleDescAttr(desc, c)->atttypid, &func, &varlena);
+				fmgr_info(func, &out[c]);
+			}
+		}
 		for (uint64 i = 0; i < SPI_processed; i++)
 		{
 			HeapTuple	tup = SPI_tuptable->vals[i];
-			TupleDesc	desc = SPI_tuptable->tupdesc;
+			MemoryContext old = MemoryContextSwitchTo(row_cxt);
 
 			for (int c = 1; c <= desc->natts; c++)
 			{
-				char	   *v = SPI_getvalue(tup, desc, c);
+				bool		isnull;
+				Datum		v = heap_getattr(tup, c, desc, &isnull);
 
 				if (c > 1)
 					digest_add(d, "\t", 1);
-				if (v)
-					digest_add(d, v, strlen(v));
-				else
+				if (isnull)
 					digest_add(d, "\\N", 2);
+				else
+				{
+					char	   *text = OutputFunctionCall(&out[c - 1], v);
+
+					digest_add(d, text, strlen(text));
+				}
 			}
 			digest_add(d, "\n", 1);
+			MemoryContextSwitchTo(old);
+			MemoryContextReset(row_cxt);
 			ws_progress_count(++rows);
 		}
 		SPI_freetuptable(SPI_tuptable);
 	}
 	SPI_cursor_close(portal);
 	SPI_freeplan(plan);
+	MemoryContextDelete(row_cxt);
 	return rows;
 }
 
