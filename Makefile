@@ -75,6 +75,9 @@ REGRESS += fold_stream
 # 1.1: one entity changed many times in one transaction
 REGRESS += transition_hot
 
+# 1.1: recovery from a snapshot
+REGRESS += restore_verify
+
 # 1.1: the README's examples
 
 REGRESS_OPTS = --load-extension=worldstate

@@ -15,7 +15,11 @@
  * the log -- state by merge patch, retirement, and links in HLC order --
  * then verifies the result; without a snapshot it replays the whole log.
  * Verification folds each entity's events from its first and compares
- * versions, HLC order, keyframes and the current row.
+ * versions, HLC order, keyframes and the current row.  After a restore
+ * from a snapshot it checks what the restore rebuilt: the checksum vouches
+ * for the snapshot's rows, and each entity with events after the snapshot
+ * is folded from its snapshot row through those events, so recovery costs
+ * the events after the snapshot, not the whole log again.
  *
  * Archival moves events that a kept snapshot covers to ws.events_archive,
  * keeping each entity's last keyframe before the boundary so point queries
@@ -102,14 +106,19 @@ digest_end(WsDigest *d)
 
 /*
  * Feed every row of a query into the digest, each as its columns' text
- * separated by tabs, rows by newlines.  The query must order its rows.
- * Returns the number of rows.
+ * (their types' output functions, as SPI_getvalue gives it) separated by
+ * tabs, rows by newlines.  The query must order its rows.  The output
+ * functions are looked up once, and each row's text is freed after it is
+ * digested.  Returns the number of rows.
  */
 static int64
 digest_query(WsDigest *d, const char *sql, int nargs, Oid *types, Datum *args)
 {
 	Portal		portal;
 	SPIPlanPtr	plan = SPI_prepare(sql, nargs, types);
+	MemoryContext row_cxt = AllocSetContextCreate(CurrentMemoryContext, "worldstate digest row",
+												  ALLOCSET_DEFAULT_SIZES);
+	FmgrInfo   *out = NULL;
 	int64		rows = 0;
 
 	if (plan == NULL)
@@ -117,32 +126,55 @@ digest_query(WsDigest *d, const char *sql, int nargs, Oid *types, Datum *args)
 	portal = SPI_cursor_open(NULL, plan, args, NULL, false);
 	for (;;)
 	{
+		TupleDesc	desc;
+
 		SPI_cursor_fetch(portal, true, 1000);
 		if (SPI_processed == 0)
 			break;
+		desc = SPI_tuptable->tupdesc;
+		if (out == NULL)
+		{
+			out = palloc(desc->natts * sizeof(FmgrInfo));
+			for (int c = 0; c < desc->natts; c++)
+			{
+				Oid			func;
+				bool		varlena;
+
+				getTypeOutputInfo(TupleDescAttr(desc, c)->atttypid, &func, &varlena);
+				fmgr_info(func, &out[c]);
+			}
+		}
 		for (uint64 i = 0; i < SPI_processed; i++)
 		{
 			HeapTuple	tup = SPI_tuptable->vals[i];
-			TupleDesc	desc = SPI_tuptable->tupdesc;
+			MemoryContext old = MemoryContextSwitchTo(row_cxt);
 
 			for (int c = 1; c <= desc->natts; c++)
 			{
-				char	   *v = SPI_getvalue(tup, desc, c);
+				bool		isnull;
+				Datum		v = heap_getattr(tup, c, desc, &isnull);
 
 				if (c > 1)
 					digest_add(d, "\t", 1);
-				if (v)
-					digest_add(d, v, strlen(v));
-				else
+				if (isnull)
 					digest_add(d, "\\N", 2);
+				else
+				{
+					char	   *text = OutputFunctionCall(&out[c - 1], v);
+
+					digest_add(d, text, strlen(text));
+				}
 			}
 			digest_add(d, "\n", 1);
+			MemoryContextSwitchTo(old);
+			MemoryContextReset(row_cxt);
 			ws_progress_count(++rows);
 		}
 		SPI_freetuptable(SPI_tuptable);
 	}
 	SPI_cursor_close(portal);
 	SPI_freeplan(plan);
+	MemoryContextDelete(row_cxt);
 	return rows;
 }
 
@@ -422,20 +454,21 @@ replay_edges(WsWriter *w, Oid *types, Datum *args, const char *nulls)
 }
 
 /*
- * Replay the events after `after` (all when NULL) onto ws.entities and
- * ws.relationships as restored; returns the number of events replayed.
- * Events come in (entity, version) order, each entity's row as restored
- * joined to them; each rebuilt row is written through the writer as soon
- * as its entity's events are folded, with the tables held in EXCLUSIVE
- * mode by the caller.
+ * Replay the events after `after`, the HLC of snapshot snapshot_id (all
+ * events when NULL), onto ws.entities and ws.relationships as restored;
+ * returns the number of events replayed.  Events come in (entity,
+ * version) order, each entity's row in the snapshot, where its fold
+ * starts, joined to them; each rebuilt row is written through the writer
+ * as soon as its entity's events are folded, replacing the row there or
+ * inserted, with the tables held in EXCLUSIVE mode by the caller.
  */
 static int64
-replay_events(const WsHlc *after)
+replay_events(int64 snapshot_id, const WsHlc *after)
 {
 	Oid			hlct = ws_type_oid("hlc");
-	Oid			t[1] = {hlct};
-	Datum		a[1] = {after ? HlcPGetDatum(after) : (Datum) 0};
-	const char *nulls = after ? NULL : "n";
+	Oid			t[2] = {hlct, INT8OID};
+	Datum		a[2] = {after ? HlcPGetDatum(after) : (Datum) 0, Int64GetDatum(snapshot_id)};
+	const char *nulls = after ? NULL : "nn";
 	SPIPlanPtr	scan;
 	Portal		portal;
 	MemoryContext entity_cxt;
@@ -447,11 +480,12 @@ replay_events(const WsHlc *after)
 
 	scan = SPI_prepare("SELECT e.entity_id, e.version, e.hlc, e.kind, e.module, e.event_type, e.patch,"
 					   " e.vclock, cur.entity_id IS NOT NULL, cur.state, cur.created_hlc, cur.retired"
-					   " FROM ws.events e LEFT JOIN ws.entities cur"
-					   "   ON cur.entity_id OPERATOR(pg_catalog.=) e.entity_id"
+					   " FROM ws.events e LEFT JOIN ws.snapshot_entities cur"
+					   "   ON cur.snapshot_id OPERATOR(pg_catalog.=) $2"
+					   "   AND cur.entity_id OPERATOR(pg_catalog.=) e.entity_id"
 					   " WHERE ($1 IS NULL OR e.hlc OPERATOR(ws.>) $1)"
 					   "   AND e.entity_id IS NOT NULL"	/* not events of the bus */
-					   " ORDER BY e.entity_id, e.version", 1, t);
+					   " ORDER BY e.entity_id, e.version", 2, t);
 	if (scan == NULL)
 		elog(ERROR, "could not prepare the replay");
 	ws_progress_phase("replaying events",
@@ -495,7 +529,7 @@ replay_events(const WsHlc *after)
 				ws_fold_reset(&fold);
 				memset(&r, 0, sizeof(r));
 				r.entity_id = pstrdup(entity_id);
-				/* the row the snapshot restored, if any, is where the fold starts */
+				/* the entity's row in the snapshot, if any, is where the fold starts */
 				if (DatumGetBool(SPI_getbinval(tup, desc, 9, &isnull)))
 				{
 					r.kind = TextDatumGetCString(SPI_getbinval(tup, desc, 4, &isnull));
@@ -609,9 +643,15 @@ verify_entity(WsProblems *p, const char *entity_id, const WsRow *row, Jsonb *sta
  * Verify the world; fill p.  Inside SPI, as the owner.  One pass over the
  * log in (entity, version) order, each event joined to its entity's row.
  * Returns the number of problems.
+ *
+ * With after not NULL (the HLC of snapshot snapshot_id), only what a
+ * restore from that snapshot rebuilt: the events after it, each entity's
+ * fold starting from its row in the snapshot (version, HLC, state, retired
+ * flag), or from nothing when the snapshot had none.  The snapshot's own rows are vouched
+ * for by its checksum, so rows without events are not looked for.
  */
 static int64
-verify_world(WsProblems *p)
+verify_world(WsProblems *p, int64 snapshot_id, const WsHlc *after)
 {
 	SPIPlanPtr	scan;
 	Portal		portal;
@@ -626,23 +666,43 @@ verify_world(WsProblems *p)
 	bool		retired = false;
 	int64		checked = 0;
 
-	scan = SPI_prepare("SELECT e.entity_id, e.version, e.hlc, e.event_type, e.patch, e.state,"
-					   " cur.entity_id IS NOT NULL, cur.state, cur.version, cur.retired FROM ("
-					   "  SELECT entity_id, version, hlc, event_type, patch, state FROM ws.events"
-					   "  UNION ALL"
-					   "  SELECT entity_id, version, hlc, event_type, patch, state FROM ws.events_archive) e"
-					   " LEFT JOIN ws.entities cur ON cur.entity_id OPERATOR(pg_catalog.=) e.entity_id"
-					   " WHERE e.entity_id IS NOT NULL"	/* not events of the bus */
-					   " ORDER BY e.entity_id, e.version", 0, NULL);
+	bool		since = after != NULL;
+	Oid			t[2] = {ws_type_oid("hlc"), INT8OID};
+	Datum		a[2] = {since ? HlcPGetDatum(after) : (Datum) 0, Int64GetDatum(snapshot_id)};
+
+	/* columns 11-15: the entity's row in the snapshot, where its fold starts */
+	if (since)
+		scan = SPI_prepare("SELECT e.entity_id, e.version, e.hlc, e.event_type, e.patch, e.state,"
+						   " cur.entity_id IS NOT NULL, cur.state, cur.version, cur.retired,"
+						   " s.entity_id IS NOT NULL, s.state, s.version, s.hlc, s.retired"
+						   " FROM ws.events e"
+						   " LEFT JOIN ws.entities cur ON cur.entity_id OPERATOR(pg_catalog.=) e.entity_id"
+						   " LEFT JOIN ws.snapshot_entities s ON s.snapshot_id OPERATOR(pg_catalog.=) $2"
+						   "   AND s.entity_id OPERATOR(pg_catalog.=) e.entity_id"
+						   " WHERE e.hlc OPERATOR(ws.>) $1 AND e.entity_id IS NOT NULL"
+						   " ORDER BY e.entity_id, e.version", 2, t);
+	else
+		scan = SPI_prepare("SELECT e.entity_id, e.version, e.hlc, e.event_type, e.patch, e.state,"
+						   " cur.entity_id IS NOT NULL, cur.state, cur.version, cur.retired,"
+						   " false, NULL::pg_catalog.jsonb, NULL::pg_catalog.int8, NULL::ws.hlc,"
+						   " NULL::pg_catalog.bool FROM ("
+						   "  SELECT entity_id, version, hlc, event_type, patch, state FROM ws.events"
+						   "  UNION ALL"
+						   "  SELECT entity_id, version, hlc, event_type, patch, state FROM ws.events_archive) e"
+						   " LEFT JOIN ws.entities cur ON cur.entity_id OPERATOR(pg_catalog.=) e.entity_id"
+						   " WHERE e.entity_id IS NOT NULL"	/* not events of the bus */
+						   " ORDER BY e.entity_id, e.version", 0, NULL);
 	if (scan == NULL)
 		elog(ERROR, "could not prepare the verification");
-	ws_progress_begin("verify", "checking events",
+	ws_progress_begin("verify", "checking events", since ?
+					  count_of("SELECT pg_catalog.count(*) FROM ws.events"
+							   " WHERE hlc OPERATOR(ws.>) $1 AND entity_id IS NOT NULL", 1, t, a, NULL) :
 					  count_of("SELECT (SELECT pg_catalog.count(*) FROM ws.events WHERE entity_id IS NOT NULL)"
 							   " OPERATOR(pg_catalog.+) (SELECT pg_catalog.count(*) FROM ws.events_archive"
 							   " WHERE entity_id IS NOT NULL)", 0, NULL, NULL, NULL));
 
 	ws_fold_begin(&fold);
-	portal = SPI_cursor_open(NULL, scan, NULL, NULL, false);
+	portal = SPI_cursor_open(NULL, scan, since ? a : NULL, NULL, false);
 	for (;;)
 	{
 		SPITupleTable *batch;
@@ -681,9 +741,16 @@ verify_world(WsProblems *p)
 					row.version = DatumGetInt64(SPI_getbinval(tup, desc, 9, &isnull));
 					row.retired = DatumGetBool(SPI_getbinval(tup, desc, 10, &isnull));
 				}
-				MemoryContextSwitchTo(old);
 				version = 0;
 				retired = false;
+				if (DatumGetBool(SPI_getbinval(tup, desc, 11, &isnull)))
+				{
+					ws_fold_keyframe(&fold, SPI_getbinval(tup, desc, 12, &isnull));
+					version = DatumGetInt64(SPI_getbinval(tup, desc, 13, &isnull));
+					last_hlc = *DatumGetHlcP(SPI_getbinval(tup, desc, 14, &isnull));
+					retired = DatumGetBool(SPI_getbinval(tup, desc, 15, &isnull));
+				}
+				MemoryContextSwitchTo(old);
 			}
 			if (v != version + 1)
 				problem(p, entity_id, "version " INT64_FORMAT " follows version " INT64_FORMAT, v, version);
@@ -715,14 +782,17 @@ verify_world(WsProblems *p)
 	ws_fold_end(&fold);
 
 	/* rows without any event */
-	ws_exec("SELECT entity_id FROM ws.entities e WHERE NOT EXISTS"
-			" (SELECT FROM ws.events v WHERE v.entity_id OPERATOR(pg_catalog.=) e.entity_id)"
-			" AND NOT EXISTS (SELECT FROM ws.events_archive v"
-			"  WHERE v.entity_id OPERATOR(pg_catalog.=) e.entity_id) ORDER BY 1",
-			0, NULL, NULL, NULL, SPI_OK_SELECT);
-	for (uint64 i = 0; i < SPI_processed; i++)
-		problem(p, SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1),
-				"has no events");
+	if (!since)
+	{
+		ws_exec("SELECT entity_id FROM ws.entities e WHERE NOT EXISTS"
+				" (SELECT FROM ws.events v WHERE v.entity_id OPERATOR(pg_catalog.=) e.entity_id)"
+				" AND NOT EXISTS (SELECT FROM ws.events_archive v"
+				"  WHERE v.entity_id OPERATOR(pg_catalog.=) e.entity_id) ORDER BY 1",
+				0, NULL, NULL, NULL, SPI_OK_SELECT);
+		for (uint64 i = 0; i < SPI_processed; i++)
+			problem(p, SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1),
+					"has no events");
+	}
 	SPI_freeplan(scan);
 	MemoryContextDelete(cxt);
 	ws_progress_end();
@@ -743,16 +813,66 @@ world_verify(PG_FUNCTION_ARGS)
 	p.count = 0;
 	SPI_connect();
 	ws_as_owner_begin(&saved);
-	verify_world(&p);
+	verify_world(&p, 0, NULL);
 	ws_as_owner_end(&saved);
 	SPI_finish();
 	return (Datum) 0;
 }
 
 /*
+ * Make ws.entities and ws.relationships the rows of snapshot `id`, taken
+ * at `after`, in bulk, but for the rows of entities with events after it,
+ * which the replay writes next (from their rows in the snapshot).  Inside
+ * SPI, as the owner, with both tables held in EXCLUSIVE mode.
+ *
+ * Entities are not deleted and inserted again: each row is a foreign key
+ * of ws.relationships and refers to ws.kinds and ws.modules, so every
+ * deleted or inserted row would cost its foreign-key checks, one query
+ * each -- most of the time of a restore.  Instead each row the snapshot
+ * also has is updated in place, when it differs from it, with its keys
+ * unchanged (no check); only rows the snapshot lacks are deleted and only
+ * rows missing here inserted, with their checks.  The rows are then the
+ * snapshot's exactly: every column is compared by its text where equality
+ * is looser than identity (jsonb 1.0 = 1).
+ */
+static void
+restore_rows(int64 id, const WsHlc *after)
+{
+	Oid			t[2] = {INT8OID, ws_type_oid("hlc")};
+	Datum		a[2] = {Int64GetDatum(id), HlcPGetDatum(after)};
+
+	ws_exec("DELETE FROM ws.relationships", 0, NULL, NULL, NULL, SPI_OK_DELETE);
+	ws_exec("DELETE FROM ws.entities e WHERE NOT EXISTS (SELECT FROM ws.snapshot_entities s"
+			" WHERE s.snapshot_id OPERATOR(pg_catalog.=) $1"
+			" AND s.entity_id OPERATOR(pg_catalog.=) e.entity_id)", 1, t, a, NULL, SPI_OK_DELETE);
+	ws_exec("UPDATE ws.entities e SET kind = s.kind, module = s.module, state = s.state,"
+			" version = s.version, hlc = s.hlc, vclock = s.vclock, created_hlc = s.created_hlc,"
+			" retired = s.retired"
+			" FROM ws.snapshot_entities s WHERE s.snapshot_id OPERATOR(pg_catalog.=) $1"
+			" AND s.entity_id OPERATOR(pg_catalog.=) e.entity_id"
+			" AND NOT EXISTS (SELECT FROM ws.events v WHERE v.hlc OPERATOR(ws.>) $2"
+			"  AND v.entity_id OPERATOR(pg_catalog.=) s.entity_id)"
+			" AND NOT (e.version OPERATOR(pg_catalog.=) s.version AND e.hlc OPERATOR(ws.=) s.hlc"
+			"  AND e.retired OPERATOR(pg_catalog.=) s.retired AND e.kind OPERATOR(pg_catalog.=) s.kind"
+			"  AND e.module OPERATOR(pg_catalog.=) s.module"
+			"  AND e.created_hlc OPERATOR(ws.=) s.created_hlc"
+			"  AND e.vclock::pg_catalog.text OPERATOR(pg_catalog.=) s.vclock::pg_catalog.text"
+			"  AND e.state::pg_catalog.text OPERATOR(pg_catalog.=) s.state::pg_catalog.text)",
+			2, t, a, NULL, SPI_OK_UPDATE);
+	ws_exec("INSERT INTO ws.entities SELECT entity_id, kind, module, state, version, hlc,"
+			" vclock, created_hlc, retired FROM ws.snapshot_entities s"
+			" WHERE s.snapshot_id OPERATOR(pg_catalog.=) $1 AND NOT EXISTS (SELECT FROM ws.entities e"
+			"  WHERE e.entity_id OPERATOR(pg_catalog.=) s.entity_id)", 1, t, a, NULL, SPI_OK_INSERT);
+	ws_exec("INSERT INTO ws.relationships SELECT from_id, rel, to_id, props, hlc"
+			" FROM ws.snapshot_relationships WHERE snapshot_id OPERATOR(pg_catalog.=) $1",
+			1, t, a, NULL, SPI_OK_INSERT);
+}
+
+/*
  * ws.restore_snapshot(snapshot_id bigint) -> bigint: restore the snapshot
- * (NULL: none, the whole log), replay later events, verify; returns the
- * number of events replayed.
+ * (NULL: none, the whole log), replay later events, verify what was
+ * rebuilt (everything after a full replay); returns the number of events
+ * replayed.
  */
 Datum
 snapshot_restore(PG_FUNCTION_ARGS)
@@ -797,14 +917,7 @@ snapshot_restore(PG_FUNCTION_ARGS)
 					 errmsg("snapshot " INT64_FORMAT " is damaged: its checksum does not match its contents", id),
 					 errhint("Recover from the event log alone with ws.restore_snapshot(NULL).")));
 		ws_progress_phase("restoring the snapshot", WS_PROGRESS_UNKNOWN);
-		ws_exec("DELETE FROM ws.relationships", 0, NULL, NULL, NULL, SPI_OK_DELETE);
-		ws_exec("DELETE FROM ws.entities", 0, NULL, NULL, NULL, SPI_OK_DELETE);
-		ws_exec("INSERT INTO ws.entities SELECT entity_id, kind, module, state, version, hlc,"
-				" vclock, created_hlc, retired FROM ws.snapshot_entities"
-				" WHERE snapshot_id OPERATOR(pg_catalog.=) $1", 1, t, a, NULL, SPI_OK_INSERT);
-		ws_exec("INSERT INTO ws.relationships SELECT from_id, rel, to_id, props, hlc"
-				" FROM ws.snapshot_relationships WHERE snapshot_id OPERATOR(pg_catalog.=) $1",
-				1, t, a, NULL, SPI_OK_INSERT);
+		restore_rows(id, &after);
 	}
 	else
 	{
@@ -817,7 +930,7 @@ snapshot_restore(PG_FUNCTION_ARGS)
 		ws_exec("DELETE FROM ws.relationships", 0, NULL, NULL, NULL, SPI_OK_DELETE);
 		ws_exec("DELETE FROM ws.entities", 0, NULL, NULL, NULL, SPI_OK_DELETE);
 	}
-	replayed = replay_events(have_snapshot ? &after : NULL);
+	replayed = replay_events(have_snapshot ? PG_GETARG_INT64(0) : 0, have_snapshot ? &after : NULL);
 
 	{
 		WsProblems	p;
@@ -828,7 +941,9 @@ snapshot_restore(PG_FUNCTION_ARGS)
 		p.store = tuplestore_begin_heap(false, false, work_mem);
 		p.desc = desc;
 		p.count = 0;
-		if (verify_world(&p) > 0)
+		/* a snapshot's rows are vouched for by its checksum, checked above */
+		if (verify_world(&p, have_snapshot ? PG_GETARG_INT64(0) : 0,
+						 have_snapshot ? &after : NULL) > 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_DATA_CORRUPTED),
 					 errmsg("the restored world does not verify: " INT64_FORMAT " problems", p.count),

@@ -80,10 +80,11 @@
  * Writes still made in SQL, each a single set-based statement where a
  * row at a time would only be slower, and none of them racing a writer:
  *
- * - snapshot.c, restore: clearing ws.entities and ws.relationships (two
- *   DELETEs) and loading a snapshot's rows into them (two INSERT ...
- *   SELECT from ws.snapshot_entities and ws.snapshot_relationships), under
- *   the EXCLUSIVE lock on both tables;
+ * - snapshot.c, restore: clearing ws.relationships, and ws.entities for
+ *   a full replay (two DELETEs); making a snapshot's rows those of the
+ *   tables (deleting the entities it lacks, updating in place those that
+ *   differ, one INSERT ... SELECT each from ws.snapshot_entities and
+ *   ws.snapshot_relationships), under the EXCLUSIVE lock on both tables;
  * - snapshot.c, archival: moving events to ws.events_archive (one DELETE
  *   ... RETURNING feeding an INSERT), the only deletion of events, let
  *   through the append-only trigger while it runs.

@@ -34,11 +34,15 @@ is_deeply(
 	[ sort @writes ],
 	[
 		sort(
-			# restore: clear the tables, load the snapshot's rows
+			# restore from a snapshot: clear the relationships, make the
+			# entities the snapshot's (delete, update in place, insert), load
+			# its relationships
 			'snapshot.c: DELETE FROM ws.relationships',
-			'snapshot.c: DELETE FROM ws.entities',
+			'snapshot.c: DELETE FROM ws.entities e WHERE NOT EXISTS (SELECT FROM ws.snapshot_entities s',
+			'snapshot.c: UPDATE ws.entities e SET kind = s.kind, module = s.module, state = s.state,',
 			'snapshot.c: INSERT INTO ws.entities SELECT entity_id, kind, module, state, version, hlc,',
 			'snapshot.c: INSERT INTO ws.relationships SELECT from_id, rel, to_id, props, hlc',
+			# full replay: clear both tables
 			'snapshot.c: DELETE FROM ws.relationships',
 			'snapshot.c: DELETE FROM ws.entities',
 			# archival's move
