@@ -72,6 +72,9 @@ REGRESS += fold_stream
 # 1.1: one entity changed many times in one transaction
 REGRESS += transition_hot
 
+# 1.1: the world at a past HLC from the nearest snapshot
+REGRESS += query_entities_at_snapshot
+
 # 1.1: the README's examples
 
 REGRESS_OPTS = --load-extension=worldstate
