@@ -959,7 +959,8 @@ fold_from_base(WsReader *r, WsBase *b, Datum entity_id, const WsHlc *at, Jsonb *
 /*
  * The version in force at `at` of entity e (a ws.entities row that
  * changed after `at`), from the snapshot that ws_reader_use_snapshot
- * allowed, allocated in CurrentMemoryContext; false when there is no such
+ * allowed, in CurrentMemoryContext or in the snapshot's row, which stays
+ * in place until the next entity is asked for; false when there is no such
  * snapshot or it cannot answer for e, and the caller rebuilds e from its
  * keyframes.
  */
@@ -983,25 +984,23 @@ ws_reader_version_from_snapshot(WsReader *r, const Datum *e, const WsHlc *at, Ws
 	}
 
 	in_snapshot = base_seek(r, b, entity_id) && base_row_matches(b, e);
-	if (idset_lookup(b->changed, DatumGetTextPP(entity_id)) == NULL)
-	{
-		/* no event between the snapshot and `at`: as the snapshot has it */
-		if (!in_snapshot)
-			return false;
-		out->version = DatumGetInt64(base_col(b, EN_VERSION));
-		out->hlc = ws_hlc_copy(*DatumGetHlcP(base_col(b, EN_HLC)));
-		out->vclock = PointerGetDatum(PG_DETOAST_DATUM_COPY(base_col(b, EN_VCLOCK)));
-		out->state = DatumGetJsonbPCopy(base_col(b, EN_STATE));
-		return true;
-	}
 	if (in_snapshot)
 	{
+		/*
+		 * The snapshot's values as they are in its row, like those of a
+		 * ws.entities row: the walk stays on it until the next entity.
+		 */
 		out->version = DatumGetInt64(base_col(b, EN_VERSION));
-		out->hlc = ws_hlc_copy(*DatumGetHlcP(base_col(b, EN_HLC)));
-		out->vclock = PointerGetDatum(PG_DETOAST_DATUM_COPY(base_col(b, EN_VCLOCK)));
+		out->hlc = DatumGetHlcP(base_col(b, EN_HLC));
+		out->vclock = base_col(b, EN_VCLOCK);
+		out->state = (Jsonb *) DatumGetPointer(base_col(b, EN_STATE));
+	}
+	if (idset_lookup(b->changed, DatumGetTextPP(entity_id)) == NULL)
+		/* no event between the snapshot and `at`: as the snapshot has it */
+		return in_snapshot;
+	if (in_snapshot)
 		return fold_from_base(r, b, entity_id, at, DatumGetJsonbPCopy(base_col(b, EN_STATE)),
 							  out->version, out);
-	}
 	return fold_from_base(r, b, entity_id, at, NULL, 0, out);
 }
 
