@@ -84,10 +84,8 @@ SELECT qs_scans('ws.snapshot_entities_pkey') - :snap0 > 0 AS read_the_snapshot,
 SELECT qs_scans('ws.events_entity_hlc_idx') AS log0 \gset
 SELECT count(*) AS entities FROM ws.entities_at(:'at_qs1_v5') WHERE module = 'qsnap';
 SELECT qs_scans('ws.events_entity_hlc_idx') - :log0 AS log_scans;
--- before every snapshot: none is read
-SELECT qs_scans('ws.snapshot_entities_pkey') AS snap0 \gset
-SELECT count(*) AS entities FROM ws.entities_at(:'at_first');
-SELECT qs_scans('ws.snapshot_entities_pkey') - :snap0 AS snapshot_scans_before_any;
+-- before the first change: none of these entities
+SELECT count(*) AS entities FROM ws.entities_at(:'at_first') WHERE module = 'qsnap';
 COMMIT;
 
 -- the same worlds without the snapshots: identical, row for row

@@ -195,6 +195,22 @@ drop_slot(TupleTableSlot *s)
 		ExecDropSingleTupleTableSlot(s);
 }
 
+/*
+ * The next row of scan, a scan that lives as long as the reader, into
+ * slot.  It is stepped in the reader's context: btree allocates there what
+ * outlives the row (the list of entries to mark dead), and callers may be
+ * working in a context reset per row.
+ */
+static bool
+step(WsReader *r, IndexScanDesc scan, ScanDirection dir, TupleTableSlot *slot)
+{
+	MemoryContext old = MemoryContextSwitchTo(r->cxt);
+	bool		found = index_getnext_slot(scan, dir, slot);
+
+	MemoryContextSwitchTo(old);
+	return found;
+}
+
 /* Close relation rel, if opened (an index or a table); its lock is kept. */
 static void
 close_rel(Relation rel)
@@ -320,7 +336,7 @@ version_scan_range(WsReader *r, WsLog *log, Datum entity_id, int64 lo, int64 hi)
 	log->version_keys[1].sk_argument = Int64GetDatum(lo);
 	log->version_keys[2].sk_argument = Int64GetDatum(hi);
 	index_rescan(log->version_scan, log->version_keys, 3, NULL, 0);
-	return index_getnext_slot(log->version_scan, BackwardScanDirection, log->slot);
+	return step(r, log->version_scan, BackwardScanDirection, log->slot);
 }
 
 /*
@@ -346,7 +362,7 @@ next_version_range(WsReader *r, WsLog *log, Datum entity_id, int64 expected, int
  * log->slot.
  */
 static bool
-at_scan_from(WsLog *log, Datum entity_id, const WsHlc *lo, const WsHlc *at)
+at_scan_from(WsReader *r, WsLog *log, Datum entity_id, const WsHlc *lo, const WsHlc *at)
 {
 	static const WsHlc lowest = {PG_INT64_MIN, PG_INT32_MIN, PG_INT32_MIN};
 
@@ -354,7 +370,7 @@ at_scan_from(WsLog *log, Datum entity_id, const WsHlc *lo, const WsHlc *at)
 	log->at_keys[1].sk_argument = HlcPGetDatum(lo ? lo : &lowest);
 	log->at_keys[2].sk_argument = HlcPGetDatum(at);
 	index_rescan(log->at_scan, log->at_keys, 3, NULL, 0);
-	return index_getnext_slot(log->at_scan, BackwardScanDirection, log->slot);
+	return step(r, log->at_scan, BackwardScanDirection, log->slot);
 }
 
 /*
@@ -416,7 +432,7 @@ fold_to_keyframe(WsReader *r, WsLog *log, Datum entity_id, IndexScanDesc scan,
 					 errdetail("Version 1 of every entity stores its full state, and archival keeps a keyframe in ws.events."),
 					 errhint("Run ws.verify() to find the damage, and recover with ws.restore_snapshot().")));
 		if ((scan == log->at_scan || expected >= lo) &&
-			index_getnext_slot(scan, BackwardScanDirection, log->slot))
+			step(r, scan, BackwardScanDirection, log->slot))
 			continue;
 		if (scan == log->version_scan && expected >= lo)
 			missing_version(log, entity_id, expected);
@@ -493,11 +509,11 @@ ws_reader_version_at(WsReader *r, WsLog *log, const Datum *e, const WsHlc *at, W
 			from.wall = at->wall - rate * events;
 			from.counter = 0;
 			from.node = 0;
-			found = at_scan_from(log, entity_id, &from, at);
+			found = at_scan_from(r, log, entity_id, &from, at);
 		}
 		else
 		{
-			if (!at_scan_from(log, entity_id, NULL, at))
+			if (!at_scan_from(r, log, entity_id, NULL, at))
 				return false;
 			found = true;
 		}
@@ -838,21 +854,17 @@ ws_reader_use_snapshot(WsReader *r, const WsHlc *at)
 
 /*
  * Move the walk of the snapshot's rows to entity_id; false when the
- * snapshot has no row for it.  The walk runs in the reader's context:
- * btree allocates what outlives a row (the items to mark dead) in the
- * context of the call that steps the scan.
+ * snapshot has no row for it.
  */
 static bool
 base_seek(WsReader *r, WsBase *b, Datum entity_id)
 {
 	text	   *want = DatumGetTextPP(entity_id);
-	MemoryContext old = MemoryContextSwitchTo(r->cxt);
-	bool		found = false;
 
 	if (!b->started)
 	{
 		index_rescan(b->scan, &b->key, 1, NULL, 0);
-		b->more = index_getnext_slot(b->scan, ForwardScanDirection, b->slot);
+		b->more = step(r, b->scan, ForwardScanDirection, b->slot);
 		b->started = true;
 	}
 	while (b->more)
@@ -861,17 +873,13 @@ base_seek(WsReader *r, WsBase *b, Datum entity_id)
 		text	   *have = DatumGetTextPP(slot_getattr(b->slot, b->col[EN_ENTITY_ID], &isnull));
 
 		if (id_equal(have, want))
-		{
-			found = true;
-			break;
-		}
+			return true;
 		if (varstr_cmp(VARDATA_ANY(have), VARSIZE_ANY_EXHDR(have),
 					   VARDATA_ANY(want), VARSIZE_ANY_EXHDR(want), b->collation) > 0)
-			break;
-		b->more = index_getnext_slot(b->scan, ForwardScanDirection, b->slot);
+			return false;
+		b->more = step(r, b->scan, ForwardScanDirection, b->slot);
 	}
-	MemoryContextSwitchTo(old);
-	return found;
+	return false;
 }
 
 /* Column col of the snapshot row the walk is on. */
