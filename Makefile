@@ -78,6 +78,9 @@ REGRESS += transition_hot
 # 1.1: recovery from a snapshot
 REGRESS += restore_verify
 
+# 1.1: the world at a past HLC from the nearest snapshot
+REGRESS += query_entities_at_snapshot
+
 # 1.1: the README's examples
 
 REGRESS_OPTS = --load-extension=worldstate

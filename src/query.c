@@ -40,6 +40,10 @@
  * ws.entities_at walks the primary key of ws.entities and rebuilds each
  * entity that changed after `at` -- O(E (log N + K)) for E entities
  * whatever the total history N -- in a memory context reset per entity.
+ * When a snapshot lies at or before `at`, an entity that changed after
+ * `at` is read from the snapshot, with its events between the snapshot
+ * and `at` folded on (reader.c): the snapshot's rows are walked alongside
+ * ws.entities in entity id order, so most entities cost no index descent.
  *
  * ws.find on the present is the one statement PostgreSQL plans (through
  * SPI, for each predicate's actual value): whether the GIN index on
@@ -118,7 +122,8 @@ entity_as_of(WsReader *r, const WsHlc *at, Datum *values, bool *nulls)
 	if (ws_hlc_cmp(DatumGetHlcP(values[EN_HLC]), at) <= 0)
 		return !retired;
 	/* it changed after `at`, so it was not retired then */
-	if (!ws_reader_version_at(r, &r->log, values, at, &v) &&
+	if (!ws_reader_version_from_snapshot(r, values, at, &v) &&
+		!ws_reader_version_at(r, &r->log, values, at, &v) &&
 		!ws_reader_version_at(r, &r->archive, values, at, &v))
 		return false;
 	values[EN_STATE] = JsonbPGetDatum(v.state);
@@ -295,6 +300,8 @@ world_begin(WsWorldScan *w, const WsHlc *at, const char *operation)
 									  ALLOCSET_DEFAULT_SIZES);
 	w->scanned = 0;
 	/* the past is rebuilt entity by entity: worth watching */
+	if (at != NULL)
+		ws_reader_use_snapshot(&w->r, at);
 	if (at != NULL)
 		ws_progress_begin(operation, "rebuilding entities", WS_PROGRESS_UNKNOWN);
 }

@@ -39,14 +39,17 @@
 #include "access/stratnum.h"
 #include "access/table.h"
 #include "access/tableam.h"
+#include "common/hashfn.h"
 #include "catalog/pg_class.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/rls.h"
 #include "utils/snapmgr.h"
+#include "utils/varlena.h"
 
 #include "fold.h"
 #include "hlc.h"
@@ -192,6 +195,22 @@ drop_slot(TupleTableSlot *s)
 		ExecDropSingleTupleTableSlot(s);
 }
 
+/*
+ * The next row of scan, a scan that lives as long as the reader, into
+ * slot.  It is stepped in the reader's context: btree allocates there what
+ * outlives the row (the list of entries to mark dead), and callers may be
+ * working in a context reset per row.
+ */
+static bool
+step(WsReader *r, IndexScanDesc scan, ScanDirection dir, TupleTableSlot *slot)
+{
+	MemoryContext old = MemoryContextSwitchTo(r->cxt);
+	bool		found = index_getnext_slot(scan, dir, slot);
+
+	MemoryContextSwitchTo(old);
+	return found;
+}
+
 /* Close relation rel, if opened (an index or a table); its lock is kept. */
 static void
 close_rel(Relation rel)
@@ -251,6 +270,8 @@ ws_reader_open(WsReader *r, int what)
 	}
 }
 
+static void base_close(struct WsBase *b);
+
 /* End the scans and close everything; locks are kept until commit. */
 void
 ws_reader_close(WsReader *r)
@@ -263,6 +284,7 @@ ws_reader_close(WsReader *r)
 	close_rel(r->entities_pk);
 	close_rel(r->events_links);
 	close_rel(r->relationships_pk);
+	base_close(r->base);
 	close_rel(r->entities);
 	close_rel(r->relationships);
 }
@@ -314,7 +336,7 @@ version_scan_range(WsReader *r, WsLog *log, Datum entity_id, int64 lo, int64 hi)
 	log->version_keys[1].sk_argument = Int64GetDatum(lo);
 	log->version_keys[2].sk_argument = Int64GetDatum(hi);
 	index_rescan(log->version_scan, log->version_keys, 3, NULL, 0);
-	return index_getnext_slot(log->version_scan, BackwardScanDirection, log->slot);
+	return step(r, log->version_scan, BackwardScanDirection, log->slot);
 }
 
 /*
@@ -340,7 +362,7 @@ next_version_range(WsReader *r, WsLog *log, Datum entity_id, int64 expected, int
  * log->slot.
  */
 static bool
-at_scan_from(WsLog *log, Datum entity_id, const WsHlc *lo, const WsHlc *at)
+at_scan_from(WsReader *r, WsLog *log, Datum entity_id, const WsHlc *lo, const WsHlc *at)
 {
 	static const WsHlc lowest = {PG_INT64_MIN, PG_INT32_MIN, PG_INT32_MIN};
 
@@ -348,7 +370,7 @@ at_scan_from(WsLog *log, Datum entity_id, const WsHlc *lo, const WsHlc *at)
 	log->at_keys[1].sk_argument = HlcPGetDatum(lo ? lo : &lowest);
 	log->at_keys[2].sk_argument = HlcPGetDatum(at);
 	index_rescan(log->at_scan, log->at_keys, 3, NULL, 0);
-	return index_getnext_slot(log->at_scan, BackwardScanDirection, log->slot);
+	return step(r, log->at_scan, BackwardScanDirection, log->slot);
 }
 
 /*
@@ -410,7 +432,7 @@ fold_to_keyframe(WsReader *r, WsLog *log, Datum entity_id, IndexScanDesc scan,
 					 errdetail("Version 1 of every entity stores its full state, and archival keeps a keyframe in ws.events."),
 					 errhint("Run ws.verify() to find the damage, and recover with ws.restore_snapshot().")));
 		if ((scan == log->at_scan || expected >= lo) &&
-			index_getnext_slot(scan, BackwardScanDirection, log->slot))
+			step(r, scan, BackwardScanDirection, log->slot))
 			continue;
 		if (scan == log->version_scan && expected >= lo)
 			missing_version(log, entity_id, expected);
@@ -487,11 +509,11 @@ ws_reader_version_at(WsReader *r, WsLog *log, const Datum *e, const WsHlc *at, W
 			from.wall = at->wall - rate * events;
 			from.counter = 0;
 			from.node = 0;
-			found = at_scan_from(log, entity_id, &from, at);
+			found = at_scan_from(r, log, entity_id, &from, at);
 		}
 		else
 		{
-			if (!at_scan_from(log, entity_id, NULL, at))
+			if (!at_scan_from(r, log, entity_id, NULL, at))
 				return false;
 			found = true;
 		}
@@ -503,6 +525,503 @@ ws_reader_version_at(WsReader *r, WsLog *log, const Datum *e, const WsHlc *at, W
 	/* 2. the versions below it down to the keyframe, folded */
 	out->state = fold_to_keyframe(r, log, entity_id, log->at_scan, out->version, 0);
 	return true;
+}
+
+/*
+ * Starting a world scan from a snapshot.
+ *
+ * ws.create_snapshot copies ws.entities into ws.snapshot_entities under a
+ * SHARE lock on ws.entities, so a snapshot at HLC s holds every entity as
+ * of s: no event with hlc <= s is missing from it and none after s is in
+ * it.  Rebuilding the world at `at` >= s then needs, for each entity that
+ * changed after `at`, only the events between s and `at`:
+ *
+ *	- the entities with an event in (s, at] are found once, by one range
+ *	  scan of ws.events' index on hlc (the changed set);
+ *	- an entity that changed after `at` and is not in that set was as the
+ *	  snapshot has it: its row is read in a merge walk of the snapshot's
+ *	  rows, which the world scan and ws.snapshot_entities' primary key
+ *	  both return in entity id order;
+ *	- one in the set is folded from its snapshot row (or, when it was
+ *	  created after s, from its first event) with its events in (s, at],
+ *	  read through (entity_id, hlc).
+ *
+ * Whatever cannot be answered this way -- a row that does not match the
+ * entity (created_hlc differs, retired, a version ahead of the present
+ * row), a version chain with a gap -- returns false and the caller
+ * rebuilds the entity from its keyframes as without a snapshot, so the
+ * answer never depends on the snapshot being there.  The snapshot's
+ * checksum is not verified: the rows are written only by ws.create_snapshot,
+ * in the transaction that records the checksum, and ws.snapshot_entities is
+ * read-only to every role but the extension's owner; verifying would read
+ * every row of the snapshot in canonical form, which is the cost this
+ * avoids (ws.restore_snapshot, which writes the world from it, verifies).
+ *
+ * A snapshot is used only when it is complete (its checksum recorded), in
+ * the format read here, at or after the archival boundary (so every event
+ * after it is in ws.events), readable by the current role without
+ * row-level security, and when (s, at] holds at most twice as many events
+ * as the snapshot has entities: beyond that, rebuilding from keyframes
+ * costs less.  It is chosen when the first entity that changed after `at`
+ * is met, so a world with none reads no snapshot.
+ */
+#define SNAPSHOTS			"snapshots"
+#define SNAPSHOT_ENTITIES	"snapshot_entities"
+#define ARCHIVE_BOUNDARY	"archive_boundary"
+#define EVENTS_HLC			"events_hlc_idx"
+#define SNAPSHOT_FORMAT		1	/* of the ws.snapshot_entities rows read here */
+
+/* A set of entity ids (text), hashed by their bytes. */
+typedef struct IdEntry
+{
+	text	   *id;
+	uint32		hash;
+	char		status;
+} IdEntry;
+
+static inline uint32
+id_hash(text *t)
+{
+	return hash_bytes((const unsigned char *) VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
+}
+
+static inline bool
+id_equal(text *a, text *b)
+{
+	return VARSIZE_ANY_EXHDR(a) == VARSIZE_ANY_EXHDR(b) &&
+		memcmp(VARDATA_ANY(a), VARDATA_ANY(b), VARSIZE_ANY_EXHDR(a)) == 0;
+}
+
+#define SH_PREFIX idset
+#define SH_ELEMENT_TYPE IdEntry
+#define SH_KEY_TYPE text *
+#define SH_KEY id
+#define SH_HASH_KEY(tb, key) id_hash(key)
+#define SH_EQUAL(tb, a, b) id_equal(a, b)
+#define SH_STORE_HASH
+#define SH_GET_HASH(tb, a) a->hash
+#define SH_SCOPE static inline
+#define SH_DECLARE
+#define SH_DEFINE
+#include "lib/simplehash.h"
+
+typedef enum WsBaseState
+{
+	BASE_PENDING,				/* not chosen yet */
+	BASE_READY,
+	BASE_NONE					/* no usable snapshot */
+} WsBaseState;
+
+/* The snapshot a world scan starts from. */
+typedef struct WsBase
+{
+	WsBaseState state;
+	WsHlc		at;				/* the moment of the world scan */
+	int64		id;
+	WsHlc		hlc;			/* the snapshot's */
+	Relation	rel;			/* ws.snapshot_entities */
+	Relation	pk;
+	AttrNumber	col[EN_NCOLS];
+	TupleTableSlot *slot;
+	IndexScanDesc scan;
+	ScanKeyData key;
+	bool		started;
+	bool		more;			/* slot holds the walk's current row */
+	Oid			collation;		/* of entity ids in both primary keys */
+	idset_hash *changed;		/* entities with an event in (hlc, at] */
+} WsBase;
+
+/*
+ * Open table ws.<name> for reading if the current role may SELECT it and
+ * row-level security does not apply to it; NULL otherwise.
+ */
+static Relation
+open_table_if_readable(const char *name)
+{
+	Oid			relid = ws_relation_oid(name);
+	Relation	rel;
+
+	if (!OidIsValid(relid))
+		return NULL;
+	rel = table_open(relid, AccessShareLock);
+	if (pg_class_aclcheck(relid, GetUserId(), ACL_SELECT) != ACLCHECK_OK ||
+		(rel->rd_rel->relrowsecurity &&
+		 check_enable_rls(relid, InvalidOid, true) == RLS_ENABLED))
+	{
+		table_close(rel, AccessShareLock);
+		return NULL;
+	}
+	return rel;
+}
+
+/*
+ * The greatest HLC in column `column` of the rows of ws.<table> that
+ * `usable` accepts, with the row's id column (when id_column is given)
+ * into *id; false when there is none, or the table cannot be read.
+ */
+typedef bool (*RowFilter) (TupleTableSlot *slot, Relation rel, const WsHlc *at);
+
+static bool
+greatest_hlc(WsReader *r, const char *table, const char *column, const char *id_column,
+			 RowFilter usable, const WsHlc *at, WsHlc *out, int64 *id, bool *readable)
+{
+	Relation	rel = open_table_if_readable(table);
+	AttrNumber	hcol;
+	AttrNumber	icol = InvalidAttrNumber;
+	TableScanDesc scan;
+	TupleTableSlot *slot;
+	bool		found = false;
+
+	*readable = rel != NULL;
+	if (rel == NULL)
+		return false;
+	hcol = get_attnum(RelationGetRelid(rel), column);
+	if (id_column)
+		icol = get_attnum(RelationGetRelid(rel), id_column);
+	slot = table_slot_create(rel, NULL);
+	scan = table_beginscan(rel, r->snapshot, 0, NULL);
+	while (table_scan_getnextslot(scan, ForwardScanDirection, slot))
+	{
+		bool		isnull;
+		const WsHlc *h = DatumGetHlcP(slot_getattr(slot, hcol, &isnull));
+
+		if (isnull || (usable && !usable(slot, rel, at)))
+			continue;
+		if (!found || ws_hlc_cmp(h, out) > 0)
+		{
+			*out = *h;
+			if (id_column)
+				*id = DatumGetInt64(slot_getattr(slot, icol, &isnull));
+			found = true;
+		}
+	}
+	table_endscan(scan);
+	ExecDropSingleTupleTableSlot(slot);
+	table_close(rel, NoLock);
+	return found;
+}
+
+/* A snapshot at or before `at`, complete, in the format read here. */
+static bool
+snapshot_usable(TupleTableSlot *slot, Relation rel, const WsHlc *at)
+{
+	Oid			relid = RelationGetRelid(rel);
+	bool		isnull;
+	Datum		d;
+
+	if (ws_hlc_cmp(DatumGetHlcP(slot_getattr(slot, get_attnum(relid, "hlc"), &isnull)), at) > 0)
+		return false;
+	(void) slot_getattr(slot, get_attnum(relid, "checksum"), &isnull);
+	if (isnull)
+		return false;
+	(void) slot_getattr(slot, get_attnum(relid, "entity_count"), &isnull);
+	if (isnull)
+		return false;
+	d = slot_getattr(slot, get_attnum(relid, "format_version"), &isnull);
+	return !isnull && DatumGetInt32(d) == SNAPSHOT_FORMAT;
+}
+
+/*
+ * Collect into b->changed the entities with an event in (b->hlc, b->at],
+ * from ws.events' index on hlc; false when there are more than `limit`
+ * such events.
+ */
+static bool
+collect_changed(WsReader *r, WsBase *b, int64 limit)
+{
+	Relation	index;
+	ScanKeyData keys[2];
+	IndexScanDesc scan;
+	int64		events = 0;
+	bool		ok = true;
+
+	log_table(r, &r->log);
+	index = open_index(r, EVENTS_HLC);
+	ws_init_scan_key(&keys[0], index, 1, BTGreaterStrategyNumber);
+	keys[0].sk_argument = HlcPGetDatum(&b->hlc);
+	ws_init_scan_key(&keys[1], index, 1, BTLessEqualStrategyNumber);
+	keys[1].sk_argument = HlcPGetDatum(&b->at);
+	scan = index_beginscan(r->log.rel, index, r->snapshot, 2, 0);
+	index_rescan(scan, keys, 2, NULL, 0);
+	b->changed = idset_create(r->cxt, 1024, NULL);
+	while (index_getnext_slot(scan, ForwardScanDirection, r->log.slot))
+	{
+		bool		isnull;
+		text	   *id;
+		bool		exists;
+		IdEntry    *entry;
+
+		CHECK_FOR_INTERRUPTS();
+		if (++events > limit)
+		{
+			ok = false;
+			break;
+		}
+		id = DatumGetTextPP(ws_log_col(&r->log, EV_ENTITY_ID, &isnull));
+		entry = idset_insert(b->changed, id, &exists);
+		if (!exists)
+		{
+			/* the key must outlive the slot's row */
+			entry->id = (text *) MemoryContextAlloc(r->cxt, VARSIZE_ANY(id));
+			memcpy(entry->id, id, VARSIZE_ANY(id));
+		}
+	}
+	index_endscan(scan);
+	index_close(index, NoLock);
+	return ok;
+}
+
+/*
+ * Choose the snapshot for b->at and prepare its walk; false when none is
+ * usable.
+ */
+static bool
+base_choose(WsReader *r, WsBase *b)
+{
+	WsHlc		boundary;
+	bool		readable;
+	Relation	snapshots;
+	int64		entity_count = 0;
+
+	if (!greatest_hlc(r, SNAPSHOTS, "hlc", "id", snapshot_usable, &b->at, &b->hlc, &b->id,
+					  &readable))
+		return false;
+	/* events after an archival boundary beyond the snapshot may be archived */
+	if (greatest_hlc(r, ARCHIVE_BOUNDARY, "hlc", NULL, NULL, NULL, &boundary, NULL, &readable) &&
+		ws_hlc_cmp(&boundary, &b->hlc) > 0)
+		return false;
+	if (!readable)
+		return false;
+
+	/* the snapshot's size, which bounds the events worth reading */
+	snapshots = open_table_if_readable(SNAPSHOTS);
+	if (snapshots == NULL)
+		return false;
+	{
+		Relation	pk = open_primary_key(snapshots);
+		ScanKeyData key;
+		IndexScanDesc scan;
+		TupleTableSlot *slot = table_slot_create(snapshots, NULL);
+		bool		isnull;
+
+		ws_init_scan_key(&key, pk, 1, BTEqualStrategyNumber);
+		key.sk_argument = Int64GetDatum(b->id);
+		scan = index_beginscan(snapshots, pk, r->snapshot, 1, 0);
+		index_rescan(scan, &key, 1, NULL, 0);
+		if (index_getnext_slot(scan, ForwardScanDirection, slot))
+			entity_count = DatumGetInt64(slot_getattr(slot, get_attnum(RelationGetRelid(snapshots),
+																	   "entity_count"), &isnull));
+		index_endscan(scan);
+		ExecDropSingleTupleTableSlot(slot);
+		index_close(pk, NoLock);
+		table_close(snapshots, NoLock);
+	}
+
+	b->rel = open_table_if_readable(SNAPSHOT_ENTITIES);
+	if (b->rel == NULL)
+		return false;
+	b->pk = open_primary_key(b->rel);
+	/* the merge walk needs both keys in the same order */
+	b->collation = b->pk->rd_indcollation[1];
+	if (b->collation != r->entities_pk->rd_indcollation[0])
+		return false;
+	ws_column_numbers(b->rel, &ws_entities_table, b->col);
+	for (int i = 0; i < EN_NCOLS; i++)
+		if (b->col[i] == InvalidAttrNumber)
+			return false;
+	b->slot = table_slot_create(b->rel, NULL);
+	ws_init_scan_key(&b->key, b->pk, 1, BTEqualStrategyNumber);
+	b->key.sk_argument = Int64GetDatum(b->id);
+	b->scan = index_beginscan(b->rel, b->pk, r->snapshot, 1, 0);
+
+	return collect_changed(r, b, 2 * entity_count + 1000);
+}
+
+/*
+ * Let the world scan as of `at` that r serves start from the nearest
+ * snapshot at or before `at` (chosen on first need).  The entities must
+ * then be asked for in entity id order.
+ */
+void
+ws_reader_use_snapshot(WsReader *r, const WsHlc *at)
+{
+	WsBase	   *b = MemoryContextAllocZero(r->cxt, sizeof(WsBase));
+
+	b->state = BASE_PENDING;
+	b->at = *at;
+	r->base = b;
+}
+
+/*
+ * Move the walk of the snapshot's rows to entity_id; false when the
+ * snapshot has no row for it.
+ */
+static bool
+base_seek(WsReader *r, WsBase *b, Datum entity_id)
+{
+	text	   *want = DatumGetTextPP(entity_id);
+
+	if (!b->started)
+	{
+		index_rescan(b->scan, &b->key, 1, NULL, 0);
+		b->more = step(r, b->scan, ForwardScanDirection, b->slot);
+		b->started = true;
+	}
+	while (b->more)
+	{
+		bool		isnull;
+		text	   *have = DatumGetTextPP(slot_getattr(b->slot, b->col[EN_ENTITY_ID], &isnull));
+
+		if (id_equal(have, want))
+			return true;
+		if (varstr_cmp(VARDATA_ANY(have), VARSIZE_ANY_EXHDR(have),
+					   VARDATA_ANY(want), VARSIZE_ANY_EXHDR(want), b->collation) > 0)
+			return false;
+		b->more = step(r, b->scan, ForwardScanDirection, b->slot);
+	}
+	return false;
+}
+
+/* Column col of the snapshot row the walk is on. */
+static Datum
+base_col(WsBase *b, WsEntityCol col)
+{
+	bool		isnull;
+
+	return slot_getattr(b->slot, b->col[col], &isnull);
+}
+
+/*
+ * Whether the snapshot's row (the walk is on it) can be the entity e's
+ * state at the snapshot: the same creation, not retired (e changed after
+ * the moment asked for, so it was not retired then), a version that the
+ * present row has reached, changed at or before the snapshot.
+ */
+static bool
+base_row_matches(WsBase *b, const Datum *e)
+{
+	return ws_hlc_cmp(DatumGetHlcP(base_col(b, EN_CREATED_HLC)), DatumGetHlcP(e[EN_CREATED_HLC])) == 0 &&
+		!DatumGetBool(base_col(b, EN_RETIRED)) &&
+		DatumGetInt64(base_col(b, EN_VERSION)) <= DatumGetInt64(e[EN_VERSION]) &&
+		ws_hlc_cmp(DatumGetHlcP(base_col(b, EN_HLC)), &b->hlc) <= 0;
+}
+
+/*
+ * Fold entity_id's events in (b->hlc, at] onto `state` at version `version`
+ * (NULL and 0 when the snapshot has no row for it) into *out; false when
+ * their versions do not follow on from it or no keyframe starts them.
+ */
+static bool
+fold_from_base(WsReader *r, WsBase *b, Datum entity_id, const WsHlc *at, Jsonb *state,
+			   int64 version, WsVersion *out)
+{
+	IndexScanDesc scan;
+	bool		more;
+	Jsonb	  **patches;
+	int			npatches = 0;
+	int			cap = 16;
+	bool		ok = true;
+
+	patches = palloc(sizeof(Jsonb *) * cap);
+	scan = ws_reader_history_scan(r, &r->log, entity_id, &b->hlc, at, &more);
+	for (; more; more = index_getnext_slot(scan, ForwardScanDirection, r->log.slot))
+	{
+		bool		isnull;
+		int64		v = DatumGetInt64(ws_log_col(&r->log, EV_VERSION, &isnull));
+		Datum		kf;
+
+		if (v <= version)
+			continue;
+		if (v != version + 1)
+		{
+			ok = false;
+			break;
+		}
+		kf = ws_log_col(&r->log, EV_STATE, &isnull);
+		if (!isnull)
+		{
+			state = DatumGetJsonbPCopy(kf);
+			npatches = 0;
+		}
+		else
+		{
+			if (npatches == cap)
+			{
+				cap *= 2;
+				patches = repalloc(patches, sizeof(Jsonb *) * cap);
+			}
+			patches[npatches++] = DatumGetJsonbPCopy(ws_log_col(&r->log, EV_PATCH, &isnull));
+		}
+		version = v;
+		out->version = v;
+		out->hlc = ws_hlc_copy(*DatumGetHlcP(ws_log_col(&r->log, EV_HLC, &isnull)));
+		out->vclock = PointerGetDatum(PG_DETOAST_DATUM_COPY(ws_log_col(&r->log, EV_VCLOCK, &isnull)));
+	}
+	index_endscan(scan);
+	if (!ok || state == NULL)
+		return false;
+	out->state = npatches > 0 ? ws_fold_patches(state, patches, npatches) : state;
+	return true;
+}
+
+/*
+ * The version in force at `at` of entity e (a ws.entities row that
+ * changed after `at`), from the snapshot that ws_reader_use_snapshot
+ * allowed, in CurrentMemoryContext or in the snapshot's row, which stays
+ * in place until the next entity is asked for; false when there is no such
+ * snapshot or it cannot answer for e, and the caller rebuilds e from its
+ * keyframes.
+ */
+bool
+ws_reader_version_from_snapshot(WsReader *r, const Datum *e, const WsHlc *at, WsVersion *out)
+{
+	WsBase	   *b = r->base;
+	Datum		entity_id = e[EN_ENTITY_ID];
+	bool		in_snapshot;
+
+	if (b == NULL || b->state == BASE_NONE || ws_hlc_cmp(at, &b->at) != 0)
+		return false;
+	if (b->state == BASE_PENDING)
+	{
+		MemoryContext old = MemoryContextSwitchTo(r->cxt);
+
+		b->state = base_choose(r, b) ? BASE_READY : BASE_NONE;
+		MemoryContextSwitchTo(old);
+		if (b->state == BASE_NONE)
+			return false;
+	}
+
+	in_snapshot = base_seek(r, b, entity_id) && base_row_matches(b, e);
+	if (in_snapshot)
+	{
+		/*
+		 * The snapshot's values as they are in its row, like those of a
+		 * ws.entities row: the walk stays on it until the next entity.
+		 */
+		out->version = DatumGetInt64(base_col(b, EN_VERSION));
+		out->hlc = DatumGetHlcP(base_col(b, EN_HLC));
+		out->vclock = base_col(b, EN_VCLOCK);
+		out->state = (Jsonb *) DatumGetPointer(base_col(b, EN_STATE));
+	}
+	if (idset_lookup(b->changed, DatumGetTextPP(entity_id)) == NULL)
+		/* no event between the snapshot and `at`: as the snapshot has it */
+		return in_snapshot;
+	if (in_snapshot)
+		return fold_from_base(r, b, entity_id, at, DatumGetJsonbPCopy(base_col(b, EN_STATE)),
+							  out->version, out);
+	return fold_from_base(r, b, entity_id, at, NULL, 0, out);
+}
+
+/* End the snapshot's walk and close its tables. */
+static void
+base_close(WsBase *b)
+{
+	if (b == NULL)
+		return;
+	end_scan(b->scan);
+	drop_slot(b->slot);
+	close_rel(b->pk);
+	close_rel(b->rel);
 }
 
 /*

@@ -85,6 +85,9 @@ typedef struct WsReader
 	Relation	relationships_pk;
 	TupleTableSlot *rel_slot;
 	AttrNumber	rl[RL_NCOLS];
+
+	struct WsBase *base;		/* the snapshot a world scan starts from
+								 * (ws_reader_use_snapshot), or NULL */
 } WsReader;
 
 /* A version of an entity rebuilt from the log. */
@@ -102,6 +105,9 @@ extern bool ws_reader_entity(WsReader *r, Datum entity_id);
 extern IndexScanDesc ws_reader_all_entities(WsReader *r);
 extern bool ws_reader_version_at(WsReader *r, WsLog *log, const Datum *e, const WsHlc *at,
 								 WsVersion *out);
+extern void ws_reader_use_snapshot(WsReader *r, const WsHlc *at);
+extern bool ws_reader_version_from_snapshot(WsReader *r, const Datum *e, const WsHlc *at,
+											WsVersion *out);
 extern Jsonb *ws_reader_state_at_version(WsReader *r, Datum entity_id, int64 version);
 extern IndexScanDesc ws_reader_history_scan(WsReader *r, WsLog *log, Datum entity_id,
 											const WsHlc *from, const WsHlc *to, bool *more);

@@ -24,6 +24,10 @@
 #   3. ws.entities_at(h) over 100k entities: SELECT count(*), sum(...) at an
 #      HLC before every entity's last change (every one is rebuilt), and at
 #      the present HLC (none is), against the same aggregate on ws.entities.
+#      Then (3b) a snapshot, 10,000 changes, a moment h and a change of
+#      every entity: ws.entities_at(h), which starts from the snapshot and
+#      folds the events between it and h, against ws.entities (target:
+#      3x), and the same moment without the snapshot for comparison.
 #   4. the write cost of the two indexes the queries add to ws.events: one
 #      backend running statements of 2000 ws.transition calls in two
 #      databases, with and without them (warmed up, so the indexes have
@@ -226,6 +230,45 @@ FROM (SELECT ws_bench_median($q$SELECT count(*), sum((state->>'n')::bigint) FROM
 SQL
 q -c "SELECT '   same answer: ' || ((SELECT count(*) || '/' || sum((state->>'n')::bigint) FROM ws.entities_at((SELECT h FROM tt_world_mark)) WHERE kind = 'tt_item')
                                 = (SELECT count(*) || '/' || sum((state->>'n')::bigint - 1) FROM ws.entities WHERE kind = 'tt_item'))"
+
+echo
+echo "-- 3b. ws.entities_at(h) just after a snapshot against ws.entities (target: 3x)"
+# a snapshot, 10,000 changes, the moment h, then a change of every entity
+# (so every one is rebuilt as of h): entities_at(h) reads the snapshot and
+# folds the 10,000 events between it and h
+q >/dev/null <<'SQL'
+SET worldstate.handshake = '55-45-17';
+SELECT ws.create_snapshot('tt_part3');
+CALL tt_touch_world(10000);
+CREATE TABLE tt_snap_mark AS SELECT ws.hlc_now() AS h;
+CREATE TABLE tt_snap_expect AS
+SELECT count(*) AS n, sum((state->>'n')::bigint) AS total FROM ws.entities WHERE kind = 'tt_item';
+CALL tt_touch_world(100000);
+VACUUM ANALYZE ws.events;
+VACUUM ANALYZE ws.entities;
+VACUUM ANALYZE ws.snapshot_entities;
+SQL
+q <<'SQL'
+SELECT format('   snapshot %s events before h, %s events between it and h (%s %%)',
+              b, a, round(100.0 * a / b, 1))
+FROM (SELECT count(*) FILTER (WHERE e.hlc OPERATOR(ws.>) s.hlc) AS a, count(*) AS b
+      FROM ws.events e, ws.snapshots s, tt_snap_mark m
+      WHERE s.label = 'tt_part3' AND e.hlc OPERATOR(ws.<=) m.h) x;
+SELECT format(E'   entities_at(h) from the snapshot         %8s ms\n'
+              '   ws.entities                              %8s ms\n'
+              '   ratio %s (target: at most 3)',
+              round((a * 1000)::numeric, 1), round((c * 1000)::numeric, 1), round((a / c)::numeric, 2))
+FROM (SELECT ws_bench_median($q$SELECT count(*), sum((state->>'n')::bigint) FROM ws.entities_at((SELECT h FROM tt_snap_mark))$q$, 7) AS a,
+             ws_bench_median($q$SELECT count(*), sum((state->>'n')::bigint) FROM ws.entities$q$, 7) AS c) s;
+-- the same moment without the snapshot, for comparison (rolled back)
+BEGIN;
+DELETE FROM ws.snapshots WHERE label = 'tt_part3';
+SELECT format('   entities_at(h) without the snapshot      %8s ms',
+              round((ws_bench_median($q$SELECT count(*), sum((state->>'n')::bigint) FROM ws.entities_at((SELECT h FROM tt_snap_mark))$q$, 3) * 1000)::numeric, 1));
+ROLLBACK;
+SQL
+q -c "SELECT '   same answer: ' || ((SELECT count(*) || '/' || sum((state->>'n')::bigint) FROM ws.entities_at((SELECT h FROM tt_snap_mark)) WHERE kind = 'tt_item')
+                                = (SELECT n || '/' || total FROM tt_snap_expect))"
 
 echo
 echo "-- 4. write cost of events_entity_hlc_idx and events_links_idx"
