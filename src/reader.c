@@ -71,30 +71,49 @@
 /*
  * Open table ws.<name> for reading as the current role: SELECT privilege
  * (42501 otherwise), and no row-level security, which direct scans would
- * bypass.
+ * bypass.  With if_readable, a table that is missing or that the role may
+ * not read that way gives NULL instead of an error.
  */
 static Relation
-open_table(WsReader *r, const char *name)
+open_readable(const char *name, bool if_readable)
 {
 	Oid			relid = ws_relation_oid(name);
 	Relation	rel;
 	AclResult	aclresult;
+	bool		rls;
 
 	if (!OidIsValid(relid))
+	{
+		if (if_readable)
+			return NULL;
 		elog(ERROR, "table ws.%s does not exist", name);
+	}
 	rel = table_open(relid, AccessShareLock);
 	aclresult = pg_class_aclcheck(relid, GetUserId(), ACL_SELECT);
+	rls = rel->rd_rel->relrowsecurity &&
+		check_enable_rls(relid, InvalidOid, if_readable) == RLS_ENABLED;
+	if (if_readable && (aclresult != ACLCHECK_OK || rls))
+	{
+		table_close(rel, AccessShareLock);
+		return NULL;
+	}
 	if (aclresult != ACLCHECK_OK)
 		aclcheck_error(aclresult, get_relkind_objtype(rel->rd_rel->relkind),
 					   RelationGetRelationName(rel));
-	if (rel->rd_rel->relrowsecurity &&
-		check_enable_rls(relid, InvalidOid, false) == RLS_ENABLED)
+	if (rls)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("the worldstate query functions do not support row-level security on ws.%s",
 						name),
 				 errhint("Disable row-level security on ws.%s, or query it with plain SQL.", name)));
 	return rel;
+}
+
+/* Open table ws.<name> for reading as the current role; an error if it may not. */
+static Relation
+open_table(WsReader *r, const char *name)
+{
+	return open_readable(name, false);
 }
 
 /* Open index ws.<name>, which the install script creates. */
@@ -632,29 +651,6 @@ typedef struct WsBase
 } WsBase;
 
 /*
- * Open table ws.<name> for reading if the current role may SELECT it and
- * row-level security does not apply to it; NULL otherwise.
- */
-static Relation
-open_table_if_readable(const char *name)
-{
-	Oid			relid = ws_relation_oid(name);
-	Relation	rel;
-
-	if (!OidIsValid(relid))
-		return NULL;
-	rel = table_open(relid, AccessShareLock);
-	if (pg_class_aclcheck(relid, GetUserId(), ACL_SELECT) != ACLCHECK_OK ||
-		(rel->rd_rel->relrowsecurity &&
-		 check_enable_rls(relid, InvalidOid, true) == RLS_ENABLED))
-	{
-		table_close(rel, AccessShareLock);
-		return NULL;
-	}
-	return rel;
-}
-
-/*
  * The greatest HLC in column `column` of the rows of ws.<table> that
  * `usable` accepts, with the row's id column (when id_column is given)
  * into *id; false when there is none, or the table cannot be read.
@@ -665,7 +661,7 @@ static bool
 greatest_hlc(WsReader *r, const char *table, const char *column, const char *id_column,
 			 RowFilter usable, const WsHlc *at, WsHlc *out, int64 *id, bool *readable)
 {
-	Relation	rel = open_table_if_readable(table);
+	Relation	rel = open_readable(table, true);
 	AttrNumber	hcol;
 	AttrNumber	icol = InvalidAttrNumber;
 	TableScanDesc scan;
@@ -794,7 +790,7 @@ base_choose(WsReader *r, WsBase *b)
 		return false;
 
 	/* the snapshot's size, which bounds the events worth reading */
-	snapshots = open_table_if_readable(SNAPSHOTS);
+	snapshots = open_readable(SNAPSHOTS, true);
 	if (snapshots == NULL)
 		return false;
 	{
@@ -817,7 +813,7 @@ base_choose(WsReader *r, WsBase *b)
 		table_close(snapshots, NoLock);
 	}
 
-	b->rel = open_table_if_readable(SNAPSHOT_ENTITIES);
+	b->rel = open_readable(SNAPSHOT_ENTITIES, true);
 	if (b->rel == NULL)
 		return false;
 	b->pk = open_primary_key(b->rel);
