@@ -126,3 +126,26 @@ ROLLBACK;
 -- events and all
 SELECT ws.archive_events((SELECT hlc FROM ws.snapshots WHERE label = 'qs1')) > 0 AS events_archived;
 SELECT qs_differences() AS differences;
+
+-- an entity whose present row is the answer goes into the result as the
+-- row stored, when the table's rows are rows of the result: with a column
+-- added to ws.entities, that the result leaves NULL, or rows stored before
+-- a column was dropped, rows are formed from their values -- the same
+-- rows either way
+BEGIN;
+ALTER TABLE ws.entities ADD COLUMN qs_extra int DEFAULT 7;
+SELECT version FROM ws.transition('qs2', '{"n": 2}');
+UPDATE ws.entities SET qs_extra = 8 WHERE entity_id IN ('qs4', 'qs5');
+SELECT count(*) AS stored_extra FROM ws.entities WHERE module = 'qsnap' AND qs_extra IS NOT NULL;
+SELECT count(*) AS entities, count(qs_extra) AS extra_filled
+FROM ws.entities_at(NULL::ws.hlc) WHERE module = 'qsnap';
+SELECT count(*) AS entities_now, count(qs_extra) AS extra_filled_now
+FROM ws.entities_at(ws.hlc_now()) WHERE module = 'qsnap';
+ALTER TABLE ws.entities DROP COLUMN qs_extra;
+SELECT version FROM ws.transition('qs3', '{"n": 3}');
+SELECT count(*) AS entities,
+       count(*) FILTER (WHERE (w.*)::text = (SELECT (e.*)::text FROM ws.entities e
+                                              WHERE e.entity_id = w.entity_id)) AS as_stored
+FROM ws.entities_at(ws.hlc_now()) w WHERE module = 'qsnap';
+SELECT qs_differences() AS differences;
+ROLLBACK;

@@ -284,6 +284,8 @@ typedef struct WsWorldScan
 	IndexScanDesc all;
 	MemoryContext rowcxt;
 	int64		scanned;		/* entities read so far */
+	bool		as_is;			/* the last entity returned is its present
+								 * row, in r.entity_slot, unchanged */
 } WsWorldScan;
 
 /*
@@ -327,7 +329,14 @@ world_next(WsWorldScan *w, Datum *values, bool *nulls)
 		found = entity_as_of(&w->r, w->at, values, nulls);
 		MemoryContextSwitchTo(old);
 		if (found)
+		{
+			bool		isnull;
+
+			/* as entity_as_of decides: nothing changed since w->at */
+			w->as_is = w->at == NULL ||
+				ws_hlc_cmp(DatumGetHlcP(ws_reader_entity_col(&w->r, EN_HLC, &isnull)), w->at) <= 0;
 			return true;
+		}
 	}
 }
 
@@ -343,9 +352,48 @@ world_end(WsWorldScan *w)
 }
 
 /*
+ * Whether the rows of rel, as stored, are rows of desc as ws_table_spread
+ * would make them: the same attributes (dropped ones included) of the same
+ * types in the same places, every one that is not dropped a column of
+ * ws.entities that att places there.
+ */
+static bool
+stored_rows_fit(Relation rel, TupleDesc desc, const AttrNumber *att)
+{
+	TupleDesc	td = RelationGetDescr(rel);
+	int			live = 0;
+
+	if (td->natts != desc->natts)
+		return false;
+	for (int i = 0; i < td->natts; i++)
+	{
+		Form_pg_attribute a = TupleDescAttr(td, i);
+		Form_pg_attribute b = TupleDescAttr(desc, i);
+
+		if (a->attisdropped != b->attisdropped || a->attlen != b->attlen ||
+			a->attalign != b->attalign || a->attbyval != b->attbyval ||
+			(!a->attisdropped && a->atttypid != b->atttypid))
+			return false;
+		live += !b->attisdropped;
+	}
+	for (int c = 0; c < EN_NCOLS; c++)
+		if (att[c] == InvalidAttrNumber ||
+			strcmp(NameStr(TupleDescAttr(td, att[c] - 1)->attname), ws_entities_table.cols[c].name) != 0)
+			return false;
+	return live == EN_NCOLS;
+}
+
+/*
  * ws.entities_at(at ws.hlc) -> SETOF ws.entities: every entity that
  * existed at `at`, as it was then, in entity id order; the present world
  * (without retired entities) when `at` is NULL.
+ *
+ * An entity whose present row is the answer (nothing changed since `at`)
+ * goes into the result as the heap tuple read, copied once, when the
+ * table's rows are rows of the result type with ws.entities' columns only
+ * and the tuple holds every attribute (one stored before a column was
+ * added and dropped again does not); any other row is formed from its
+ * values.
  */
 Datum
 world_entities_at(PG_FUNCTION_ARGS)
@@ -358,6 +406,7 @@ world_entities_at(PG_FUNCTION_ARGS)
 	bool		nulls[EN_NCOLS];
 	Datum	   *outv;
 	bool	   *outn;
+	bool		fit;
 
 	InitMaterializedSRF(fcinfo, 0);
 	desc = rsinfo->setDesc;
@@ -366,8 +415,19 @@ world_entities_at(PG_FUNCTION_ARGS)
 	outn = palloc(sizeof(bool) * desc->natts);
 
 	world_begin(&w, hlc_arg(fcinfo, 0), "entities_at");
+	fit = stored_rows_fit(w.r.entities, desc, att);
 	while (world_next(&w, values, nulls))
 	{
+		if (fit && w.as_is)
+		{
+			HeapTuple	t = ExecFetchSlotHeapTuple(w.r.entity_slot, false, NULL);
+
+			if (HeapTupleHeaderGetNatts(t->t_data) == desc->natts)
+			{
+				tuplestore_puttuple(rsinfo->setResult, t);
+				continue;
+			}
+		}
 		ws_table_spread(&ws_entities_table, att, values, nulls, desc->natts, outv, outn);
 		tuplestore_putvalues(rsinfo->setResult, desc, outv, outn);
 	}
