@@ -80,7 +80,8 @@ SELECT count(*) AS entities FROM ws.entities_at(:'at_late') WHERE module = 'qsna
 SELECT qs_scans('ws.snapshot_entities_pkey') - :snap0 > 0 AS read_the_snapshot,
        qs_scans('ws.events_entity_hlc_idx') - :log0 AS log_scans;
 -- just after the first snapshot, at the first change since: qs1 alone is
--- folded from the log, onto its snapshot row
+-- folded onto its snapshot row, from the event that the range scan over
+-- the span found (kept: no other read of the log)
 SELECT qs_scans('ws.events_entity_hlc_idx') AS log0 \gset
 SELECT count(*) AS entities FROM ws.entities_at(:'at_qs1_v5') WHERE module = 'qsnap';
 SELECT qs_scans('ws.events_entity_hlc_idx') - :log0 AS log_scans;
@@ -148,4 +149,37 @@ SELECT count(*) AS entities,
                                               WHERE e.entity_id = w.entity_id)) AS as_stored
 FROM ws.entities_at(ws.hlc_now()) w WHERE module = 'qsnap';
 SELECT qs_differences() AS differences;
+ROLLBACK;
+
+-- the events of the span are kept from the range scan that finds them
+-- while they fit in work_mem; beyond it each entity is folded from its
+-- events read again through (entity_id, hlc): the same world either way
+-- (each comparison reads the world twice)
+BEGIN;
+SELECT version FROM ws.transition('qs8', jsonb_build_object('big', repeat('x', 100000)));
+SELECT ws.hlc_now() AS at_big \gset
+SELECT version FROM ws.transition('qs8', '{"big": null}');
+CREATE TEMP TABLE qs_big AS
+SELECT entity_id, state, version FROM ws.entities_at(:'at_big') WHERE module = 'qsnap';
+SELECT count(*) AS entities, max(octet_length(state->>'big')) AS big FROM qs_big;
+-- the rows of the world at `at` that differ from those, either way
+CREATE FUNCTION qs_big_differences(at ws.hlc) RETURNS bigint LANGUAGE sql AS $$
+    SELECT count(*) FROM (
+        (SELECT entity_id, state, version FROM ws.entities_at(at) WHERE module = 'qsnap'
+         EXCEPT ALL SELECT * FROM qs_big)
+        UNION ALL
+        (SELECT * FROM qs_big
+         EXCEPT ALL SELECT entity_id, state, version FROM ws.entities_at(at) WHERE module = 'qsnap')) d
+$$;
+SELECT qs_scans('ws.events_entity_hlc_idx') AS log0 \gset
+SELECT qs_big_differences(:'at_big') AS differences;
+SELECT qs_scans('ws.events_entity_hlc_idx') - :log0 AS log_scans_kept;
+SET LOCAL work_mem = '64kB';
+SELECT qs_scans('ws.events_entity_hlc_idx') AS log0 \gset
+SELECT qs_big_differences(:'at_big') AS differences;
+SELECT qs_scans('ws.events_entity_hlc_idx') - :log0 AS log_scans_read_again;
+RESET work_mem;
+-- and without the snapshots
+DELETE FROM ws.snapshots WHERE label IN ('qs1', 'qs2');
+SELECT qs_big_differences(:'at_big') AS differences;
 ROLLBACK;

@@ -590,12 +590,28 @@ ws_reader_version_at(WsReader *r, WsLog *log, const Datum *e, const WsHlc *at, W
 #define EVENTS_HLC			"events_hlc_idx"
 #define SNAPSHOT_FORMAT		1	/* of the ws.snapshot_entities rows read here */
 
+/*
+ * An event of the span (snapshot, at], as the range scan that finds the
+ * changed entities read it: what a fold needs, copied.
+ */
+typedef struct SpanEvent
+{
+	struct SpanEvent *next;		/* the entity's next, in HLC order */
+	int64		version;
+	WsHlc		hlc;
+	Datum		vclock;
+	Jsonb	   *state;			/* a keyframe's, or NULL */
+	Jsonb	   *patch;
+} SpanEvent;
+
 /* A set of entity ids (text), hashed by their bytes. */
 typedef struct IdEntry
 {
 	text	   *id;
 	uint32		hash;
 	char		status;
+	SpanEvent  *first;			/* its events in the span, when kept */
+	SpanEvent  *last;
 } IdEntry;
 
 static inline uint32
@@ -648,6 +664,8 @@ typedef struct WsBase
 	bool		more;			/* slot holds the walk's current row */
 	Oid			collation;		/* of entity ids in both primary keys */
 	idset_hash *changed;		/* entities with an event in (hlc, at] */
+	MemoryContext events;		/* their events, while they fit in
+								 * work_mem; NULL when they did not */
 } WsBase;
 
 /*
@@ -718,9 +736,46 @@ snapshot_usable(TupleTableSlot *slot, Relation rel, const WsHlc *at)
 }
 
 /*
+ * Keep a copy of the event in r->log.slot as the next event of `entry`, in
+ * b->events; forget every event kept when they outgrow work_mem.
+ */
+static void
+keep_span_event(WsReader *r, WsBase *b, IdEntry *entry)
+{
+	MemoryContext old = MemoryContextSwitchTo(b->events);
+	SpanEvent  *ev = palloc(sizeof(SpanEvent));
+	bool		isnull;
+	Datum		d;
+
+	ev->next = NULL;
+	ev->version = DatumGetInt64(ws_log_col(&r->log, EV_VERSION, &isnull));
+	ev->hlc = *DatumGetHlcP(ws_log_col(&r->log, EV_HLC, &isnull));
+	ev->vclock = PointerGetDatum(PG_DETOAST_DATUM_COPY(ws_log_col(&r->log, EV_VCLOCK, &isnull)));
+	d = ws_log_col(&r->log, EV_STATE, &isnull);
+	ev->state = isnull ? NULL : DatumGetJsonbPCopy(d);
+	ev->patch = NULL;
+	if (ev->state == NULL)
+	{
+		d = ws_log_col(&r->log, EV_PATCH, &isnull);
+		ev->patch = isnull ? NULL : DatumGetJsonbPCopy(d);
+	}
+	MemoryContextSwitchTo(old);
+	if (entry->last)
+		entry->last->next = ev;
+	else
+		entry->first = ev;
+	entry->last = ev;
+	if (MemoryContextMemAllocated(b->events, false) > (Size) work_mem * 1024)
+	{
+		MemoryContextDelete(b->events);
+		b->events = NULL;
+	}
+}
+
+/*
  * Collect into b->changed the entities with an event in (b->hlc, b->at],
- * from ws.events' index on hlc; false when there are more than `limit`
- * such events.
+ * from ws.events' index on hlc, and their events while they fit in
+ * work_mem; false when there are more than `limit` such events.
  */
 static bool
 collect_changed(WsReader *r, WsBase *b, int64 limit)
@@ -740,6 +795,8 @@ collect_changed(WsReader *r, WsBase *b, int64 limit)
 	scan = index_beginscan(r->log.rel, index, r->snapshot, 2, 0);
 	index_rescan(scan, keys, 2, NULL, 0);
 	b->changed = idset_create(r->cxt, 1024, NULL);
+	b->events = AllocSetContextCreate(r->cxt, "worldstate events since a snapshot",
+									  ALLOCSET_DEFAULT_SIZES);
 	while (index_getnext_slot(scan, ForwardScanDirection, r->log.slot))
 	{
 		bool		isnull;
@@ -760,7 +817,10 @@ collect_changed(WsReader *r, WsBase *b, int64 limit)
 			/* the key must outlive the slot's row */
 			entry->id = (text *) MemoryContextAlloc(r->cxt, VARSIZE_ANY(id));
 			memcpy(entry->id, id, VARSIZE_ANY(id));
+			entry->first = entry->last = NULL;
 		}
+		if (b->events)
+			keep_span_event(r, b, entry);
 	}
 	index_endscan(scan);
 	index_close(index, NoLock);
@@ -902,61 +962,103 @@ base_row_matches(WsBase *b, const Datum *e)
 		ws_hlc_cmp(DatumGetHlcP(base_col(b, EN_HLC)), &b->hlc) <= 0;
 }
 
+/* A fold of an entity's events in (snapshot, at] onto its snapshot row. */
+typedef struct SpanFold
+{
+	Jsonb	   *state;			/* the last keyframe, or the snapshot's */
+	int64		version;		/* of the last event applied */
+	Jsonb	  **patches;		/* since state, oldest first */
+	int			npatches;
+	int			cap;
+} SpanFold;
+
+/*
+ * Apply the event of version v (its keyframe state, or its patch) to f,
+ * its version, HLC and vclock to *out; false when it does not follow on
+ * from the last one.  Versions already in the snapshot's row are skipped.
+ */
+static bool
+span_fold_step(SpanFold *f, int64 v, const WsHlc *hlc, Datum vclock, Jsonb *state, Jsonb *patch,
+			   WsVersion *out)
+{
+	if (v <= f->version)
+		return true;
+	if (v != f->version + 1)
+		return false;
+	if (state)
+	{
+		f->state = state;
+		f->npatches = 0;
+	}
+	else
+	{
+		if (f->npatches == f->cap)
+		{
+			f->cap *= 2;
+			f->patches = repalloc(f->patches, sizeof(Jsonb *) * f->cap);
+		}
+		f->patches[f->npatches++] = patch;
+	}
+	f->version = v;
+	out->version = v;
+	out->hlc = (WsHlc *) hlc;
+	out->vclock = vclock;
+	return true;
+}
+
 /*
  * Fold entity_id's events in (b->hlc, at] onto `state` at version `version`
- * (NULL and 0 when the snapshot has no row for it) into *out; false when
- * their versions do not follow on from it or no keyframe starts them.
+ * (NULL and 0 when the snapshot has no row for it) into *out: the events
+ * kept by collect_changed (`kept`, in HLC order), or when they were not
+ * kept, those read through (entity_id, hlc).  False when their versions do
+ * not follow on from it or no keyframe starts them.
  */
 static bool
 fold_from_base(WsReader *r, WsBase *b, Datum entity_id, const WsHlc *at, Jsonb *state,
-			   int64 version, WsVersion *out)
+			   int64 version, const IdEntry *kept, WsVersion *out)
 {
-	IndexScanDesc scan;
-	bool		more;
-	Jsonb	  **patches;
-	int			npatches = 0;
-	int			cap = 16;
+	SpanFold	f;
 	bool		ok = true;
 
-	patches = palloc(sizeof(Jsonb *) * cap);
-	scan = ws_reader_history_scan(r, &r->log, entity_id, &b->hlc, at, &more);
-	for (; more; more = index_getnext_slot(scan, ForwardScanDirection, r->log.slot))
+	f.state = state;
+	f.version = version;
+	f.npatches = 0;
+	f.cap = 16;
+	f.patches = palloc(sizeof(Jsonb *) * f.cap);
+	if (b->events)
 	{
-		bool		isnull;
-		int64		v = DatumGetInt64(ws_log_col(&r->log, EV_VERSION, &isnull));
-		Datum		kf;
-
-		if (v <= version)
-			continue;
-		if (v != version + 1)
-		{
-			ok = false;
-			break;
-		}
-		kf = ws_log_col(&r->log, EV_STATE, &isnull);
-		if (!isnull)
-		{
-			state = DatumGetJsonbPCopy(kf);
-			npatches = 0;
-		}
-		else
-		{
-			if (npatches == cap)
-			{
-				cap *= 2;
-				patches = repalloc(patches, sizeof(Jsonb *) * cap);
-			}
-			patches[npatches++] = DatumGetJsonbPCopy(ws_log_col(&r->log, EV_PATCH, &isnull));
-		}
-		version = v;
-		out->version = v;
-		out->hlc = ws_hlc_copy(*DatumGetHlcP(ws_log_col(&r->log, EV_HLC, &isnull)));
-		out->vclock = PointerGetDatum(PG_DETOAST_DATUM_COPY(ws_log_col(&r->log, EV_VCLOCK, &isnull)));
+		for (SpanEvent *ev = kept->first; ev && ok; ev = ev->next)
+			ok = span_fold_step(&f, ev->version, &ev->hlc, ev->vclock, ev->state, ev->patch, out);
 	}
-	index_endscan(scan);
-	if (!ok || state == NULL)
+	else
+	{
+		bool		more;
+		IndexScanDesc scan = ws_reader_history_scan(r, &r->log, entity_id, &b->hlc, at, &more);
+
+		for (; more && ok; more = index_getnext_slot(scan, ForwardScanDirection, r->log.slot))
+		{
+			bool		isnull;
+			int64		v = DatumGetInt64(ws_log_col(&r->log, EV_VERSION, &isnull));
+			Datum		kf;
+			Jsonb	   *kstate = NULL;
+			Jsonb	   *patch = NULL;
+
+			if (v <= f.version)
+				continue;
+			kf = ws_log_col(&r->log, EV_STATE, &isnull);
+			if (!isnull)
+				kstate = DatumGetJsonbPCopy(kf);
+			else
+				patch = DatumGetJsonbPCopy(ws_log_col(&r->log, EV_PATCH, &isnull));
+			ok = span_fold_step(&f, v, ws_hlc_copy(*DatumGetHlcP(ws_log_col(&r->log, EV_HLC, &isnull))),
+								PointerGetDatum(PG_DETOAST_DATUM_COPY(ws_log_col(&r->log, EV_VCLOCK, &isnull))),
+								kstate, patch, out);
+		}
+		index_endscan(scan);
+	}
+	if (!ok || f.state == NULL)
 		return false;
-	out->state = npatches > 0 ? ws_fold_patches(state, patches, npatches) : state;
+	out->state = f.npatches > 0 ? ws_fold_patches(f.state, f.patches, f.npatches) : f.state;
 	return true;
 }
 
@@ -974,6 +1076,7 @@ ws_reader_version_from_snapshot(WsReader *r, const Datum *e, const WsHlc *at, Ws
 	WsBase	   *b = r->base;
 	Datum		entity_id = e[EN_ENTITY_ID];
 	bool		in_snapshot;
+	IdEntry    *changed;
 
 	if (b == NULL || b->state == BASE_NONE || ws_hlc_cmp(at, &b->at) != 0)
 		return false;
@@ -999,13 +1102,14 @@ ws_reader_version_from_snapshot(WsReader *r, const Datum *e, const WsHlc *at, Ws
 		out->vclock = base_col(b, EN_VCLOCK);
 		out->state = (Jsonb *) DatumGetPointer(base_col(b, EN_STATE));
 	}
-	if (idset_lookup(b->changed, DatumGetTextPP(entity_id)) == NULL)
+	changed = idset_lookup(b->changed, DatumGetTextPP(entity_id));
+	if (changed == NULL)
 		/* no event between the snapshot and `at`: as the snapshot has it */
 		return in_snapshot;
 	if (in_snapshot)
 		return fold_from_base(r, b, entity_id, at, DatumGetJsonbPCopy(base_col(b, EN_STATE)),
-							  out->version, out);
-	return fold_from_base(r, b, entity_id, at, NULL, 0, out);
+							  out->version, changed, out);
+	return fold_from_base(r, b, entity_id, at, NULL, 0, changed, out);
 }
 
 /* End the snapshot's walk and close its tables. */
@@ -1018,6 +1122,8 @@ base_close(WsBase *b)
 	drop_slot(b->slot);
 	close_rel(b->pk);
 	close_rel(b->rel);
+	if (b->events)
+		MemoryContextDelete(b->events);
 }
 
 /*
