@@ -151,6 +151,16 @@ FROM ws.entities_at(ws.hlc_now()) w WHERE module = 'qsnap';
 SELECT qs_differences() AS differences;
 ROLLBACK;
 
+-- a snapshot row taken as it is goes into the result as its stored bytes
+-- without the leading snapshot_id, when ws.snapshot_entities stores the
+-- columns of ws.entities after it; otherwise it is formed from its values
+BEGIN;
+ALTER TABLE ws.snapshot_entities ADD COLUMN qs_note text DEFAULT 'note';
+SELECT qs_differences() AS differences;
+ALTER TABLE ws.snapshot_entities DROP COLUMN qs_note;
+SELECT qs_differences() AS differences;
+ROLLBACK;
+
 -- the events of the span are kept from the range scan that finds them
 -- while they fit in work_mem; beyond it each entity is folded from its
 -- events read again through (entity_id, hlc): the same world either way

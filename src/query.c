@@ -44,6 +44,9 @@
  * `at` is read from the snapshot, with its events between the snapshot
  * and `at` folded on (reader.c): the snapshot's rows are walked alongside
  * ws.entities in entity id order, so most entities cost no index descent.
+ * Rows that need no rebuilding -- the present row, or the snapshot's as
+ * it is -- go into the result as the tuples stored, not deformed and
+ * formed again.
  *
  * ws.find on the present is the one statement PostgreSQL plans (through
  * SPI, for each predicate's actual value): whether the GIN index on
@@ -324,6 +327,8 @@ world_next(WsWorldScan *w, Datum *values, bool *nulls)
 		if (!index_getnext_slot(w->all, ForwardScanDirection, w->r.entity_slot))
 			return false;
 		ws_progress_count(++w->scanned);
+		/* every column is read: deform the row once, not column by column */
+		slot_getallattrs(w->r.entity_slot);
 		MemoryContextReset(w->rowcxt);
 		old = MemoryContextSwitchTo(w->rowcxt);
 		found = entity_as_of(&w->r, w->at, values, nulls);
@@ -423,6 +428,18 @@ world_entities_at(PG_FUNCTION_ARGS)
 			HeapTuple	t = ExecFetchSlotHeapTuple(w.r.entity_slot, false, NULL);
 
 			if (HeapTupleHeaderGetNatts(t->t_data) == desc->natts)
+			{
+				tuplestore_puttuple(rsinfo->setResult, t);
+				continue;
+			}
+		}
+		else if (fit)
+		{
+			MemoryContext old = MemoryContextSwitchTo(w.rowcxt);
+			HeapTuple	t = ws_reader_snapshot_row(&w.r, values);
+
+			MemoryContextSwitchTo(old);
+			if (t != NULL)
 			{
 				tuplestore_puttuple(rsinfo->setResult, t);
 				continue;

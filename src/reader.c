@@ -40,7 +40,9 @@
 #include "access/table.h"
 #include "access/tableam.h"
 #include "common/hashfn.h"
+#include "access/htup_details.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_type.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
@@ -562,8 +564,14 @@ ws_reader_version_at(WsReader *r, WsLog *log, const Datum *e, const WsHlc *at, W
  *	  rows, which the world scan and ws.snapshot_entities' primary key
  *	  both return in entity id order;
  *	- one in the set is folded from its snapshot row (or, when it was
- *	  created after s, from its first event) with its events in (s, at],
- *	  read through (entity_id, hlc).
+ *	  created after s, from its first event) with its events in (s, at]:
+ *	  those the range scan read, kept in memory while they fit in
+ *	  work_mem, else read again through (entity_id, hlc).
+ *
+ * A row taken from the snapshot as it is goes into a world scan's result
+ * as its stored bytes without the leading snapshot_id
+ * (ws_reader_snapshot_row), when the table stores them as ws.entities
+ * does; otherwise it is formed from its values.
  *
  * Whatever cannot be answered this way -- a row that does not match the
  * entity (created_hlc differs, retired, a version ahead of the present
@@ -666,7 +674,43 @@ typedef struct WsBase
 	idset_hash *changed;		/* entities with an event in (hlc, at] */
 	MemoryContext events;		/* their events, while they fit in
 								 * work_mem; NULL when they did not */
+	bool		stored_alike;	/* rows stored as ws.entities' are, after
+								 * a leading bigint snapshot_id */
+	bool		row_as_is;		/* the last answer is the row the walk is
+								 * on, as it is */
 } WsBase;
+
+/*
+ * Whether rows of ws.snapshot_entities (rel) are stored as those of
+ * ws.entities are, after a leading bigint: the other attributes of the
+ * same types in the same order.  An 8-byte column keeps the alignment of
+ * those after it, so their bytes are those of a ws.entities row.
+ */
+static bool
+stored_alike(Relation rel, Relation entities)
+{
+	TupleDesc	sd = RelationGetDescr(rel);
+	TupleDesc	ed = RelationGetDescr(entities);
+	Form_pg_attribute first;
+
+	if (sd->natts != ed->natts + 1)
+		return false;
+	first = TupleDescAttr(sd, 0);
+	if (first->attisdropped || first->atttypid != INT8OID || first->attlen != 8 ||
+		strcmp(NameStr(first->attname), "snapshot_id") != 0)
+		return false;
+	for (int i = 0; i < ed->natts; i++)
+	{
+		Form_pg_attribute a = TupleDescAttr(sd, i + 1);
+		Form_pg_attribute b = TupleDescAttr(ed, i);
+
+		if (a->attisdropped || b->attisdropped || a->atttypid != b->atttypid ||
+			a->attlen != b->attlen || a->attalign != b->attalign || a->attbyval != b->attbyval ||
+			strcmp(NameStr(a->attname), NameStr(b->attname)) != 0)
+			return false;
+	}
+	return true;
+}
 
 /*
  * The greatest HLC in column `column` of the rows of ws.<table> that
@@ -889,6 +933,7 @@ base_choose(WsReader *r, WsBase *b)
 	ws_init_scan_key(&b->key, b->pk, 1, BTEqualStrategyNumber);
 	b->key.sk_argument = Int64GetDatum(b->id);
 	b->scan = index_beginscan(b->rel, b->pk, r->snapshot, 1, 0);
+	b->stored_alike = stored_alike(b->rel, r->entities);
 
 	return collect_changed(r, b, 2 * entity_count + 1000);
 }
@@ -929,7 +974,11 @@ base_seek(WsReader *r, WsBase *b, Datum entity_id)
 		text	   *have = DatumGetTextPP(slot_getattr(b->slot, b->col[EN_ENTITY_ID], &isnull));
 
 		if (id_equal(have, want))
+		{
+			/* the row's other columns are read next: deform it at once */
+			slot_getallattrs(b->slot);
 			return true;
+		}
 		if (varstr_cmp(VARDATA_ANY(have), VARSIZE_ANY_EXHDR(have),
 					   VARDATA_ANY(want), VARSIZE_ANY_EXHDR(want), b->collation) > 0)
 			return false;
@@ -1090,6 +1139,7 @@ ws_reader_version_from_snapshot(WsReader *r, const Datum *e, const WsHlc *at, Ws
 			return false;
 	}
 
+	b->row_as_is = false;
 	in_snapshot = base_seek(r, b, entity_id) && base_row_matches(b, e);
 	if (in_snapshot)
 	{
@@ -1104,12 +1154,60 @@ ws_reader_version_from_snapshot(WsReader *r, const Datum *e, const WsHlc *at, Ws
 	}
 	changed = idset_lookup(b->changed, DatumGetTextPP(entity_id));
 	if (changed == NULL)
+	{
 		/* no event between the snapshot and `at`: as the snapshot has it */
+		b->row_as_is = in_snapshot;
 		return in_snapshot;
+	}
 	if (in_snapshot)
 		return fold_from_base(r, b, entity_id, at, DatumGetJsonbPCopy(base_col(b, EN_STATE)),
 							  out->version, changed, out);
 	return fold_from_base(r, b, entity_id, at, NULL, 0, changed, out);
+}
+
+/*
+ * When the last answer of ws_reader_version_from_snapshot, for entity e,
+ * was the snapshot's row as it is, that row as the heap tuple of a
+ * ws.entities row, in CurrentMemoryContext: its bytes without the leading
+ * snapshot_id, under a header of its own.  NULL when it was not, or when
+ * the row is not stored so (see stored_alike), has NULLs, or names
+ * another kind or module than e (the columns the answer takes from e).
+ */
+HeapTuple
+ws_reader_snapshot_row(WsReader *r, const Datum *e)
+{
+	WsBase	   *b = r->base;
+	HeapTuple	src;
+	HeapTuple	t;
+	Size		hoff = MAXALIGN(SizeofHeapTupleHeader);
+	Size		skip;
+	Size		len;
+
+	if (b == NULL || b->state != BASE_READY || !b->row_as_is || !b->stored_alike)
+		return NULL;
+	if (!id_equal(DatumGetTextPP(base_col(b, EN_KIND)), DatumGetTextPP(e[EN_KIND])) ||
+		!id_equal(DatumGetTextPP(base_col(b, EN_MODULE)), DatumGetTextPP(e[EN_MODULE])))
+		return NULL;
+	src = ExecFetchSlotHeapTuple(b->slot, false, NULL);
+	if (HeapTupleHasNulls(src) ||
+		HeapTupleHeaderGetNatts(src->t_data) != RelationGetDescr(b->rel)->natts)
+		return NULL;
+	skip = src->t_data->t_hoff + sizeof(int64);
+	len = src->t_len - skip;
+	t = (HeapTuple) palloc(HEAPTUPLESIZE + hoff + len);
+	t->t_len = hoff + len;
+	ItemPointerSetInvalid(&t->t_self);
+	t->t_tableOid = InvalidOid;
+	t->t_data = (HeapTupleHeader) ((char *) t + HEAPTUPLESIZE);
+	memset(t->t_data, 0, hoff);
+	HeapTupleHeaderSetDatumLength(t->t_data, hoff + len);
+	HeapTupleHeaderSetTypeId(t->t_data, RelationGetForm(r->entities)->reltype);
+	HeapTupleHeaderSetTypMod(t->t_data, -1);
+	HeapTupleHeaderSetNatts(t->t_data, RelationGetDescr(r->entities)->natts);
+	t->t_data->t_hoff = hoff;
+	t->t_data->t_infomask = src->t_data->t_infomask & (HEAP_HASVARWIDTH | HEAP_HASEXTERNAL);
+	memcpy((char *) t->t_data + hoff, (char *) src->t_data + skip, len);
+	return t;
 }
 
 /* End the snapshot's walk and close its tables. */

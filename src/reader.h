@@ -108,6 +108,7 @@ extern bool ws_reader_version_at(WsReader *r, WsLog *log, const Datum *e, const 
 extern void ws_reader_use_snapshot(WsReader *r, const WsHlc *at);
 extern bool ws_reader_version_from_snapshot(WsReader *r, const Datum *e, const WsHlc *at,
 											WsVersion *out);
+extern HeapTuple ws_reader_snapshot_row(WsReader *r, const Datum *e);
 extern Jsonb *ws_reader_state_at_version(WsReader *r, Datum entity_id, int64 version);
 extern IndexScanDesc ws_reader_history_scan(WsReader *r, WsLog *log, Datum entity_id,
 											const WsHlc *from, const WsHlc *to, bool *more);
