@@ -389,6 +389,18 @@ stored_rows_fit(Relation rel, TupleDesc desc, const AttrNumber *att)
 }
 
 /*
+ * The most of its result, in kB, that ws.entities_at holds in memory
+ * (work_mem when that is less); the rest goes to a temporary file, as a
+ * sort's does.  The rows are written once and read once, in order: held
+ * in memory, each call takes about 250 bytes of fresh memory per row
+ * (30 MB for 100 000 entities) that the backend returns to the system
+ * afterwards, and the page faults of taking it again cost more than
+ * writing the rows through a temporary file, which the system caches (see
+ * the timetravel benchmark, part 3b).
+ */
+#define RESULT_MEMORY_KB	4096
+
+/*
  * ws.entities_at(at ws.hlc) -> SETOF ws.entities: every entity that
  * existed at `at`, as it was then, in entity id order; the present world
  * (without retired entities) when `at` is NULL.
@@ -414,6 +426,15 @@ world_entities_at(PG_FUNCTION_ARGS)
 	bool		fit;
 
 	InitMaterializedSRF(fcinfo, 0);
+	if (work_mem > RESULT_MEMORY_KB)
+	{
+		MemoryContext old = MemoryContextSwitchTo(rsinfo->econtext->ecxt_per_query_memory);
+
+		tuplestore_end(rsinfo->setResult);
+		rsinfo->setResult = tuplestore_begin_heap((rsinfo->allowedModes & SFRM_Materialize_Random) != 0,
+												  false, RESULT_MEMORY_KB);
+		MemoryContextSwitchTo(old);
+	}
 	desc = rsinfo->setDesc;
 	ws_row_column_numbers(desc, &ws_entities_table, att);
 	outv = palloc(sizeof(Datum) * desc->natts);

@@ -27,7 +27,12 @@
 #      Then (3b) a snapshot, 10,000 changes, a moment h and a change of
 #      every entity: ws.entities_at(h), which starts from the snapshot and
 #      folds the events between it and h, against ws.entities (target:
-#      3x), and the same moment without the snapshot for comparison.
+#      3x), and the same moment without the snapshot for comparison.  The
+#      floors under that ratio: entities_at(now), which rebuilds nothing,
+#      and a SQL function returning the rows of ws.entities in id order
+#      (any function in FROM materialises its rows); and the same figures
+#      with work_mem at its default, 4MB, where those rows spill to a
+#      temporary file instead of fresh memory.
 #   4. the write cost of the two indexes the queries add to ws.events: one
 #      backend running statements of 2000 ws.transition calls in two
 #      databases, with and without them (warmed up, so the indexes have
@@ -247,6 +252,12 @@ CALL tt_touch_world(100000);
 VACUUM ANALYZE ws.events;
 VACUUM ANALYZE ws.entities;
 VACUUM ANALYZE ws.snapshot_entities;
+-- the floor of any set-returning function in FROM: the same rows in the
+-- same order through a function scan, which materialises them (SET keeps
+-- the function from being inlined into the query)
+CREATE FUNCTION tt_floor() RETURNS SETOF ws.entities LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT * FROM ws.entities e WHERE NOT e.retired ORDER BY e.entity_id $$;
 SQL
 q <<'SQL'
 SELECT format('   snapshot %s events before h, %s events between it and h (%s %%)',
@@ -254,12 +265,38 @@ SELECT format('   snapshot %s events before h, %s events between it and h (%s %%
 FROM (SELECT count(*) FILTER (WHERE e.hlc OPERATOR(ws.>) s.hlc) AS a, count(*) AS b
       FROM ws.events e, ws.snapshots s, tt_snap_mark m
       WHERE s.label = 'tt_part3' AND e.hlc OPERATOR(ws.<=) m.h) x;
+-- each against ws.entities, run alternately (tt_pair): the medians, and
+-- the median of the ratios of runs paired in time
+CREATE TEMP TABLE tt_3b AS
+SELECT 'from the snapshot' AS what, p.* FROM tt_pair($q$SELECT count(*), sum((state->>'n')::bigint) FROM ws.entities_at((SELECT h FROM tt_snap_mark))$q$,
+                                                    $q$SELECT count(*), sum((state->>'n')::bigint) FROM ws.entities$q$, 7) p
+UNION ALL
+SELECT 'now', p.* FROM tt_pair($q$SELECT count(*), sum((state->>'n')::bigint) FROM ws.entities_at(ws.hlc_now())$q$,
+                               $q$SELECT count(*), sum((state->>'n')::bigint) FROM ws.entities$q$, 7) p
+UNION ALL
+SELECT 'sql function', p.* FROM tt_pair($q$SELECT count(*), sum((state->>'n')::bigint) FROM tt_floor()$q$,
+                                        $q$SELECT count(*), sum((state->>'n')::bigint) FROM ws.entities$q$, 7) p;
 SELECT format(E'   entities_at(h) from the snapshot         %8s ms\n'
               '   ws.entities                              %8s ms\n'
-              '   ratio %s (target: at most 3)',
-              round((a * 1000)::numeric, 1), round((c * 1000)::numeric, 1), round((a / c)::numeric, 2))
-FROM (SELECT ws_bench_median($q$SELECT count(*), sum((state->>'n')::bigint) FROM ws.entities_at((SELECT h FROM tt_snap_mark))$q$, 7) AS a,
-             ws_bench_median($q$SELECT count(*), sum((state->>'n')::bigint) FROM ws.entities$q$, 7) AS c) s;
+              '   ratio %s, paired runs %s (target: at most 3)',
+              round(ma::numeric, 1), round(mb::numeric, 1), round((ma / mb)::numeric, 2), round(mr::numeric, 2))
+FROM tt_3b WHERE what = 'from the snapshot';
+SELECT format(E'   floors, each against ws.entities (its ms) in alternation:\n'
+              '   entities_at(now), nothing rebuilt        %8s ms (%s)  ratio %s, paired runs %s\n'
+              '   a SQL function returning ws.entities     %8s ms (%s)  ratio %s, paired runs %s',
+              round(n.ma::numeric, 1), round(n.mb::numeric, 1), round((n.ma / n.mb)::numeric, 2), round(n.mr::numeric, 2),
+              round(f.ma::numeric, 1), round(f.mb::numeric, 1), round((f.ma / f.mb)::numeric, 2), round(f.mr::numeric, 2))
+FROM tt_3b n, tt_3b f WHERE n.what = 'now' AND f.what = 'sql function';
+-- with the default work_mem (4MB) the function's result is written to a
+-- temporary file instead of being held in memory (work_mem is 1GB here)
+SET work_mem = '4MB';
+SELECT format('   with work_mem 4MB: from the snapshot %s ms, now %s ms, ws.entities %s ms; ratios %s, %s',
+              round((a * 1000)::numeric, 1), round((b * 1000)::numeric, 1), round((c * 1000)::numeric, 1),
+              round((a / c)::numeric, 2), round((b / c)::numeric, 2))
+FROM (SELECT ws_bench_median($q$SELECT count(*), sum((state->>'n')::bigint) FROM ws.entities_at((SELECT h FROM tt_snap_mark))$q$, 5) AS a,
+             ws_bench_median($q$SELECT count(*), sum((state->>'n')::bigint) FROM ws.entities_at(ws.hlc_now())$q$, 5) AS b,
+             ws_bench_median($q$SELECT count(*), sum((state->>'n')::bigint) FROM ws.entities$q$, 5) AS c) s;
+RESET work_mem;
 -- the same moment without the snapshot, for comparison (rolled back)
 BEGIN;
 DELETE FROM ws.snapshots WHERE label = 'tt_part3';
