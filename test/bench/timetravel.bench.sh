@@ -31,8 +31,8 @@
 #      floors under that ratio: entities_at(now), which rebuilds nothing,
 #      and a SQL function returning the rows of ws.entities in id order
 #      (any function in FROM materialises its rows); and the same figures
-#      with work_mem at its default, 4MB, where those rows spill to a
-#      temporary file instead of fresh memory.
+#      with work_mem at its default, 4MB, where the SQL function's rows
+#      too go to a temporary file instead of fresh memory.
 #   4. the write cost of the two indexes the queries add to ws.events: one
 #      backend running statements of 2000 ws.transition calls in two
 #      databases, with and without them (warmed up, so the indexes have
@@ -287,14 +287,18 @@ SELECT format(E'   floors, each against ws.entities (its ms) in alternation:\n'
               round(n.ma::numeric, 1), round(n.mb::numeric, 1), round((n.ma / n.mb)::numeric, 2), round(n.mr::numeric, 2),
               round(f.ma::numeric, 1), round(f.mb::numeric, 1), round((f.ma / f.mb)::numeric, 2), round(f.mr::numeric, 2))
 FROM tt_3b n, tt_3b f WHERE n.what = 'now' AND f.what = 'sql function';
--- with the default work_mem (4MB) the function's result is written to a
--- temporary file instead of being held in memory (work_mem is 1GB here)
+-- with work_mem at its default, 4MB: a function scan's rows held in memory
+-- up to work_mem (1GB here) cost the page faults of fresh memory (see
+-- RESULT_MEMORY_KB in src/query.c; entities_at holds at most 4MB anyway)
 SET work_mem = '4MB';
-SELECT format('   with work_mem 4MB: from the snapshot %s ms, now %s ms, ws.entities %s ms; ratios %s, %s',
-              round((a * 1000)::numeric, 1), round((b * 1000)::numeric, 1), round((c * 1000)::numeric, 1),
-              round((a / c)::numeric, 2), round((b / c)::numeric, 2))
+SELECT format(E'   with work_mem 4MB: from the snapshot %s ms, now %s ms, SQL function %s ms, ws.entities %s ms\n'
+              '   ratios %s, %s, %s',
+              round((a * 1000)::numeric, 1), round((b * 1000)::numeric, 1), round((f * 1000)::numeric, 1),
+              round((c * 1000)::numeric, 1), round((a / c)::numeric, 2), round((b / c)::numeric, 2),
+              round((f / c)::numeric, 2))
 FROM (SELECT ws_bench_median($q$SELECT count(*), sum((state->>'n')::bigint) FROM ws.entities_at((SELECT h FROM tt_snap_mark))$q$, 5) AS a,
              ws_bench_median($q$SELECT count(*), sum((state->>'n')::bigint) FROM ws.entities_at(ws.hlc_now())$q$, 5) AS b,
+             ws_bench_median($q$SELECT count(*), sum((state->>'n')::bigint) FROM tt_floor()$q$, 5) AS f,
              ws_bench_median($q$SELECT count(*), sum((state->>'n')::bigint) FROM ws.entities$q$, 5) AS c) s;
 RESET work_mem;
 -- the same moment without the snapshot, for comparison (rolled back)
