@@ -23,7 +23,7 @@ int			ws_max_clock_skew_ms = 500;
 int			ws_clock_offset_ms = 0;
 char	   *ws_required_handshake = NULL;
 char	   *ws_handshake = NULL;
-int			ws_keyframe_interval = 32;
+int			ws_keyframe_interval = 16;
 bool		ws_notify = false;
 
 bool		ws_preloaded = false;
@@ -139,7 +139,7 @@ ws_define_settings(bool preloading)
 							"Every how many versions an event also stores the entity's full state.",
 							"Bounds the patches replayed to answer a past state; takes effect for new events.",
 							&ws_keyframe_interval,
-							32, 1, 1000000,
+							16, 1, 1000000,
 							PGC_SUSET, 0,
 							NULL, NULL, NULL);
 
