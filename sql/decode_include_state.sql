@@ -22,7 +22,7 @@ SELECT version FROM ws.transition('ds1', '{"n": 3}');
 SELECT (SELECT data::jsonb->'state' FROM pg_logical_slot_get_changes('ws_decode_state', NULL, NULL, 'include-state', '1'))
        = (SELECT state FROM ws.entities WHERE entity_id = 'ds1') AS state_matches;
 
--- the default interval (32): versions 1 and 32 carry the state
+-- the default interval (16): versions 1, 16 and 32 carry the state
 RESET worldstate.keyframe_interval;
 SELECT version FROM ws.create_entity('ds2', 'dec_state_thing', 'dec_state', '{"n": 0}');
 SELECT count(ws.transition('ds2', '{"n": 1}')) FROM generate_series(2, 33);
