@@ -27,7 +27,10 @@
 # order each round, each run after a CHECKPOINT, so that a slow spell of a
 # shared machine falls on every case alike rather than on one.  Prints the
 # median tps of the rounds (pgbench's figure without initial connection
-# time), their range, and the WAL written per transaction.  The ratios
+# time), their range, the WAL written per transaction, and the CPU time
+# (user and system, from /proc) that pgbench's four backends used per
+# transaction over the middle 60 % of each round -- a figure that the load
+# of other programs on the machine hardly moves, unlike the tps.  The ratios
 # c/a and c/b are taken round by round -- the cases of one round ran
 # within seconds of each other, under the same load -- and each is
 # reported as the median of its rounds, with their range and the number
@@ -175,7 +178,7 @@ declare -A label=(
 	[b]="b PL/pgSQL protocol"
 	[c]="c ws.transition"
 )
-declare -A tps range wal runs xacts walbytes round_tps
+declare -A tps range wal runs xacts walbytes round_tps cpu cputicks cpuxacts
 
 # setup_case CASE: a fresh database ${db}_CASE with the initial data.
 setup_case() {
@@ -185,6 +188,18 @@ setup_case() {
 	psql -X -q -v ON_ERROR_STOP=1 -d "$d" -c "CREATE EXTENSION worldstate" >/dev/null
 	psql -X -q -v ON_ERROR_STOP=1 -d "$d" -f "$work/setup_$1.sql" >/dev/null
 	psql -X -q -v ON_ERROR_STOP=1 -d "$d" -c "VACUUM ANALYZE" >/dev/null
+}
+
+# cpu_ticks PID...: the CPU time, user and system, in clock ticks, that the
+# processes have used; empty when /proc cannot tell (not Linux)
+cpu_ticks() {
+	local p f total=0
+	for p in "$@"; do
+		f=$(cut -d')' -f2- "/proc/$p/stat" 2>/dev/null) || { echo; return; }
+		read -ra f <<<"$f"
+		total=$((total + f[11] + f[12]))
+	done
+	echo "$total"
 }
 
 # round_case CASE SYNC SECONDS ROUND: CHECKPOINT, then pgbench on ${db}_CASE
@@ -202,11 +217,26 @@ round_case() {
 	seen=$(PGOPTIONS="$opts" psql -X -Atc "SHOW synchronous_commit" -d "$d")
 	[ "$seen" = "$sc" ] || { echo "synchronous_commit is $seen, not $sc" >&2; exit 1; }
 
-	local lsn0 lsn1 n t
+	local lsn0 lsn1 n t bench pids x0 x1 c0 c1
 	lsn0=$(psql -X -Atc "SELECT pg_current_wal_lsn()" -d "$d")
-	if PGOPTIONS="$opts" pgbench -n -M prepared -c 4 -j 2 -T "$secs" \
-		-f "$work/$case.pgbench" "$d" >"$out" 2>&1; then
+	PGOPTIONS="$opts" pgbench -n -M prepared -c 4 -j 2 -T "$secs" \
+		-f "$work/$case.pgbench" "$d" >"$out" 2>&1 &
+	bench=$!
+	# the CPU time of pgbench's backends over the middle of the run, and
+	# the transaction ids assigned meanwhile (one a transaction)
+	sleep "$(awk -v s="$secs" 'BEGIN {print s * 0.2}')"
+	pids=$(psql -X -Atc "SELECT pid FROM pg_stat_activity WHERE datname = '$d' AND application_name = 'pgbench'" -d "$d")
+	x0=$(psql -X -Atc "SELECT pg_snapshot_xmax(pg_current_snapshot())" -d "$d")
+	c0=$(cpu_ticks $pids)
+	sleep "$(awk -v s="$secs" 'BEGIN {print s * 0.6}')"
+	c1=$(cpu_ticks $pids)
+	x1=$(psql -X -Atc "SELECT pg_snapshot_xmax(pg_current_snapshot())" -d "$d")
+	if wait "$bench"; then
 		t=$(sed -n 's/^tps = \([0-9.]*\) (without initial connection time)$/\1/p' "$out")
+	fi
+	if [ -n "$c0" ] && [ -n "$c1" ] && [ "$(echo $pids | wc -w)" -eq 4 ] && [ "$x1" -gt "$x0" ]; then
+		cputicks[$case-$sc]=$((${cputicks[$case-$sc]:-0} + c1 - c0))
+		cpuxacts[$case-$sc]=$((${cpuxacts[$case-$sc]:-0} + x1 - x0))
 	fi
 	lsn1=$(psql -X -Atc "SELECT pg_current_wal_lsn()" -d "$d")
 	n=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$out")
@@ -239,6 +269,12 @@ summarize() {
 	else
 		wal[$k]=-
 	fi
+	if [ "${cpuxacts[$k]:-0}" -gt 0 ]; then
+		cpu[$k]=$(awk -v t="${cputicks[$k]}" -v n="${cpuxacts[$k]}" -v hz="$(getconf CLK_TCK)" \
+			'BEGIN {printf "%.0f", t * 1e6 / hz / n}')
+	else
+		cpu[$k]=-
+	fi
 }
 
 per_round=$(awk -v s="$seconds" -v r="$rounds" 'BEGIN {printf "%d", (s / r < 1 ? 1 : s / r)}')
@@ -264,13 +300,15 @@ done
 # ---------------------------------------------------------------------------
 
 echo
-printf '%-24s | %-18s | %10s | %-13s | %s\n' case synchronous_commit "tps median" "rounds" "WAL bytes/tx"
-printf '%s\n' "-------------------------+--------------------+------------+---------------+-------------"
+printf '%-24s | %-18s | %10s | %-13s | %12s | %s\n' case synchronous_commit "tps median" "rounds" "WAL bytes/tx" \
+	"backend CPU us/tx"
+printf '%s\n' "-------------------------+--------------------+------------+---------------+--------------+------------------"
 for sc in off on; do
 	for case in a b c; do
 		t=${tps[$case-$sc]}
 		[ "$t" = error ] || t=$(printf '%.1f' "$t")
-		printf '%-24s | %-18s | %10s | %-13s | %12s\n' "${label[$case]}" "$sc" "$t" "${range[$case-$sc]}" "${wal[$case-$sc]}"
+		printf '%-24s | %-18s | %10s | %-13s | %12s | %17s\n' "${label[$case]}" "$sc" "$t" "${range[$case-$sc]}" \
+			"${wal[$case-$sc]}" "${cpu[$case-$sc]}"
 	done
 done
 
