@@ -11,13 +11,13 @@ SET worldstate.handshake = '55-45-17';
 SELECT ws.register_module('idx', 1);
 SELECT ws.define_kind('idx_counter', 'idx', 'lww', ARRAY['n']);
 SELECT ws.add_constraint('idx_counter', 'n_below_100', '$.n < 100');
-SELECT version FROM ws.create_entity('idx-1', 'idx_counter', 'idx', '{"n": 0}');
+SELECT version FROM ws.create_entity('idx-1', 'idx_counter', 'idx', '{"n": 0, "tag": "idx-test"}');
 SELECT version FROM ws.transition('idx-1', '{"n": 1}');
 
 -- the rows found through the indexes (a plan without sequential scans)
 -- must be those found by scanning the tables: the events of type idx_bump
--- (a partial index on an expression, below) and the entities in state n
--- (the GIN index on the state)
+-- (a partial index on an expression, below) and the entities of this test
+-- in state n (the GIN index on the state)
 CREATE FUNCTION idx_counts(n int, OUT bumps_scanned bigint, OUT bumps_indexed bigint,
                            OUT state_scanned bigint, OUT state_indexed bigint)
 LANGUAGE plpgsql AS $$
@@ -25,7 +25,7 @@ DECLARE
     bumps text := 'SELECT count(*) FROM ws.events'
                   ' WHERE event_type = ''idx_bump'' AND (patch ->> ''n'') IS NOT NULL';
     state text := format('SELECT count(*) FROM ws.entities WHERE state @> %L',
-                         jsonb_build_object('n', n));
+                         jsonb_build_object('n', n, 'tag', 'idx-test'));
 BEGIN
     EXECUTE bumps INTO bumps_scanned;
     EXECUTE state INTO state_scanned;
@@ -33,6 +33,21 @@ BEGIN
     EXECUTE bumps INTO bumps_indexed;
     EXECUTE state INTO state_indexed;
     PERFORM set_config('enable_seqscan', 'on', true);
+END
+$$;
+
+-- whether the plan of query reads index
+CREATE FUNCTION idx_plan_uses(query text, index text) RETURNS boolean
+LANGUAGE plpgsql AS $$
+DECLARE
+    line text;
+BEGIN
+    FOR line IN EXECUTE 'EXPLAIN (COSTS OFF) ' || query LOOP
+        IF line LIKE '%' || index || '%' THEN
+            RETURN true;
+        END IF;
+    END LOOP;
+    RETURN false;
 END
 $$;
 
@@ -45,12 +60,15 @@ SELECT version FROM ws.transition('idx-1', '{"n": 1}', event_type => 'idx_bump')
 COMMIT;
 SELECT version FROM ws.transition('idx-1', '{"n": 1}', event_type => 'idx_bump');
 -- the index was built with the first, and written by the two after; the
--- plans that idx_counts uses without sequential scans
+-- plans that idx_counts uses without sequential scans read the indexes
 SELECT * FROM idx_counts(4);
 SET enable_seqscan = off;
-EXPLAIN (COSTS OFF)
-SELECT count(*) FROM ws.events WHERE event_type = 'idx_bump' AND (patch ->> 'n') IS NOT NULL;
-EXPLAIN (COSTS OFF) SELECT count(*) FROM ws.entities WHERE state @> '{"n": 4}';
+SELECT idx_plan_uses('SELECT count(*) FROM ws.events'
+                     ' WHERE event_type = ''idx_bump'' AND (patch ->> ''n'') IS NOT NULL',
+                     'idx_test_bumps') AS partial_index,
+       idx_plan_uses('SELECT count(*) FROM ws.entities'
+                     ' WHERE state @> ''{"n": 4, "tag": "idx-test"}''',
+                     'entities_state_idx') AS gin_index;
 RESET enable_seqscan;
 
 -- a reindex gives the indexes new files; later changes write into those
@@ -83,3 +101,4 @@ SELECT * FROM idx_counts(9);
 SELECT count(*), max(version) FROM ws.events WHERE entity_id = 'idx-1';
 
 DROP FUNCTION idx_counts(int);
+DROP FUNCTION idx_plan_uses(text, text);
