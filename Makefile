@@ -81,6 +81,9 @@ REGRESS += restore_verify
 # 1.1: the world at a past HLC from the nearest snapshot
 REGRESS += query_entities_at_snapshot
 
+# 1.1: the writer's index descriptions, kept between changes
+REGRESS += transition_indexes
+
 # 1.1: the README's examples
 
 REGRESS_OPTS = --load-extension=worldstate

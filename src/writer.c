@@ -77,6 +77,22 @@
  * goes in without a uniqueness check (insert_update_index_entries says why
  * that is safe).
  *
+ * Index descriptions.  Opening a table for writing also describes each of
+ * its indexes (IndexInfo): its key columns and predicate, read from the
+ * relcache, and -- on first use -- what its access method prepares for
+ * inserting (GIN and BRIN build a description of their support functions)
+ * and the compiled predicate of a partial index.  The executor does that
+ * for every statement; for a change of one entity it would be about a
+ * tenth of the work.  So the writer keeps them, per table, from one call
+ * to the next (open_indexes): every index is still opened and locked on
+ * every call, as ExecOpenIndices does, and the kept descriptions are used
+ * only if they were made from the very relcache entries now open and no
+ * relcache invalidation of the table or of any of its indexes (CREATE or
+ * DROP INDEX, REINDEX, ALTER INDEX, VACUUM's statistics) came since;
+ * invalidations committed before the locks were taken have been processed
+ * by then.  Else they are made anew.  Two writers open at once in one
+ * transaction do not share them: the second makes its own.
+ *
  * Writes still made in SQL, each a single set-based statement where a
  * row at a time would only be slower, and none of them racing a writer:
  *
@@ -112,11 +128,13 @@
 #include "common/hashfn.h"
 #include "nodes/makefuncs.h"
 #include "miscadmin.h"
+#include "optimizer/optimizer.h"
 #include "storage/bufmgr.h"
 #include "storage/lmgr.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
 #include "utils/fmgroids.h"
+#include "utils/inval.h"
 #include "utils/json.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -167,16 +185,211 @@ table_oid(const char *name)
 	return relid;
 }
 
-/* Open table relid for writing as range table entry rti. */
+/*
+ * The index descriptions of a table the writer opens, kept from one call
+ * to the next (see "Index descriptions" in the file header): the OIDs of
+ * its indexes, the relcache entries they were made with, and an IndexInfo
+ * for each, in a context of their own -- with what the index access
+ * methods and the executor cache in it (GIN's and BRIN's descriptions,
+ * the compiled predicate of a partial index).
+ */
+#define INDEX_MEMOS			3	/* events, entities, relationships */
+
+typedef struct IndexMemo
+{
+	Oid			relid;			/* the table; InvalidOid: a free memo */
+	bool		valid;			/* no invalidation of table or indexes since */
+	bool		busy;			/* a writer of this transaction uses it */
+	int			nindexes;
+	Oid		   *index_oids;
+	Relation   *index_rels;		/* what the descriptions were made from */
+	IndexInfo **infos;
+	MemoryContext cxt;
+} IndexMemo;
+
+static IndexMemo index_memos[INDEX_MEMOS];
+static bool index_memo_callbacks = false;
+
+/* Relcache invalidation of relid (InvalidOid: of every relation). */
+static void
+index_memo_inval(Datum arg, Oid relid)
+{
+	for (int m = 0; m < INDEX_MEMOS; m++)
+	{
+		IndexMemo  *memo = &index_memos[m];
+
+		if (!OidIsValid(memo->relid) || !memo->valid)
+			continue;
+		if (relid == InvalidOid || relid == memo->relid)
+			memo->valid = false;
+		for (int i = 0; i < memo->nindexes && memo->valid; i++)
+			if (relid == memo->index_oids[i])
+				memo->valid = false;
+	}
+}
+
+/* At the end of a transaction no writer uses a memo any more. */
+static void
+index_memo_xact_callback(XactEvent event, void *arg)
+{
+	for (int m = 0; m < INDEX_MEMOS; m++)
+		index_memos[m].busy = false;
+}
+
+/*
+ * The IndexInfo of index, made in the current memory context with what the
+ * executor would otherwise compile into a statement's memory on first use
+ * (ExecPrepareQual, ExecPrepareExprList): a partial index's predicate and
+ * an expression index's expressions.
+ */
+static IndexInfo *
+lasting_index_info(Relation index)
+{
+	IndexInfo  *ii = BuildIndexInfo(index);
+	ListCell   *lc;
+
+	if (ii->ii_Predicate != NIL)
+		ii->ii_PredicateState =
+			ExecInitQual((List *) expression_planner((Expr *) ii->ii_Predicate), NULL);
+	foreach(lc, ii->ii_Expressions)
+		ii->ii_ExpressionsState =
+			lappend(ii->ii_ExpressionsState,
+					ExecInitExpr(expression_planner((Expr *) lfirst(lc)), NULL));
+	return ii;
+}
+
+/*
+ * The memo of table relid for the indexes just opened (n of them, oids
+ * and rels), made anew unless it was made from these very relcache
+ * entries and nothing invalidated them since; NULL when another writer of
+ * this transaction is using it or there is no room.  Called after every
+ * index is open and locked, so every invalidation committed before is
+ * processed.
+ */
+static IndexMemo *
+index_memo_for(Oid relid, int n, const Oid *oids, Relation *rels)
+{
+	IndexMemo  *memo = NULL;
+	MemoryContext old;
+
+	if (!index_memo_callbacks)
+	{
+		CacheRegisterRelcacheCallback(index_memo_inval, (Datum) 0);
+		RegisterXactCallback(index_memo_xact_callback, NULL);
+		index_memo_callbacks = true;
+	}
+	for (int m = 0; m < INDEX_MEMOS && memo == NULL; m++)
+		if (index_memos[m].relid == relid)
+			memo = &index_memos[m];
+	for (int m = 0; m < INDEX_MEMOS && memo == NULL; m++)
+		if (!OidIsValid(index_memos[m].relid))
+			memo = &index_memos[m];
+	/* one of a table since dropped (schema ws made anew) */
+	for (int m = 0; m < INDEX_MEMOS && memo == NULL; m++)
+		if (!index_memos[m].valid && !index_memos[m].busy)
+			memo = &index_memos[m];
+	if (memo == NULL || memo->busy)
+		return NULL;
+	if (memo->relid == relid && memo->valid && memo->nindexes == n &&
+		memcmp(memo->index_oids, oids, sizeof(Oid) * n) == 0 &&
+		memcmp(memo->index_rels, rels, sizeof(Relation) * n) == 0)
+	{
+		memo->busy = true;
+		return memo;
+	}
+
+	if (memo->cxt == NULL)
+		memo->cxt = AllocSetContextCreate(CacheMemoryContext, "worldstate index descriptions",
+										  ALLOCSET_SMALL_SIZES);
+	MemoryContextReset(memo->cxt);
+	memo->relid = InvalidOid;
+	old = MemoryContextSwitchTo(memo->cxt);
+	memo->index_oids = palloc(sizeof(Oid) * n);
+	memo->index_rels = palloc(sizeof(Relation) * n);
+	memo->infos = palloc(sizeof(IndexInfo *) * n);
+	for (int i = 0; i < n; i++)
+	{
+		memo->index_oids[i] = oids[i];
+		memo->index_rels[i] = rels[i];
+		memo->infos[i] = lasting_index_info(rels[i]);
+	}
+	MemoryContextSwitchTo(old);
+	memo->nindexes = n;
+	memo->relid = relid;
+	memo->valid = true;
+	memo->busy = true;
+	return memo;
+}
+
+/*
+ * ExecOpenIndices(rri, false), with the index descriptions taken from the
+ * table's memo when it can be used: every index opened and locked for
+ * writing, and its IndexInfo.
+ */
+static void
+open_indexes(ResultRelInfo *rri, IndexMemo **memo_out)
+{
+	Relation	rel = rri->ri_RelationDesc;
+	List	   *oid_list;
+	Oid		   *oids;
+	Relation   *rels;
+	IndexMemo  *memo;
+	int			n = 0;
+	ListCell   *lc;
+
+	*memo_out = NULL;
+	rri->ri_NumIndices = 0;
+	if (!RelationGetForm(rel)->relhasindex)
+		return;
+	oid_list = RelationGetIndexList(rel);
+	if (list_length(oid_list) == 0)
+		return;
+	oids = palloc(sizeof(Oid) * list_length(oid_list));
+	rels = palloc(sizeof(Relation) * list_length(oid_list));
+	foreach(lc, oid_list)
+	{
+		oids[n] = lfirst_oid(lc);
+		rels[n] = index_open(oids[n], RowExclusiveLock);
+		n++;
+	}
+	list_free(oid_list);
+
+	rri->ri_NumIndices = n;
+	rri->ri_IndexRelationDescs = rels;
+	memo = index_memo_for(RelationGetRelid(rel), n, oids, rels);
+	if (memo)
+		rri->ri_IndexRelationInfo = memo->infos;
+	else
+	{
+		rri->ri_IndexRelationInfo = palloc(sizeof(IndexInfo *) * n);
+		for (int i = 0; i < n; i++)
+			rri->ri_IndexRelationInfo[i] = BuildIndexInfo(rels[i]);
+	}
+	pfree(oids);
+	*memo_out = memo;
+}
+
+/* Let other writers use the memo again. */
+static void
+index_memo_release(IndexMemo *memo)
+{
+	if (memo)
+		memo->busy = false;
+}
+
+/*
+ * Open table relid for writing as range table entry rti; *memo is the
+ * memo of its index descriptions that it uses, or NULL.
+ */
 static ResultRelInfo *
-open_target(Oid relid, Index rti, Relation *rel)
+open_target(Oid relid, Index rti, Relation *rel, IndexMemo **memo)
 {
 	ResultRelInfo *rri;
 
 	*rel = table_open(relid, RowExclusiveLock);
 	rri = makeNode(ResultRelInfo);
 	InitResultRelInfo(rri, *rel, rti, NULL, 0);
-	ExecOpenIndices(rri, false);
+	open_indexes(rri, memo);
 	return rri;
 }
 
@@ -209,8 +422,8 @@ ws_writer_begin(WsWriter *w)
 	w->estate = CreateExecutorState();
 	ExecInitRangeTable(w->estate, list_make3(target_rte(events), target_rte(entities),
 											 target_rte(relationships)));
-	w->events = open_target(events, RTI_EVENTS, &w->events_rel);
-	w->entities = open_target(entities, RTI_ENTITIES, &w->entities_rel);
+	w->events = open_target(events, RTI_EVENTS, &w->events_rel, &w->events_memo);
+	w->entities = open_target(entities, RTI_ENTITIES, &w->entities_rel, &w->entities_memo);
 	/* AFTER triggers (the foreign keys) find their relations here */
 	w->estate->es_opened_result_relations = list_make2(w->events, w->entities);
 	/* actor and caller_meta are absent on a database still at 1.0 */
@@ -238,7 +451,7 @@ ws_writer_begin_events(WsWriter *w)
 	memset(w, 0, sizeof(*w));
 	w->estate = CreateExecutorState();
 	ExecInitRangeTable(w->estate, list_make1(target_rte(events)));
-	w->events = open_target(events, RTI_EVENTS, &w->events_rel);
+	w->events = open_target(events, RTI_EVENTS, &w->events_rel, &w->events_memo);
 	w->estate->es_opened_result_relations = list_make1(w->events);
 	ws_column_numbers(w->events_rel, &ws_events_table, w->ev_att);
 	w->estate->es_snapshot = GetActiveSnapshot();
@@ -258,7 +471,7 @@ open_relationships(WsWriter *w)
 	Assert(w->entities);
 	old = MemoryContextSwitchTo(w->estate->es_query_cxt);
 	w->relationships = open_target(table_oid("relationships"), RTI_RELATIONSHIPS,
-								   &w->relationships_rel);
+								   &w->relationships_rel, &w->relationships_memo);
 	w->estate->es_opened_result_relations =
 		lappend(w->estate->es_opened_result_relations, w->relationships);
 	ws_column_numbers(w->relationships_rel, &ws_relationships_table, w->rl_att);
@@ -283,6 +496,9 @@ ws_writer_end(WsWriter *w)
 		ExecCloseIndices(w->entities);
 	if (w->relationships)
 		ExecCloseIndices(w->relationships);
+	index_memo_release(w->events_memo);
+	index_memo_release(w->entities_memo);
+	index_memo_release(w->relationships_memo);
 	ExecResetTupleTable(w->estate->es_tupleTable, false);
 	/* tables the executor opened itself, e.g. for trigger checks */
 	ExecCloseRangeTableRelations(w->estate);
@@ -752,14 +968,21 @@ ws_writer_insert_entity(WsWriter *w, const Datum *values, const bool *nulls)
 	List	   *recheck;
 	MemoryContext old;
 
-	/* what ExecOpenIndices(rri, true) adds, made on the first create */
-	old = MemoryContextSwitchTo(w->estate->es_query_cxt);
+	/*
+	 * what ExecOpenIndices(rri, true) adds, made on the first create, in the
+	 * IndexInfo's own memory (which may be kept for later writers)
+	 */
 	for (int i = 0; i < rri->ri_NumIndices; i++)
-		if (rri->ri_IndexRelationInfo[i]->ii_Unique &&
-			rri->ri_IndexRelationInfo[i]->ii_UniqueOps == NULL)
-			BuildSpeculativeIndexInfo(rri->ri_IndexRelationDescs[i],
-									  rri->ri_IndexRelationInfo[i]);
-	MemoryContextSwitchTo(old);
+	{
+		IndexInfo  *ii = rri->ri_IndexRelationInfo[i];
+
+		if (ii->ii_Unique && ii->ii_UniqueOps == NULL)
+		{
+			old = MemoryContextSwitchTo(ii->ii_Context);
+			BuildSpeculativeIndexInfo(rri->ri_IndexRelationDescs[i], ii);
+			MemoryContextSwitchTo(old);
+		}
+	}
 	fill_slot(w, slot, &ws_entities_table, w->en_att, values, nulls);
 	if (rri->ri_TrigDesc && rri->ri_TrigDesc->trig_insert_before_row &&
 		!ExecBRInsertTriggers(w->estate, rri, slot))

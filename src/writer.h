@@ -38,6 +38,10 @@ typedef struct WsWriter
 	AttrNumber	ev_att[EV_NCOLS];
 	AttrNumber	en_att[EN_NCOLS];
 	AttrNumber	rl_att[RL_NCOLS];
+	/* the kept index descriptions each table uses, or NULL (writer.c) */
+	struct IndexMemo *events_memo;
+	struct IndexMemo *entities_memo;
+	struct IndexMemo *relationships_memo;
 } WsWriter;
 
 extern void ws_writer_begin(WsWriter *w);

@@ -22,24 +22,31 @@
 # write(); this benchmark turns fsync on (BENCH_FSYNC=off to keep it off)
 # so that "on" measures a durable commit.  For each setting, every case
 # gets a freshly created database holding the same initial data; the
-# BENCH_SECONDS of each case are spent in BENCH_ROUNDS (default 3) rounds
-# that take the cases in turn, in a different order each round, each run
-# after a CHECKPOINT, so that a slow spell of a shared machine falls on
-# every case alike rather than on one.  Prints the median tps of the
-# rounds (pgbench's figure without initial connection time), their range,
-# and the WAL written per transaction, then the ratios c/a and c/b of the
-# medians.  Targets, against the floor: c/a >= 1.0 with synchronous_commit
-# off, and c/a >= 0.85 with it on, where every case waits for the same WAL
-# flush.  c/b has no target and is printed as information: it is what
-# running the protocol in C saves against writing the same steps by hand,
-# the comparison a user choosing between the two would make.
+# BENCH_SECONDS (default 21) of each case are spent in BENCH_ROUNDS
+# (default 7) short rounds that take the cases in turn, in a different
+# order each round, each run after a CHECKPOINT, so that a slow spell of a
+# shared machine falls on every case alike rather than on one.  Prints the
+# median tps of the rounds (pgbench's figure without initial connection
+# time), their range, the WAL written per transaction, and the CPU time
+# (user and system, from /proc) that pgbench's four backends used per
+# transaction over the middle 60 % of each round -- a figure that the load
+# of other programs on the machine hardly moves, unlike the tps.  The ratios
+# c/a and c/b are taken round by round -- the cases of one round ran
+# within seconds of each other, under the same load -- and each is
+# reported as the median of its rounds, with their range and the number
+# of rounds that reached the target; the median decides.  Targets, against
+# the floor: c/a >= 1.0 with synchronous_commit off, and c/a >= 0.85 with
+# it on, where every case waits for the same WAL flush.  c/b has no target
+# and is printed as information: it is what running the protocol in C
+# saves against writing the same steps by hand, the comparison a user
+# choosing between the two would make.
 #
 # Run by test/bench/run.sh, which exports PGHOST, PGPORT, PGUSER and
 # PGDATABASE for the benchmark cluster.
 set -euo pipefail
 
-seconds=${BENCH_SECONDS:-15}
-rounds=${BENCH_ROUNDS:-3}
+seconds=${BENCH_SECONDS:-21}
+rounds=${BENCH_ROUNDS:-7}
 fsync=${BENCH_FSYNC:-on}
 entities=1000
 db=ws_bench_transition
@@ -171,7 +178,7 @@ declare -A label=(
 	[b]="b PL/pgSQL protocol"
 	[c]="c ws.transition"
 )
-declare -A tps range wal runs xacts walbytes
+declare -A tps range wal runs xacts walbytes round_tps cpu cputicks cpuxacts
 
 # setup_case CASE: a fresh database ${db}_CASE with the initial data.
 setup_case() {
@@ -183,8 +190,21 @@ setup_case() {
 	psql -X -q -v ON_ERROR_STOP=1 -d "$d" -c "VACUUM ANALYZE" >/dev/null
 }
 
-# round_case CASE SYNC SECONDS: CHECKPOINT, then pgbench on ${db}_CASE with
-# synchronous_commit = SYNC; adds its tps (or "error") to runs[CASE-SYNC],
+# cpu_ticks PID...: the CPU time, user and system, in clock ticks, that the
+# processes have used; empty when /proc cannot tell (not Linux)
+cpu_ticks() {
+	local p f total=0
+	for p in "$@"; do
+		f=$(cut -d')' -f2- "/proc/$p/stat" 2>/dev/null) || { echo; return; }
+		read -ra f <<<"$f"
+		total=$((total + f[11] + f[12]))
+	done
+	echo "$total"
+}
+
+# round_case CASE SYNC SECONDS ROUND: CHECKPOINT, then pgbench on ${db}_CASE
+# with synchronous_commit = SYNC; adds its tps (or "error") to
+# runs[CASE-SYNC] and keeps it as round_tps[CASE-SYNC-ROUND],
 # and its transactions and the WAL they wrote to the totals.
 round_case() {
 	local case=$1 sc=$2 secs=$3 d=${db}_$1 out="$work/$1-$2.out"
@@ -197,11 +217,26 @@ round_case() {
 	seen=$(PGOPTIONS="$opts" psql -X -Atc "SHOW synchronous_commit" -d "$d")
 	[ "$seen" = "$sc" ] || { echo "synchronous_commit is $seen, not $sc" >&2; exit 1; }
 
-	local lsn0 lsn1 n t
+	local lsn0 lsn1 n t bench pids x0 x1 c0 c1
 	lsn0=$(psql -X -Atc "SELECT pg_current_wal_lsn()" -d "$d")
-	if PGOPTIONS="$opts" pgbench -n -M prepared -c 4 -j 2 -T "$secs" \
-		-f "$work/$case.pgbench" "$d" >"$out" 2>&1; then
+	PGOPTIONS="$opts" pgbench -n -M prepared -c 4 -j 2 -T "$secs" \
+		-f "$work/$case.pgbench" "$d" >"$out" 2>&1 &
+	bench=$!
+	# the CPU time of pgbench's backends over the middle of the run, and
+	# the transaction ids assigned meanwhile (one a transaction)
+	sleep "$(awk -v s="$secs" 'BEGIN {print s * 0.2}')"
+	pids=$(psql -X -Atc "SELECT pid FROM pg_stat_activity WHERE datname = '$d' AND application_name = 'pgbench'" -d "$d")
+	x0=$(psql -X -Atc "SELECT pg_snapshot_xmax(pg_current_snapshot())" -d "$d")
+	c0=$(cpu_ticks $pids)
+	sleep "$(awk -v s="$secs" 'BEGIN {print s * 0.6}')"
+	c1=$(cpu_ticks $pids)
+	x1=$(psql -X -Atc "SELECT pg_snapshot_xmax(pg_current_snapshot())" -d "$d")
+	if wait "$bench"; then
 		t=$(sed -n 's/^tps = \([0-9.]*\) (without initial connection time)$/\1/p' "$out")
+	fi
+	if [ -n "$c0" ] && [ -n "$c1" ] && [ "$(echo $pids | wc -w)" -eq 4 ] && [ "$x1" -gt "$x0" ]; then
+		cputicks[$case-$sc]=$((${cputicks[$case-$sc]:-0} + c1 - c0))
+		cpuxacts[$case-$sc]=$((${cpuxacts[$case-$sc]:-0} + x1 - x0))
 	fi
 	lsn1=$(psql -X -Atc "SELECT pg_current_wal_lsn()" -d "$d")
 	n=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$out")
@@ -211,6 +246,7 @@ round_case() {
 		grep -v '^progress:' "$out" | head -30 || true
 	fi
 	runs[$case-$sc]="${runs[$case-$sc]:-} $t"
+	round_tps[$case-$sc-$4]=$t
 	if [ -n "$n" ] && [ "$n" -gt 0 ]; then
 		xacts[$case-$sc]=$((${xacts[$case-$sc]:-0} + n))
 		walbytes[$case-$sc]=$(psql -X -Atc "SELECT ${walbytes[$case-$sc]:-0} + pg_wal_lsn_diff('$lsn1', '$lsn0')" -d "$d")
@@ -233,6 +269,12 @@ summarize() {
 	else
 		wal[$k]=-
 	fi
+	if [ "${cpuxacts[$k]:-0}" -gt 0 ]; then
+		cpu[$k]=$(awk -v t="${cputicks[$k]}" -v n="${cpuxacts[$k]}" -v hz="$(getconf CLK_TCK)" \
+			'BEGIN {printf "%.0f", t * 1e6 / hz / n}')
+	else
+		cpu[$k]=-
+	fi
 }
 
 per_round=$(awk -v s="$seconds" -v r="$rounds" 'BEGIN {printf "%d", (s / r < 1 ? 1 : s / r)}')
@@ -245,7 +287,7 @@ for sc in off on; do
 	done
 	for ((r = 0; r < rounds; r++)); do
 		for ((i = 0; i < 3; i++)); do
-			round_case "${order[(r + i) % 3]}" "$sc" "$per_round"
+			round_case "${order[(r + i) % 3]}" "$sc" "$per_round" "$r"
 		done
 	done
 	for case in a b c; do
@@ -258,35 +300,49 @@ done
 # ---------------------------------------------------------------------------
 
 echo
-printf '%-24s | %-18s | %10s | %-13s | %s\n' case synchronous_commit "tps median" "rounds" "WAL bytes/tx"
-printf '%s\n' "-------------------------+--------------------+------------+---------------+-------------"
+printf '%-24s | %-18s | %10s | %-13s | %12s | %s\n' case synchronous_commit "tps median" "rounds" "WAL bytes/tx" \
+	"backend CPU us/tx"
+printf '%s\n' "-------------------------+--------------------+------------+---------------+--------------+------------------"
 for sc in off on; do
 	for case in a b c; do
 		t=${tps[$case-$sc]}
 		[ "$t" = error ] || t=$(printf '%.1f' "$t")
-		printf '%-24s | %-18s | %10s | %-13s | %12s\n' "${label[$case]}" "$sc" "$t" "${range[$case-$sc]}" "${wal[$case-$sc]}"
+		printf '%-24s | %-18s | %10s | %-13s | %12s | %17s\n' "${label[$case]}" "$sc" "$t" "${range[$case-$sc]}" \
+			"${wal[$case-$sc]}" "${cpu[$case-$sc]}"
 	done
 done
 
-# ratio X Y TARGET: X/Y to three places and whether it reaches TARGET
+# ratio X Y SYNC TARGET: the ratios X/Y of the rounds with
+# synchronous_commit = SYNC; prints their median (three places), their
+# range, how many of them reach TARGET, and whether the median does
 ratio() {
-	if [ "$1" = error ] || [ "$2" = error ]; then
-		echo "n/a (a run failed)"
-	else
-		awk -v x="$1" -v y="$2" -v t="$3" \
-			'BEGIN { printf "%.3f %s\n", x / y, (x / y >= t ? "met" : "NOT met") }'
-	fi
+	local x=$1 y=$2 sc=$3 t=$4 r list=""
+	for ((r = 0; r < rounds; r++)); do
+		if [ "${round_tps[$x-$sc-$r]:-error}" = error ] || [ "${round_tps[$y-$sc-$r]:-error}" = error ]; then
+			echo "n/a - - (a run failed)"
+			return
+		fi
+		list="$list ${round_tps[$x-$sc-$r]}/${round_tps[$y-$sc-$r]}"
+	done
+	printf '%s\n' $list | awk -F/ '{ printf "%.6f\n", $1 / $2 }' | sort -g | awk -v t="$t" '
+		{ q[NR] = $1; if ($1 >= t) met++ }
+		END {
+			m = (NR % 2 ? q[(NR + 1) / 2] : (q[NR / 2] + q[NR / 2 + 1]) / 2)
+			printf "%.3f %.2f-%.2f %d/%d %s\n", m, q[1], q[NR], met, NR, (m >= t ? "met" : "NOT met")
+		}'
 }
 
 # the target of c/a: 1.0 with synchronous_commit off, 0.85 with it on
 declare -A target=([off]=1.0 [on]=0.85)
 
 echo
-printf '%-18s | %-5s | %-11s | %-6s | %s\n' synchronous_commit ratio target value result
-printf '%s\n' "-------------------+-------+-------------+--------+--------"
+echo "ratios of the rounds (the cases of one round ran one after the other):"
+echo "their median, their range, and how many rounds reached the target"
+printf '%-18s | %-5s | %-11s | %-6s | %-9s | %-10s | %s\n' synchronous_commit ratio target median range "rounds met" result
+printf '%s\n' "-------------------+-------+-------------+--------+-----------+------------+--------"
 for sc in off on; do
-	read -r v m <<<"$(ratio "${tps[c-$sc]}" "${tps[a-$sc]}" "${target[$sc]}")"
-	printf '%-18s | %-5s | %-11s | %-6s | %s\n' "$sc" c/a ">= ${target[$sc]}" "$v" "$m"
-	read -r v m <<<"$(ratio "${tps[c-$sc]}" "${tps[b-$sc]}" 0)"
-	printf '%-18s | %-5s | %-11s | %-6s | %s\n' "$sc" c/b "information" "$v" "-"
+	read -r v spread k m <<<"$(ratio c a "$sc" "${target[$sc]}")"
+	printf '%-18s | %-5s | %-11s | %-6s | %-9s | %-10s | %s\n' "$sc" c/a ">= ${target[$sc]}" "$v" "$spread" "$k" "$m"
+	read -r v spread k m <<<"$(ratio c b "$sc" 0)"
+	printf '%-18s | %-5s | %-11s | %-6s | %-9s | %-10s | %s\n' "$sc" c/b "information" "$v" "$spread" "-" "-"
 done
