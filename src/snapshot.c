@@ -1135,6 +1135,7 @@ snapshot_restore(PG_FUNCTION_ARGS)
 		Oid			hlct[1] = {ws_type_oid("hlc")};
 		Datum		hlca[1];
 
+		ws_progress_phase("checking the snapshot", WS_PROGRESS_UNKNOWN);
 		after = snapshot_check(id);
 		ws_exec("DELETE FROM ws.relationships", 0, NULL, NULL, NULL, SPI_OK_DELETE);
 		ws_writer_begin(&w);
