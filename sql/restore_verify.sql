@@ -2,7 +2,8 @@
 -- snapshot's rows by its checksum, and what the restore rebuilt -- each
 -- entity with events after the snapshot, folded from its row in the
 -- snapshot through those events (versions, HLC order, keyframes, the
--- rebuilt row).  ws.verify() checks the whole log.
+-- rebuilt row).  ws.verify() checks the whole log.  Also: what a restore
+-- writes, and the snapshot formats it reads.
 SET search_path = public, ws;
 \set SHOW_CONTEXT never
 SET worldstate.handshake = '55-45-17';
@@ -39,6 +40,22 @@ UPDATE ws.entities SET state = '{"qty": 32.0}' WHERE entity_id = 'rv3';
 SELECT ws.restore_snapshot(:snap) AS replayed;
 SELECT ws.state_hash() = :'hash' AS same_world;
 SELECT entity_id, version, state FROM ws.entities WHERE entity_id LIKE 'rv%' ORDER BY 1;
+
+-- rows already as the restore rebuilds them are not written again, those
+-- it replays (rv1, rv2) or not (rv3): they keep their place in the table
+CREATE TEMP TABLE rv_rows AS SELECT entity_id, ctid AS place FROM ws.entities WHERE entity_id LIKE 'rv%';
+SELECT ws.restore_snapshot(:snap) AS replayed;
+SELECT count(*) AS rows_rewritten FROM ws.entities e JOIN rv_rows r USING (entity_id)
+WHERE e.ctid <> r.place;
+
+-- a row the snapshot lacks and no event explains goes; rows deleted by
+-- hand come back, from the replay (rv1) or from the snapshot (rv3)
+INSERT INTO ws.entities SELECT 'rv-ghost', kind, module, state, version, hlc, vclock,
+    created_hlc, retired FROM ws.entities WHERE entity_id = 'rv3';
+DELETE FROM ws.entities WHERE entity_id IN ('rv1', 'rv3');
+SELECT ws.restore_snapshot(:snap) AS replayed;
+SELECT ws.state_hash() = :'hash' AS same_world;
+SELECT entity_id, version FROM ws.entities WHERE entity_id LIKE 'rv%' ORDER BY 1;
 
 -- a patch after the snapshot tampered with: the replay folds it, and the
 -- keyframe after it no longer matches, so the restore is refused and
@@ -80,6 +97,53 @@ ALTER TABLE ws.events ENABLE TRIGGER USER;
 SELECT ws.restore_snapshot(:snap) AS replayed;
 SELECT ws.state_hash() = :'hash' AS same_world;
 SELECT * FROM ws.verify() WHERE entity_id LIKE 'rv%' ORDER BY 1, 2;
+ROLLBACK;
+
+-- Snapshots are taken in format 2: the checksum sums a SHA-256 of each
+-- row, so it is computed without sorting the rows, and does not depend
+-- on the order they are stored in
+SELECT format_version FROM ws.snapshots WHERE id = :snap;
+BEGIN;
+CREATE TEMP TABLE rv_snap ON COMMIT DROP AS
+SELECT * FROM ws.snapshot_entities WHERE snapshot_id = :snap;
+DELETE FROM ws.snapshot_entities WHERE snapshot_id = :snap;
+INSERT INTO ws.snapshot_entities SELECT * FROM rv_snap ORDER BY entity_id DESC;
+SELECT ws.restore_snapshot(:snap) AS replayed;
+-- two rows that swap their states no longer match it
+UPDATE ws.snapshot_entities s SET state = o.state FROM rv_snap o
+WHERE s.snapshot_id = :snap AND o.entity_id = CASE s.entity_id WHEN 'rv1' THEN 'rv2' ELSE 'rv1' END
+  AND s.entity_id IN ('rv1', 'rv2');
+SELECT code, regexp_replace(message, '[0-9]+', 'N') AS message
+FROM pg_temp.try(format('SELECT ws.restore_snapshot(%s)', :snap));
+ROLLBACK;
+
+-- a snapshot in format 1, as taken before: its checksum digests the rows'
+-- text in byte order of their keys; it still restores, and its damage is
+-- still found
+BEGIN;
+UPDATE ws.snapshots SET format_version = 1, checksum = encode(sha256(convert_to(
+    coalesce((SELECT string_agg(concat_ws(E'\t', entity_id, kind, module, version, retired,
+                                          state::text, hlc, vclock, created_hlc) || E'\n', ''
+                                ORDER BY entity_id COLLATE "C")
+              FROM ws.snapshot_entities WHERE snapshot_id = :snap), '')
+    || E'--\n' ||
+    coalesce((SELECT string_agg(concat_ws(E'\t', from_id, rel, to_id, props::text, hlc) || E'\n', ''
+                                ORDER BY from_id COLLATE "C", rel COLLATE "C", to_id COLLATE "C")
+              FROM ws.snapshot_relationships WHERE snapshot_id = :snap), ''),
+    'UTF8')), 'hex')
+WHERE id = :snap;
+SELECT ws.restore_snapshot(:snap) AS replayed;
+SELECT ws.state_hash() = :'hash' AS same_world;
+UPDATE ws.snapshot_entities SET version = 2 WHERE snapshot_id = :snap AND entity_id = 'rv3';
+SELECT code, regexp_replace(message, '[0-9]+', 'N') AS message
+FROM pg_temp.try(format('SELECT ws.restore_snapshot(%s)', :snap));
+ROLLBACK;
+
+-- a format this build does not know is refused
+BEGIN;
+UPDATE ws.snapshots SET format_version = 3 WHERE id = :snap;
+SELECT code, regexp_replace(message, '[0-9]+ has', 'N has') AS message, hint
+FROM pg_temp.try(format('SELECT ws.restore_snapshot(%s)', :snap));
 ROLLBACK;
 
 SELECT count(*) AS problems FROM ws.verify() WHERE entity_id LIKE 'rv%';

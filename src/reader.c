@@ -596,7 +596,6 @@ ws_reader_version_at(WsReader *r, WsLog *log, const Datum *e, const WsHlc *at, W
 #define SNAPSHOT_ENTITIES	"snapshot_entities"
 #define ARCHIVE_BOUNDARY	"archive_boundary"
 #define EVENTS_HLC			"events_hlc_idx"
-#define SNAPSHOT_FORMAT		1	/* of the ws.snapshot_entities rows read here */
 
 /*
  * An event of the span (snapshot, at], as the range scan that finds the
@@ -776,7 +775,8 @@ snapshot_usable(TupleTableSlot *slot, Relation rel, const WsHlc *at)
 	if (isnull)
 		return false;
 	d = slot_getattr(slot, get_attnum(relid, "format_version"), &isnull);
-	return !isnull && DatumGetInt32(d) == SNAPSHOT_FORMAT;
+	return !isnull && DatumGetInt32(d) >= WS_SNAPSHOT_FORMAT_OLDEST &&
+		DatumGetInt32(d) <= WS_SNAPSHOT_FORMAT;
 }
 
 /*

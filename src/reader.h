@@ -22,6 +22,14 @@
 #include "tables.h"
 
 /*
+ * The formats of snapshots (ws.snapshots.format_version): the one taken
+ * now and the oldest still read.  Their rows are alike; format 2 changed
+ * the checksum (snapshot.c).
+ */
+#define WS_SNAPSHOT_FORMAT		2
+#define WS_SNAPSHOT_FORMAT_OLDEST	1
+
+/*
  * What a reader opens up front.  The event log is opened on first use:
  * point queries and world scans read it only for entities that changed
  * after the moment asked for.

@@ -8,18 +8,21 @@
  * for every transaction that is changing entities to finish and holds off
  * new ones while the copy is made, so each change either precedes the
  * snapshot's HLC and is in the copy, or follows it.  The copy carries a
- * SHA-256 checksum of its canonical text and a format version; a snapshot
- * whose checksum no longer matches is refused when restoring.
+ * SHA-256 checksum of its rows' canonical text and a format version (the
+ * format says how the checksum was made); a snapshot whose checksum no
+ * longer matches is refused when restoring.
  *
  * Recovery restores a snapshot's rows and replays every later event from
  * the log -- state by merge patch, retirement, and links in HLC order --
- * then verifies the result; without a snapshot it replays the whole log.
- * Verification folds each entity's events from its first and compares
- * versions, HLC order, keyframes and the current row.  After a restore
- * from a snapshot it checks what the restore rebuilt: the checksum vouches
- * for the snapshot's rows, and each entity with events after the snapshot
- * is folded from its snapshot row through those events, so recovery costs
- * the events after the snapshot, not the whole log again.
+ * and verifies what it rebuilt; without a snapshot it replays the whole
+ * log and verifies the whole log.  Verification folds each entity's
+ * events from its first and compares versions, HLC order, keyframes and
+ * the current row.  A restore from a snapshot checks what it rebuilt: the
+ * checksum vouches for the snapshot's rows, and the replay of each entity
+ * with events after the snapshot, from its snapshot row through those
+ * events, checks them as it folds them; so recovery costs the events
+ * after the snapshot, not the whole log again.  Rows already as the
+ * restore would write them are left alone.
  *
  * Archival moves events that a kept snapshot covers to ws.events_archive,
  * keeping each entity's last keyframe before the boundary so point queries
@@ -48,6 +51,7 @@
 #include "hlc.h"
 #include "fold.h"
 #include "progress.h"
+#include "reader.h"
 #include "settings.h"
 #include "spi.h"
 #include "transition.h"
@@ -64,32 +68,84 @@ PG_FUNCTION_INFO_V1(events_archive);
 PG_FUNCTION_INFO_V1(snapshot_cycle_now);
 PG_FUNCTION_INFO_V1(snapshot_delete);
 
-#define WS_SNAPSHOT_FORMAT 1
-
-/* An incremental SHA-256 over canonical rows. */
+/*
+ * An incremental SHA-256 over canonical rows: of their text one after the
+ * other, or (by_row) of each row's own SHA-256 summed over the rows of a
+ * query, which does not depend on the order they come in.
+ */
 typedef struct WsDigest
 {
 	pg_cryptohash_ctx *ctx;
-	int64		rows;
+	pg_cryptohash_ctx *row;		/* by row: the digest of the current row */
+	uint8		sum[PG_SHA256_DIGEST_LENGTH];	/* by row: of the rows so far */
 } WsDigest;
 
 static void
-digest_begin(WsDigest *d)
+digest_begin(WsDigest *d, bool by_row)
 {
 	d->ctx = pg_cryptohash_create(PG_SHA256);
 	if (d->ctx == NULL || pg_cryptohash_init(d->ctx) < 0)
 		elog(ERROR, "could not initialise SHA-256");
-	d->rows = 0;
+	d->row = by_row ? pg_cryptohash_create(PG_SHA256) : NULL;
+	if (by_row && d->row == NULL)
+		elog(ERROR, "could not initialise SHA-256");
+	memset(d->sum, 0, sizeof(d->sum));
 }
 
 static void
 digest_add(WsDigest *d, const char *s, size_t len)
 {
-	if (pg_cryptohash_update(d->ctx, (const uint8 *) s, len) < 0)
+	if (pg_cryptohash_update(d->row ? d->row : d->ctx, (const uint8 *) s, len) < 0)
 		elog(ERROR, "could not compute SHA-256");
 }
 
-/* The hex digest; frees the context. */
+/* By row: a row begins. */
+static void
+digest_row_begin(WsDigest *d)
+{
+	if (d->row && pg_cryptohash_init(d->row) < 0)
+		elog(ERROR, "could not initialise SHA-256");
+}
+
+/*
+ * By row: a row ends; its digest, read as a 256-bit big-endian number, is
+ * added to the sum, modulo 2^256.
+ */
+static void
+digest_row_end(WsDigest *d)
+{
+	uint8		raw[PG_SHA256_DIGEST_LENGTH];
+	unsigned int carry = 0;
+
+	if (d->row == NULL)
+		return;
+	if (pg_cryptohash_final(d->row, raw, sizeof(raw)) < 0)
+		elog(ERROR, "could not compute SHA-256");
+	for (int i = PG_SHA256_DIGEST_LENGTH - 1; i >= 0; i--)
+	{
+		carry += (unsigned int) d->sum[i] + raw[i];
+		d->sum[i] = (uint8) carry;
+		carry >>= 8;
+	}
+}
+
+/* By row: the rows of a query end; their number and sum go to the digest. */
+static void
+digest_rows_end(WsDigest *d, int64 rows)
+{
+	char		count[32];
+	int			len;
+
+	if (d->row == NULL)
+		return;
+	len = snprintf(count, sizeof(count), INT64_FORMAT "\n", rows);
+	if (pg_cryptohash_update(d->ctx, (const uint8 *) count, len) < 0 ||
+		pg_cryptohash_update(d->ctx, d->sum, sizeof(d->sum)) < 0)
+		elog(ERROR, "could not compute SHA-256");
+	memset(d->sum, 0, sizeof(d->sum));
+}
+
+/* The hex digest; frees the contexts. */
 static char *
 digest_end(WsDigest *d)
 {
@@ -99,6 +155,8 @@ digest_end(WsDigest *d)
 	if (pg_cryptohash_final(d->ctx, raw, sizeof(raw)) < 0)
 		elog(ERROR, "could not compute SHA-256");
 	pg_cryptohash_free(d->ctx);
+	if (d->row)
+		pg_cryptohash_free(d->row);
 	hex_encode((const char *) raw, sizeof(raw), hex);
 	hex[PG_SHA256_DIGEST_LENGTH * 2] = '\0';
 	return hex;
@@ -149,6 +207,7 @@ digest_query(WsDigest *d, const char *sql, int nargs, Oid *types, Datum *args)
 			HeapTuple	tup = SPI_tuptable->vals[i];
 			MemoryContext old = MemoryContextSwitchTo(row_cxt);
 
+			digest_row_begin(d);
 			for (int c = 1; c <= desc->natts; c++)
 			{
 				bool		isnull;
@@ -166,6 +225,7 @@ digest_query(WsDigest *d, const char *sql, int nargs, Oid *types, Datum *args)
 				}
 			}
 			digest_add(d, "\n", 1);
+			digest_row_end(d);
 			MemoryContextSwitchTo(old);
 			MemoryContextReset(row_cxt);
 			ws_progress_count(++rows);
@@ -175,6 +235,7 @@ digest_query(WsDigest *d, const char *sql, int nargs, Oid *types, Datum *args)
 	SPI_cursor_close(portal);
 	SPI_freeplan(plan);
 	MemoryContextDelete(row_cxt);
+	digest_rows_end(d, rows);
 	return rows;
 }
 
@@ -188,24 +249,72 @@ count_of(const char *sql, int nargs, Oid *types, Datum *args, const char *nulls)
 	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 }
 
-/* The canonical checksum of a stored snapshot. */
+/*
+ * The canonical checksum of a stored snapshot in format `format`: a
+ * SHA-256 of the text of its entities' rows, then of its relationships'.
+ * Format 1 digests them one after the other in byte order of their keys;
+ * format 2 digests each row apart and sums the digests (digest_row_end),
+ * so the rows are read as they come, not sorted -- a damaged row still
+ * changes the sum, and the number of rows is digested with it.
+ */
 static char *
-snapshot_checksum(int64 id)
+snapshot_checksum(int64 id, int format)
 {
 	WsDigest	d;
 	Oid			t[1] = {INT8OID};
 	Datum		a[1] = {Int64GetDatum(id)};
+	bool		sorted = format == 1;
 
-	digest_begin(&d);
-	digest_query(&d, "SELECT entity_id, kind, module, version, retired, state::pg_catalog.text, hlc, vclock, created_hlc"
-				 " FROM ws.snapshot_entities WHERE snapshot_id OPERATOR(pg_catalog.=) $1"
-				 " ORDER BY entity_id COLLATE pg_catalog.\"C\"", 1, t, a);
-	digest_add(&d, "--\n", 3);
-	digest_query(&d, "SELECT from_id, rel, to_id, props::pg_catalog.text, hlc"
-				 " FROM ws.snapshot_relationships WHERE snapshot_id OPERATOR(pg_catalog.=) $1"
-				 " ORDER BY from_id COLLATE pg_catalog.\"C\", rel COLLATE pg_catalog.\"C\","
-				 " to_id COLLATE pg_catalog.\"C\"", 1, t, a);
+	digest_begin(&d, !sorted);
+	digest_query(&d, psprintf("SELECT entity_id, kind, module, version, retired, state::pg_catalog.text,"
+							  " hlc, vclock, created_hlc FROM ws.snapshot_entities"
+							  " WHERE snapshot_id OPERATOR(pg_catalog.=) $1%s",
+							  sorted ? " ORDER BY entity_id COLLATE pg_catalog.\"C\"" : ""), 1, t, a);
+	if (sorted)
+		digest_add(&d, "--\n", 3);
+	digest_query(&d, psprintf("SELECT from_id, rel, to_id, props::pg_catalog.text, hlc"
+							  " FROM ws.snapshot_relationships WHERE snapshot_id OPERATOR(pg_catalog.=) $1%s",
+							  sorted ? " ORDER BY from_id COLLATE pg_catalog.\"C\", rel COLLATE pg_catalog.\"C\","
+							  " to_id COLLATE pg_catalog.\"C\"" : ""), 1, t, a);
 	return digest_end(&d);
+}
+
+/*
+ * Check that snapshot `id` exists, is of a format this build reads and
+ * matches its checksum; returns its HLC.  Inside SPI, as the owner.
+ */
+static WsHlc
+snapshot_check(int64 id)
+{
+	Oid			t[1] = {INT8OID};
+	Datum		a[1] = {Int64GetDatum(id)};
+	bool		isnull;
+	char	   *stored;
+	int32		format;
+	WsHlc		hlc;
+
+	ws_exec("SELECT hlc, checksum, format_version FROM ws.snapshots WHERE id OPERATOR(pg_catalog.=) $1",
+			1, t, a, NULL, SPI_OK_SELECT);
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("snapshot " INT64_FORMAT " does not exist", id),
+				 errhint("ws.snapshots lists the snapshots and their ids; NULL replays the whole event log.")));
+	hlc = *DatumGetHlcP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	stored = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
+	format = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull));
+	if (format < WS_SNAPSHOT_FORMAT_OLDEST || format > WS_SNAPSHOT_FORMAT)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("snapshot " INT64_FORMAT " has format version %d, this build reads %d to %d",
+						id, format, WS_SNAPSHOT_FORMAT_OLDEST, WS_SNAPSHOT_FORMAT),
+				 errhint("Recover from the event log alone with ws.restore_snapshot(NULL).")));
+	if (stored == NULL || strcmp(stored, snapshot_checksum(id, format)) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("snapshot " INT64_FORMAT " is damaged: its checksum does not match its contents", id),
+				 errhint("Recover from the event log alone with ws.restore_snapshot(NULL).")));
+	return hlc;
 }
 
 /*
@@ -276,7 +385,7 @@ ws_snapshot_take(const char *label)
 			" SELECT $1, from_id, rel, to_id, props, hlc FROM ws.relationships",
 			1, t1, a1, NULL, SPI_OK_INSERT);
 
-	checksum = snapshot_checksum(id);
+	checksum = snapshot_checksum(id, WS_SNAPSHOT_FORMAT);
 	{
 		Oid			t[3] = {INT8OID, INT8OID, TEXTOID};
 		Datum		a[3] = {Int64GetDatum(id), Int64GetDatum(entities), CStringGetTextDatum(checksum)};
@@ -349,6 +458,101 @@ snapshot_create(PG_FUNCTION_ARGS)
 	PG_RETURN_INT64(id);
 }
 
+/* Problems found by verification, as (entity_id, problem) pairs. */
+typedef struct WsProblems
+{
+	Tuplestorestate *store;
+	TupleDesc	desc;
+	int64		count;
+} WsProblems;
+
+static void
+problem(WsProblems *p, const char *entity_id, const char *fmt,...) pg_attribute_printf(3, 4);
+
+static void
+problem(WsProblems *p, const char *entity_id, const char *fmt,...)
+{
+	StringInfoData msg;
+	Datum		v[2];
+	bool		n[2] = {false, false};
+	va_list		args;
+
+	initStringInfo(&msg);
+	va_start(args, fmt);
+	ws_append_vformat(&msg, fmt, args);
+	va_end(args);
+	v[0] = CStringGetTextDatum(entity_id);
+	v[1] = CStringGetTextDatum(msg.data);
+	tuplestore_putvalues(p->store, p->desc, v, n);
+	p->count++;
+}
+
+/*
+ * Check an event's place in its entity's chain: its version v follows the
+ * one before, prev (0 before the first), and its HLC h is after that one's.
+ */
+static void
+check_chain(WsProblems *p, const char *entity_id, int64 prev, const WsHlc *prev_hlc,
+			int64 v, const WsHlc *h)
+{
+	if (v != prev + 1)
+		problem(p, entity_id, "version " INT64_FORMAT " follows version " INT64_FORMAT, v, prev);
+	else if (prev > 0 && ws_hlc_cmp(h, prev_hlc) <= 0)
+		problem(p, entity_id, "HLC of version " INT64_FORMAT " is not after the one before", v);
+}
+
+/* Check the keyframe stored with version v against the fold through v. */
+static void
+check_keyframe(WsProblems *p, const char *entity_id, WsFold *fold, int64 v, Datum keyframe)
+{
+	if (ws_fold_started(fold) &&
+		compareJsonbContainers(&DatumGetJsonbP(keyframe)->root, &ws_fold_state(fold)->root) != 0)
+		problem(p, entity_id, "keyframe at version " INT64_FORMAT " differs from the fold before it", v);
+}
+
+/*
+ * Entity ids, gathered, then sorted (by bytes) to be looked up: the
+ * entities a restore rebuilt from their events.
+ */
+typedef struct WsIdSet
+{
+	MemoryContext cxt;			/* where the ids live */
+	char	  **ids;
+	int64		n;
+	int64		size;
+} WsIdSet;
+
+static void
+idset_add(WsIdSet *s, const char *id)
+{
+	if (s->n == s->size)
+	{
+		s->size = s->size ? s->size * 2 : 1024;
+		s->ids = s->ids ? repalloc_huge(s->ids, s->size * sizeof(char *)) :
+			MemoryContextAllocExtended(s->cxt, s->size * sizeof(char *), MCXT_ALLOC_HUGE);
+	}
+	s->ids[s->n++] = MemoryContextStrdup(s->cxt, id);
+}
+
+static int
+idset_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+static void
+idset_sort(WsIdSet *s)
+{
+	if (s->n > 1)
+		qsort(s->ids, s->n, sizeof(char *), idset_cmp);
+}
+
+static bool
+idset_has(const WsIdSet *s, const char *id)
+{
+	return s->n > 0 && bsearch(&id, s->ids, s->n, sizeof(char *), idset_cmp) != NULL;
+}
+
 /* One entity being rebuilt from the log. */
 typedef struct WsReplay
 {
@@ -365,10 +569,12 @@ typedef struct WsReplay
 
 /*
  * Write a rebuilt entity through the writer: its row replaced, or
- * inserted when the snapshot had none.  Nothing before the first entity.
+ * inserted when there is none; with rebuilt (a restore from a snapshot),
+ * only when the row there is not already this one, and its id is
+ * added to rebuilt.  Nothing before the first entity.
  */
 static void
-put_replayed(WsWriter *w, const WsReplay *r)
+put_replayed(WsWriter *w, const WsReplay *r, WsIdSet *rebuilt)
 {
 	Datum		v[EN_NCOLS];
 	bool		n[EN_NCOLS];
@@ -389,7 +595,13 @@ put_replayed(WsWriter *w, const WsReplay *r)
 	v[EN_CREATED_HLC] = r->created_hlc;
 	n[EN_CREATED_HLC] = r->created_hlc == (Datum) 0;
 	v[EN_RETIRED] = BoolGetDatum(r->retired);
-	ws_writer_put_entity(w, v, n);
+	if (rebuilt == NULL)
+		ws_writer_put_entity(w, v, n);
+	else
+	{
+		(void) ws_writer_put_entity_if_changed(w, v, n);
+		idset_add(rebuilt, r->entity_id);
+	}
 }
 
 /* Write one edge as its last link or unlink left it (a row of replay_edges). */
@@ -454,16 +666,25 @@ replay_edges(WsWriter *w, Oid *types, Datum *args, const char *nulls)
 }
 
 /*
- * Replay the events after `after`, the HLC of snapshot snapshot_id (all
- * events when NULL), onto ws.entities and ws.relationships as restored;
- * returns the number of events replayed.  Events come in (entity,
- * version) order, each entity's row in the snapshot, where its fold
- * starts, joined to them; each rebuilt row is written through the writer
- * as soon as its entity's events are folded, replacing the row there or
- * inserted, with the tables held in EXCLUSIVE mode by the caller.
+ * Replay the entities' events after `after`, the HLC of snapshot
+ * snapshot_id (all events when NULL), onto ws.entities through writer w,
+ * the table held in EXCLUSIVE mode by the caller; returns the number of
+ * events replayed.  Events come in (entity, version) order, each entity's
+ * row in the snapshot, where its fold starts, joined to them; each
+ * rebuilt row is written as soon as its entity's events are folded,
+ * replacing the row there or inserted.
+ *
+ * After a snapshot (p and rebuilt given), the replay also verifies what it
+ * rebuilds, as ws.verify() would from the snapshot's row on: each event's
+ * version follows the one before (the snapshot's, for the first), its HLC
+ * is after that one's, each keyframe equals the fold through it; problems
+ * go to p.  A rebuilt row is written only where the row there is not
+ * already exactly it, so afterwards every rebuilt entity's row is its
+ * fold; the ids of the rebuilt entities go to rebuilt.
  */
 static int64
-replay_events(int64 snapshot_id, const WsHlc *after)
+replay_entities(WsWriter *w, int64 snapshot_id, const WsHlc *after, WsProblems *p,
+				WsIdSet *rebuilt)
 {
 	Oid			hlct = ws_type_oid("hlc");
 	Oid			t[2] = {hlct, INT8OID};
@@ -474,18 +695,22 @@ replay_events(int64 snapshot_id, const WsHlc *after)
 	MemoryContext entity_cxt;
 	MemoryContext old;
 	WsReplay	r;
-	WsWriter	w;
 	WsFold		fold;
+	int64		prev = 0;		/* the version before, when checking */
+	WsHlc		prev_hlc = {0};
 	int64		replayed = 0;
 
-	scan = SPI_prepare("SELECT e.entity_id, e.version, e.hlc, e.kind, e.module, e.event_type, e.patch,"
-					   " e.vclock, cur.entity_id IS NOT NULL, cur.state, cur.created_hlc, cur.retired"
-					   " FROM ws.events e LEFT JOIN ws.snapshot_entities cur"
-					   "   ON cur.snapshot_id OPERATOR(pg_catalog.=) $2"
-					   "   AND cur.entity_id OPERATOR(pg_catalog.=) e.entity_id"
-					   " WHERE ($1 IS NULL OR e.hlc OPERATOR(ws.>) $1)"
-					   "   AND e.entity_id IS NOT NULL"	/* not events of the bus */
-					   " ORDER BY e.entity_id, e.version", 2, t);
+	/* column 15, the keyframes, is read only to check them */
+	scan = SPI_prepare(psprintf("SELECT e.entity_id, e.version, e.hlc, e.kind, e.module, e.event_type,"
+								" e.patch, e.vclock, cur.entity_id IS NOT NULL, cur.state,"
+								" cur.created_hlc, cur.retired, cur.version, cur.hlc, %s"
+								" FROM ws.events e LEFT JOIN ws.snapshot_entities cur"
+								"   ON cur.snapshot_id OPERATOR(pg_catalog.=) $2"
+								"   AND cur.entity_id OPERATOR(pg_catalog.=) e.entity_id"
+								" WHERE ($1 IS NULL OR e.hlc OPERATOR(ws.>) $1)"
+								"   AND e.entity_id IS NOT NULL"	/* not events of the bus */
+								" ORDER BY e.entity_id, e.version",
+								p ? "e.state" : "NULL::pg_catalog.jsonb"), 2, t);
 	if (scan == NULL)
 		elog(ERROR, "could not prepare the replay");
 	ws_progress_phase("replaying events",
@@ -493,8 +718,6 @@ replay_events(int64 snapshot_id, const WsHlc *after)
 							   " WHERE ($1 IS NULL OR e.hlc OPERATOR(ws.>) $1)"
 							   " AND e.entity_id IS NOT NULL", 1, t, a, nulls));
 
-	/* opened before the cursors, closed after them: trigger queries nest */
-	ws_writer_begin(&w);
 	entity_cxt = AllocSetContextCreate(CurrentMemoryContext, "worldstate replay",
 									   ALLOCSET_DEFAULT_SIZES);
 	ws_fold_begin(&fold);
@@ -519,16 +742,19 @@ replay_events(int64 snapshot_id, const WsHlc *after)
 			char	   *entity_id = TextDatumGetCString(SPI_getbinval(tup, desc, 1, &isnull));
 			char	   *event_type;
 			Datum		patch;
+			Datum		keyframe;
+			bool		no_keyframe;
 
 			old = MemoryContextSwitchTo(entity_cxt);
 			if (r.entity_id == NULL || strcmp(r.entity_id, entity_id) != 0)
 			{
 				r.state = ws_fold_state(&fold);
-				put_replayed(&w, &r);
+				put_replayed(w, &r, rebuilt);
 				MemoryContextReset(entity_cxt);
 				ws_fold_reset(&fold);
 				memset(&r, 0, sizeof(r));
 				r.entity_id = pstrdup(entity_id);
+				prev = 0;
 				/* the entity's row in the snapshot, if any, is where the fold starts */
 				if (DatumGetBool(SPI_getbinval(tup, desc, 9, &isnull)))
 				{
@@ -537,6 +763,8 @@ replay_events(int64 snapshot_id, const WsHlc *after)
 					ws_fold_keyframe(&fold, SPI_getbinval(tup, desc, 10, &isnull));
 					r.created_hlc = datumCopy(SPI_getbinval(tup, desc, 11, &isnull), false, sizeof(WsHlc));
 					r.retired = DatumGetBool(SPI_getbinval(tup, desc, 12, &isnull));
+					prev = DatumGetInt64(SPI_getbinval(tup, desc, 13, &isnull));
+					prev_hlc = *DatumGetHlcP(SPI_getbinval(tup, desc, 14, &isnull));
 				}
 			}
 			event_type = TextDatumGetCString(SPI_getbinval(tup, desc, 6, &isnull));
@@ -544,6 +772,8 @@ replay_events(int64 snapshot_id, const WsHlc *after)
 			r.version = DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull));
 			r.hlc = datumCopy(SPI_getbinval(tup, desc, 3, &isnull), false, sizeof(WsHlc));
 			r.vclock = PointerGetDatum(PG_DETOAST_DATUM_COPY(SPI_getbinval(tup, desc, 8, &isnull)));
+			if (p)
+				check_chain(p, r.entity_id, prev, &prev_hlc, r.version, DatumGetHlcP(r.hlc));
 			if (r.version == 1)
 			{
 				r.kind = TextDatumGetCString(SPI_getbinval(tup, desc, 4, &isnull));
@@ -565,6 +795,11 @@ replay_events(int64 snapshot_id, const WsHlc *after)
 							 errhint("Restore from an older snapshot, or from the whole log with ws.restore_snapshot(NULL).")));
 				ws_fold_patch(&fold, patch);
 			}
+			keyframe = SPI_getbinval(tup, desc, 15, &no_keyframe);
+			if (p && !no_keyframe)
+				check_keyframe(p, r.entity_id, &fold, r.version, keyframe);
+			prev = r.version;
+			prev_hlc = *DatumGetHlcP(r.hlc);
 			MemoryContextSwitchTo(old);
 			ws_progress_count(++replayed);
 		}
@@ -572,43 +807,11 @@ replay_events(int64 snapshot_id, const WsHlc *after)
 	}
 	SPI_cursor_close(portal);
 	r.state = ws_fold_state(&fold);
-	put_replayed(&w, &r);
+	put_replayed(w, &r, rebuilt);
 	ws_fold_end(&fold);
 	MemoryContextDelete(entity_cxt);
 	SPI_freeplan(scan);
-
-	replay_edges(&w, t, a, nulls);
-	ws_writer_end(&w);
 	return replayed;
-}
-
-/* Problems found by verification, as (entity_id, problem) pairs. */
-typedef struct WsProblems
-{
-	Tuplestorestate *store;
-	TupleDesc	desc;
-	int64		count;
-} WsProblems;
-
-static void
-problem(WsProblems *p, const char *entity_id, const char *fmt,...) pg_attribute_printf(3, 4);
-
-static void
-problem(WsProblems *p, const char *entity_id, const char *fmt,...)
-{
-	StringInfoData msg;
-	Datum		v[2];
-	bool		n[2] = {false, false};
-	va_list		args;
-
-	initStringInfo(&msg);
-	va_start(args, fmt);
-	ws_append_vformat(&msg, fmt, args);
-	va_end(args);
-	v[0] = CStringGetTextDatum(entity_id);
-	v[1] = CStringGetTextDatum(msg.data);
-	tuplestore_putvalues(p->store, p->desc, v, n);
-	p->count++;
 }
 
 /* An entity's row as verification found it next to its events. */
@@ -640,18 +843,13 @@ verify_entity(WsProblems *p, const char *entity_id, const WsRow *row, Jsonb *sta
 }
 
 /*
- * Verify the world; fill p.  Inside SPI, as the owner.  One pass over the
- * log in (entity, version) order, each event joined to its entity's row.
- * Returns the number of problems.
- *
- * With after not NULL (the HLC of snapshot snapshot_id), only what a
- * restore from that snapshot rebuilt: the events after it, each entity's
- * fold starting from its row in the snapshot (version, HLC, state, retired
- * flag), or from nothing when the snapshot had none.  The snapshot's own rows are vouched
- * for by its checksum, so rows without events are not looked for.
+ * Verify the world from the whole log, archived events included; fill p.
+ * Inside SPI, as the owner.  One pass over the log in (entity, version)
+ * order, each event joined to its entity's row, then the rows without
+ * events.  Returns the number of problems.
  */
 static int64
-verify_world(WsProblems *p, int64 snapshot_id, const WsHlc *after)
+verify_world(WsProblems *p)
 {
 	SPIPlanPtr	scan;
 	Portal		portal;
@@ -666,43 +864,23 @@ verify_world(WsProblems *p, int64 snapshot_id, const WsHlc *after)
 	bool		retired = false;
 	int64		checked = 0;
 
-	bool		since = after != NULL;
-	Oid			t[2] = {ws_type_oid("hlc"), INT8OID};
-	Datum		a[2] = {since ? HlcPGetDatum(after) : (Datum) 0, Int64GetDatum(snapshot_id)};
-
-	/* columns 11-15: the entity's row in the snapshot, where its fold starts */
-	if (since)
-		scan = SPI_prepare("SELECT e.entity_id, e.version, e.hlc, e.event_type, e.patch, e.state,"
-						   " cur.entity_id IS NOT NULL, cur.state, cur.version, cur.retired,"
-						   " s.entity_id IS NOT NULL, s.state, s.version, s.hlc, s.retired"
-						   " FROM ws.events e"
-						   " LEFT JOIN ws.entities cur ON cur.entity_id OPERATOR(pg_catalog.=) e.entity_id"
-						   " LEFT JOIN ws.snapshot_entities s ON s.snapshot_id OPERATOR(pg_catalog.=) $2"
-						   "   AND s.entity_id OPERATOR(pg_catalog.=) e.entity_id"
-						   " WHERE e.hlc OPERATOR(ws.>) $1 AND e.entity_id IS NOT NULL"
-						   " ORDER BY e.entity_id, e.version", 2, t);
-	else
-		scan = SPI_prepare("SELECT e.entity_id, e.version, e.hlc, e.event_type, e.patch, e.state,"
-						   " cur.entity_id IS NOT NULL, cur.state, cur.version, cur.retired,"
-						   " false, NULL::pg_catalog.jsonb, NULL::pg_catalog.int8, NULL::ws.hlc,"
-						   " NULL::pg_catalog.bool FROM ("
-						   "  SELECT entity_id, version, hlc, event_type, patch, state FROM ws.events"
-						   "  UNION ALL"
-						   "  SELECT entity_id, version, hlc, event_type, patch, state FROM ws.events_archive) e"
-						   " LEFT JOIN ws.entities cur ON cur.entity_id OPERATOR(pg_catalog.=) e.entity_id"
-						   " WHERE e.entity_id IS NOT NULL"	/* not events of the bus */
-						   " ORDER BY e.entity_id, e.version", 0, NULL);
+	scan = SPI_prepare("SELECT e.entity_id, e.version, e.hlc, e.event_type, e.patch, e.state,"
+					   " cur.entity_id IS NOT NULL, cur.state, cur.version, cur.retired FROM ("
+					   "  SELECT entity_id, version, hlc, event_type, patch, state FROM ws.events"
+					   "  UNION ALL"
+					   "  SELECT entity_id, version, hlc, event_type, patch, state FROM ws.events_archive) e"
+					   " LEFT JOIN ws.entities cur ON cur.entity_id OPERATOR(pg_catalog.=) e.entity_id"
+					   " WHERE e.entity_id IS NOT NULL"	/* not events of the bus */
+					   " ORDER BY e.entity_id, e.version", 0, NULL);
 	if (scan == NULL)
 		elog(ERROR, "could not prepare the verification");
-	ws_progress_begin("verify", "checking events", since ?
-					  count_of("SELECT pg_catalog.count(*) FROM ws.events"
-							   " WHERE hlc OPERATOR(ws.>) $1 AND entity_id IS NOT NULL", 1, t, a, NULL) :
+	ws_progress_begin("verify", "checking events",
 					  count_of("SELECT (SELECT pg_catalog.count(*) FROM ws.events WHERE entity_id IS NOT NULL)"
 							   " OPERATOR(pg_catalog.+) (SELECT pg_catalog.count(*) FROM ws.events_archive"
 							   " WHERE entity_id IS NOT NULL)", 0, NULL, NULL, NULL));
 
 	ws_fold_begin(&fold);
-	portal = SPI_cursor_open(NULL, scan, since ? a : NULL, NULL, false);
+	portal = SPI_cursor_open(NULL, scan, NULL, NULL, false);
 	for (;;)
 	{
 		SPITupleTable *batch;
@@ -743,19 +921,9 @@ verify_world(WsProblems *p, int64 snapshot_id, const WsHlc *after)
 				}
 				version = 0;
 				retired = false;
-				if (DatumGetBool(SPI_getbinval(tup, desc, 11, &isnull)))
-				{
-					ws_fold_keyframe(&fold, SPI_getbinval(tup, desc, 12, &isnull));
-					version = DatumGetInt64(SPI_getbinval(tup, desc, 13, &isnull));
-					last_hlc = *DatumGetHlcP(SPI_getbinval(tup, desc, 14, &isnull));
-					retired = DatumGetBool(SPI_getbinval(tup, desc, 15, &isnull));
-				}
 				MemoryContextSwitchTo(old);
 			}
-			if (v != version + 1)
-				problem(p, entity_id, "version " INT64_FORMAT " follows version " INT64_FORMAT, v, version);
-			else if (version > 0 && ws_hlc_cmp(&h, &last_hlc) <= 0)
-				problem(p, entity_id, "HLC of version " INT64_FORMAT " is not after the one before", v);
+			check_chain(p, entity_id, version, &last_hlc, v, &h);
 			/*
 			 * version 1's patch is the initial state; later keyframes do not
 			 * restart the fold, they are compared with it
@@ -766,10 +934,8 @@ verify_world(WsProblems *p, int64 snapshot_id, const WsHlc *after)
 				retired = true;
 			else if (ws_fold_started(&fold))
 				ws_fold_patch(&fold, patch);
-			if (!kf_null && ws_fold_started(&fold) &&
-				compareJsonbContainers(&DatumGetJsonbP(kf)->root,
-									   &ws_fold_state(&fold)->root) != 0)
-				problem(p, entity_id, "keyframe at version " INT64_FORMAT " differs from the fold before it", v);
+			if (!kf_null)
+				check_keyframe(p, entity_id, &fold, v, kf);
 			version = v;
 			last_hlc = h;
 			ws_progress_count(++checked);
@@ -782,17 +948,14 @@ verify_world(WsProblems *p, int64 snapshot_id, const WsHlc *after)
 	ws_fold_end(&fold);
 
 	/* rows without any event */
-	if (!since)
-	{
-		ws_exec("SELECT entity_id FROM ws.entities e WHERE NOT EXISTS"
-				" (SELECT FROM ws.events v WHERE v.entity_id OPERATOR(pg_catalog.=) e.entity_id)"
-				" AND NOT EXISTS (SELECT FROM ws.events_archive v"
-				"  WHERE v.entity_id OPERATOR(pg_catalog.=) e.entity_id) ORDER BY 1",
-				0, NULL, NULL, NULL, SPI_OK_SELECT);
-		for (uint64 i = 0; i < SPI_processed; i++)
-			problem(p, SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1),
-					"has no events");
-	}
+	ws_exec("SELECT entity_id FROM ws.entities e WHERE NOT EXISTS"
+			" (SELECT FROM ws.events v WHERE v.entity_id OPERATOR(pg_catalog.=) e.entity_id)"
+			" AND NOT EXISTS (SELECT FROM ws.events_archive v"
+			"  WHERE v.entity_id OPERATOR(pg_catalog.=) e.entity_id) ORDER BY 1",
+			0, NULL, NULL, NULL, SPI_OK_SELECT);
+	for (uint64 i = 0; i < SPI_processed; i++)
+		problem(p, SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1),
+				"has no events");
 	SPI_freeplan(scan);
 	MemoryContextDelete(cxt);
 	ws_progress_end();
@@ -813,59 +976,121 @@ world_verify(PG_FUNCTION_ARGS)
 	p.count = 0;
 	SPI_connect();
 	ws_as_owner_begin(&saved);
-	verify_world(&p, 0, NULL);
+	verify_world(&p);
 	ws_as_owner_end(&saved);
 	SPI_finish();
 	return (Datum) 0;
 }
 
+/* A text[] of the ids gathered in ids[0 .. n - 1]. */
+static Datum
+id_array(Datum *ids, int64 n)
+{
+	return PointerGetDatum(construct_array(ids, (int) n, TEXTOID, -1, false, TYPALIGN_INT));
+}
+
 /*
- * Make ws.entities and ws.relationships the rows of snapshot `id`, taken
- * at `after`, in bulk, but for the rows of entities with events after it,
- * which the replay writes next (from their rows in the snapshot).  Inside
- * SPI, as the owner, with both tables held in EXCLUSIVE mode.
+ * Make the rows of ws.entities that the replay did not rebuild (those not
+ * in rebuilt) the rows of snapshot `id`.  Inside SPI, as the owner, with
+ * the table held in EXCLUSIVE mode.
  *
- * Entities are not deleted and inserted again: each row is a foreign key
- * of ws.relationships and refers to ws.kinds and ws.modules, so every
- * deleted or inserted row would cost its foreign-key checks, one query
- * each -- most of the time of a restore.  Instead each row the snapshot
- * also has is updated in place, when it differs from it, with its keys
- * unchanged (no check); only rows the snapshot lacks are deleted and only
- * rows missing here inserted, with their checks.  The rows are then the
- * snapshot's exactly: every column is compared by its text where equality
- * is looser than identity (jsonb 1.0 = 1).
+ * One join of the snapshot's rows with the table's finds the rows that
+ * differ -- present on one side only, or with any column not the same;
+ * every column is compared by its text where equality is looser than
+ * identity (jsonb 1.0 = 1) -- and then one DELETE, one UPDATE and one
+ * INSERT at most, each of the ids it found, put them right.  Rows are not
+ * deleted and inserted again: each row is a foreign key of
+ * ws.relationships and refers to ws.kinds and ws.modules, so every deleted
+ * or inserted row costs its foreign-key checks; a row the snapshot also
+ * has is updated in place, its key unchanged (no check).
  */
 static void
-restore_rows(int64 id, const WsHlc *after)
+restore_rows(int64 id, const WsIdSet *rebuilt)
 {
-	Oid			t[2] = {INT8OID, ws_type_oid("hlc")};
-	Datum		a[2] = {Int64GetDatum(id), HlcPGetDatum(after)};
+	Oid			t[2] = {INT8OID, TEXTARRAYOID};
+	Datum		a[2] = {Int64GetDatum(id), (Datum) 0};
+	SPIPlanPtr	plan;
+	Portal		portal;
+	Datum	   *ids[3];			/* to delete, update, insert */
+	int64		n[3] = {0, 0, 0};
+	int64		size[3] = {0, 0, 0};
+	MemoryContext keep = CurrentMemoryContext;
+	MemoryContext row_cxt = AllocSetContextCreate(keep, "worldstate restore row",
+												  ALLOCSET_DEFAULT_SIZES);
 
-	ws_exec("DELETE FROM ws.relationships", 0, NULL, NULL, NULL, SPI_OK_DELETE);
-	ws_exec("DELETE FROM ws.entities e WHERE NOT EXISTS (SELECT FROM ws.snapshot_entities s"
-			" WHERE s.snapshot_id OPERATOR(pg_catalog.=) $1"
-			" AND s.entity_id OPERATOR(pg_catalog.=) e.entity_id)", 1, t, a, NULL, SPI_OK_DELETE);
-	ws_exec("UPDATE ws.entities e SET kind = s.kind, module = s.module, state = s.state,"
-			" version = s.version, hlc = s.hlc, vclock = s.vclock, created_hlc = s.created_hlc,"
-			" retired = s.retired"
-			" FROM ws.snapshot_entities s WHERE s.snapshot_id OPERATOR(pg_catalog.=) $1"
-			" AND s.entity_id OPERATOR(pg_catalog.=) e.entity_id"
-			" AND NOT EXISTS (SELECT FROM ws.events v WHERE v.hlc OPERATOR(ws.>) $2"
-			"  AND v.entity_id OPERATOR(pg_catalog.=) s.entity_id)"
-			" AND NOT (e.version OPERATOR(pg_catalog.=) s.version AND e.hlc OPERATOR(ws.=) s.hlc"
-			"  AND e.retired OPERATOR(pg_catalog.=) s.retired AND e.kind OPERATOR(pg_catalog.=) s.kind"
-			"  AND e.module OPERATOR(pg_catalog.=) s.module"
-			"  AND e.created_hlc OPERATOR(ws.=) s.created_hlc"
-			"  AND e.vclock::pg_catalog.text OPERATOR(pg_catalog.=) s.vclock::pg_catalog.text"
-			"  AND e.state::pg_catalog.text OPERATOR(pg_catalog.=) s.state::pg_catalog.text)",
-			2, t, a, NULL, SPI_OK_UPDATE);
-	ws_exec("INSERT INTO ws.entities SELECT entity_id, kind, module, state, version, hlc,"
-			" vclock, created_hlc, retired FROM ws.snapshot_entities s"
-			" WHERE s.snapshot_id OPERATOR(pg_catalog.=) $1 AND NOT EXISTS (SELECT FROM ws.entities e"
-			"  WHERE e.entity_id OPERATOR(pg_catalog.=) s.entity_id)", 1, t, a, NULL, SPI_OK_INSERT);
-	ws_exec("INSERT INTO ws.relationships SELECT from_id, rel, to_id, props, hlc"
-			" FROM ws.snapshot_relationships WHERE snapshot_id OPERATOR(pg_catalog.=) $1",
-			1, t, a, NULL, SPI_OK_INSERT);
+	plan = SPI_prepare("SELECT COALESCE(s.entity_id, e.entity_id),"
+					   "  CASE WHEN s.entity_id IS NULL THEN 0 WHEN e.entity_id IS NULL THEN 2 ELSE 1 END"
+					   " FROM (SELECT * FROM ws.snapshot_entities WHERE snapshot_id OPERATOR(pg_catalog.=) $1) s"
+					   " FULL JOIN ws.entities e ON e.entity_id OPERATOR(pg_catalog.=) s.entity_id"
+					   " WHERE s.entity_id IS NULL OR e.entity_id IS NULL"
+					   "  OR NOT (e.version OPERATOR(pg_catalog.=) s.version AND e.hlc OPERATOR(ws.=) s.hlc"
+					   "  AND e.retired OPERATOR(pg_catalog.=) s.retired AND e.kind OPERATOR(pg_catalog.=) s.kind"
+					   "  AND e.module OPERATOR(pg_catalog.=) s.module"
+					   "  AND e.created_hlc OPERATOR(ws.=) s.created_hlc"
+					   "  AND e.vclock::pg_catalog.text OPERATOR(pg_catalog.=) s.vclock::pg_catalog.text"
+					   "  AND e.state::pg_catalog.text OPERATOR(pg_catalog.=) s.state::pg_catalog.text)",
+					   1, t);
+	if (plan == NULL)
+		elog(ERROR, "could not prepare the comparison with the snapshot");
+	portal = SPI_cursor_open(NULL, plan, a, NULL, true);
+	for (;;)
+	{
+		SPI_cursor_fetch(portal, true, 1000);
+		if (SPI_processed == 0)
+			break;
+		for (uint64 i = 0; i < SPI_processed; i++)
+		{
+			HeapTuple	tup = SPI_tuptable->vals[i];
+			bool		isnull;
+			Datum		eid = SPI_getbinval(tup, SPI_tuptable->tupdesc, 1, &isnull);
+			int			what = DatumGetInt32(SPI_getbinval(tup, SPI_tuptable->tupdesc, 2, &isnull));
+			bool		replayed;
+
+			/* the rows of the entities replayed differ: they are skipped */
+			MemoryContextSwitchTo(row_cxt);
+			replayed = idset_has(rebuilt, TextDatumGetCString(eid));
+			MemoryContextSwitchTo(keep);
+			MemoryContextReset(row_cxt);
+			if (replayed)
+				continue;
+			if (n[what] == size[what])
+			{
+				size[what] = size[what] ? size[what] * 2 : 64;
+				ids[what] = n[what] ? repalloc_huge(ids[what], size[what] * sizeof(Datum)) :
+					palloc_extended(size[what] * sizeof(Datum), MCXT_ALLOC_HUGE);
+			}
+			ids[what][n[what]++] = datumCopy(eid, false, -1);
+		}
+		SPI_freetuptable(SPI_tuptable);
+	}
+	SPI_cursor_close(portal);
+	SPI_freeplan(plan);
+	MemoryContextDelete(row_cxt);
+
+	if (n[0] > 0)
+	{
+		a[1] = id_array(ids[0], n[0]);
+		ws_exec("DELETE FROM ws.entities WHERE entity_id OPERATOR(pg_catalog.=) ANY ($2)",
+				2, t, a, NULL, SPI_OK_DELETE);
+	}
+	if (n[1] > 0)
+	{
+		a[1] = id_array(ids[1], n[1]);
+		ws_exec("UPDATE ws.entities e SET kind = s.kind, module = s.module, state = s.state,"
+				" version = s.version, hlc = s.hlc, vclock = s.vclock, created_hlc = s.created_hlc,"
+				" retired = s.retired"
+				" FROM ws.snapshot_entities s WHERE s.snapshot_id OPERATOR(pg_catalog.=) $1"
+				" AND s.entity_id OPERATOR(pg_catalog.=) e.entity_id"
+				" AND e.entity_id OPERATOR(pg_catalog.=) ANY ($2)", 2, t, a, NULL, SPI_OK_UPDATE);
+	}
+	if (n[2] > 0)
+	{
+		a[1] = id_array(ids[2], n[2]);
+		ws_exec("INSERT INTO ws.entities SELECT entity_id, kind, module, state, version, hlc,"
+				" vclock, created_hlc, retired FROM ws.snapshot_entities"
+				" WHERE snapshot_id OPERATOR(pg_catalog.=) $1"
+				" AND entity_id OPERATOR(pg_catalog.=) ANY ($2)", 2, t, a, NULL, SPI_OK_INSERT);
+	}
 }
 
 /*
@@ -873,6 +1098,12 @@ restore_rows(int64 id, const WsHlc *after)
  * (NULL: none, the whole log), replay later events, verify what was
  * rebuilt (everything after a full replay); returns the number of events
  * replayed.
+ *
+ * From a snapshot: its checksum is checked first; the entities with events
+ * after it are rebuilt and verified by the replay, from their rows in the
+ * snapshot; then every other row is made the snapshot's, the snapshot's
+ * relationships put back and the later links and unlinks replayed onto
+ * them.  Rows already right are not written.
  */
 Datum
 snapshot_restore(PG_FUNCTION_ARGS)
@@ -881,6 +1112,18 @@ snapshot_restore(PG_FUNCTION_ARGS)
 	int64		replayed;
 	WsHlc		after;
 	bool		have_snapshot = !PG_ARGISNULL(0);
+	int64		id = have_snapshot ? PG_GETARG_INT64(0) : 0;
+	Oid			t[1] = {INT8OID};
+	Datum		a[1] = {Int64GetDatum(id)};
+	WsWriter	w;
+	WsProblems	p;
+	TupleDesc	desc = CreateTemplateTupleDesc(2);
+
+	TupleDescInitEntry(desc, 1, "entity_id", TEXTOID, -1, 0);
+	TupleDescInitEntry(desc, 2, "problem", TEXTOID, -1, 0);
+	p.store = tuplestore_begin_heap(false, false, work_mem);
+	p.desc = desc;
+	p.count = 0;
 
 	SPI_connect();
 	ws_as_owner_begin(&saved);
@@ -888,36 +1131,26 @@ snapshot_restore(PG_FUNCTION_ARGS)
 	ws_exec("LOCK TABLE ws.entities, ws.relationships IN EXCLUSIVE MODE", 0, NULL, NULL, NULL, SPI_OK_UTILITY);
 	if (have_snapshot)
 	{
-		int64		id = PG_GETARG_INT64(0);
-		Oid			t[1] = {INT8OID};
-		Datum		a[1] = {Int64GetDatum(id)};
-		bool		isnull;
-		char	   *stored;
-		int32		format;
+		WsIdSet		rebuilt = {CurrentMemoryContext};
+		Oid			hlct[1] = {ws_type_oid("hlc")};
+		Datum		hlca[1];
 
-		ws_exec("SELECT hlc, checksum, format_version FROM ws.snapshots WHERE id OPERATOR(pg_catalog.=) $1",
-				1, t, a, NULL, SPI_OK_SELECT);
-		if (SPI_processed == 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("snapshot " INT64_FORMAT " does not exist", id),
-					 errhint("ws.snapshots lists the snapshots and their ids; NULL replays the whole event log.")));
-		after = *DatumGetHlcP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-		stored = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
-		format = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull));
-		if (format != WS_SNAPSHOT_FORMAT)
-			ereport(ERROR,
-					(errcode(ERRCODE_DATA_CORRUPTED),
-					 errmsg("snapshot " INT64_FORMAT " has format version %d, this build reads %d",
-							id, format, WS_SNAPSHOT_FORMAT),
-					 errhint("Recover from the event log alone with ws.restore_snapshot(NULL).")));
-		if (stored == NULL || strcmp(stored, snapshot_checksum(id)) != 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_DATA_CORRUPTED),
-					 errmsg("snapshot " INT64_FORMAT " is damaged: its checksum does not match its contents", id),
-					 errhint("Recover from the event log alone with ws.restore_snapshot(NULL).")));
+		ws_progress_phase("checking the snapshot", WS_PROGRESS_UNKNOWN);
+		after = snapshot_check(id);
+		ws_exec("DELETE FROM ws.relationships", 0, NULL, NULL, NULL, SPI_OK_DELETE);
+		ws_writer_begin(&w);
+		replayed = replay_entities(&w, id, &after, &p, &rebuilt);
+		ws_writer_end(&w);
 		ws_progress_phase("restoring the snapshot", WS_PROGRESS_UNKNOWN);
-		restore_rows(id, &after);
+		idset_sort(&rebuilt);
+		restore_rows(id, &rebuilt);
+		ws_exec("INSERT INTO ws.relationships SELECT from_id, rel, to_id, props, hlc"
+				" FROM ws.snapshot_relationships WHERE snapshot_id OPERATOR(pg_catalog.=) $1",
+				1, t, a, NULL, SPI_OK_INSERT);
+		hlca[0] = HlcPGetDatum(&after);
+		ws_writer_begin(&w);
+		replay_edges(&w, hlct, hlca, NULL);
+		ws_writer_end(&w);
 	}
 	else
 	{
@@ -929,27 +1162,23 @@ snapshot_restore(PG_FUNCTION_ARGS)
 					 errhint("Restore from a snapshot kept since the archival.")));
 		ws_exec("DELETE FROM ws.relationships", 0, NULL, NULL, NULL, SPI_OK_DELETE);
 		ws_exec("DELETE FROM ws.entities", 0, NULL, NULL, NULL, SPI_OK_DELETE);
-	}
-	replayed = replay_events(have_snapshot ? PG_GETARG_INT64(0) : 0, have_snapshot ? &after : NULL);
+		ws_writer_begin(&w);
+		replayed = replay_entities(&w, 0, NULL, NULL, NULL);
+		{
+			Oid			hlct[1] = {ws_type_oid("hlc")};
+			Datum		none[1] = {(Datum) 0};
 
-	{
-		WsProblems	p;
-		TupleDesc	desc = CreateTemplateTupleDesc(2);
-
-		TupleDescInitEntry(desc, 1, "entity_id", TEXTOID, -1, 0);
-		TupleDescInitEntry(desc, 2, "problem", TEXTOID, -1, 0);
-		p.store = tuplestore_begin_heap(false, false, work_mem);
-		p.desc = desc;
-		p.count = 0;
-		/* a snapshot's rows are vouched for by its checksum, checked above */
-		if (verify_world(&p, have_snapshot ? PG_GETARG_INT64(0) : 0,
-						 have_snapshot ? &after : NULL) > 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_DATA_CORRUPTED),
-					 errmsg("the restored world does not verify: " INT64_FORMAT " problems", p.count),
-					 errhint("Run ws.verify() after ws.restore_snapshot(NULL) to see them.")));
-		tuplestore_end(p.store);
+			replay_edges(&w, hlct, none, "n");
+		}
+		ws_writer_end(&w);
+		verify_world(&p);
 	}
+	if (p.count > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("the restored world does not verify: " INT64_FORMAT " problems", p.count),
+				 errhint("Run ws.verify() after ws.restore_snapshot(NULL) to see them.")));
+	tuplestore_end(p.store);
 	ws_progress_end();
 	ws_as_owner_end(&saved);
 	SPI_finish();
@@ -974,7 +1203,7 @@ world_state_hash(PG_FUNCTION_ARGS)
 
 	SPI_connect();
 	ws_as_owner_begin(&saved);
-	digest_begin(&d);
+	digest_begin(&d, false);
 	ws_progress_begin("state_hash", "hashing entities", WS_PROGRESS_UNKNOWN);
 	if (PG_ARGISNULL(0))
 		digest_query(&d, "SELECT entity_id, version, retired, state::text FROM ws.entities"

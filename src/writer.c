@@ -1029,6 +1029,48 @@ ws_writer_put_entity(WsWriter *w, const Datum *values, const bool *nulls)
 }
 
 /*
+ * Whether the row in w->old_slot holds exactly values (WsEntityCol order):
+ * every column the same bytes, so jsonb 1.0 and 1 differ.
+ */
+static bool
+entity_row_is(WsWriter *w, const Datum *values, const bool *nulls)
+{
+	TupleDesc	desc = w->old_slot->tts_tupleDescriptor;
+
+	slot_getallattrs(w->old_slot);
+	for (int c = 0; c < EN_NCOLS; c++)
+	{
+		AttrNumber	att = w->en_att[c];
+		Form_pg_attribute attr = TupleDescAttr(desc, att - 1);
+
+		if (w->old_slot->tts_isnull[att - 1] != nulls[c])
+			return false;
+		if (!nulls[c] && !datum_image_eq(w->old_slot->tts_values[att - 1], values[c],
+										 attr->attbyval, attr->attlen))
+			return false;
+	}
+	return true;
+}
+
+/*
+ * As ws_writer_put_entity, but leaving a row that already holds exactly
+ * these values alone: a restore rebuilds rows that are mostly there
+ * already.  Returns whether it wrote.
+ */
+bool
+ws_writer_put_entity_if_changed(WsWriter *w, const Datum *values, const bool *nulls)
+{
+	fill_slot(w, w->entity_slot, &ws_entities_table, w->en_att, values, nulls);
+	if (!fetch_latest(w->entities, &values[EN_ENTITY_ID], 1, w->old_slot))
+		ExecSimpleRelationInsert(w->entities, w->estate, w->entity_slot);
+	else if (!entity_row_is(w, values, nulls))
+		ExecSimpleRelationUpdate(w->entities, w->estate, &w->epq, w->old_slot, w->entity_slot);
+	else
+		return false;
+	return true;
+}
+
+/*
  * Write a relationship (values in WsRelationshipCol order): a new row, or
  * the new props and hlc of the existing one.  The caller holds the
  * from-entity's row, or the tables (see the file header).

@@ -57,6 +57,8 @@ extern TM_Result ws_writer_try_update_entity(WsWriter *w, ItemPointer tid,
 											 const Datum *values, const bool *nulls);
 extern bool ws_writer_insert_entity(WsWriter *w, const Datum *values, const bool *nulls);
 extern void ws_writer_put_entity(WsWriter *w, const Datum *values, const bool *nulls);
+extern bool ws_writer_put_entity_if_changed(WsWriter *w, const Datum *values,
+											 const bool *nulls);
 extern void ws_writer_put_link(WsWriter *w, const Datum *values, const bool *nulls);
 extern bool ws_writer_delete_link(WsWriter *w, const char *from_id, const char *rel,
 								  const char *to_id, Datum *old_props);
