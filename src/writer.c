@@ -407,6 +407,48 @@ target_rte(Oid relid)
 }
 
 /*
+ * Open ws.events, and ws.entities too when `entities` is true, for writing,
+ * with the executor state, slots and AFTER-trigger query they need; the
+ * range table also names ws.relationships then, which open_relationships
+ * opens when a link is first written.
+ */
+static void
+writer_open(WsWriter *w, bool entities)
+{
+	Oid			events = table_oid("events");
+	List	   *rtable = list_make1(target_rte(events));
+	Oid			entities_oid = InvalidOid;
+
+	if (entities)
+	{
+		entities_oid = table_oid("entities");
+		rtable = lappend(rtable, target_rte(entities_oid));
+		rtable = lappend(rtable, target_rte(table_oid("relationships")));
+	}
+	memset(w, 0, sizeof(*w));
+	w->estate = CreateExecutorState();
+	ExecInitRangeTable(w->estate, rtable);
+	w->events = open_target(events, RTI_EVENTS, &w->events_rel, &w->events_memo);
+	/* AFTER triggers (the foreign keys) find their relations here */
+	w->estate->es_opened_result_relations = list_make1(w->events);
+	/* actor and caller_meta are absent on a database still at 1.0 */
+	ws_column_numbers(w->events_rel, &ws_events_table, w->ev_att);
+	w->estate->es_snapshot = GetActiveSnapshot();
+	w->event_slot = table_slot_create(w->events_rel, &w->estate->es_tupleTable);
+	if (entities)
+	{
+		w->entities = open_target(entities_oid, RTI_ENTITIES, &w->entities_rel, &w->entities_memo);
+		w->estate->es_opened_result_relations =
+			lappend(w->estate->es_opened_result_relations, w->entities);
+		ws_column_numbers(w->entities_rel, &ws_entities_table, w->en_att);
+		w->entity_slot = table_slot_create(w->entities_rel, &w->estate->es_tupleTable);
+		w->old_slot = table_slot_create(w->entities_rel, &w->estate->es_tupleTable);
+	}
+	EvalPlanQualInit(&w->epq, w->estate, NULL, NIL, -1);
+	AfterTriggerBeginQuery();
+}
+
+/*
  * Open ws.events and ws.entities for writing; ws.relationships is opened
  * when a link is first written.  Pair with ws_writer_end; an error in
  * between is cleaned up by transaction abort.
@@ -414,28 +456,7 @@ target_rte(Oid relid)
 void
 ws_writer_begin(WsWriter *w)
 {
-	Oid			events = table_oid("events");
-	Oid			entities = table_oid("entities");
-	Oid			relationships = table_oid("relationships");
-
-	memset(w, 0, sizeof(*w));
-	w->estate = CreateExecutorState();
-	ExecInitRangeTable(w->estate, list_make3(target_rte(events), target_rte(entities),
-											 target_rte(relationships)));
-	w->events = open_target(events, RTI_EVENTS, &w->events_rel, &w->events_memo);
-	w->entities = open_target(entities, RTI_ENTITIES, &w->entities_rel, &w->entities_memo);
-	/* AFTER triggers (the foreign keys) find their relations here */
-	w->estate->es_opened_result_relations = list_make2(w->events, w->entities);
-	/* actor and caller_meta are absent on a database still at 1.0 */
-	ws_column_numbers(w->events_rel, &ws_events_table, w->ev_att);
-	ws_column_numbers(w->entities_rel, &ws_entities_table, w->en_att);
-
-	w->estate->es_snapshot = GetActiveSnapshot();
-	w->event_slot = table_slot_create(w->events_rel, &w->estate->es_tupleTable);
-	w->entity_slot = table_slot_create(w->entities_rel, &w->estate->es_tupleTable);
-	w->old_slot = table_slot_create(w->entities_rel, &w->estate->es_tupleTable);
-	EvalPlanQualInit(&w->epq, w->estate, NULL, NIL, -1);
-	AfterTriggerBeginQuery();
+	writer_open(w, true);
 }
 
 /*
@@ -446,18 +467,7 @@ ws_writer_begin(WsWriter *w)
 void
 ws_writer_begin_events(WsWriter *w)
 {
-	Oid			events = table_oid("events");
-
-	memset(w, 0, sizeof(*w));
-	w->estate = CreateExecutorState();
-	ExecInitRangeTable(w->estate, list_make1(target_rte(events)));
-	w->events = open_target(events, RTI_EVENTS, &w->events_rel, &w->events_memo);
-	w->estate->es_opened_result_relations = list_make1(w->events);
-	ws_column_numbers(w->events_rel, &ws_events_table, w->ev_att);
-	w->estate->es_snapshot = GetActiveSnapshot();
-	w->event_slot = table_slot_create(w->events_rel, &w->estate->es_tupleTable);
-	EvalPlanQualInit(&w->epq, w->estate, NULL, NIL, -1);
-	AfterTriggerBeginQuery();
+	writer_open(w, false);
 }
 
 /* Open ws.relationships, once per writer, in the writer's own memory. */
