@@ -375,9 +375,11 @@ stored_rows_fit(Relation rel, TupleDesc desc, const AttrNumber *att)
 		Form_pg_attribute a = TupleDescAttr(td, i);
 		Form_pg_attribute b = TupleDescAttr(desc, i);
 
-		if (a->attisdropped != b->attisdropped || a->attlen != b->attlen ||
-			a->attalign != b->attalign || a->attbyval != b->attbyval ||
-			(!a->attisdropped && a->atttypid != b->atttypid))
+		/*
+		 * a dropped attribute's type is InvalidOid in both: they are the
+		 * same catalog rows, the result being ws.entities' row type
+		 */
+		if (a->attisdropped != b->attisdropped || !ws_attrs_stored_alike(a, b))
 			return false;
 		live += !b->attisdropped;
 	}

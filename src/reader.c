@@ -647,6 +647,45 @@ id_equal(text *a, text *b)
 #define SH_DEFINE
 #include "lib/simplehash.h"
 
+/*
+ * The same set for other modules (the entities a restore rebuilt): the
+ * keys are copied into cxt, where the set lives.
+ */
+WsIdSet *
+ws_idset_create(MemoryContext cxt)
+{
+	return idset_create(cxt, 1024, NULL);
+}
+
+/* The entry of id, added (its key copied into the set's context) if new. */
+static IdEntry *
+idset_add(idset_hash *set, text *id)
+{
+	bool		exists;
+	IdEntry    *entry = idset_insert(set, id, &exists);
+
+	if (!exists)
+	{
+		/* the key must outlive the caller's copy */
+		entry->id = (text *) MemoryContextAlloc(set->ctx, VARSIZE_ANY(id));
+		memcpy(entry->id, id, VARSIZE_ANY(id));
+		entry->first = entry->last = NULL;
+	}
+	return entry;
+}
+
+void
+ws_idset_add(WsIdSet *set, text *id)
+{
+	(void) idset_add(set, id);
+}
+
+bool
+ws_idset_has(WsIdSet *set, text *id)
+{
+	return idset_lookup(set, id) != NULL;
+}
+
 typedef enum WsBaseState
 {
 	BASE_PENDING,				/* not chosen yet */
@@ -703,8 +742,7 @@ stored_alike(Relation rel, Relation entities)
 		Form_pg_attribute a = TupleDescAttr(sd, i + 1);
 		Form_pg_attribute b = TupleDescAttr(ed, i);
 
-		if (a->attisdropped || b->attisdropped || a->atttypid != b->atttypid ||
-			a->attlen != b->attlen || a->attalign != b->attalign || a->attbyval != b->attbyval ||
+		if (a->attisdropped || b->attisdropped || !ws_attrs_stored_alike(a, b) ||
 			strcmp(NameStr(a->attname), NameStr(b->attname)) != 0)
 			return false;
 	}
@@ -775,8 +813,7 @@ snapshot_usable(TupleTableSlot *slot, Relation rel, const WsHlc *at)
 	if (isnull)
 		return false;
 	d = slot_getattr(slot, get_attnum(relid, "format_version"), &isnull);
-	return !isnull && DatumGetInt32(d) >= WS_SNAPSHOT_FORMAT_OLDEST &&
-		DatumGetInt32(d) <= WS_SNAPSHOT_FORMAT;
+	return !isnull && ws_snapshot_format_read(DatumGetInt32(d));
 }
 
 /*
@@ -845,7 +882,6 @@ collect_changed(WsReader *r, WsBase *b, int64 limit)
 	{
 		bool		isnull;
 		text	   *id;
-		bool		exists;
 		IdEntry    *entry;
 
 		CHECK_FOR_INTERRUPTS();
@@ -855,14 +891,7 @@ collect_changed(WsReader *r, WsBase *b, int64 limit)
 			break;
 		}
 		id = DatumGetTextPP(ws_log_col(&r->log, EV_ENTITY_ID, &isnull));
-		entry = idset_insert(b->changed, id, &exists);
-		if (!exists)
-		{
-			/* the key must outlive the slot's row */
-			entry->id = (text *) MemoryContextAlloc(r->cxt, VARSIZE_ANY(id));
-			memcpy(entry->id, id, VARSIZE_ANY(id));
-			entry->first = entry->last = NULL;
-		}
+		entry = idset_add(b->changed, id);
 		if (b->events)
 			keep_span_event(r, b, entry);
 	}

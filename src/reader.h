@@ -29,6 +29,20 @@
 #define WS_SNAPSHOT_FORMAT		2
 #define WS_SNAPSHOT_FORMAT_OLDEST	1
 
+/* Whether snapshots of format version `format` are read by this build. */
+static inline bool
+ws_snapshot_format_read(int32 format)
+{
+	return format >= WS_SNAPSHOT_FORMAT_OLDEST && format <= WS_SNAPSHOT_FORMAT;
+}
+
+/* A set of entity ids, hashed by their bytes (reader.c). */
+typedef struct idset_hash WsIdSet;
+
+extern WsIdSet *ws_idset_create(MemoryContext cxt);
+extern void ws_idset_add(WsIdSet *set, text *id);
+extern bool ws_idset_has(WsIdSet *set, text *id);
+
 /*
  * What a reader opens up front.  The event log is opened on first use:
  * point queries and world scans read it only for entities that changed

@@ -303,7 +303,7 @@ snapshot_check(int64 id)
 	hlc = *DatumGetHlcP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	stored = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
 	format = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull));
-	if (format < WS_SNAPSHOT_FORMAT_OLDEST || format > WS_SNAPSHOT_FORMAT)
+	if (!ws_snapshot_format_read(format))
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),
 				 errmsg("snapshot " INT64_FORMAT " has format version %d, this build reads %d to %d",
@@ -510,49 +510,6 @@ check_keyframe(WsProblems *p, const char *entity_id, WsFold *fold, int64 v, Datu
 		problem(p, entity_id, "keyframe at version " INT64_FORMAT " differs from the fold before it", v);
 }
 
-/*
- * Entity ids, gathered, then sorted (by bytes) to be looked up: the
- * entities a restore rebuilt from their events.
- */
-typedef struct WsIdSet
-{
-	MemoryContext cxt;			/* where the ids live */
-	char	  **ids;
-	int64		n;
-	int64		size;
-} WsIdSet;
-
-static void
-idset_add(WsIdSet *s, const char *id)
-{
-	if (s->n == s->size)
-	{
-		s->size = s->size ? s->size * 2 : 1024;
-		s->ids = s->ids ? repalloc_huge(s->ids, s->size * sizeof(char *)) :
-			MemoryContextAllocExtended(s->cxt, s->size * sizeof(char *), MCXT_ALLOC_HUGE);
-	}
-	s->ids[s->n++] = MemoryContextStrdup(s->cxt, id);
-}
-
-static int
-idset_cmp(const void *a, const void *b)
-{
-	return strcmp(*(char *const *) a, *(char *const *) b);
-}
-
-static void
-idset_sort(WsIdSet *s)
-{
-	if (s->n > 1)
-		qsort(s->ids, s->n, sizeof(char *), idset_cmp);
-}
-
-static bool
-idset_has(const WsIdSet *s, const char *id)
-{
-	return s->n > 0 && bsearch(&id, s->ids, s->n, sizeof(char *), idset_cmp) != NULL;
-}
-
 /* One entity being rebuilt from the log. */
 typedef struct WsReplay
 {
@@ -600,7 +557,7 @@ put_replayed(WsWriter *w, const WsReplay *r, WsIdSet *rebuilt)
 	else
 	{
 		(void) ws_writer_put_entity_if_changed(w, v, n);
-		idset_add(rebuilt, r->entity_id);
+		ws_idset_add(rebuilt, cstring_to_text(r->entity_id));
 	}
 }
 
@@ -1005,7 +962,7 @@ id_array(Datum *ids, int64 n)
  * has is updated in place, its key unchanged (no check).
  */
 static void
-restore_rows(int64 id, const WsIdSet *rebuilt)
+restore_rows(int64 id, WsIdSet *rebuilt)
 {
 	Oid			t[2] = {INT8OID, TEXTARRAYOID};
 	Datum		a[2] = {Int64GetDatum(id), (Datum) 0};
@@ -1048,7 +1005,7 @@ restore_rows(int64 id, const WsIdSet *rebuilt)
 
 			/* the rows of the entities replayed differ: they are skipped */
 			MemoryContextSwitchTo(row_cxt);
-			replayed = idset_has(rebuilt, TextDatumGetCString(eid));
+			replayed = ws_idset_has(rebuilt, DatumGetTextPP(eid));
 			MemoryContextSwitchTo(keep);
 			MemoryContextReset(row_cxt);
 			if (replayed)
@@ -1131,7 +1088,7 @@ snapshot_restore(PG_FUNCTION_ARGS)
 	ws_exec("LOCK TABLE ws.entities, ws.relationships IN EXCLUSIVE MODE", 0, NULL, NULL, NULL, SPI_OK_UTILITY);
 	if (have_snapshot)
 	{
-		WsIdSet		rebuilt = {CurrentMemoryContext};
+		WsIdSet    *rebuilt = ws_idset_create(CurrentMemoryContext);
 		Oid			hlct[1] = {ws_type_oid("hlc")};
 		Datum		hlca[1];
 
@@ -1139,11 +1096,10 @@ snapshot_restore(PG_FUNCTION_ARGS)
 		after = snapshot_check(id);
 		ws_exec("DELETE FROM ws.relationships", 0, NULL, NULL, NULL, SPI_OK_DELETE);
 		ws_writer_begin(&w);
-		replayed = replay_entities(&w, id, &after, &p, &rebuilt);
+		replayed = replay_entities(&w, id, &after, &p, rebuilt);
 		ws_writer_end(&w);
 		ws_progress_phase("restoring the snapshot", WS_PROGRESS_UNKNOWN);
-		idset_sort(&rebuilt);
-		restore_rows(id, &rebuilt);
+		restore_rows(id, rebuilt);
 		ws_exec("INSERT INTO ws.relationships SELECT from_id, rel, to_id, props, hlc"
 				" FROM ws.snapshot_relationships WHERE snapshot_id OPERATOR(pg_catalog.=) $1",
 				1, t, a, NULL, SPI_OK_INSERT);

@@ -110,4 +110,16 @@ extern void ws_table_spread(const WsTable *table, const AttrNumber *att,
 							int natts, Datum *outv, bool *outn);
 extern char *ws_table_select_list(const WsTable *table, const char *alias);
 
+/*
+ * Whether a stored value of attribute a has the bytes of one of attribute
+ * b: the same type, length, alignment and passing.  Rows stored alike can
+ * be copied as they are from one table's layout to the other's.
+ */
+static inline bool
+ws_attrs_stored_alike(Form_pg_attribute a, Form_pg_attribute b)
+{
+	return a->atttypid == b->atttypid && a->attlen == b->attlen &&
+		a->attalign == b->attalign && a->attbyval == b->attbyval;
+}
+
 #endif							/* WS_TABLES_H */
