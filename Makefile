@@ -22,6 +22,7 @@ OBJS = \
 	src/transition.o \
 	src/writer.o \
 	src/snapshot.o \
+	src/converge.o \
 	src/merge_patch.o \
 	src/hlc_parse.o \
 	src/vclock.o \

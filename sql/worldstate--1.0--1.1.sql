@@ -510,3 +510,90 @@ COMMENT ON COLUMN ws.slots.two_phase IS 'true when the slot decodes prepared tra
 ------------------------------------------------------------------------
 -- Grants and comments of the objects above live with them.
 ------------------------------------------------------------------------
+
+-- SCAFFOLD (replaced by the keyframes and arrival work)
+CREATE TABLE ws.keyframes (entity_id text NOT NULL, hlc ws.hlc NOT NULL, version bigint NOT NULL,
+    state jsonb NOT NULL, vclock ws.vclock, retired boolean NOT NULL DEFAULT false,
+    PRIMARY KEY (entity_id, hlc));
+ALTER TABLE ws.events ADD COLUMN intent jsonb;
+CREATE SEQUENCE ws.events_arrival_seq;
+ALTER TABLE ws.events ADD COLUMN arrival bigint DEFAULT pg_catalog.nextval('ws.events_arrival_seq');
+-- END SCAFFOLD
+
+------------------------------------------------------------------------
+-- Convergence of several nodes (src/converge.c): remote events are
+-- integrated by two triggers on ws.events that fire only in replica
+-- sessions (the logical replication apply worker); what cannot be folded
+-- is recorded in ws.conflicts or waits in ws.pending, never raised.
+------------------------------------------------------------------------
+
+CREATE TABLE ws.conflicts (
+    conflict_id uuid PRIMARY KEY,
+    entity_id   text,
+    kind        text,
+    policy      text,
+    type        text NOT NULL,
+    event_ids   uuid[] NOT NULL,
+    hlc         ws.hlc NOT NULL,
+    status      text NOT NULL CHECK (status IN ('open', 'resolved')),
+    resolution  text,
+    detail      text,
+    detected_at timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+CREATE INDEX conflicts_entity_idx ON ws.conflicts (entity_id, hlc);
+CREATE INDEX conflicts_open_idx ON ws.conflicts (detected_at) WHERE status = 'open';
+COMMENT ON TABLE ws.conflicts IS
+'concurrent updates and how they were resolved, derived from ws.events: the same rows, with the same ids, on every node holding the same events (apply errors are this node''s own)';
+COMMENT ON COLUMN ws.conflicts.conflict_id IS 'derived from the type and the event ids: equal on every node';
+COMMENT ON COLUMN ws.conflicts.type IS 'concurrent_update, duplicate_create, after_retirement, constraint, or apply_error';
+COMMENT ON COLUMN ws.conflicts.event_ids IS 'the event and, for concurrent_update, duplicate_create and after_retirement, the earlier event it met';
+COMMENT ON COLUMN ws.conflicts.hlc IS 'HLC of the first event of event_ids';
+COMMENT ON COLUMN ws.conflicts.status IS 'open (a manual conflict waiting for ws.resolve_conflict) or resolved';
+COMMENT ON COLUMN ws.conflicts.resolution IS 'how the conflict was resolved';
+COMMENT ON COLUMN ws.conflicts.detail IS 'the error of an apply_error, the constraint of a constraint conflict';
+
+CREATE TABLE ws.pending (
+    event_id  uuid PRIMARY KEY,
+    entity_id text,
+    reason    text NOT NULL,
+    detail    text,
+    since     timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+CREATE INDEX pending_entity_idx ON ws.pending (entity_id);
+COMMENT ON TABLE ws.pending IS
+'events from peers that are kept in ws.events but not folded yet: their entity''s creation or their kind has not arrived';
+COMMENT ON COLUMN ws.pending.reason IS 'creation_missing or kind_missing';
+
+CREATE FUNCTION ws.events_arrive() RETURNS trigger
+AS 'MODULE_PATHNAME', 'events_arrive'
+LANGUAGE C;
+CREATE FUNCTION ws.events_integrate() RETURNS trigger
+AS 'MODULE_PATHNAME', 'events_integrate'
+LANGUAGE C;
+COMMENT ON FUNCTION ws.events_arrive() IS
+'trigger of replica sessions: drops re-delivered events, applies the HLC receive rule, stamps the arrival order';
+COMMENT ON FUNCTION ws.events_integrate() IS
+'trigger of replica sessions: folds a peer''s event into its entity; failures become ws.conflicts rows';
+REVOKE ALL ON FUNCTION ws.events_arrive() FROM PUBLIC;
+REVOKE ALL ON FUNCTION ws.events_integrate() FROM PUBLIC;
+
+CREATE TRIGGER events_arrive BEFORE INSERT ON ws.events
+    FOR EACH ROW EXECUTE FUNCTION ws.events_arrive();
+CREATE TRIGGER events_integrate AFTER INSERT ON ws.events
+    FOR EACH ROW EXECUTE FUNCTION ws.events_integrate();
+ALTER TABLE ws.events ENABLE REPLICA TRIGGER events_arrive;
+ALTER TABLE ws.events ENABLE REPLICA TRIGGER events_integrate;
+
+CREATE FUNCTION ws.resolve_conflict(conflict_id uuid, state jsonb) RETURNS ws.entities
+AS 'MODULE_PATHNAME', 'conflict_resolve'
+LANGUAGE C VOLATILE SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION ws.resolve_conflict(uuid, jsonb) IS
+'closes an open conflict: a transition of event type resolve giving the entity this state; every node that integrates it marks the conflict resolved';
+REVOKE ALL ON FUNCTION ws.resolve_conflict(uuid, jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ws.resolve_conflict(uuid, jsonb) TO ws_writer;
+
+REVOKE ALL ON ws.conflicts, ws.pending FROM PUBLIC;
+GRANT SELECT ON ws.conflicts, ws.pending TO ws_reader;
+SELECT pg_catalog.pg_extension_config_dump('ws.conflicts', '');
+SELECT pg_catalog.pg_extension_config_dump('ws.pending', '');
+

@@ -324,17 +324,51 @@ ws_clock_last(void)
  * worldstate.max_clock_skew is refused with WS508, counted, and leaves the
  * clock unchanged.
  */
-WsHlc
-ws_clock_receive(const WsHlc *remote)
+/*
+ * How far (microseconds) the remote wall time is ahead of the physical
+ * clock, observed for ws.stats(); counted as a rejection when beyond
+ * worldstate.max_clock_skew.
+ */
+static int64
+observe_skew(const WsHlc *remote, bool *too_far)
 {
 	int64		skew;
 
 	clock_check_ready();
 	skew = remote->wall - ws_clock_physical();
 	ws_stats_observe_skew(skew);
-	if (skew > (int64) ws_max_clock_skew_ms * 1000)
-	{
+	*too_far = skew > (int64) ws_max_clock_skew_ms * 1000;
+	if (*too_far)
 		ws_stats_count(WS_STAT_CLOCK_SKEW_REJECTIONS);
+	return skew;
+}
+
+/*
+ * The receive rule for an event a peer replicated (converge.c): as
+ * ws_clock_receive, except that a remote wall time too far ahead is
+ * counted and leaves the clock unchanged without raising, since the apply
+ * path must not fail.  Returns whether the clock took the remote value.
+ */
+bool
+ws_clock_receive_bounded(const WsHlc *remote)
+{
+	bool		too_far;
+
+	(void) observe_skew(remote, &too_far);
+	if (too_far)
+		return false;
+	(void) clock_advance(remote);
+	return true;
+}
+
+WsHlc
+ws_clock_receive(const WsHlc *remote)
+{
+	bool		too_far;
+	int64		skew = observe_skew(remote, &too_far);
+
+	if (too_far)
+	{
 		ereport(ERROR,
 				(errcode(ERRCODE_WS_CLOCK_SKEW),
 				 errmsg("remote hlc %s is " INT64_FORMAT " ms ahead of the local clock",

@@ -18,6 +18,7 @@ extern void ws_clock_shmem_init(void);
 extern WsHlc ws_clock_now(void);
 extern WsHlc ws_clock_last(void);
 extern WsHlc ws_clock_receive(const WsHlc *remote);
+extern bool ws_clock_receive_bounded(const WsHlc *remote);
 extern int64 ws_clock_physical(void);
 
 #endif							/* WS_CLOCK_H */

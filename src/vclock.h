@@ -36,5 +36,6 @@ typedef struct WsVclock
 
 extern Datum vclock_in(PG_FUNCTION_ARGS);
 extern Datum vclock_tick(PG_FUNCTION_ARGS);
+extern Datum vclock_merge(PG_FUNCTION_ARGS);
 
 #endif							/* WS_VCLOCK_H */

@@ -1,0 +1,1353 @@
+/*-------------------------------------------------------------------------
+ *
+ * converge.c
+ *		Events from other nodes: their integration, the canonical fold of
+ *		several nodes' events, conflicts and ws.resolve_conflict.
+ *
+ * Peers' events arrive as rows inserted into ws.events by PostgreSQL's
+ * logical replication apply worker (replication.c sets up the links).  Two
+ * triggers on ws.events, enabled only for replica sessions (ENABLE REPLICA:
+ * the apply worker, or a superuser with session_replication_role =
+ * replica), integrate them; a local change never fires them, as the
+ * transition protocol (transition.c) already wrote the canonical result:
+ *
+ *	- events_arrive, BEFORE INSERT: drops an exact re-delivery (the event id
+ *	  is here already) and a forged duplicate of an HLC, applies the HLC
+ *	  receive rule to the node clock (not when the remote wall time is ahead
+ *	  by more than worldstate.max_clock_skew: that is counted and the clock
+ *	  left alone), and stamps the local arrival order;
+ *	- events_integrate, AFTER INSERT: folds the event into its entity.
+ *	  Every step runs in a subtransaction: an error (a malformed row, a
+ *	  state that cannot be built) becomes a row of ws.conflicts of type
+ *	  apply_error and the apply worker goes on.  Nothing raised here ever
+ *	  reaches the apply worker, which would retry the same transaction
+ *	  forever.
+ *
+ * The canonical fold.  An entity's events are ordered by HLC (unique per
+ * event: the node id is part of it).  Let pos(e) be e's position in that
+ * order and past(e) its causal past; the entity vclock an event carries
+ * counts the events of each node it had seen, itself included, so x is in
+ * past(e) exactly when e.vclock[x.origin] >= x.vclock[x.origin], and e is
+ * concurrent with pos(e) - sum(e.vclock) of the events before it.  The state
+ * at each position is, by the kind's policy:
+ *
+ *	- lww: the state the event's writer produced: its stored patch applied
+ *	  to the state at pred(e), the latest event of its causal past.  So the
+ *	  whole entity is the last writer's, and what that writer had not seen
+ *	  is overwritten (it stays in ws.events);
+ *	- merge: the state before it with its patch applied (RFC 7396), the
+ *	  counters it changed given their value before it plus the deltas of
+ *	  its intent (ws.events.intent): no increment is lost;
+ *	- manual: as merge, and an event concurrent with an earlier one that
+ *	  touches a field it touches opens a conflict.
+ *
+ * For every policy: the first creation in HLC order creates; another one is
+ * a conflict of type duplicate_create and folds as an update.  The first
+ * retirement is final: later events change nothing (type
+ * after_retirement).  An event whose creation has not arrived waits in
+ * ws.pending.  A state that breaks one of the kind's constraints where
+ * events were concurrent is recorded (type constraint), not refused.
+ *
+ * An event that continues the entity (latest HLC, and everything before it
+ * in its past) is one step.  Any other refolds the entity from the last
+ * keyframe before it: the states after that keyframe, the keyframes, the
+ * conflicts and ws.entities' row are computed again.  Keyframes are placed
+ * at the first position, every worldstate.keyframe_interval-th, and
+ * wherever the state is not the previous one with the event's stored patch
+ * applied, so that readers (reader.c), which fold stored patches onto the
+ * last keyframe, find the canonical state at every moment.
+ *
+ * Each concurrent event is recorded once, against the latest earlier event
+ * it is concurrent with (for manual, that touches a field it touches): a
+ * bounded number of conflicts, each with an id derived from the two event
+ * ids, so every node holding the same events holds the same conflicts.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "common/cryptohash.h"
+#include "common/md5.h"
+#include "executor/spi.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+#include "utils/memutils.h"
+#include "utils/numeric.h"
+#include "utils/resowner.h"
+#include "utils/uuid.h"
+
+#include "clock.h"
+#include "converge.h"
+#include "errcodes.h"
+#include "fold.h"
+#include "hlc.h"
+#include "kindcache.h"
+#include "lookup.h"
+#include "merge_patch.h"
+#include "settings.h"
+#include "spi.h"
+#include "util.h"
+#include "vclock.h"
+
+PG_FUNCTION_INFO_V1(events_arrive);
+PG_FUNCTION_INFO_V1(events_integrate);
+PG_FUNCTION_INFO_V1(conflict_resolve);
+
+/* Policies of ws.kinds.policy. */
+typedef enum WsPolicy
+{
+	WS_LWW,
+	WS_MERGE,
+	WS_MANUAL
+} WsPolicy;
+
+/* One event of the entity being folded. */
+typedef struct Ev
+{
+	pg_uuid_t	id;
+	WsHlc		hlc;
+	int32		origin;
+	WsVclock   *vclock;
+	char	   *type;
+	Jsonb	   *patch;
+	Jsonb	   *intent;			/* counter deltas, or NULL */
+	Jsonb	   *caller_meta;
+	char	   *kind;
+	char	   *module;
+} Ev;
+
+/* What the fold works on: the entity's kind and where the refold starts. */
+typedef struct Entity
+{
+	const char *id;
+	char	   *kind;
+	char	   *module;
+	WsPolicy	policy;
+	char	  **counters;
+	int			ncounters;
+	bool		exists;			/* ws.entities has its row */
+	/* the start: a keyframe (has_base) or nothing */
+	bool		has_base;
+	WsHlc		base_hlc;
+	int64		base_version;
+	Jsonb	   *base_state;
+	WsVclock   *base_vclock;
+	bool		base_retired;
+} Entity;
+
+/* Kept plans, prepared for the ws schema of prepared_for. */
+static struct
+{
+	SPIPlanPtr	seen;
+	SPIPlanPtr	same_hlc;
+	SPIPlanPtr	kind;
+	SPIPlanPtr	entity;
+	SPIPlanPtr	keyframe_before;
+	SPIPlanPtr	events_after;
+	SPIPlanPtr	events_all;
+	SPIPlanPtr	events_before;
+	SPIPlanPtr	state_at;
+	SPIPlanPtr	keyframes_delete;
+	SPIPlanPtr	keyframe_put;
+	SPIPlanPtr	conflicts_delete;
+	SPIPlanPtr	conflict_put;
+	SPIPlanPtr	resolved_by;
+	SPIPlanPtr	entity_insert;
+	SPIPlanPtr	entity_update;
+	SPIPlanPtr	pending_delete;
+	SPIPlanPtr	pending_put;
+	SPIPlanPtr	link_later;
+	SPIPlanPtr	link_put;
+	SPIPlanPtr	link_delete;
+	Oid			prepared_for;
+} plans;
+
+#define EVENT_COLS "event_id, hlc, origin_node, vclock, event_type, patch, intent, caller_meta, kind, module"
+
+static const WsPlanDef plan_defs[] = {
+	{&plans.seen,
+		"SELECT 1 FROM ws.events WHERE event_id OPERATOR(pg_catalog.=) $1",
+	{"pg_catalog.uuid"}},
+	{&plans.same_hlc,
+		"SELECT 1 FROM ws.events WHERE entity_id OPERATOR(pg_catalog.=) $1"
+		" AND hlc OPERATOR(ws.=) $2",
+	{"pg_catalog.text", "ws.hlc"}},
+	{&plans.kind,
+		"SELECT policy, counters FROM ws.kinds WHERE kind OPERATOR(pg_catalog.=) $1",
+	{"pg_catalog.text"}},
+	{&plans.entity,
+		"SELECT kind, module, state, version, hlc, vclock, retired FROM ws.entities"
+		" WHERE entity_id OPERATOR(pg_catalog.=) $1 FOR UPDATE",
+	{"pg_catalog.text"}},
+	{&plans.keyframe_before,
+		"SELECT hlc, version, state, vclock, retired FROM ws.keyframes"
+		" WHERE entity_id OPERATOR(pg_catalog.=) $1 AND hlc OPERATOR(ws.<) $2"
+		" ORDER BY hlc USING OPERATOR(ws.>) LIMIT 1",
+	{"pg_catalog.text", "ws.hlc"}},
+	{&plans.events_after,
+		"SELECT " EVENT_COLS " FROM ws.events"
+		" WHERE entity_id OPERATOR(pg_catalog.=) $1 AND hlc OPERATOR(ws.>) $2"
+		" ORDER BY hlc USING OPERATOR(ws.<)",
+	{"pg_catalog.text", "ws.hlc"}},
+	{&plans.events_all,
+		"SELECT " EVENT_COLS " FROM ws.events"
+		" WHERE entity_id OPERATOR(pg_catalog.=) $1"
+		" ORDER BY hlc USING OPERATOR(ws.<)",
+	{"pg_catalog.text"}},
+	{&plans.events_before,
+		"SELECT " EVENT_COLS " FROM ws.events"
+		" WHERE entity_id OPERATOR(pg_catalog.=) $1 AND hlc OPERATOR(ws.<) $2"
+		" ORDER BY hlc USING OPERATOR(ws.>)",
+	{"pg_catalog.text", "ws.hlc"}},
+	{&plans.state_at,
+		"SELECT ws.get_state($1, $2)",
+	{"pg_catalog.text", "ws.hlc"}},
+	{&plans.keyframes_delete,
+		"DELETE FROM ws.keyframes WHERE entity_id OPERATOR(pg_catalog.=) $1"
+		" AND ($2 IS NULL OR hlc OPERATOR(ws.>) $2)",
+	{"pg_catalog.text", "ws.hlc"}},
+	{&plans.keyframe_put,
+		"INSERT INTO ws.keyframes (entity_id, hlc, version, state, vclock, retired)"
+		" VALUES ($1, $2, $3, $4, $5, $6)",
+	{"pg_catalog.text", "ws.hlc", "pg_catalog.int8", "pg_catalog.jsonb", "ws.vclock",
+	"pg_catalog.bool"}},
+	{&plans.conflicts_delete,
+		"DELETE FROM ws.conflicts WHERE entity_id OPERATOR(pg_catalog.=) $1"
+		" AND ($2 IS NULL OR hlc OPERATOR(ws.>) $2)"
+		" AND type OPERATOR(pg_catalog.=) ANY ('{concurrent_update,duplicate_create,"
+		"after_retirement,constraint}')",
+	{"pg_catalog.text", "ws.hlc"}},
+	{&plans.conflict_put,
+		"INSERT INTO ws.conflicts (conflict_id, entity_id, kind, policy, type, event_ids,"
+		" hlc, status, resolution, detail)"
+		" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+		" ON CONFLICT (conflict_id) DO UPDATE SET kind = EXCLUDED.kind,"
+		" policy = EXCLUDED.policy, event_ids = EXCLUDED.event_ids, hlc = EXCLUDED.hlc,"
+		" status = EXCLUDED.status, resolution = EXCLUDED.resolution,"
+		" detail = EXCLUDED.detail",
+	{"pg_catalog.uuid", "pg_catalog.text", "pg_catalog.text", "pg_catalog.text",
+		"pg_catalog.text", "pg_catalog.uuid[]", "ws.hlc", "pg_catalog.text",
+	"pg_catalog.text", "pg_catalog.text"}},
+	{&plans.resolved_by,
+		"SELECT event_id FROM ws.events WHERE entity_id OPERATOR(pg_catalog.=) $1"
+		" AND event_type OPERATOR(pg_catalog.=) 'resolve'"
+		" AND caller_meta OPERATOR(pg_catalog.->>) 'resolves' OPERATOR(pg_catalog.=) $2"
+		" ORDER BY hlc USING OPERATOR(ws.<) LIMIT 1",
+	{"pg_catalog.text", "pg_catalog.text"}},
+	{&plans.entity_insert,
+		"INSERT INTO ws.entities (entity_id, kind, module, state, version, hlc, vclock,"
+		" created_hlc, retired) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+		" ON CONFLICT (entity_id) DO NOTHING",
+	{"pg_catalog.text", "pg_catalog.text", "pg_catalog.text", "pg_catalog.jsonb",
+	"pg_catalog.int8", "ws.hlc", "ws.vclock", "ws.hlc", "pg_catalog.bool"}},
+	{&plans.entity_update,
+		"UPDATE ws.entities SET kind = $2, module = $3, state = $4, version = $5,"
+		" hlc = $6, vclock = $7, created_hlc = $8, retired = $9"
+		" WHERE entity_id OPERATOR(pg_catalog.=) $1",
+	{"pg_catalog.text", "pg_catalog.text", "pg_catalog.text", "pg_catalog.jsonb",
+	"pg_catalog.int8", "ws.hlc", "ws.vclock", "ws.hlc", "pg_catalog.bool"}},
+	{&plans.pending_delete,
+		"DELETE FROM ws.pending WHERE entity_id OPERATOR(pg_catalog.=) $1",
+	{"pg_catalog.text"}},
+	{&plans.pending_put,
+		"INSERT INTO ws.pending (event_id, entity_id, reason, detail)"
+		" VALUES ($1, $2, $3, $4) ON CONFLICT (event_id) DO UPDATE"
+		" SET reason = EXCLUDED.reason, detail = EXCLUDED.detail",
+	{"pg_catalog.uuid", "pg_catalog.text", "pg_catalog.text", "pg_catalog.text"}},
+	{&plans.link_later,
+		"SELECT 1 FROM ws.events WHERE entity_id OPERATOR(pg_catalog.=) $1"
+		" AND event_type OPERATOR(pg_catalog.=) ANY ('{linked,unlinked}')"
+		" AND meta OPERATOR(pg_catalog.->>) 'rel' OPERATOR(pg_catalog.=) $2"
+		" AND meta OPERATOR(pg_catalog.->>) 'to' OPERATOR(pg_catalog.=) $3"
+		" AND hlc OPERATOR(ws.>) $4 LIMIT 1",
+	{"pg_catalog.text", "pg_catalog.text", "pg_catalog.text", "ws.hlc"}},
+	{&plans.link_put,
+		"INSERT INTO ws.relationships (from_id, rel, to_id, props, hlc)"
+		" VALUES ($1, $2, $3, COALESCE($4, '{}'), $5) ON CONFLICT (from_id, rel, to_id)"
+		" DO UPDATE SET props = EXCLUDED.props, hlc = EXCLUDED.hlc",
+	{"pg_catalog.text", "pg_catalog.text", "pg_catalog.text", "pg_catalog.jsonb", "ws.hlc"}},
+	{&plans.link_delete,
+		"DELETE FROM ws.relationships WHERE from_id OPERATOR(pg_catalog.=) $1"
+		" AND rel OPERATOR(pg_catalog.=) $2 AND to_id OPERATOR(pg_catalog.=) $3",
+	{"pg_catalog.text", "pg_catalog.text", "pg_catalog.text"}},
+};
+
+/* Run kept plan p with args (nulls as SPI takes them); the SPI result code. */
+static int
+run(SPIPlanPtr p, Datum *args, const char *nulls, bool read_only)
+{
+	int			rc = SPI_execute_plan(p, args, nulls, read_only, 0);
+
+	if (rc < 0)
+		elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
+	return rc;
+}
+
+/* Column col (1-based) of row r of the last SPI result. */
+static Datum
+col(int r, int c, bool *isnull)
+{
+	return SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, c, isnull);
+}
+
+/* The count of node's events in v (0 when it has none). */
+static int64
+vclock_count(const WsVclock *v, int32 node)
+{
+	for (int i = 0; i < v->n; i++)
+		if (v->entries[i].node == node)
+			return v->entries[i].count;
+	return 0;
+}
+
+/* The number of events v counts. */
+static int64
+vclock_sum(const WsVclock *v)
+{
+	int64		s = 0;
+
+	for (int i = 0; i < v->n; i++)
+		s += v->entries[i].count;
+	return s;
+}
+
+/* Whether x is in the causal past of e (or is e). */
+static bool
+in_past(const Ev *x, const Ev *e)
+{
+	return vclock_count(e->vclock, x->origin) >= vclock_count(x->vclock, x->origin);
+}
+
+static WsVclock *
+vclock_merged(WsVclock *a, WsVclock *b)
+{
+	if (a == NULL)
+		return b;
+	return DatumGetWsVclockP(DirectFunctionCall2(vclock_merge, PointerGetDatum(a),
+												 PointerGetDatum(b)));
+}
+
+/* Copy column c of row r as a detoasted jsonb, or NULL. */
+static Jsonb *
+jsonb_col(int r, int c)
+{
+	bool		isnull;
+	Datum		d = col(r, c, &isnull);
+
+	return isnull ? NULL : DatumGetJsonbPCopy(d);
+}
+
+static char *
+text_col(int r, int c)
+{
+	bool		isnull;
+	Datum		d = col(r, c, &isnull);
+
+	return isnull ? NULL : TextDatumGetCString(d);
+}
+
+/* Row r of a result of EVENT_COLS into *e (copied into the current context). */
+static void
+read_event(int r, Ev *e)
+{
+	bool		isnull;
+	Datum		d;
+
+	d = col(r, 1, &isnull);
+	memcpy(&e->id, DatumGetUUIDP(d), sizeof(pg_uuid_t));
+	e->hlc = *DatumGetHlcP(col(r, 2, &isnull));
+	e->origin = DatumGetInt32(col(r, 3, &isnull));
+	d = col(r, 4, &isnull);
+	if (isnull)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("event without a vclock"),
+				 errhint("Every event of an entity carries the entity's vclock after it.")));
+	e->vclock = (WsVclock *) PG_DETOAST_DATUM_COPY(d);
+	e->type = text_col(r, 5);
+	e->patch = jsonb_col(r, 6);
+	e->intent = jsonb_col(r, 7);
+	e->caller_meta = jsonb_col(r, 8);
+	e->kind = text_col(r, 9);
+	e->module = text_col(r, 10);
+	if (e->patch == NULL || !JB_ROOT_IS_OBJECT(e->patch) || JB_ROOT_IS_SCALAR(e->patch))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("the patch of an event must be a JSON object"),
+				 errhint("The event was written by a node that does not run the same protocol.")));
+	if (vclock_count(e->vclock, e->origin) < 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("the vclock of an event does not count the event itself"),
+				 errhint("The event was written by a node that does not run the same protocol.")));
+}
+
+static bool
+type_is(const Ev *e, const char *type)
+{
+	return e->type != NULL && strcmp(e->type, type) == 0;
+}
+
+/* A conflict id: the MD5 of a tag and the two event ids, as a uuid. */
+static pg_uuid_t
+conflict_id(const char *tag, const pg_uuid_t *a, const pg_uuid_t *b)
+{
+	pg_cryptohash_ctx *ctx = pg_cryptohash_create(PG_MD5);
+	uint8		sum[MD5_DIGEST_LENGTH];
+	pg_uuid_t	id;
+
+	if (pg_cryptohash_init(ctx) < 0 ||
+		pg_cryptohash_update(ctx, (const uint8 *) tag, strlen(tag)) < 0 ||
+		pg_cryptohash_update(ctx, a->data, UUID_LEN) < 0 ||
+		(b && pg_cryptohash_update(ctx, b->data, UUID_LEN) < 0) ||
+		pg_cryptohash_final(ctx, sum, sizeof(sum)) < 0)
+		elog(ERROR, "could not compute MD5: %s", pg_cryptohash_error(ctx));
+	pg_cryptohash_free(ctx);
+	memcpy(id.data, sum, UUID_LEN);
+	/* a version 3 (name-based, MD5) uuid of RFC 4122 */
+	id.data[6] = (id.data[6] & 0x0f) | 0x30;
+	id.data[8] = (id.data[8] & 0x3f) | 0x80;
+	return id;
+}
+
+static Datum
+uuid_datum(const pg_uuid_t *u)
+{
+	pg_uuid_t  *p = palloc(sizeof(pg_uuid_t));
+
+	memcpy(p, u, sizeof(pg_uuid_t));
+	return UUIDPGetDatum(p);
+}
+
+static Datum
+uuid_pair(const pg_uuid_t *a, const pg_uuid_t *b)
+{
+	Datum		ids[2];
+	int			n = 0;
+
+	ids[n++] = uuid_datum(a);
+	if (b)
+		ids[n++] = uuid_datum(b);
+	return PointerGetDatum(construct_array(ids, n, UUIDOID, UUID_LEN, false, TYPALIGN_CHAR));
+}
+
+static const char *
+policy_name(WsPolicy p)
+{
+	return p == WS_LWW ? "lww" : p == WS_MERGE ? "merge" : "manual";
+}
+
+/*
+ * Record a conflict of the entity between event e and the earlier event m
+ * (NULL for none).  A manual conflict is open until an event of type
+ * resolve names it (ws.resolve_conflict); the others are resolved by the
+ * policy as they are detected.
+ */
+static void
+record_conflict(Entity *en, const char *type, const char *tag, const Ev *e, const Ev *m,
+				const char *resolution, const char *detail)
+{
+	pg_uuid_t	id = conflict_id(tag ? tag : type, &e->id, m ? &m->id : NULL);
+	bool		has_kind = en->kind != NULL;
+	const char *status = "resolved";
+	Datum		a[10];
+	char		n[10];
+
+	if (strcmp(type, "concurrent_update") == 0 && en->policy == WS_MANUAL)
+	{
+		Datum		ra[2];
+		char	   *idtext = DatumGetCString(DirectFunctionCall1(uuid_out, uuid_datum(&id)));
+
+		ra[0] = CStringGetTextDatum(en->id);
+		ra[1] = CStringGetTextDatum(idtext);
+		run(plans.resolved_by, ra, NULL, true);
+		if (SPI_processed == 0)
+		{
+			status = "open";
+			resolution = NULL;
+		}
+		else
+			resolution = "resolved by ws.resolve_conflict";
+	}
+	memset(n, ' ', sizeof(n));
+	a[0] = uuid_datum(&id);
+	a[1] = CStringGetTextDatum(en->id);
+	a[2] = has_kind ? CStringGetTextDatum(en->kind) : (Datum) 0;
+	n[2] = has_kind ? ' ' : 'n';
+	a[3] = has_kind ? CStringGetTextDatum(policy_name(en->policy)) : (Datum) 0;
+	n[3] = has_kind ? ' ' : 'n';
+	a[4] = CStringGetTextDatum(type);
+	a[5] = uuid_pair(&e->id, m ? &m->id : NULL);
+	a[6] = HlcPGetDatum(&e->hlc);
+	a[7] = CStringGetTextDatum(status);
+	a[8] = resolution ? CStringGetTextDatum(resolution) : (Datum) 0;
+	n[8] = resolution ? ' ' : 'n';
+	a[9] = detail ? CStringGetTextDatum(detail) : (Datum) 0;
+	n[9] = detail ? ' ' : 'n';
+	run(plans.conflict_put, a, n, false);
+}
+
+/* Whether objects a and b have a top-level key in common. */
+static bool
+touch_same_field(Jsonb *a, Jsonb *b)
+{
+	JsonbIterator *it = JsonbIteratorInit(&a->root);
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+	bool		skip = false;
+
+	while ((tok = JsonbIteratorNext(&it, &v, skip)) != WJB_DONE)
+	{
+		skip = true;
+		if (tok == WJB_KEY &&
+			getKeyJsonValueFromContainer(&b->root, v.val.string.val, v.val.string.len, NULL))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * The patch of merge event e on state: its stored patch, with the counters
+ * its intent gives deltas for added to their value in state.
+ */
+static Jsonb *
+merge_step(Jsonb *state, const Ev *e)
+{
+	JsonbIterator *it;
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+	const char **keys;
+	int			nkeys = 0;
+	JsonbParseState *ps = NULL;
+	JsonbValue *res;
+	bool		skip = false;
+
+	if (e->intent == NULL || !JB_ROOT_IS_OBJECT(e->intent) || JB_ROOT_COUNT(e->intent) == 0)
+		return ws_merge_patch(state, e->patch, NULL, 0, NULL);
+
+	/* the stored patch with the intent's deltas in place of the values */
+	keys = palloc(sizeof(char *) * JB_ROOT_COUNT(e->intent));
+	it = JsonbIteratorInit(&e->intent->root);
+	while ((tok = JsonbIteratorNext(&it, &v, skip)) != WJB_DONE)
+	{
+		skip = true;
+		if (tok == WJB_KEY)
+			keys[nkeys++] = pnstrdup(v.val.string.val, v.val.string.len);
+	}
+	pushJsonbValue(&ps, WJB_BEGIN_OBJECT, NULL);
+	it = JsonbIteratorInit(&e->patch->root);
+	skip = false;
+	while ((tok = JsonbIteratorNext(&it, &v, skip)) != WJB_DONE)
+	{
+		JsonbValue	key;
+		JsonbValue *delta;
+
+		skip = true;
+		if (tok != WJB_KEY)
+			continue;
+		key = v;
+		tok = JsonbIteratorNext(&it, &v, true);
+		delta = getKeyJsonValueFromContainer(&e->intent->root, key.val.string.val,
+											 key.val.string.len, NULL);
+		pushJsonbValue(&ps, WJB_KEY, &key);
+		if (delta)
+			pushJsonbValue(&ps, WJB_VALUE, delta);
+		else
+			pushJsonbValue(&ps, WJB_VALUE, &v);
+	}
+	res = pushJsonbValue(&ps, WJB_END_OBJECT, NULL);
+	return ws_merge_patch(state, JsonbValueToJsonb(res), keys, nkeys, NULL);
+}
+
+/* Whether two jsonb documents are equal. */
+static bool
+jsonb_same(Jsonb *a, Jsonb *b)
+{
+	if (a == NULL || b == NULL)
+		return a == b;
+	return compareJsonbContainers(&a->root, &b->root) == 0;
+}
+
+/*
+ * The state of lww event `pred` (the latest of e's past) when it is before
+ * the events in memory: the state readers give at its moment.
+ */
+static Jsonb *
+state_at(Entity *en, const Ev *pred)
+{
+	Datum		a[2];
+	Jsonb	   *s;
+
+	a[0] = CStringGetTextDatum(en->id);
+	a[1] = HlcPGetDatum(&pred->hlc);
+	run(plans.state_at, a, NULL, true);
+	s = SPI_processed == 1 ? jsonb_col(0, 1) : NULL;
+	return s ? s : ws_empty_object();
+}
+
+/*
+ * Find, among the events before index i (evs[0..i-1] in memory, then those
+ * before the in-memory ones in ws.events), the latest that `match` accepts
+ * for e; look at no more than `limit` events that `counted` accepts.
+ * Returns its index in evs, or -1 with *before filled when it came from the
+ * table, or -2 when there is none.
+ */
+typedef bool (*EvMatch) (const Ev *x, const Ev *e);
+
+static int
+find_before(Entity *en, Ev *evs, int i, const Ev *e, EvMatch match, Ev *before)
+{
+	Datum		a[2];
+	Portal		portal;
+	int			found = -2;
+
+	for (int j = i - 1; j >= 0; j--)
+		if (match(&evs[j], e))
+			return j;
+	a[0] = CStringGetTextDatum(en->id);
+	a[1] = HlcPGetDatum(i > 0 ? &evs[0].hlc : &e->hlc);
+	portal = SPI_cursor_open(NULL, plans.events_before, a, NULL, true);
+	while (found == -2)
+	{
+		SPI_cursor_fetch(portal, true, 16);
+		if (SPI_processed == 0)
+			break;
+		for (uint64 r = 0; r < SPI_processed; r++)
+		{
+			read_event(r, before);
+			if (match(before, e))
+			{
+				found = -1;
+				break;
+			}
+		}
+	}
+	SPI_cursor_close(portal);
+	return found;
+}
+
+static bool
+match_past(const Ev *x, const Ev *e)
+{
+	return in_past(x, e);
+}
+
+static bool
+match_concurrent(const Ev *x, const Ev *e)
+{
+	return !in_past(x, e);
+}
+
+static bool
+match_concurrent_field(const Ev *x, const Ev *e)
+{
+	return !in_past(x, e) && touch_same_field(x->patch, e->patch);
+}
+
+/* Check the kind's constraints on state; record the ones it breaks at e. */
+static void
+check_constraints(Entity *en, Jsonb *state, const Ev *e)
+{
+	const WsKind *k = ws_kind_lookup(en->kind);
+
+	if (k == NULL)
+		return;
+	for (int c = 0; c < k->nconstraints; c++)
+		if (!ws_jsonpath_holds(state, k->constraint_paths[c]))
+		{
+			char	   *detail = psprintf("constraint \"%s\" of kind \"%s\" does not hold for the merged state",
+										  k->constraint_names[c], en->kind);
+			char	   *tag = psprintf("constraint:%s", k->constraint_names[c]);
+
+			record_conflict(en, "constraint", tag, e, NULL, "recorded, not rejected", detail);
+			pfree(tag);
+		}
+}
+
+/* Put a keyframe of the entity at event e. */
+static void
+put_keyframe(Entity *en, const Ev *e, int64 version, Jsonb *state, WsVclock *vclock,
+			 bool retired)
+{
+	Datum		a[6];
+
+	a[0] = CStringGetTextDatum(en->id);
+	a[1] = HlcPGetDatum(&e->hlc);
+	a[2] = Int64GetDatum(version);
+	a[3] = JsonbPGetDatum(state);
+	a[4] = PointerGetDatum(vclock);
+	a[5] = BoolGetDatum(retired);
+	run(plans.keyframe_put, a, NULL, false);
+}
+
+/*
+ * Fold the entity's events evs[0..n-1] (in HLC order, after the base) and
+ * write what follows from them: keyframes, conflicts, pending rows and
+ * ws.entities' row.  Returns false when ws.entities got a row for the
+ * entity from another transaction meanwhile (the caller folds again).
+ */
+static bool
+fold_events(Entity *en, Ev *evs, int n)
+{
+	Jsonb	  **states = palloc0(sizeof(Jsonb *) * (n + 1));
+	Jsonb	   *state = en->has_base ? en->base_state : NULL;
+	WsVclock   *vclock = en->has_base ? en->base_vclock : NULL;
+	bool		retired = en->has_base && en->base_retired;
+	int64		version = en->has_base ? en->base_version : 0;
+	bool		created = state != NULL;
+	const Ev   *created_by = NULL;
+	const Ev   *retired_by = NULL;
+	WsHlc		created_hlc = {0};
+	Ev			before;
+	Datum		a[9];
+	char		nulls[9];
+
+	memset(nulls, ' ', sizeof(nulls));
+	for (int i = 0; i < n; i++)
+	{
+		Ev		   *e = &evs[i];
+		Jsonb	   *prev = state;
+		int64		concurrent;
+		bool		plain_ok;
+
+		CHECK_FOR_INTERRUPTS();
+		version++;
+		vclock = vclock_merged(vclock, e->vclock);
+		concurrent = version - vclock_sum(e->vclock);
+
+		if (!created && !type_is(e, "created"))
+		{
+			Datum		pa[4];
+
+			/* its creation has not arrived: it waits */
+			pa[0] = uuid_datum(&e->id);
+			pa[1] = CStringGetTextDatum(en->id);
+			pa[2] = CStringGetTextDatum("creation_missing");
+			pa[3] = CStringGetTextDatum("the event that creates the entity has not arrived");
+			run(plans.pending_put, pa, NULL, false);
+			states[i] = NULL;
+			continue;
+		}
+		if (retired)
+		{
+			if (!type_is(e, "retired"))
+				record_conflict(en, "after_retirement", NULL, e, retired_by,
+								"retirement is final: the event changes nothing", NULL);
+		}
+		else if (type_is(e, "created") && !created)
+		{
+			state = e->patch;
+			created = true;
+			created_by = e;
+			created_hlc = e->hlc;
+		}
+		else
+		{
+			Jsonb	   *base = prev;
+
+			if (type_is(e, "created"))
+				record_conflict(en, "duplicate_create", NULL, e, created_by,
+								"the first creation in HLC order creates; this one folds as an update",
+								NULL);
+			if (en->policy == WS_LWW)
+			{
+				/* the state of its writer: its patch on the state at pred(e) */
+				if (concurrent > 0 || type_is(e, "created"))
+				{
+					int			p = find_before(en, evs, i, e, match_past, &before);
+
+					base = p >= 0 ? states[p] : p == -1 ? state_at(en, &before) : ws_empty_object();
+					if (base == NULL)
+						base = ws_empty_object();
+				}
+				state = type_is(e, "retired") ? base : ws_merge_patch(base, e->patch, NULL, 0, NULL);
+			}
+			else if (!type_is(e, "retired"))
+				state = merge_step(prev, e);
+			if (type_is(e, "retired"))
+			{
+				retired = true;
+				retired_by = e;
+			}
+		}
+
+		/* conflicts with concurrent events, recorded once per event */
+		if (concurrent > 0 && created && !(retired && retired_by != e))
+		{
+			EvMatch		m = en->policy == WS_MANUAL ? match_concurrent_field : match_concurrent;
+			int			p = find_before(en, evs, i, e, m, &before);
+			const Ev   *other = p >= 0 ? &evs[p] : p == -1 ? &before : NULL;
+
+			if (other)
+				record_conflict(en, "concurrent_update", NULL, e, other,
+								en->policy == WS_LWW ? "last writer wins: the state is this event's writer's" :
+								"merged: fields by HLC order, counters summed", NULL);
+			check_constraints(en, state, e);
+		}
+
+		states[i] = state;
+		/* a keyframe where readers could not fold the stored patch */
+		plain_ok = prev != NULL && jsonb_same(ws_merge_patch(prev, e->patch, NULL, 0, NULL), state);
+		if (version == 1 || version % ws_keyframe_interval == 0 || !plain_ok || type_is(e, "created"))
+			put_keyframe(en, e, version, state, vclock, retired);
+	}
+
+	if (!created)
+		return true;
+
+	/* the entity's row */
+	a[0] = CStringGetTextDatum(en->id);
+	a[1] = CStringGetTextDatum(en->kind);
+	a[2] = CStringGetTextDatum(en->module);
+	a[3] = JsonbPGetDatum(state);
+	a[4] = Int64GetDatum(version);
+	a[5] = HlcPGetDatum(n > 0 ? &evs[n - 1].hlc : &en->base_hlc);
+	a[6] = PointerGetDatum(vclock);
+	if (created_by)
+		a[7] = HlcPGetDatum(&created_hlc);
+	else
+		nulls[7] = 'n';
+	a[8] = BoolGetDatum(retired);
+	if (en->exists)
+	{
+		if (!created_by)
+		{
+			/* keep the creation's HLC */
+			static const char *const sql =
+				"UPDATE ws.entities SET state = $2, version = $3, hlc = $4, vclock = $5,"
+				" retired = $6 WHERE entity_id OPERATOR(pg_catalog.=) $1";
+			Datum		u[6] = {a[0], a[3], a[4], a[5], a[6], a[8]};
+			Oid			t[6] = {TEXTOID, JSONBOID, INT8OID, ws_type_oid("hlc"),
+			ws_type_oid("vclock"), BOOLOID};
+
+			ws_exec(sql, 6, t, u, NULL, SPI_OK_UPDATE);
+		}
+		else
+			run(plans.entity_update, a, nulls, false);
+		return true;
+	}
+	if (nulls[7] == 'n')
+		elog(ERROR, "entity \"%s\" folded without its creation", en->id);
+	run(plans.entity_insert, a, nulls, false);
+	return SPI_processed == 1;
+}
+
+/*
+ * Load the kind of the entity into en (policy, counters): from its row in
+ * ws.entities (locked), else from event e.  False when the kind is not
+ * defined here.
+ */
+static bool
+load_kind(Entity *en, const char *kind)
+{
+	Datum		a[1];
+	bool		isnull;
+	Datum		d;
+
+	a[0] = CStringGetTextDatum(kind);
+	run(plans.kind, a, NULL, true);
+	if (SPI_processed == 0)
+		return false;
+	en->kind = pstrdup(kind);
+	en->policy = WS_LWW;
+	{
+		char	   *p = text_col(0, 1);
+
+		if (strcmp(p, "merge") == 0)
+			en->policy = WS_MERGE;
+		else if (strcmp(p, "manual") == 0)
+			en->policy = WS_MANUAL;
+	}
+	d = col(0, 2, &isnull);
+	en->ncounters = 0;
+	en->counters = NULL;
+	if (!isnull)
+	{
+		Datum	   *elems;
+		bool	   *enulls;
+		int			ne;
+
+		deconstruct_array(DatumGetArrayTypeP(d), TEXTOID, -1, false, TYPALIGN_INT,
+						  &elems, &enulls, &ne);
+		en->counters = palloc(sizeof(char *) * Max(ne, 1));
+		for (int i = 0; i < ne; i++)
+			en->counters[en->ncounters++] = TextDatumGetCString(elems[i]);
+	}
+	return true;
+}
+
+/* Record that event e waits (ws.pending) for the reason given. */
+static void
+put_pending(const char *entity_id, const pg_uuid_t *event_id, const char *reason,
+			const char *detail)
+{
+	Datum		a[4];
+
+	a[0] = uuid_datum(event_id);
+	a[1] = CStringGetTextDatum(entity_id);
+	a[2] = CStringGetTextDatum(reason);
+	a[3] = CStringGetTextDatum(detail);
+	run(plans.pending_put, a, NULL, false);
+}
+
+/*
+ * Integrate event e of entity entity_id: refold the entity from the last
+ * keyframe before e (or, when e continues it, fold e alone).
+ */
+static void
+integrate_entity(const char *entity_id, Ev *e)
+{
+	Entity		en = {0};
+	Datum		a[2];
+	char		nulls[2] = {' ', ' '};
+	Ev		   *evs;
+	int			n;
+
+	for (;;)
+	{
+		bool		continues = false;
+		bool		isnull;
+
+		a[0] = CStringGetTextDatum(entity_id);
+		run(plans.entity, a, NULL, false);
+		en.id = entity_id;
+		en.exists = SPI_processed == 1;
+		en.module = en.exists ? text_col(0, 2) : e->module;
+		if (en.exists)
+		{
+			WsHlc		head = *DatumGetHlcP(col(0, 5, &isnull));
+			int64		version = DatumGetInt64(col(0, 4, &isnull));
+
+			/* e continues the entity: its past is everything here */
+			continues = ws_hlc_cmp(&head, &e->hlc) < 0 &&
+				vclock_sum(e->vclock) == version + 1;
+			if (continues)
+			{
+				en.has_base = true;
+				en.base_hlc = head;
+				en.base_version = version;
+				en.base_state = jsonb_col(0, 3);
+				en.base_vclock = (WsVclock *) PG_DETOAST_DATUM_COPY(col(0, 6, &isnull));
+				en.base_retired = DatumGetBool(col(0, 7, &isnull));
+			}
+		}
+		if (!load_kind(&en, en.exists ? text_col(0, 1) : e->kind))
+		{
+			put_pending(entity_id, &e->id, "kind_missing",
+						psprintf("kind \"%s\" is not defined on this node", e->kind ? e->kind : ""));
+			return;
+		}
+		if (continues)
+		{
+			if (fold_events(&en, e, 1))
+				break;
+			continue;
+		}
+
+		/* the base: the last keyframe before e */
+		a[1] = HlcPGetDatum(&e->hlc);
+		run(plans.keyframe_before, a, NULL, true);
+		en.has_base = SPI_processed == 1;
+		if (en.has_base)
+		{
+			en.base_hlc = *DatumGetHlcP(col(0, 1, &isnull));
+			en.base_version = DatumGetInt64(col(0, 2, &isnull));
+			en.base_state = jsonb_col(0, 3);
+			en.base_vclock = (WsVclock *) PG_DETOAST_DATUM_COPY(col(0, 4, &isnull));
+			en.base_retired = DatumGetBool(col(0, 5, &isnull));
+		}
+
+		/* everything after it is folded again */
+		run(plans.pending_delete, a, NULL, false);
+		nulls[1] = en.has_base ? ' ' : 'n';
+		a[1] = en.has_base ? HlcPGetDatum(&en.base_hlc) : (Datum) 0;
+		run(plans.keyframes_delete, a, nulls, false);
+		run(plans.conflicts_delete, a, nulls, false);
+		if (en.has_base)
+			run(plans.events_after, a, NULL, true);
+		else
+			run(plans.events_all, a, NULL, true);
+		n = (int) SPI_processed;
+		evs = palloc(sizeof(Ev) * Max(n, 1));
+		for (int i = 0; i < n; i++)
+			read_event(i, &evs[i]);
+		if (fold_events(&en, evs, n))
+			break;
+		/* created meanwhile by a local change: fold again, now locked */
+	}
+}
+
+/*
+ * Apply a link or unlink event to ws.relationships unless a later one of
+ * the same relationship is already here.
+ */
+static void
+integrate_link(const char *entity_id, const Ev *e, Jsonb *meta)
+{
+	JsonbValue *rel;
+	JsonbValue *to;
+	Datum		a[5];
+	char		n[5] = {' ', ' ', ' ', ' ', ' '};
+
+	if (meta == NULL ||
+		(rel = getKeyJsonValueFromContainer(&meta->root, "rel", 3, NULL)) == NULL ||
+		(to = getKeyJsonValueFromContainer(&meta->root, "to", 2, NULL)) == NULL ||
+		rel->type != jbvString || to->type != jbvString)
+		return;
+	a[0] = CStringGetTextDatum(entity_id);
+	a[1] = PointerGetDatum(cstring_to_text_with_len(rel->val.string.val, rel->val.string.len));
+	a[2] = PointerGetDatum(cstring_to_text_with_len(to->val.string.val, to->val.string.len));
+	a[3] = HlcPGetDatum(&e->hlc);
+	run(plans.link_later, a, NULL, true);
+	if (SPI_processed > 0)
+		return;
+	if (type_is(e, "linked"))
+	{
+		JsonbValue *props = getKeyJsonValueFromContainer(&meta->root, "props", 5, NULL);
+
+		a[3] = props ? JsonbPGetDatum(JsonbValueToJsonb(props)) : (Datum) 0;
+		n[3] = props ? ' ' : 'n';
+		a[4] = HlcPGetDatum(&e->hlc);
+		run(plans.link_put, a, n, false);
+	}
+	else
+		run(plans.link_delete, a, NULL, false);
+}
+
+/* Column `name` of the trigger's row. */
+static Datum
+row_col(TriggerData *td, const char *name, bool *isnull)
+{
+	TupleDesc	desc = RelationGetDescr(td->tg_relation);
+	int			att = SPI_fnumber(desc, name);
+
+	if (att <= 0)
+		elog(ERROR, "ws.events has no column \"%s\"", name);
+	return heap_getattr(td->tg_trigtuple, att, desc, isnull);
+}
+
+static TriggerData *
+check_trigger(FunctionCallInfo fcinfo, const char *name)
+{
+	TriggerData *td = (TriggerData *) fcinfo->context;
+
+	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_FOR_ROW(td->tg_event) ||
+		!TRIGGER_FIRED_BY_INSERT(td->tg_event))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("%s must be called as a row trigger on insert", name),
+				 errhint("It integrates events that peers replicate into ws.events.")));
+	return td;
+}
+
+/*
+ * ws.events_arrive(): BEFORE INSERT on ws.events, for replica sessions.
+ */
+Datum
+events_arrive(PG_FUNCTION_ARGS)
+{
+	TriggerData *td = check_trigger(fcinfo, "ws.events_arrive()");
+	TupleDesc	desc = RelationGetDescr(td->tg_relation);
+	HeapTuple	row = td->tg_trigtuple;
+	bool		isnull;
+	bool		entity_null;
+	Datum		event_id = row_col(td, "event_id", &isnull);
+	Datum		entity_id = row_col(td, "entity_id", &entity_null);
+	Datum		hlc = row_col(td, "hlc", &isnull);
+	bool		drop = false;
+	int			att;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	ws_prepare_table(&plans.prepared_for, plan_defs, lengthof(plan_defs));
+	{
+		Datum		a[2] = {event_id, entity_id};
+
+		run(plans.seen, a, NULL, true);
+		if (SPI_processed > 0)
+		{
+			drop = true;
+		}
+		else if (!entity_null && !isnull)
+		{
+			a[0] = entity_id;
+			a[1] = hlc;
+			run(plans.same_hlc, a, NULL, true);
+			if (SPI_processed > 0)
+			{
+				Ev			e = {0};
+				Entity		en = {0};
+
+				memcpy(&e.id, DatumGetUUIDP(event_id), sizeof(pg_uuid_t));
+				e.hlc = *DatumGetHlcP(hlc);
+				en.id = TextDatumGetCString(entity_id);
+				record_conflict(&en, "apply_error", NULL, &e, NULL, "dropped",
+								"another event of the entity has the same HLC");
+				drop = true;
+			}
+		}
+	}
+	SPI_finish();
+	if (drop)
+		return PointerGetDatum(NULL);
+
+	/* the HLC receive rule */
+	if (!isnull)
+		(void) ws_clock_receive_bounded(DatumGetHlcP(hlc));
+
+	/* local arrival order */
+	att = SPI_fnumber(desc, "arrival");
+	if (att > 0)
+	{
+		Datum		v = DirectFunctionCall1(nextval_oid,
+											ObjectIdGetDatum(ws_relation_oid("events_arrival_seq")));
+		bool		vnull = false;
+
+		row = heap_modify_tuple_by_cols(row, desc, 1, &att, &v, &vnull);
+	}
+	return PointerGetDatum(row);
+}
+
+/*
+ * ws.events_integrate(): AFTER INSERT on ws.events, for replica sessions.
+ */
+Datum
+events_integrate(PG_FUNCTION_ARGS)
+{
+	TriggerData *td = check_trigger(fcinfo, "ws.events_integrate()");
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	bool		entity_null;
+	bool		isnull;
+	Datum		entity_id = row_col(td, "entity_id", &entity_null);
+	Datum		event_id = row_col(td, "event_id", &isnull);
+	char	   *id = entity_null ? NULL : TextDatumGetCString(entity_id);
+	WsAsOwner	saved;
+
+	if (entity_null)
+		return PointerGetDatum(NULL);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	ws_as_owner_begin(&saved);
+	ws_prepare_table(&plans.prepared_for, plan_defs, lengthof(plan_defs));
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		Ev			e;
+
+		/* the event as the table holds it */
+		{
+			static const char *const sql =
+				"SELECT " EVENT_COLS ", meta FROM ws.events WHERE event_id OPERATOR(pg_catalog.=) $1";
+			Oid			t[1] = {UUIDOID};
+			Datum		ea[1] = {event_id};
+			Jsonb	   *meta;
+
+			ws_exec(sql, 1, t, ea, NULL, SPI_OK_SELECT);
+			if (SPI_processed != 1)
+				elog(ERROR, "event just inserted is not visible");
+			read_event(0, &e);
+			meta = jsonb_col(0, 11);
+			if (type_is(&e, "linked") || type_is(&e, "unlinked"))
+				integrate_link(id, &e, meta);
+		}
+		integrate_entity(id, &e);
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *ed;
+		Entity		en = {0};
+		Ev			e = {0};
+
+		MemoryContextSwitchTo(cxt);
+		ed = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+
+		memcpy(&e.id, DatumGetUUIDP(event_id), sizeof(pg_uuid_t));
+		e.hlc = *DatumGetHlcP(row_col(td, "hlc", &isnull));
+		en.id = id;
+		record_conflict(&en, "apply_error", NULL, &e, NULL, "not applied",
+						psprintf("%s (SQLSTATE %s)", ed->message, unpack_sql_state(ed->sqlerrcode)));
+		FreeErrorData(ed);
+	}
+	PG_END_TRY();
+	ws_as_owner_end(&saved);
+	SPI_finish();
+	return PointerGetDatum(NULL);
+}
+
+/*
+ * The merge patch that turns current into `target`: target's members, null
+ * for the members only current has, and for a counter the difference of
+ * its two values (counters take deltas in a transition's patch).
+ */
+static Jsonb *
+patch_to(Jsonb *current, Jsonb *target, Entity *en)
+{
+	JsonbParseState *ps = NULL;
+	JsonbIterator *it;
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+	bool		skip = false;
+
+	pushJsonbValue(&ps, WJB_BEGIN_OBJECT, NULL);
+	it = JsonbIteratorInit(&current->root);
+	while ((tok = JsonbIteratorNext(&it, &v, skip)) != WJB_DONE)
+	{
+		skip = true;
+		if (tok == WJB_KEY &&
+			!getKeyJsonValueFromContainer(&target->root, v.val.string.val,
+										  v.val.string.len, NULL))
+		{
+			JsonbValue	null = {.type = jbvNull};
+
+			pushJsonbValue(&ps, WJB_KEY, &v);
+			pushJsonbValue(&ps, WJB_VALUE, &null);
+		}
+	}
+	it = JsonbIteratorInit(&target->root);
+	skip = false;
+	while ((tok = JsonbIteratorNext(&it, &v, skip)) != WJB_DONE)
+	{
+		JsonbValue	key;
+		bool		counter = false;
+
+		skip = true;
+		if (tok != WJB_KEY)
+			continue;
+		key = v;
+		(void) JsonbIteratorNext(&it, &v, true);
+		for (int i = 0; i < en->ncounters; i++)
+			if (strlen(en->counters[i]) == (size_t) key.val.string.len &&
+				memcmp(en->counters[i], key.val.string.val, key.val.string.len) == 0)
+				counter = true;
+		if (counter)
+		{
+			JsonbValue *cur = getKeyJsonValueFromContainer(&current->root, key.val.string.val,
+														   key.val.string.len, NULL);
+
+			if (v.type != jbvNumeric)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("counter field \"%.*s\" takes a number",
+								key.val.string.len, key.val.string.val),
+						 errhint("Give the counter the value it should have.")));
+			if (cur && cur->type == jbvNumeric)
+				v.val.numeric = DatumGetNumeric(DirectFunctionCall2(numeric_sub,
+																	NumericGetDatum(v.val.numeric),
+																	NumericGetDatum(cur->val.numeric)));
+		}
+		pushJsonbValue(&ps, WJB_KEY, &key);
+		pushJsonbValue(&ps, WJB_VALUE, &v);
+	}
+	return JsonbValueToJsonb(pushJsonbValue(&ps, WJB_END_OBJECT, NULL));
+}
+
+/*
+ * ws.resolve_conflict(conflict_id uuid, state jsonb) -> ws.entities: close
+ * an open conflict by giving its entity the state wanted.  It is a
+ * transition of event type resolve (the caller needs the module grant, and
+ * the session's handshake) whose meta names the conflict; that event's
+ * past covers both sides, and every node that integrates it marks the
+ * conflict resolved.
+ */
+Datum
+conflict_resolve(PG_FUNCTION_ARGS)
+{
+	Datum		id;
+	Jsonb	   *target;
+	Datum		a[3];
+	Oid			t[3] = {UUIDOID, TEXTOID, JSONBOID};
+	char	   *idtext;
+	char	   *entity_id;
+	char	   *status;
+	Jsonb	   *current;
+	Entity		en = {0};
+	Datum		result;
+	bool		isnull;
+	WsAsOwner	saved;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("conflict_id must not be null"),
+				 errhint("Pass the id of an open conflict of ws.conflicts.")));
+	if (PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("state must not be null"),
+				 errhint("Pass the whole state the entity should have.")));
+	id = PG_GETARG_DATUM(0);
+	target = PG_GETARG_JSONB_P(1);
+	if (!JB_ROOT_IS_OBJECT(target) || JB_ROOT_IS_SCALAR(target))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("state must be a JSON object"),
+				 errhint("Pass the whole state the entity should have.")));
+	idtext = DatumGetCString(DirectFunctionCall1(uuid_out, id));
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	ws_prepare_table(&plans.prepared_for, plan_defs, lengthof(plan_defs));
+	a[0] = id;
+	ws_as_owner_begin(&saved);
+	ws_exec("SELECT c.entity_id, c.status, e.state, e.kind FROM ws.conflicts c"
+			" LEFT JOIN ws.entities e ON e.entity_id OPERATOR(pg_catalog.=) c.entity_id"
+			" WHERE c.conflict_id OPERATOR(pg_catalog.=) $1",
+			1, t, a, NULL, SPI_OK_SELECT);
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("no conflict %s", idtext),
+				 errhint("List the open conflicts with SELECT * FROM ws.conflicts WHERE status = 'open'.")));
+	entity_id = text_col(0, 1);
+	status = text_col(0, 2);
+	current = jsonb_col(0, 3);
+	if (strcmp(status, "open") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("conflict %s is already resolved", idtext),
+				 errhint("Only open conflicts are resolved; change the entity with ws.transition.")));
+	if (entity_id == NULL || current == NULL || !load_kind(&en, text_col(0, 4)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("conflict %s is not about an entity of this node", idtext),
+				 errhint("Only conflicts of concurrent updates of an entity are resolved with a state.")));
+	en.id = entity_id;
+	ws_as_owner_end(&saved);
+
+	/* the change itself, with the caller's rights */
+	a[0] = CStringGetTextDatum(entity_id);
+	a[1] = JsonbPGetDatum(patch_to(current, target, &en));
+	a[2] = DirectFunctionCall1(jsonb_in, CStringGetDatum(psprintf("{\"resolves\": \"%s\"}", idtext)));
+	{
+		Oid			tt[3] = {TEXTOID, JSONBOID, JSONBOID};
+
+		ws_exec("SELECT ws.transition($1, $2, NULL, NULL, NULL, 'resolve', NULL, NULL, $3)",
+				3, tt, a, NULL, SPI_OK_SELECT);
+	}
+	result = SPI_datumTransfer(col(0, 1, &isnull), false, -1);
+
+	a[0] = id;
+	ws_exec_as_owner("UPDATE ws.conflicts SET status = 'resolved',"
+					 " resolution = 'resolved by ws.resolve_conflict'"
+					 " WHERE conflict_id OPERATOR(pg_catalog.=) $1",
+					 1, t, a, NULL, SPI_OK_UPDATE);
+	SPI_finish();
+	PG_RETURN_DATUM(result);
+}

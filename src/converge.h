@@ -1,0 +1,19 @@
+/*-------------------------------------------------------------------------
+ *
+ * converge.h
+ *		Events from other nodes: integration and the canonical fold.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef WS_CONVERGE_H
+#define WS_CONVERGE_H
+
+#include "postgres.h"
+
+#include "fmgr.h"
+
+extern Datum events_arrive(PG_FUNCTION_ARGS);
+extern Datum events_integrate(PG_FUNCTION_ARGS);
+extern Datum conflict_resolve(PG_FUNCTION_ARGS);
+
+#endif							/* WS_CONVERGE_H */
