@@ -152,7 +152,8 @@ static struct
 	SPIPlanPtr	events_after;
 	SPIPlanPtr	events_all;
 	SPIPlanPtr	events_before;
-	SPIPlanPtr	state_at;
+	SPIPlanPtr	keyframe_at;
+	SPIPlanPtr	patches_between;
 	SPIPlanPtr	keyframes_delete;
 	SPIPlanPtr	keyframe_put;
 	SPIPlanPtr	conflicts_delete;
@@ -205,9 +206,16 @@ static const WsPlanDef plan_defs[] = {
 		" WHERE entity_id OPERATOR(pg_catalog.=) $1 AND hlc OPERATOR(ws.<) $2"
 		" ORDER BY hlc USING OPERATOR(ws.>)",
 	{"pg_catalog.text", "ws.hlc"}},
-	{&plans.state_at,
-		"SELECT ws.get_state($1, $2)",
+	{&plans.keyframe_at,
+		"SELECT hlc, state FROM ws.keyframes"
+		" WHERE entity_id OPERATOR(pg_catalog.=) $1 AND hlc OPERATOR(ws.<=) $2"
+		" ORDER BY hlc USING OPERATOR(ws.>) LIMIT 1",
 	{"pg_catalog.text", "ws.hlc"}},
+	{&plans.patches_between,
+		"SELECT patch FROM ws.events WHERE entity_id OPERATOR(pg_catalog.=) $1"
+		" AND hlc OPERATOR(ws.>) $3 AND hlc OPERATOR(ws.<=) $2"
+		" ORDER BY hlc USING OPERATOR(ws.<)",
+	{"pg_catalog.text", "ws.hlc", "ws.hlc"}},
 	{&plans.keyframes_delete,
 		"DELETE FROM ws.keyframes WHERE entity_id OPERATOR(pg_catalog.=) $1"
 		" AND ($2 IS NULL OR hlc OPERATOR(ws.>) $2)",
@@ -278,11 +286,15 @@ static const WsPlanDef plan_defs[] = {
 	{"pg_catalog.text", "pg_catalog.text", "pg_catalog.text"}},
 };
 
-/* Run kept plan p with args (nulls as SPI takes them); the SPI result code. */
+/*
+ * Run kept plan p with args (nulls as SPI takes them); the SPI result code.
+ * Never read-only: a statement sees what the ones before it wrote, and the
+ * event that fired the trigger.
+ */
 static int
-run(SPIPlanPtr p, Datum *args, const char *nulls, bool read_only)
+run(SPIPlanPtr p, Datum *args, const char *nulls)
 {
-	int			rc = SPI_execute_plan(p, args, nulls, read_only, 0);
+	int			rc = SPI_execute_plan(p, args, nulls, false, 0);
 
 	if (rc < 0)
 		elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
@@ -466,7 +478,7 @@ record_conflict(Entity *en, const char *type, const char *tag, const Ev *e, cons
 
 		ra[0] = CStringGetTextDatum(en->id);
 		ra[1] = CStringGetTextDatum(idtext);
-		run(plans.resolved_by, ra, NULL, true);
+		run(plans.resolved_by, ra, NULL);
 		if (SPI_processed == 0)
 		{
 			status = "open";
@@ -490,7 +502,7 @@ record_conflict(Entity *en, const char *type, const char *tag, const Ev *e, cons
 	n[8] = resolution ? ' ' : 'n';
 	a[9] = detail ? CStringGetTextDatum(detail) : (Datum) 0;
 	n[9] = detail ? ' ' : 'n';
-	run(plans.conflict_put, a, n, false);
+	run(plans.conflict_put, a, n);
 }
 
 /* Whether objects a and b have a top-level key in common. */
@@ -576,19 +588,30 @@ jsonb_same(Jsonb *a, Jsonb *b)
 
 /*
  * The state of lww event `pred` (the latest of e's past) when it is before
- * the events in memory: the state readers give at its moment.
+ * the events in memory: the state at its moment, as readers fold it (the
+ * last keyframe at or before it, and the stored patches after that).
  */
 static Jsonb *
 state_at(Entity *en, const Ev *pred)
 {
-	Datum		a[2];
+	Datum		a[3];
 	Jsonb	   *s;
 
 	a[0] = CStringGetTextDatum(en->id);
 	a[1] = HlcPGetDatum(&pred->hlc);
-	run(plans.state_at, a, NULL, true);
-	s = SPI_processed == 1 ? jsonb_col(0, 1) : NULL;
-	return s ? s : ws_empty_object();
+	run(plans.keyframe_at, a, NULL);
+	if (SPI_processed == 0)
+		return ws_empty_object();
+	s = jsonb_col(0, 2);
+	{
+		bool		isnull;
+
+		a[2] = HlcPGetDatum(ws_hlc_copy(*DatumGetHlcP(col(0, 1, &isnull))));
+	}
+	run(plans.patches_between, a, NULL);
+	for (uint64 r = 0; r < SPI_processed; r++)
+		s = ws_merge_patch(s, jsonb_col(r, 1), NULL, 0, NULL);
+	return s;
 }
 
 /*
@@ -612,7 +635,7 @@ find_before(Entity *en, Ev *evs, int i, const Ev *e, EvMatch match, Ev *before)
 			return j;
 	a[0] = CStringGetTextDatum(en->id);
 	a[1] = HlcPGetDatum(i > 0 ? &evs[0].hlc : &e->hlc);
-	portal = SPI_cursor_open(NULL, plans.events_before, a, NULL, true);
+	portal = SPI_cursor_open(NULL, plans.events_before, a, NULL, false);
 	while (found == -2)
 	{
 		SPI_cursor_fetch(portal, true, 16);
@@ -636,6 +659,18 @@ static bool
 match_past(const Ev *x, const Ev *e)
 {
 	return in_past(x, e);
+}
+
+static bool
+match_created(const Ev *x, const Ev *e)
+{
+	return type_is(x, "created");
+}
+
+static bool
+match_retired(const Ev *x, const Ev *e)
+{
+	return type_is(x, "retired");
 }
 
 static bool
@@ -683,7 +718,7 @@ put_keyframe(Entity *en, const Ev *e, int64 version, Jsonb *state, WsVclock *vcl
 	a[3] = JsonbPGetDatum(state);
 	a[4] = PointerGetDatum(vclock);
 	a[5] = BoolGetDatum(retired);
-	run(plans.keyframe_put, a, NULL, false);
+	run(plans.keyframe_put, a, NULL);
 }
 
 /*
@@ -730,15 +765,20 @@ fold_events(Entity *en, Ev *evs, int n)
 			pa[1] = CStringGetTextDatum(en->id);
 			pa[2] = CStringGetTextDatum("creation_missing");
 			pa[3] = CStringGetTextDatum("the event that creates the entity has not arrived");
-			run(plans.pending_put, pa, NULL, false);
+			run(plans.pending_put, pa, NULL);
 			states[i] = NULL;
 			continue;
 		}
 		if (retired)
 		{
 			if (!type_is(e, "retired"))
-				record_conflict(en, "after_retirement", NULL, e, retired_by,
+			{
+				int			p = find_before(en, evs, i, e, match_retired, &before);
+
+				record_conflict(en, "after_retirement", NULL, e,
+								p >= 0 ? &evs[p] : p == -1 ? &before : NULL,
 								"retirement is final: the event changes nothing", NULL);
+			}
 		}
 		else if (type_is(e, "created") && !created)
 		{
@@ -752,9 +792,14 @@ fold_events(Entity *en, Ev *evs, int n)
 			Jsonb	   *base = prev;
 
 			if (type_is(e, "created"))
-				record_conflict(en, "duplicate_create", NULL, e, created_by,
+			{
+				int			p = find_before(en, evs, i, e, match_created, &before);
+
+				record_conflict(en, "duplicate_create", NULL, e,
+								p >= 0 ? &evs[p] : p == -1 ? &before : NULL,
 								"the first creation in HLC order creates; this one folds as an update",
 								NULL);
+			}
 			if (en->policy == WS_LWW)
 			{
 				/* the state of its writer: its patch on the state at pred(e) */
@@ -829,12 +874,12 @@ fold_events(Entity *en, Ev *evs, int n)
 			ws_exec(sql, 6, t, u, NULL, SPI_OK_UPDATE);
 		}
 		else
-			run(plans.entity_update, a, nulls, false);
+			run(plans.entity_update, a, nulls);
 		return true;
 	}
 	if (nulls[7] == 'n')
 		elog(ERROR, "entity \"%s\" folded without its creation", en->id);
-	run(plans.entity_insert, a, nulls, false);
+	run(plans.entity_insert, a, nulls);
 	return SPI_processed == 1;
 }
 
@@ -851,7 +896,7 @@ load_kind(Entity *en, const char *kind)
 	Datum		d;
 
 	a[0] = CStringGetTextDatum(kind);
-	run(plans.kind, a, NULL, true);
+	run(plans.kind, a, NULL);
 	if (SPI_processed == 0)
 		return false;
 	en->kind = pstrdup(kind);
@@ -893,7 +938,7 @@ put_pending(const char *entity_id, const pg_uuid_t *event_id, const char *reason
 	a[1] = CStringGetTextDatum(entity_id);
 	a[2] = CStringGetTextDatum(reason);
 	a[3] = CStringGetTextDatum(detail);
-	run(plans.pending_put, a, NULL, false);
+	run(plans.pending_put, a, NULL);
 }
 
 /*
@@ -915,7 +960,7 @@ integrate_entity(const char *entity_id, Ev *e)
 		bool		isnull;
 
 		a[0] = CStringGetTextDatum(entity_id);
-		run(plans.entity, a, NULL, false);
+		run(plans.entity, a, NULL);
 		en.id = entity_id;
 		en.exists = SPI_processed == 1;
 		en.module = en.exists ? text_col(0, 2) : e->module;
@@ -952,7 +997,7 @@ integrate_entity(const char *entity_id, Ev *e)
 
 		/* the base: the last keyframe before e */
 		a[1] = HlcPGetDatum(&e->hlc);
-		run(plans.keyframe_before, a, NULL, true);
+		run(plans.keyframe_before, a, NULL);
 		en.has_base = SPI_processed == 1;
 		if (en.has_base)
 		{
@@ -964,15 +1009,15 @@ integrate_entity(const char *entity_id, Ev *e)
 		}
 
 		/* everything after it is folded again */
-		run(plans.pending_delete, a, NULL, false);
+		run(plans.pending_delete, a, NULL);
 		nulls[1] = en.has_base ? ' ' : 'n';
 		a[1] = en.has_base ? HlcPGetDatum(&en.base_hlc) : (Datum) 0;
-		run(plans.keyframes_delete, a, nulls, false);
-		run(plans.conflicts_delete, a, nulls, false);
+		run(plans.keyframes_delete, a, nulls);
+		run(plans.conflicts_delete, a, nulls);
 		if (en.has_base)
-			run(plans.events_after, a, NULL, true);
+			run(plans.events_after, a, NULL);
 		else
-			run(plans.events_all, a, NULL, true);
+			run(plans.events_all, a, NULL);
 		n = (int) SPI_processed;
 		evs = palloc(sizeof(Ev) * Max(n, 1));
 		for (int i = 0; i < n; i++)
@@ -1004,7 +1049,7 @@ integrate_link(const char *entity_id, const Ev *e, Jsonb *meta)
 	a[1] = PointerGetDatum(cstring_to_text_with_len(rel->val.string.val, rel->val.string.len));
 	a[2] = PointerGetDatum(cstring_to_text_with_len(to->val.string.val, to->val.string.len));
 	a[3] = HlcPGetDatum(&e->hlc);
-	run(plans.link_later, a, NULL, true);
+	run(plans.link_later, a, NULL);
 	if (SPI_processed > 0)
 		return;
 	if (type_is(e, "linked"))
@@ -1014,10 +1059,10 @@ integrate_link(const char *entity_id, const Ev *e, Jsonb *meta)
 		a[3] = props ? JsonbPGetDatum(JsonbValueToJsonb(props)) : (Datum) 0;
 		n[3] = props ? ' ' : 'n';
 		a[4] = HlcPGetDatum(&e->hlc);
-		run(plans.link_put, a, n, false);
+		run(plans.link_put, a, n);
 	}
 	else
-		run(plans.link_delete, a, NULL, false);
+		run(plans.link_delete, a, NULL);
 }
 
 /* Column `name` of the trigger's row. */
@@ -1069,7 +1114,7 @@ events_arrive(PG_FUNCTION_ARGS)
 	{
 		Datum		a[2] = {event_id, entity_id};
 
-		run(plans.seen, a, NULL, true);
+		run(plans.seen, a, NULL);
 		if (SPI_processed > 0)
 		{
 			drop = true;
@@ -1078,7 +1123,7 @@ events_arrive(PG_FUNCTION_ARGS)
 		{
 			a[0] = entity_id;
 			a[1] = hlc;
-			run(plans.same_hlc, a, NULL, true);
+			run(plans.same_hlc, a, NULL);
 			if (SPI_processed > 0)
 			{
 				Ev			e = {0};
