@@ -85,6 +85,9 @@ REGRESS += query_entities_at_snapshot
 # 1.1: the writer's index descriptions, kept between changes
 REGRESS += transition_indexes
 
+# 1.1: convergence of several nodes' events
+REGRESS += converge converge_apply
+
 # 1.1: the README's examples
 
 REGRESS_OPTS = --load-extension=worldstate

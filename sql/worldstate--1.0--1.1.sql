@@ -545,7 +545,7 @@ CREATE INDEX conflicts_open_idx ON ws.conflicts (detected_at) WHERE status = 'op
 COMMENT ON TABLE ws.conflicts IS
 'concurrent updates and how they were resolved, derived from ws.events: the same rows, with the same ids, on every node holding the same events (apply errors are this node''s own)';
 COMMENT ON COLUMN ws.conflicts.conflict_id IS 'derived from the type and the event ids: equal on every node';
-COMMENT ON COLUMN ws.conflicts.type IS 'concurrent_update, duplicate_create, after_retirement, constraint, or apply_error';
+COMMENT ON COLUMN ws.conflicts.type IS 'concurrent_update, duplicate_create, after_retirement, constraint, malformed_event (derived from the events), or apply_error (this node could not fold an event)';
 COMMENT ON COLUMN ws.conflicts.event_ids IS 'the event and, for concurrent_update, duplicate_create and after_retirement, the earlier event it met';
 COMMENT ON COLUMN ws.conflicts.hlc IS 'HLC of the first event of event_ids';
 COMMENT ON COLUMN ws.conflicts.status IS 'open (a manual conflict waiting for ws.resolve_conflict) or resolved';
@@ -591,6 +591,14 @@ COMMENT ON FUNCTION ws.resolve_conflict(uuid, jsonb) IS
 'closes an open conflict: a transition of event type resolve giving the entity this state; every node that integrates it marks the conflict resolved';
 REVOKE ALL ON FUNCTION ws.resolve_conflict(uuid, jsonb) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION ws.resolve_conflict(uuid, jsonb) TO ws_writer;
+
+CREATE FUNCTION ws.retry_pending() RETURNS bigint
+AS 'MODULE_PATHNAME', 'pending_retry'
+LANGUAGE C VOLATILE SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION ws.retry_pending() IS
+'folds again the entities whose events wait in ws.pending (once the kind or creation they wait for is here); returns how many left ws.pending';
+REVOKE ALL ON FUNCTION ws.retry_pending() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ws.retry_pending() TO ws_admin;
 
 REVOKE ALL ON ws.conflicts, ws.pending FROM PUBLIC;
 GRANT SELECT ON ws.conflicts, ws.pending TO ws_reader;

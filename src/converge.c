@@ -98,6 +98,7 @@
 PG_FUNCTION_INFO_V1(events_arrive);
 PG_FUNCTION_INFO_V1(events_integrate);
 PG_FUNCTION_INFO_V1(conflict_resolve);
+PG_FUNCTION_INFO_V1(pending_retry);
 
 /* Policies of ws.kinds.policy. */
 typedef enum WsPolicy
@@ -120,6 +121,7 @@ typedef struct Ev
 	Jsonb	   *caller_meta;
 	char	   *kind;
 	char	   *module;
+	const char *bad;			/* why it cannot be folded, or NULL */
 } Ev;
 
 /* What the fold works on: the entity's kind and where the refold starts. */
@@ -229,7 +231,7 @@ static const WsPlanDef plan_defs[] = {
 		"DELETE FROM ws.conflicts WHERE entity_id OPERATOR(pg_catalog.=) $1"
 		" AND ($2 IS NULL OR hlc OPERATOR(ws.>) $2)"
 		" AND type OPERATOR(pg_catalog.=) ANY ('{concurrent_update,duplicate_create,"
-		"after_retirement,constraint}')",
+		"after_retirement,constraint,malformed_event}')",
 	{"pg_catalog.text", "ws.hlc"}},
 	{&plans.conflict_put,
 		"INSERT INTO ws.conflicts (conflict_id, entity_id, kind, policy, type, event_ids,"
@@ -364,7 +366,12 @@ text_col(int r, int c)
 	return isnull ? NULL : TextDatumGetCString(d);
 }
 
-/* Row r of a result of EVENT_COLS into *e (copied into the current context). */
+/*
+ * Row r of a result of EVENT_COLS into *e (copied into the current
+ * context).  An event that cannot be folded (no JSON object as patch, no
+ * vclock counting itself) gets a reason in e->bad instead of raising: it
+ * stays in the log, and every node skips it alike.
+ */
 static void
 read_event(int r, Ev *e)
 {
@@ -376,28 +383,20 @@ read_event(int r, Ev *e)
 	e->hlc = *DatumGetHlcP(col(r, 2, &isnull));
 	e->origin = DatumGetInt32(col(r, 3, &isnull));
 	d = col(r, 4, &isnull);
-	if (isnull)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("event without a vclock"),
-				 errhint("Every event of an entity carries the entity's vclock after it.")));
-	e->vclock = (WsVclock *) PG_DETOAST_DATUM_COPY(d);
+	e->vclock = isnull ? NULL : (WsVclock *) PG_DETOAST_DATUM_COPY(d);
 	e->type = text_col(r, 5);
 	e->patch = jsonb_col(r, 6);
 	e->intent = jsonb_col(r, 7);
 	e->caller_meta = jsonb_col(r, 8);
 	e->kind = text_col(r, 9);
 	e->module = text_col(r, 10);
+	e->bad = NULL;
 	if (e->patch == NULL || !JB_ROOT_IS_OBJECT(e->patch) || JB_ROOT_IS_SCALAR(e->patch))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("the patch of an event must be a JSON object"),
-				 errhint("The event was written by a node that does not run the same protocol.")));
-	if (vclock_count(e->vclock, e->origin) < 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("the vclock of an event does not count the event itself"),
-				 errhint("The event was written by a node that does not run the same protocol.")));
+		e->bad = "the patch of the event is not a JSON object";
+	else if (e->vclock == NULL || vclock_count(e->vclock, e->origin) < 1)
+		e->bad = "the vclock of the event does not count the event itself";
+	else if (e->intent != NULL && (!JB_ROOT_IS_OBJECT(e->intent) || JB_ROOT_IS_SCALAR(e->intent)))
+		e->bad = "the intent of the event is not a JSON object";
 }
 
 static bool
@@ -658,31 +657,31 @@ find_before(Entity *en, Ev *evs, int i, const Ev *e, EvMatch match, Ev *before)
 static bool
 match_past(const Ev *x, const Ev *e)
 {
-	return in_past(x, e);
+	return !x->bad && in_past(x, e);
 }
 
 static bool
 match_created(const Ev *x, const Ev *e)
 {
-	return type_is(x, "created");
+	return !x->bad && type_is(x, "created");
 }
 
 static bool
 match_retired(const Ev *x, const Ev *e)
 {
-	return type_is(x, "retired");
+	return !x->bad && type_is(x, "retired");
 }
 
 static bool
 match_concurrent(const Ev *x, const Ev *e)
 {
-	return !in_past(x, e);
+	return !x->bad && !in_past(x, e);
 }
 
 static bool
 match_concurrent_field(const Ev *x, const Ev *e)
 {
-	return !in_past(x, e) && touch_same_field(x->patch, e->patch);
+	return !x->bad && !in_past(x, e) && touch_same_field(x->patch, e->patch);
 }
 
 /* Check the kind's constraints on state; record the ones it breaks at e. */
@@ -752,6 +751,16 @@ fold_events(Entity *en, Ev *evs, int n)
 		bool		plain_ok;
 
 		CHECK_FOR_INTERRUPTS();
+		if (e->bad)
+		{
+			/* skipped: the state stays, and a keyframe says so to readers */
+			record_conflict(en, "malformed_event", NULL, e, NULL,
+							"skipped: the event changes nothing", e->bad);
+			states[i] = state;
+			if (state)
+				put_keyframe(en, e, version, state, vclock, retired);
+			continue;
+		}
 		version++;
 		vclock = vclock_merged(vclock, e->vclock);
 		concurrent = version - vclock_sum(e->vclock);
@@ -970,7 +979,7 @@ integrate_entity(const char *entity_id, Ev *e)
 			int64		version = DatumGetInt64(col(0, 4, &isnull));
 
 			/* e continues the entity: its past is everything here */
-			continues = ws_hlc_cmp(&head, &e->hlc) < 0 &&
+			continues = !e->bad && ws_hlc_cmp(&head, &e->hlc) < 0 &&
 				vclock_sum(e->vclock) == version + 1;
 			if (continues)
 			{
@@ -1160,52 +1169,35 @@ events_arrive(PG_FUNCTION_ARGS)
 }
 
 /*
- * ws.events_integrate(): AFTER INSERT on ws.events, for replica sessions.
+ * Integrate the event with id event_id (of entity entity_id, at hlc) in a
+ * subtransaction: a failure is recorded as an apply_error conflict, never
+ * raised.  Runs inside SPI, as the owner of schema ws.
  */
-Datum
-events_integrate(PG_FUNCTION_ARGS)
+static void
+integrate_guarded(const char *entity_id, Datum event_id, const WsHlc *hlc)
 {
-	TriggerData *td = check_trigger(fcinfo, "ws.events_integrate()");
 	MemoryContext cxt = CurrentMemoryContext;
 	ResourceOwner owner = CurrentResourceOwner;
-	bool		entity_null;
-	bool		isnull;
-	Datum		entity_id = row_col(td, "entity_id", &entity_null);
-	Datum		event_id = row_col(td, "event_id", &isnull);
-	char	   *id = entity_null ? NULL : TextDatumGetCString(entity_id);
-	WsAsOwner	saved;
-
-	if (entity_null)
-		return PointerGetDatum(NULL);
-
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	ws_as_owner_begin(&saved);
-	ws_prepare_table(&plans.prepared_for, plan_defs, lengthof(plan_defs));
 
 	BeginInternalSubTransaction(NULL);
 	MemoryContextSwitchTo(cxt);
 	PG_TRY();
 	{
+		static const char *const sql =
+			"SELECT " EVENT_COLS ", meta FROM ws.events WHERE event_id OPERATOR(pg_catalog.=) $1";
+		Oid			t[1] = {UUIDOID};
+		Datum		a[1] = {event_id};
 		Ev			e;
+		Jsonb	   *meta;
 
-		/* the event as the table holds it */
-		{
-			static const char *const sql =
-				"SELECT " EVENT_COLS ", meta FROM ws.events WHERE event_id OPERATOR(pg_catalog.=) $1";
-			Oid			t[1] = {UUIDOID};
-			Datum		ea[1] = {event_id};
-			Jsonb	   *meta;
-
-			ws_exec(sql, 1, t, ea, NULL, SPI_OK_SELECT);
-			if (SPI_processed != 1)
-				elog(ERROR, "event just inserted is not visible");
-			read_event(0, &e);
-			meta = jsonb_col(0, 11);
-			if (type_is(&e, "linked") || type_is(&e, "unlinked"))
-				integrate_link(id, &e, meta);
-		}
-		integrate_entity(id, &e);
+		ws_exec(sql, 1, t, a, NULL, SPI_OK_SELECT);
+		if (SPI_processed != 1)
+			elog(ERROR, "event to integrate is not visible");
+		read_event(0, &e);
+		meta = jsonb_col(0, 11);
+		if (type_is(&e, "linked") || type_is(&e, "unlinked"))
+			integrate_link(entity_id, &e, meta);
+		integrate_entity(entity_id, &e);
 		ReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(cxt);
 		CurrentResourceOwner = owner;
@@ -1224,16 +1216,85 @@ events_integrate(PG_FUNCTION_ARGS)
 		CurrentResourceOwner = owner;
 
 		memcpy(&e.id, DatumGetUUIDP(event_id), sizeof(pg_uuid_t));
-		e.hlc = *DatumGetHlcP(row_col(td, "hlc", &isnull));
-		en.id = id;
+		e.hlc = *hlc;
+		en.id = entity_id;
 		record_conflict(&en, "apply_error", NULL, &e, NULL, "not applied",
 						psprintf("%s (SQLSTATE %s)", ed->message, unpack_sql_state(ed->sqlerrcode)));
 		FreeErrorData(ed);
 	}
 	PG_END_TRY();
+}
+
+/*
+ * ws.events_integrate(): AFTER INSERT on ws.events, for replica sessions.
+ */
+Datum
+events_integrate(PG_FUNCTION_ARGS)
+{
+	TriggerData *td = check_trigger(fcinfo, "ws.events_integrate()");
+	bool		entity_null;
+	bool		isnull;
+	Datum		entity_id = row_col(td, "entity_id", &entity_null);
+	Datum		event_id = row_col(td, "event_id", &isnull);
+	WsHlc		hlc = *DatumGetHlcP(row_col(td, "hlc", &isnull));
+	WsAsOwner	saved;
+
+	if (entity_null)
+		return PointerGetDatum(NULL);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	ws_as_owner_begin(&saved);
+	ws_prepare_table(&plans.prepared_for, plan_defs, lengthof(plan_defs));
+	integrate_guarded(TextDatumGetCString(entity_id), event_id, &hlc);
 	ws_as_owner_end(&saved);
 	SPI_finish();
 	return PointerGetDatum(NULL);
+}
+
+/*
+ * ws.retry_pending() -> bigint: fold again every entity with events waiting
+ * in ws.pending (after the kind or the creation they wait for came by
+ * another way); returns how many events left ws.pending.
+ */
+Datum
+pending_retry(PG_FUNCTION_ARGS)
+{
+	WsAsOwner	saved;
+	int64		before;
+	int64		after;
+	bool		isnull;
+	SPITupleTable *entities;
+	uint64		n;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	ws_as_owner_begin(&saved);
+	ws_prepare_table(&plans.prepared_for, plan_defs, lengthof(plan_defs));
+	ws_exec("SELECT count(*) FROM ws.pending", 0, NULL, NULL, NULL, SPI_OK_SELECT);
+	before = DatumGetInt64(col(0, 1, &isnull));
+	/* each entity's first event: the refold starts before it */
+	ws_exec("SELECT DISTINCT ON (e.entity_id) e.entity_id, e.event_id, e.hlc"
+			" FROM ws.events e WHERE e.entity_id IN (SELECT entity_id FROM ws.pending)"
+			" ORDER BY e.entity_id, e.hlc USING OPERATOR(ws.<)",
+			0, NULL, NULL, NULL, SPI_OK_SELECT);
+	entities = SPI_tuptable;
+	n = SPI_processed;
+	for (uint64 r = 0; r < n; r++)
+	{
+		HeapTuple	t = entities->vals[r];
+		char	   *id = TextDatumGetCString(SPI_getbinval(t, entities->tupdesc, 1, &isnull));
+		Datum		event_id = SPI_getbinval(t, entities->tupdesc, 2, &isnull);
+		WsHlc		hlc = *DatumGetHlcP(SPI_getbinval(t, entities->tupdesc, 3, &isnull));
+
+		CHECK_FOR_INTERRUPTS();
+		integrate_guarded(id, event_id, &hlc);
+	}
+	ws_exec("SELECT count(*) FROM ws.pending", 0, NULL, NULL, NULL, SPI_OK_SELECT);
+	after = DatumGetInt64(col(0, 1, &isnull));
+	ws_as_owner_end(&saved);
+	SPI_finish();
+	PG_RETURN_INT64(before - after);
 }
 
 /*

@@ -15,5 +15,6 @@
 extern Datum events_arrive(PG_FUNCTION_ARGS);
 extern Datum events_integrate(PG_FUNCTION_ARGS);
 extern Datum conflict_resolve(PG_FUNCTION_ARGS);
+extern Datum pending_retry(PG_FUNCTION_ARGS);
 
 #endif							/* WS_CONVERGE_H */

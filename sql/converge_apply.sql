@@ -1,0 +1,111 @@
+-- The apply path cannot fail (src/converge.c): events from peers arrive
+-- as rows inserted into ws.events in a replica session, as PostgreSQL's
+-- apply worker inserts them.  Whatever they hold, the insert succeeds, and
+-- what cannot be folded becomes a row of ws.conflicts or ws.pending.
+\set VERBOSITY terse
+SELECT ws.register_module('peer', 1);
+SELECT ws.define_kind('note', 'peer', 'merge', '{hits}');
+SELECT ws.define_kind('sheet', 'peer', 'manual');
+CREATE ROLE conv_writer LOGIN;
+GRANT ws_writer TO conv_writer;
+SELECT ws.grant_module('peer', 'conv_writer');
+
+-- an event as node `origin` would have sent it
+CREATE FUNCTION pg_temp.arrive(id text, entity text, kind text, type text, origin int,
+                               wall numeric, vc text, patch jsonb, intent jsonb DEFAULT NULL,
+                               meta jsonb DEFAULT NULL, caller_meta jsonb DEFAULT NULL)
+RETURNS void LANGUAGE sql AS $$
+    INSERT INTO ws.events (event_id, entity_id, version, hlc, origin_node, module, kind,
+                           event_type, patch, meta, handshake, vclock, intent, caller_meta,
+                           txid, recorded_at)
+    VALUES (md5(id)::uuid, entity, ('x' || left(md5(id), 7))::bit(28)::int, 
+            ws.hlc('2026-01-01 00:00:00+00'::timestamptz + wall * interval '1 second', 0, origin),
+            origin, 'peer', kind, type, patch, meta, '55-45-17', vc::ws.vclock, intent,
+            caller_meta, pg_current_xact_id(), now())
+$$;
+CREATE VIEW conflicts AS
+    SELECT entity_id, type, status, policy, detail FROM ws.conflicts ORDER BY hlc, type;
+
+SET session_replication_role = replica;
+
+-- a creation, a re-delivery of it (dropped), a forged event at the same HLC
+SELECT pg_temp.arrive('n1', 'n', 'note', 'created', 2, 1, '{2:1}', '{"hits": 0, "text": "a"}');
+SELECT pg_temp.arrive('n1', 'n', 'note', 'created', 2, 1, '{2:1}', '{"hits": 0, "text": "a"}');
+SELECT pg_temp.arrive('forged', 'n', 'note', 'update', 2, 1, '{2:2}', '{"text": "x"}');
+SELECT count(*) AS events FROM ws.events WHERE entity_id = 'n';
+SELECT * FROM conflicts;
+
+-- malformed rows: a patch that is not an object, a vclock that does not
+-- count the event; the rows stay, the entity does not change, and every
+-- node records the same conflicts for them
+SELECT pg_temp.arrive('bad1', 'n', 'note', 'update', 2, 2, '{2:2}', '[1, 2]');
+SELECT pg_temp.arrive('bad2', 'n', 'note', 'update', 3, 3, '{2:1}', '{"text": "b"}');
+SELECT state, version FROM ws.entities WHERE entity_id = 'n';
+SELECT * FROM conflicts;
+
+-- replication keeps flowing: a good event after them is folded
+SELECT pg_temp.arrive('n2', 'n', 'note', 'update', 3, 4, '{2:1,3:1}', '{"hits": 2}', '{"hits": 2}');
+SELECT state, version FROM ws.entities WHERE entity_id = 'n';
+
+-- a kind this node does not have: the event waits, and is folded once
+-- the kind is here
+SELECT pg_temp.arrive('k1', 'k', 'gauge', 'created', 2, 5, '{2:1}', '{"level": 1}');
+SELECT p.reason, p.detail FROM ws.pending p;
+SELECT ws.retry_pending();
+RESET session_replication_role;
+SELECT ws.define_kind('gauge', 'peer', 'lww');
+SELECT ws.retry_pending();
+SELECT entity_id, state, version FROM ws.entities WHERE entity_id = 'k';
+SELECT count(*) AS pending FROM ws.pending;
+SET session_replication_role = replica;
+
+-- an update whose creation has not arrived waits for it
+SELECT pg_temp.arrive('c2', 'c', 'note', 'update', 3, 7, '{2:1,3:1}', '{"text": "later"}');
+SELECT p.reason FROM ws.pending p;
+SELECT pg_temp.arrive('c1', 'c', 'note', 'created', 2, 6, '{2:1}', '{"text": "first", "hits": 0}');
+SELECT state, version FROM ws.entities WHERE entity_id = 'c';
+SELECT count(*) AS pending FROM ws.pending;
+
+-- links: the latest link or unlink of a relationship, in HLC order, decides
+SELECT pg_temp.arrive('l1', 'c', 'note', 'linked', 2, 8, '{2:2,3:1}', '{}',
+                      meta => '{"rel": "cites", "to": "n", "props": {"w": 1}}');
+SELECT from_id, rel, to_id, props FROM ws.relationships;
+SELECT pg_temp.arrive('l3', 'c', 'note', 'unlinked', 3, 10, '{2:2,3:3}', '{}',
+                      meta => '{"rel": "cites", "to": "n"}');
+SELECT pg_temp.arrive('l2', 'c', 'note', 'linked', 3, 9, '{2:2,3:2}', '{}',
+                      meta => '{"rel": "cites", "to": "n", "props": {"w": 2}}');
+SELECT count(*) AS links FROM ws.relationships;
+
+-- a manual conflict, then closed with ws.resolve_conflict by a writer
+SELECT pg_temp.arrive('s1', 's', 'sheet', 'created', 2, 11, '{2:1}', '{"cell": 0, "note": "-"}');
+SELECT pg_temp.arrive('s2', 's', 'sheet', 'update', 2, 12, '{2:2}', '{"cell": 1}');
+SELECT pg_temp.arrive('s3', 's', 'sheet', 'update', 3, 13, '{2:1,3:1}', '{"cell": 2}');
+RESET session_replication_role;
+SELECT entity_id, type, status, policy FROM conflicts WHERE entity_id = 's';
+SET ROLE conv_writer;
+SET worldstate.handshake = '55-45-17';
+SELECT ws.resolve_conflict(NULL, '{}');
+SELECT ws.resolve_conflict(gen_random_uuid(), '{}');
+SELECT ws.resolve_conflict((SELECT conflict_id FROM ws.conflicts WHERE entity_id = 's'), '[]');
+SELECT state, version FROM ws.resolve_conflict((SELECT conflict_id FROM ws.conflicts WHERE entity_id = 's'),
+                                               '{"cell": 3}');
+SELECT ws.resolve_conflict((SELECT conflict_id FROM ws.conflicts WHERE entity_id = 's'), '{"cell": 4}');
+RESET ROLE;
+SELECT status, resolution FROM ws.conflicts WHERE entity_id = 's';
+SELECT event_type, caller_meta ? 'resolves' AS names_it FROM ws.events
+WHERE entity_id = 's' ORDER BY hlc DESC LIMIT 1;
+
+-- a counter resolved to a value: the event carries the delta
+SET session_replication_role = replica;
+SELECT pg_temp.arrive('h2', 'n', 'note', 'update', 2, 14, '{2:3,3:1}', '{"hits": 5}', '{"hits": 3}');
+SELECT pg_temp.arrive('h3', 'n', 'note', 'update', 3, 15, '{2:1,3:2}', '{"hits": 7}', '{"hits": 5}');
+SELECT entity_id, type, status, policy FROM conflicts WHERE entity_id = 'n';
+SELECT state->'hits' AS hits FROM ws.entities WHERE entity_id = 'n';
+RESET session_replication_role;
+
+-- the triggers refuse to be called any other way
+SELECT ws.events_arrive();
+
+DROP VIEW conflicts;
+SELECT ws.revoke_module('peer', 'conv_writer');
+DROP ROLE conv_writer;
