@@ -85,7 +85,7 @@ SELECT entity_id, type, status, policy FROM conflicts WHERE entity_id = 's';
 SET ROLE conv_writer;
 SET worldstate.handshake = '55-45-17';
 SELECT ws.resolve_conflict(NULL, '{}');
-SELECT ws.resolve_conflict(gen_random_uuid(), '{}');
+SELECT ws.resolve_conflict('00000000-0000-4000-8000-000000000000', '{}');
 SELECT ws.resolve_conflict((SELECT conflict_id FROM ws.conflicts WHERE entity_id = 's'), '[]');
 SELECT state, version FROM ws.resolve_conflict((SELECT conflict_id FROM ws.conflicts WHERE entity_id = 's'),
                                                '{"cell": 3}');

@@ -366,30 +366,52 @@ text_col(int r, int c)
 	return isnull ? NULL : TextDatumGetCString(d);
 }
 
+/* A copy of attribute att of tuple t, detoasted, or NULL. */
+static Jsonb *
+tuple_jsonb(HeapTuple t, TupleDesc desc, int att)
+{
+	bool		isnull;
+	Datum		d = heap_getattr(t, att, desc, &isnull);
+
+	return isnull ? NULL : DatumGetJsonbPCopy(d);
+}
+
+static char *
+tuple_text(HeapTuple t, TupleDesc desc, int att)
+{
+	bool		isnull;
+	Datum		d = heap_getattr(t, att, desc, &isnull);
+
+	return isnull ? NULL : TextDatumGetCString(d);
+}
+
+/* The attribute numbers of EVENT_COLS in a result of a plan above. */
+static const int result_atts[] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10};
+
 /*
- * Row r of a result of EVENT_COLS into *e (copied into the current
- * context).  An event that cannot be folded (no JSON object as patch, no
- * vclock counting itself) gets a reason in e->bad instead of raising: it
- * stays in the log, and every node skips it alike.
+ * The event in tuple t, whose EVENT_COLS are attributes att[0..9], into *e
+ * (copied into the current context).  An event that cannot be folded (no
+ * JSON object as patch, no vclock counting itself) gets a reason in e->bad
+ * instead of raising: it stays in the log, and every node skips it alike.
  */
 static void
-read_event(int r, Ev *e)
+read_event_tuple(HeapTuple t, TupleDesc desc, const int *att, Ev *e)
 {
 	bool		isnull;
 	Datum		d;
 
-	d = col(r, 1, &isnull);
+	d = heap_getattr(t, att[0], desc, &isnull);
 	memcpy(&e->id, DatumGetUUIDP(d), sizeof(pg_uuid_t));
-	e->hlc = *DatumGetHlcP(col(r, 2, &isnull));
-	e->origin = DatumGetInt32(col(r, 3, &isnull));
-	d = col(r, 4, &isnull);
+	e->hlc = *DatumGetHlcP(heap_getattr(t, att[1], desc, &isnull));
+	e->origin = DatumGetInt32(heap_getattr(t, att[2], desc, &isnull));
+	d = heap_getattr(t, att[3], desc, &isnull);
 	e->vclock = isnull ? NULL : (WsVclock *) PG_DETOAST_DATUM_COPY(d);
-	e->type = text_col(r, 5);
-	e->patch = jsonb_col(r, 6);
-	e->intent = jsonb_col(r, 7);
-	e->caller_meta = jsonb_col(r, 8);
-	e->kind = text_col(r, 9);
-	e->module = text_col(r, 10);
+	e->type = tuple_text(t, desc, att[4]);
+	e->patch = tuple_jsonb(t, desc, att[5]);
+	e->intent = tuple_jsonb(t, desc, att[6]);
+	e->caller_meta = tuple_jsonb(t, desc, att[7]);
+	e->kind = tuple_text(t, desc, att[8]);
+	e->module = tuple_text(t, desc, att[9]);
 	e->bad = NULL;
 	if (e->patch == NULL || !JB_ROOT_IS_OBJECT(e->patch) || JB_ROOT_IS_SCALAR(e->patch))
 		e->bad = "the patch of the event is not a JSON object";
@@ -397,6 +419,13 @@ read_event(int r, Ev *e)
 		e->bad = "the vclock of the event does not count the event itself";
 	else if (e->intent != NULL && (!JB_ROOT_IS_OBJECT(e->intent) || JB_ROOT_IS_SCALAR(e->intent)))
 		e->bad = "the intent of the event is not a JSON object";
+}
+
+/* Row r of the last SPI result, of EVENT_COLS, into *e. */
+static void
+read_event(int r, Ev *e)
+{
+	read_event_tuple(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, result_atts, e);
 }
 
 static bool
@@ -1169,12 +1198,12 @@ events_arrive(PG_FUNCTION_ARGS)
 }
 
 /*
- * Integrate the event with id event_id (of entity entity_id, at hlc) in a
+ * Integrate event e of entity entity_id (meta: the event's meta) in a
  * subtransaction: a failure is recorded as an apply_error conflict, never
  * raised.  Runs inside SPI, as the owner of schema ws.
  */
 static void
-integrate_guarded(const char *entity_id, Datum event_id, const WsHlc *hlc)
+integrate_guarded(const char *entity_id, Ev *e, Jsonb *meta)
 {
 	MemoryContext cxt = CurrentMemoryContext;
 	ResourceOwner owner = CurrentResourceOwner;
@@ -1183,21 +1212,9 @@ integrate_guarded(const char *entity_id, Datum event_id, const WsHlc *hlc)
 	MemoryContextSwitchTo(cxt);
 	PG_TRY();
 	{
-		static const char *const sql =
-			"SELECT " EVENT_COLS ", meta FROM ws.events WHERE event_id OPERATOR(pg_catalog.=) $1";
-		Oid			t[1] = {UUIDOID};
-		Datum		a[1] = {event_id};
-		Ev			e;
-		Jsonb	   *meta;
-
-		ws_exec(sql, 1, t, a, NULL, SPI_OK_SELECT);
-		if (SPI_processed != 1)
-			elog(ERROR, "event to integrate is not visible");
-		read_event(0, &e);
-		meta = jsonb_col(0, 11);
-		if (type_is(&e, "linked") || type_is(&e, "unlinked"))
-			integrate_link(entity_id, &e, meta);
-		integrate_entity(entity_id, &e);
+		if (type_is(e, "linked") || type_is(e, "unlinked"))
+			integrate_link(entity_id, e, meta);
+		integrate_entity(entity_id, e);
 		ReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(cxt);
 		CurrentResourceOwner = owner;
@@ -1206,7 +1223,6 @@ integrate_guarded(const char *entity_id, Datum event_id, const WsHlc *hlc)
 	{
 		ErrorData  *ed;
 		Entity		en = {0};
-		Ev			e = {0};
 
 		MemoryContextSwitchTo(cxt);
 		ed = CopyErrorData();
@@ -1215,10 +1231,8 @@ integrate_guarded(const char *entity_id, Datum event_id, const WsHlc *hlc)
 		MemoryContextSwitchTo(cxt);
 		CurrentResourceOwner = owner;
 
-		memcpy(&e.id, DatumGetUUIDP(event_id), sizeof(pg_uuid_t));
-		e.hlc = *hlc;
 		en.id = entity_id;
-		record_conflict(&en, "apply_error", NULL, &e, NULL, "not applied",
+		record_conflict(&en, "apply_error", NULL, e, NULL, "not applied",
 						psprintf("%s (SQLSTATE %s)", ed->message, unpack_sql_state(ed->sqlerrcode)));
 		FreeErrorData(ed);
 	}
@@ -1232,21 +1246,29 @@ Datum
 events_integrate(PG_FUNCTION_ARGS)
 {
 	TriggerData *td = check_trigger(fcinfo, "ws.events_integrate()");
+	TupleDesc	desc = RelationGetDescr(td->tg_relation);
+	static const char *const names[] = {"event_id", "hlc", "origin_node", "vclock",
+	"event_type", "patch", "intent", "caller_meta", "kind", "module"};
+	int			att[lengthof(names)];
 	bool		entity_null;
-	bool		isnull;
 	Datum		entity_id = row_col(td, "entity_id", &entity_null);
-	Datum		event_id = row_col(td, "event_id", &isnull);
-	WsHlc		hlc = *DatumGetHlcP(row_col(td, "hlc", &isnull));
+	int			meta_att = SPI_fnumber(desc, "meta");
 	WsAsOwner	saved;
+	Ev			e;
 
 	if (entity_null)
 		return PointerGetDatum(NULL);
+	for (int i = 0; i < (int) lengthof(names); i++)
+		if ((att[i] = SPI_fnumber(desc, names[i])) <= 0)
+			elog(ERROR, "ws.events has no column \"%s\"", names[i]);
+	read_event_tuple(td->tg_trigtuple, desc, att, &e);
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	ws_as_owner_begin(&saved);
 	ws_prepare_table(&plans.prepared_for, plan_defs, lengthof(plan_defs));
-	integrate_guarded(TextDatumGetCString(entity_id), event_id, &hlc);
+	integrate_guarded(TextDatumGetCString(entity_id), &e,
+					  tuple_jsonb(td->tg_trigtuple, desc, meta_att));
 	ws_as_owner_end(&saved);
 	SPI_finish();
 	return PointerGetDatum(NULL);
@@ -1274,21 +1296,21 @@ pending_retry(PG_FUNCTION_ARGS)
 	ws_exec("SELECT count(*) FROM ws.pending", 0, NULL, NULL, NULL, SPI_OK_SELECT);
 	before = DatumGetInt64(col(0, 1, &isnull));
 	/* each entity's first event: the refold starts before it */
-	ws_exec("SELECT DISTINCT ON (e.entity_id) e.entity_id, e.event_id, e.hlc"
-			" FROM ws.events e WHERE e.entity_id IN (SELECT entity_id FROM ws.pending)"
-			" ORDER BY e.entity_id, e.hlc USING OPERATOR(ws.<)",
+	ws_exec("SELECT DISTINCT ON (entity_id) " EVENT_COLS ", meta, entity_id"
+			" FROM ws.events WHERE entity_id IN (SELECT entity_id FROM ws.pending)"
+			" ORDER BY entity_id, hlc USING OPERATOR(ws.<)",
 			0, NULL, NULL, NULL, SPI_OK_SELECT);
 	entities = SPI_tuptable;
 	n = SPI_processed;
 	for (uint64 r = 0; r < n; r++)
 	{
 		HeapTuple	t = entities->vals[r];
-		char	   *id = TextDatumGetCString(SPI_getbinval(t, entities->tupdesc, 1, &isnull));
-		Datum		event_id = SPI_getbinval(t, entities->tupdesc, 2, &isnull);
-		WsHlc		hlc = *DatumGetHlcP(SPI_getbinval(t, entities->tupdesc, 3, &isnull));
+		Ev			e;
 
 		CHECK_FOR_INTERRUPTS();
-		integrate_guarded(id, event_id, &hlc);
+		read_event_tuple(t, entities->tupdesc, result_atts, &e);
+		integrate_guarded(tuple_text(t, entities->tupdesc, 12), &e,
+						  tuple_jsonb(t, entities->tupdesc, 11));
 	}
 	ws_exec("SELECT count(*) FROM ws.pending", 0, NULL, NULL, NULL, SPI_OK_SELECT);
 	after = DatumGetInt64(col(0, 1, &isnull));
