@@ -141,7 +141,34 @@ typedef struct Entity
 	Jsonb	   *base_state;
 	WsVclock   *base_vclock;
 	bool		base_retired;
+	/* what a refold derives, written at its end where it differs */
+	bool		collect;
+	struct KfRow *kf;
+	int			nkf;
+	int			kfcap;
+	struct ConfRow *cf;
+	int			ncf;
+	int			cfcap;
 } Entity;
+
+/* A keyframe a fold derived. */
+typedef struct KfRow
+{
+	WsHlc		hlc;
+	int64		version;
+	Jsonb	   *state;
+	WsVclock   *vclock;
+	bool		retired;
+} KfRow;
+
+/* A conflict a fold derived: the arguments of plans.conflict_put. */
+typedef struct ConfRow
+{
+	pg_uuid_t	id;
+	Datum		args[10];
+	char		nulls[10];
+	char	   *digest;			/* what decides whether a stored row is the same */
+} ConfRow;
 
 /* Kept plans, prepared for the ws schema of prepared_for. */
 static struct
@@ -156,13 +183,17 @@ static struct
 	SPIPlanPtr	events_before;
 	SPIPlanPtr	keyframe_at;
 	SPIPlanPtr	patches_between;
-	SPIPlanPtr	keyframes_delete;
+	SPIPlanPtr	keyframes_after;
+	SPIPlanPtr	keyframe_replace;
+	SPIPlanPtr	keyframe_delete;
+	SPIPlanPtr	conflicts_after;
+	SPIPlanPtr	conflict_delete;
 	SPIPlanPtr	keyframe_put;
-	SPIPlanPtr	conflicts_delete;
 	SPIPlanPtr	conflict_put;
 	SPIPlanPtr	resolved_by;
 	SPIPlanPtr	entity_insert;
 	SPIPlanPtr	entity_update;
+	SPIPlanPtr	entity_step;
 	SPIPlanPtr	pending_delete;
 	SPIPlanPtr	pending_put;
 	SPIPlanPtr	link_later;
@@ -218,21 +249,35 @@ static const WsPlanDef plan_defs[] = {
 		" AND hlc OPERATOR(ws.>) $3 AND hlc OPERATOR(ws.<=) $2"
 		" ORDER BY hlc USING OPERATOR(ws.<)",
 	{"pg_catalog.text", "ws.hlc", "ws.hlc"}},
-	{&plans.keyframes_delete,
-		"DELETE FROM ws.keyframes WHERE entity_id OPERATOR(pg_catalog.=) $1"
-		" AND ($2 IS NULL OR hlc OPERATOR(ws.>) $2)",
+	{&plans.keyframes_after,
+		"SELECT hlc, version, state, vclock, retired FROM ws.keyframes"
+		" WHERE entity_id OPERATOR(pg_catalog.=) $1 AND ($2 IS NULL OR hlc OPERATOR(ws.>) $2)"
+		" ORDER BY hlc USING OPERATOR(ws.<)",
 	{"pg_catalog.text", "ws.hlc"}},
 	{&plans.keyframe_put,
 		"INSERT INTO ws.keyframes (entity_id, hlc, version, state, vclock, retired)"
 		" VALUES ($1, $2, $3, $4, $5, $6)",
 	{"pg_catalog.text", "ws.hlc", "pg_catalog.int8", "pg_catalog.jsonb", "ws.vclock",
 	"pg_catalog.bool"}},
-	{&plans.conflicts_delete,
-		"DELETE FROM ws.conflicts WHERE entity_id OPERATOR(pg_catalog.=) $1"
-		" AND ($2 IS NULL OR hlc OPERATOR(ws.>) $2)"
+	{&plans.keyframe_replace,
+		"UPDATE ws.keyframes SET version = $3, state = $4, vclock = $5, retired = $6"
+		" WHERE entity_id OPERATOR(pg_catalog.=) $1 AND hlc OPERATOR(ws.=) $2",
+	{"pg_catalog.text", "ws.hlc", "pg_catalog.int8", "pg_catalog.jsonb", "ws.vclock",
+	"pg_catalog.bool"}},
+	{&plans.keyframe_delete,
+		"DELETE FROM ws.keyframes"
+		" WHERE entity_id OPERATOR(pg_catalog.=) $1 AND hlc OPERATOR(ws.=) $2",
+	{"pg_catalog.text", "ws.hlc"}},
+	{&plans.conflicts_after,
+		"SELECT conflict_id, pg_catalog.concat_ws('|', type, status, COALESCE(resolution, ''),"
+		" COALESCE(detail, ''), event_ids::pg_catalog.text) FROM ws.conflicts"
+		" WHERE entity_id OPERATOR(pg_catalog.=) $1 AND ($2 IS NULL OR hlc OPERATOR(ws.>) $2)"
 		" AND type OPERATOR(pg_catalog.=) ANY ('{concurrent_update,duplicate_create,"
 		"after_retirement,constraint,malformed_event}')",
 	{"pg_catalog.text", "ws.hlc"}},
+	{&plans.conflict_delete,
+		"DELETE FROM ws.conflicts WHERE conflict_id OPERATOR(pg_catalog.=) $1",
+	{"pg_catalog.uuid"}},
 	{&plans.conflict_put,
 		"INSERT INTO ws.conflicts (conflict_id, entity_id, kind, policy, type, event_ids,"
 		" hlc, status, resolution, detail)"
@@ -262,6 +307,11 @@ static const WsPlanDef plan_defs[] = {
 		" WHERE entity_id OPERATOR(pg_catalog.=) $1",
 	{"pg_catalog.text", "pg_catalog.text", "pg_catalog.text", "pg_catalog.jsonb",
 	"pg_catalog.int8", "ws.hlc", "ws.vclock", "ws.hlc", "pg_catalog.bool"}},
+	{&plans.entity_step,
+		"UPDATE ws.entities SET state = $2, version = $3, hlc = $4, vclock = $5,"
+		" retired = $6 WHERE entity_id OPERATOR(pg_catalog.=) $1",
+	{"pg_catalog.text", "pg_catalog.jsonb", "pg_catalog.int8", "ws.hlc", "ws.vclock",
+	"pg_catalog.bool"}},
 	{&plans.pending_delete,
 		"DELETE FROM ws.pending WHERE entity_id OPERATOR(pg_catalog.=) $1",
 	{"pg_catalog.text"}},
@@ -530,7 +580,32 @@ record_conflict(Entity *en, const char *type, const char *tag, const Ev *e, cons
 	n[8] = resolution ? ' ' : 'n';
 	a[9] = detail ? CStringGetTextDatum(detail) : (Datum) 0;
 	n[9] = detail ? ' ' : 'n';
-	run(plans.conflict_put, a, n);
+	if (!en->collect)
+	{
+		run(plans.conflict_put, a, n);
+		return;
+	}
+	if (en->ncf == en->cfcap)
+	{
+		en->cfcap = Max(16, en->cfcap * 2);
+		en->cf = en->cf ? repalloc(en->cf, sizeof(ConfRow) * en->cfcap) :
+			palloc(sizeof(ConfRow) * en->cfcap);
+	}
+	{
+		ConfRow    *c = &en->cf[en->ncf++];
+		char	   *ids = DatumGetCString(DirectFunctionCall1(uuid_out, uuid_datum(&e->id)));
+
+		c->id = id;
+		memcpy(c->args, a, sizeof(a));
+		memcpy(c->nulls, n, sizeof(n));
+
+		if (m)
+			ids = psprintf("%s,%s", ids,
+						   DatumGetCString(DirectFunctionCall1(uuid_out, uuid_datum(&m->id))));
+		/* as conflicts_after composes it from a stored row */
+		c->digest = psprintf("%s|%s|%s|%s|{%s}", type, status, resolution ? resolution : "",
+							 detail ? detail : "", ids);
+	}
 }
 
 /* Whether objects a and b have a top-level key in common. */
@@ -690,6 +765,12 @@ match_past(const Ev *x, const Ev *e)
 }
 
 static bool
+match_any(const Ev *x, const Ev *e)
+{
+	return !x->bad;
+}
+
+static bool
 match_created(const Ev *x, const Ev *e)
 {
 	return !x->bad && type_is(x, "created");
@@ -699,12 +780,6 @@ static bool
 match_retired(const Ev *x, const Ev *e)
 {
 	return !x->bad && type_is(x, "retired");
-}
-
-static bool
-match_concurrent(const Ev *x, const Ev *e)
-{
-	return !x->bad && !in_past(x, e);
 }
 
 static bool
@@ -738,15 +813,135 @@ static void
 put_keyframe(Entity *en, const Ev *e, int64 version, Jsonb *state, WsVclock *vclock,
 			 bool retired)
 {
+	KfRow	   *k;
+
+	if (!en->collect)
+	{
+		Datum		a[6] = {CStringGetTextDatum(en->id), HlcPGetDatum(&e->hlc),
+		Int64GetDatum(version), JsonbPGetDatum(state), PointerGetDatum(vclock),
+		BoolGetDatum(retired)};
+
+		run(plans.keyframe_put, a, NULL);
+		return;
+	}
+	if (en->nkf == en->kfcap)
+	{
+		en->kfcap = Max(16, en->kfcap * 2);
+		en->kf = en->kf ? repalloc(en->kf, sizeof(KfRow) * en->kfcap) :
+			palloc(sizeof(KfRow) * en->kfcap);
+	}
+	k = &en->kf[en->nkf++];
+	k->hlc = e->hlc;
+	k->version = version;
+	k->state = state;
+	k->vclock = vclock;
+	k->retired = retired;
+}
+
+static bool
+vclock_same(WsVclock *a, WsVclock *b)
+{
+	if (a == NULL || b == NULL)
+		return a == b;
+	return a->n == b->n && memcmp(a->entries, b->entries, sizeof(WsVclockEntry) * a->n) == 0;
+}
+
+/*
+ * Write the keyframes and conflicts a fold derived after the base: only
+ * where they differ from the rows already there, so that refolding an
+ * entity after a late event writes what the event changed.
+ */
+static void
+write_derived(Entity *en)
+{
 	Datum		a[6];
+	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
+	SPITupleTable *old;
+	uint64		nold;
+	int			k = 0;
+	bool		isnull;
+	bool	   *kept;
 
 	a[0] = CStringGetTextDatum(en->id);
-	a[1] = HlcPGetDatum(&e->hlc);
-	a[2] = Int64GetDatum(version);
-	a[3] = JsonbPGetDatum(state);
-	a[4] = PointerGetDatum(vclock);
-	a[5] = BoolGetDatum(retired);
-	run(plans.keyframe_put, a, NULL);
+	a[1] = en->has_base ? HlcPGetDatum(&en->base_hlc) : (Datum) 0;
+	nulls[1] = en->has_base ? ' ' : 'n';
+
+	/* keyframes: both lists are in HLC order */
+	run(plans.keyframes_after, a, nulls);
+	old = SPI_tuptable;
+	nold = SPI_processed;
+	for (uint64 r = 0; r <= nold; r++)
+	{
+		WsHlc		oh = {0};
+		int			cmp;
+
+		if (r < nold)
+			oh = *DatumGetHlcP(SPI_getbinval(old->vals[r], old->tupdesc, 1, &isnull));
+		/* the new ones before this old one */
+		while (k < en->nkf && (r == nold || (cmp = ws_hlc_cmp(&en->kf[k].hlc, &oh)) < 0))
+		{
+			Datum		p[6] = {a[0], HlcPGetDatum(&en->kf[k].hlc), Int64GetDatum(en->kf[k].version),
+			JsonbPGetDatum(en->kf[k].state), PointerGetDatum(en->kf[k].vclock),
+			BoolGetDatum(en->kf[k].retired)};
+
+			run(plans.keyframe_put, p, NULL);
+			k++;
+		}
+		if (r == nold)
+			break;
+		if (k < en->nkf && ws_hlc_cmp(&en->kf[k].hlc, &oh) == 0)
+		{
+			KfRow	   *n = &en->kf[k++];
+			bool		vnull;
+			Datum		ov = SPI_getbinval(old->vals[r], old->tupdesc, 4, &vnull);
+
+			if (DatumGetInt64(SPI_getbinval(old->vals[r], old->tupdesc, 2, &isnull)) != n->version ||
+				!jsonb_same(DatumGetJsonbP(SPI_getbinval(old->vals[r], old->tupdesc, 3, &isnull)), n->state) ||
+				!vclock_same(vnull ? NULL : DatumGetWsVclockP(ov), n->vclock) ||
+				DatumGetBool(SPI_getbinval(old->vals[r], old->tupdesc, 5, &isnull)) != n->retired)
+			{
+				Datum		p[6] = {a[0], HlcPGetDatum(&n->hlc), Int64GetDatum(n->version),
+				JsonbPGetDatum(n->state), PointerGetDatum(n->vclock), BoolGetDatum(n->retired)};
+
+				run(plans.keyframe_replace, p, NULL);
+			}
+		}
+		else
+		{
+			Datum		p[2] = {a[0], HlcPGetDatum(ws_hlc_copy(oh))};
+
+			run(plans.keyframe_delete, p, NULL);
+		}
+	}
+
+	/* conflicts: by id */
+	run(plans.conflicts_after, a, nulls);
+	old = SPI_tuptable;
+	nold = SPI_processed;
+	kept = palloc0(sizeof(bool) * Max(en->ncf, 1));
+	for (uint64 r = 0; r < nold; r++)
+	{
+		pg_uuid_t  *oid = DatumGetUUIDP(SPI_getbinval(old->vals[r], old->tupdesc, 1, &isnull));
+		char	   *digest = TextDatumGetCString(SPI_getbinval(old->vals[r], old->tupdesc, 2, &isnull));
+		bool		found = false;
+
+		for (int c = 0; c < en->ncf; c++)
+			if (memcmp(en->cf[c].id.data, oid->data, UUID_LEN) == 0)
+			{
+				found = true;
+				kept[c] = strcmp(digest, en->cf[c].digest) == 0;
+				break;
+			}
+		if (!found)
+		{
+			Datum		p[1] = {uuid_datum(oid)};
+
+			run(plans.conflict_delete, p, NULL);
+		}
+	}
+	for (int c = 0; c < en->ncf; c++)
+		if (!kept[c])
+			run(plans.conflict_put, en->cf[c].args, en->cf[c].nulls);
 }
 
 /*
@@ -860,18 +1055,32 @@ fold_events(Entity *en, Ev *evs, int n)
 			}
 		}
 
-		/* conflicts with concurrent events, recorded once per event */
+		/*
+		 * Conflicts with concurrent events, recorded once per event: for
+		 * manual, against the latest earlier event it is concurrent with
+		 * that touches a field it touches; otherwise against the event
+		 * just before it, when that one is concurrent with it (where two
+		 * histories interleave).  So a late event changes the conflicts of
+		 * itself and of the event after it, not of every later one.
+		 */
 		if (concurrent > 0 && created && !(retired && retired_by != e))
 		{
-			EvMatch		m = en->policy == WS_MANUAL ? match_concurrent_field : match_concurrent;
-			int			p = find_before(en, evs, i, e, m, &before);
-			const Ev   *other = p >= 0 ? &evs[p] : p == -1 ? &before : NULL;
+			int			p;
+			const Ev   *other;
 
+			if (en->policy == WS_MANUAL)
+				p = find_before(en, evs, i, e, match_concurrent_field, &before);
+			else
+				p = find_before(en, evs, i, e, match_any, &before);
+			other = p >= 0 ? &evs[p] : p == -1 ? &before : NULL;
+			if (other && in_past(other, e))
+				other = NULL;
 			if (other)
 				record_conflict(en, "concurrent_update", NULL, e, other,
 								en->policy == WS_LWW ? "last writer wins: the state is this event's writer's" :
 								"merged: fields by HLC order, counters summed", NULL);
-			check_constraints(en, state, e);
+			if (other)
+				check_constraints(en, state, e);
 		}
 
 		states[i] = state;
@@ -881,6 +1090,8 @@ fold_events(Entity *en, Ev *evs, int n)
 			put_keyframe(en, e, version, state, vclock, retired);
 	}
 
+	if (en->collect)
+		write_derived(en);
 	if (!created)
 		return true;
 
@@ -901,15 +1112,10 @@ fold_events(Entity *en, Ev *evs, int n)
 	{
 		if (!created_by)
 		{
-			/* keep the creation's HLC */
-			static const char *const sql =
-				"UPDATE ws.entities SET state = $2, version = $3, hlc = $4, vclock = $5,"
-				" retired = $6 WHERE entity_id OPERATOR(pg_catalog.=) $1";
+			/* the creation was before the events folded: its HLC stays */
 			Datum		u[6] = {a[0], a[3], a[4], a[5], a[6], a[8]};
-			Oid			t[6] = {TEXTOID, JSONBOID, INT8OID, ws_type_oid("hlc"),
-			ws_type_oid("vclock"), BOOLOID};
 
-			ws_exec(sql, 6, t, u, NULL, SPI_OK_UPDATE);
+			run(plans.entity_step, u, NULL);
 		}
 		else
 			run(plans.entity_update, a, nulls);
@@ -988,7 +1194,6 @@ integrate_entity(const char *entity_id, Ev *e)
 {
 	Entity		en = {0};
 	Datum		a[2];
-	char		nulls[2] = {' ', ' '};
 	Ev		   *evs;
 	int			n;
 
@@ -1048,10 +1253,8 @@ integrate_entity(const char *entity_id, Ev *e)
 
 		/* everything after it is folded again */
 		run(plans.pending_delete, a, NULL);
-		nulls[1] = en.has_base ? ' ' : 'n';
+		en.collect = true;
 		a[1] = en.has_base ? HlcPGetDatum(&en.base_hlc) : (Datum) 0;
-		run(plans.keyframes_delete, a, nulls);
-		run(plans.conflicts_delete, a, nulls);
 		if (en.has_base)
 			run(plans.events_after, a, NULL);
 		else
