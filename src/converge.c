@@ -143,6 +143,7 @@ typedef struct Entity
 	bool		base_retired;
 	/* what a refold derives, written at its end where it differs */
 	bool		collect;
+	StringInfo	dry;			/* check only: what differs is described here */
 	struct KfRow *kf;
 	int			nkf;
 	int			kfcap;
@@ -194,6 +195,7 @@ static struct
 	SPIPlanPtr	entity_insert;
 	SPIPlanPtr	entity_update;
 	SPIPlanPtr	entity_step;
+	SPIPlanPtr	entity_peek;
 	SPIPlanPtr	pending_delete;
 	SPIPlanPtr	pending_put;
 	SPIPlanPtr	link_later;
@@ -312,6 +314,9 @@ static const WsPlanDef plan_defs[] = {
 		" retired = $6 WHERE entity_id OPERATOR(pg_catalog.=) $1",
 	{"pg_catalog.text", "pg_catalog.jsonb", "pg_catalog.int8", "ws.hlc", "ws.vclock",
 	"pg_catalog.bool"}},
+	{&plans.entity_peek,
+		"SELECT state, version, retired FROM ws.entities WHERE entity_id OPERATOR(pg_catalog.=) $1",
+	{"pg_catalog.text"}},
 	{&plans.pending_delete,
 		"DELETE FROM ws.pending WHERE entity_id OPERATOR(pg_catalog.=) $1",
 	{"pg_catalog.text"}},
@@ -884,7 +889,10 @@ write_derived(Entity *en)
 			JsonbPGetDatum(en->kf[k].state), PointerGetDatum(en->kf[k].vclock),
 			BoolGetDatum(en->kf[k].retired)};
 
-			run(plans.keyframe_put, p, NULL);
+			if (en->dry)
+				appendStringInfo(en->dry, "no keyframe at %s; ", ws_hlc_to_cstring(&en->kf[k].hlc));
+			else
+				run(plans.keyframe_put, p, NULL);
 			k++;
 		}
 		if (r == nold)
@@ -903,14 +911,21 @@ write_derived(Entity *en)
 				Datum		p[6] = {a[0], HlcPGetDatum(&n->hlc), Int64GetDatum(n->version),
 				JsonbPGetDatum(n->state), PointerGetDatum(n->vclock), BoolGetDatum(n->retired)};
 
-				run(plans.keyframe_replace, p, NULL);
+				if (en->dry)
+					appendStringInfo(en->dry, "keyframe at %s differs from the fold; ",
+									 ws_hlc_to_cstring(&n->hlc));
+				else
+					run(plans.keyframe_replace, p, NULL);
 			}
 		}
 		else
 		{
 			Datum		p[2] = {a[0], HlcPGetDatum(ws_hlc_copy(oh))};
 
-			run(plans.keyframe_delete, p, NULL);
+			if (en->dry)
+				appendStringInfo(en->dry, "keyframe at %s is not the fold's; ", ws_hlc_to_cstring(&oh));
+			else
+				run(plans.keyframe_delete, p, NULL);
 		}
 	}
 
@@ -936,12 +951,42 @@ write_derived(Entity *en)
 		{
 			Datum		p[1] = {uuid_datum(oid)};
 
-			run(plans.conflict_delete, p, NULL);
+			if (en->dry)
+				appendStringInfoString(en->dry, "a conflict the events do not imply; ");
+			else
+				run(plans.conflict_delete, p, NULL);
 		}
 	}
 	for (int c = 0; c < en->ncf; c++)
 		if (!kept[c])
-			run(plans.conflict_put, en->cf[c].args, en->cf[c].nulls);
+		{
+			if (en->dry)
+				appendStringInfoString(en->dry, "a conflict the events imply is missing or differs; ");
+			else
+				run(plans.conflict_put, en->cf[c].args, en->cf[c].nulls);
+		}
+}
+
+/* Describe in en->dry how the entity's row differs from the fold. */
+static void
+check_entity_row(Entity *en, Jsonb *state, int64 version, bool retired)
+{
+	Datum		a[1] = {CStringGetTextDatum(en->id)};
+	bool		isnull;
+
+	run(plans.entity_peek, a, NULL);
+	if (SPI_processed == 0)
+	{
+		appendStringInfoString(en->dry, "the entity has no row in ws.entities; ");
+		return;
+	}
+	if (!jsonb_same(jsonb_col(0, 1), state))
+		appendStringInfoString(en->dry, "its state differs from the fold of its events; ");
+	if (DatumGetInt64(col(0, 2, &isnull)) != version)
+		appendStringInfo(en->dry, "its version is " INT64_FORMAT ", the fold's " INT64_FORMAT "; ",
+						 DatumGetInt64(col(0, 2, &isnull)), version);
+	if (DatumGetBool(col(0, 3, &isnull)) != retired)
+		appendStringInfoString(en->dry, "its retired flag differs from the fold's; ");
 }
 
 /*
@@ -998,7 +1043,8 @@ fold_events(Entity *en, Ev *evs, int n)
 			pa[1] = CStringGetTextDatum(en->id);
 			pa[2] = CStringGetTextDatum("creation_missing");
 			pa[3] = CStringGetTextDatum("the event that creates the entity has not arrived");
-			run(plans.pending_put, pa, NULL);
+			if (!en->dry)
+				run(plans.pending_put, pa, NULL);
 			states[i] = NULL;
 			continue;
 		}
@@ -1108,6 +1154,11 @@ fold_events(Entity *en, Ev *evs, int n)
 	else
 		nulls[7] = 'n';
 	a[8] = BoolGetDatum(retired);
+	if (en->dry)
+	{
+		check_entity_row(en, state, version, retired);
+		return true;
+	}
 	if (en->exists)
 	{
 		if (!created_by)
@@ -1267,6 +1318,49 @@ integrate_entity(const char *entity_id, Ev *e)
 			break;
 		/* created meanwhile by a local change: fold again, now locked */
 	}
+}
+
+/*
+ * Fold entity_id's whole history canonically.  With check_only, nothing is
+ * written and the result describes how ws.entities, ws.keyframes and
+ * ws.conflicts differ from the fold (NULL: they do not); otherwise they are
+ * brought to it (NULL returned).  For restore and ws.verify (snapshot.c):
+ * runs inside SPI, as the owner of schema ws.  An entity without events
+ * or whose kind is not defined here is left alone (NULL).
+ */
+char *
+ws_converge_entity(const char *entity_id, bool check_only)
+{
+	Entity		en = {0};
+	Datum		a[1] = {CStringGetTextDatum(entity_id)};
+	StringInfoData dry;
+	Ev		   *evs;
+	int			n;
+
+	ws_prepare_table(&plans.prepared_for, plan_defs, lengthof(plan_defs));
+	run(check_only ? plans.entity_peek : plans.entity, a, NULL);
+	en.exists = SPI_processed == 1;
+	run(plans.events_all, a, NULL);
+	n = (int) SPI_processed;
+	if (n == 0)
+		return NULL;
+	evs = palloc(sizeof(Ev) * n);
+	for (int i = 0; i < n; i++)
+		read_event(i, &evs[i]);
+	en.id = entity_id;
+	en.module = evs[0].module;
+	if (!load_kind(&en, evs[0].kind))
+		return NULL;
+	en.collect = true;
+	if (check_only)
+	{
+		initStringInfo(&dry);
+		en.dry = &dry;
+	}
+	else
+		run(plans.pending_delete, a, NULL);
+	(void) fold_events(&en, evs, n);
+	return check_only && dry.len > 0 ? dry.data : NULL;
 }
 
 /*

@@ -12,6 +12,8 @@
 
 #include "fmgr.h"
 
+extern char *ws_converge_entity(const char *entity_id, bool check_only);
+
 extern Datum events_arrive(PG_FUNCTION_ARGS);
 extern Datum events_integrate(PG_FUNCTION_ARGS);
 extern Datum conflict_resolve(PG_FUNCTION_ARGS);
