@@ -38,7 +38,8 @@ OBJS = \
 	src/horizon.o \
 	src/progress.o \
 	src/args.o \
-	src/spi.o
+	src/spi.o \
+	src/definitions.o
 
 DATA = sql/worldstate--1.0.sql sql/worldstate--1.0--1.1.sql sql/worldstate--1.1.sql
 
@@ -83,6 +84,9 @@ REGRESS += query_entities_at_snapshot
 
 # 1.1: the writer's index descriptions, kept between changes
 REGRESS += transition_indexes
+
+# 1.1: definitions
+REGRESS += definitions
 
 # 1.1: the README's examples
 
