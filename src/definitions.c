@@ -119,7 +119,7 @@ static const DefSection sections[WS_DEF_NSECTIONS] = {
 		 {"require_event_schemas", DEF_BOOLEAN, false}},
 		"SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object('name', name,"
 		" 'api_version', api_version, 'require_event_schemas', require_event_schemas)"
-		" ORDER BY name COLLATE \"C\") FROM ws.modules"
+		" ORDER BY name COLLATE pg_catalog.\"C\") FROM ws.modules"
 		" WHERE ($1 IS NULL OR name OPERATOR(pg_catalog.=) $1)",
 		"SELECT pg_catalog.jsonb_build_object('name', " FT("name") ","
 		" 'api_version', " F("api_version") "::pg_catalog.int4,"
@@ -134,7 +134,7 @@ static const DefSection sections[WS_DEF_NSECTIONS] = {
 		 {"admin", DEF_BOOLEAN, false}},
 		"SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object('module', g.module,"
 		" 'role', r.rolname, 'admin', g.admin)"
-		" ORDER BY g.module COLLATE \"C\", r.rolname COLLATE \"C\")"
+		" ORDER BY g.module COLLATE pg_catalog.\"C\", r.rolname COLLATE pg_catalog.\"C\")"
 		" FROM ws.module_grants g JOIN pg_catalog.pg_roles r"
 		" ON r.oid OPERATOR(pg_catalog.=) g.role::pg_catalog.oid"
 		" WHERE ($1 IS NULL OR g.module OPERATOR(pg_catalog.=) $1)"
@@ -151,7 +151,7 @@ static const DefSection sections[WS_DEF_NSECTIONS] = {
 		 {"policy", DEF_STRING, false}, {"counters", DEF_STRINGS, false}},
 		"SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object('kind', kind, 'module', module,"
 		" 'policy', policy, 'counters', pg_catalog.to_jsonb(counters))"
-		" ORDER BY kind COLLATE \"C\") FROM ws.kinds"
+		" ORDER BY kind COLLATE pg_catalog.\"C\") FROM ws.kinds"
 		" WHERE ($1 IS NULL OR kind OPERATOR(pg_catalog.=) $1)",
 		"SELECT pg_catalog.jsonb_build_object('kind', " FT("kind") ", 'module', " FT("module") ","
 		" 'policy', COALESCE(" FT("policy") ", 'lww'),"
@@ -167,7 +167,7 @@ static const DefSection sections[WS_DEF_NSECTIONS] = {
 		 {"predicate", DEF_STRING, true}},
 		"SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object('kind', kind, 'name', name,"
 		" 'predicate', predicate::pg_catalog.text)"
-		" ORDER BY kind COLLATE \"C\", name COLLATE \"C\") FROM ws.constraints"
+		" ORDER BY kind COLLATE pg_catalog.\"C\", name COLLATE pg_catalog.\"C\") FROM ws.constraints"
 		" WHERE ($1 IS NULL OR kind OPERATOR(pg_catalog.=) $1)"
 		" AND ($2 IS NULL OR name OPERATOR(pg_catalog.=) $2)",
 		"SELECT pg_catalog.jsonb_build_object('kind', " FT("kind") ", 'name', " FT("name") ","
@@ -184,7 +184,7 @@ static const DefSection sections[WS_DEF_NSECTIONS] = {
 		"SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object('module', module,"
 		" 'event_type', event_type, 'version', version,"
 		" 'rules', pg_catalog.to_jsonb(rules::pg_catalog.text[]), 'grace', grace::pg_catalog.text)"
-		" ORDER BY module COLLATE \"C\", event_type COLLATE \"C\", version) FROM ws.event_schemas"
+		" ORDER BY module COLLATE pg_catalog.\"C\", event_type COLLATE pg_catalog.\"C\", version) FROM ws.event_schemas"
 		" WHERE ($1 IS NULL OR module OPERATOR(pg_catalog.=) $1)"
 		" AND ($2 IS NULL OR event_type OPERATOR(pg_catalog.=) $2)"
 		" AND ($3 IS NULL OR version::pg_catalog.text OPERATOR(pg_catalog.=) $3)",
@@ -219,6 +219,7 @@ fixed_styles_begin(void)
 	return nest;
 }
 
+/* Restore the settings fixed_styles_begin fixed. */
 static void
 fixed_styles_end(int nest)
 {
@@ -274,6 +275,7 @@ entry_lookup(WsDefSection s, const char *const *keys)
 	return v ? JsonbValueToJsonb(v) : NULL;
 }
 
+/* Whether two entries are the same definition, field for field. */
 static bool
 jsonb_same(Jsonb *a, Jsonb *b)
 {

@@ -47,6 +47,15 @@ typedef struct WsDefinitionChange
 extern void ws_definition_change_begin(WsDefinitionChange *c, WsDefSection section,
 									   const char *key1, const char *key2, const char *key3);
 extern void ws_definition_change_end(WsDefinitionChange *c);
+/*
+ * ws_import_definitions: what ws.import_definitions does (a definition
+ * present differently is an error), without catalog events.
+ * ws_apply_definitions: the patch of a peer's catalog event, applied as a
+ * later change made there (redefinitions, revocations and drops apply),
+ * without catalog events.  Both run the defining functions as the current
+ * role, raise on any failure and return the number of definitions written;
+ * the replica trigger calls the latter inside a subtransaction.
+ */
 extern int	ws_import_definitions(Jsonb *doc);
 extern int	ws_apply_definitions(Jsonb *doc);
 
