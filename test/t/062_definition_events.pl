@@ -111,6 +111,10 @@ is($n1->safe_psql('postgres', q{SELECT ws.import_definitions('{"format": 1,
 	"kinds": [{"kind": "account", "module": "bank", "counters": ["balance"]}]}')}),
 	'2', 'an import creates two definitions');
 is(catalog_events($n1), $before + 2, 'and appends their two catalog events');
+appends_none(q{SELECT ws.import_definitions('{"format": 1,
+	"modules": [{"name": "later", "api_version": 1}],
+	"kinds": [{"kind": "account", "module": "bank", "policy": "merge", "counters": ["balance"]}]}')},
+	'an import that fails on its last definition');
 
 # export on node 1, import on node 2: the same document
 my $doc = $n1->safe_psql('postgres', 'SELECT ws.export_definitions()');
