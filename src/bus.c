@@ -479,7 +479,8 @@ check_name(const char *name, const char *what)
  * ws.register_event_schema(module, event_type, version, rules jsonpath[],
  * grace interval): add a version of an event schema.  Versions only grow
  * and never change; registering an existing version again with the same
- * rules and grace does nothing.
+ * rules and grace does nothing.  A new version is a change of a definition
+ * (definitions.c: on a node of a mesh it appends a catalog event).
  */
 Datum
 event_schema_register(PG_FUNCTION_ARGS)
