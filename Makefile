@@ -39,7 +39,8 @@ OBJS = \
 	src/horizon.o \
 	src/progress.o \
 	src/args.o \
-	src/spi.o
+	src/spi.o \
+	src/definitions.o
 
 DATA = sql/worldstate--1.0.sql sql/worldstate--1.0--1.1.sql sql/worldstate--1.1.sql
 
@@ -87,6 +88,9 @@ REGRESS += transition_indexes
 
 # 1.1: convergence of several nodes' events
 REGRESS += converge converge_apply
+
+# 1.1: definitions
+REGRESS += definitions
 
 # 1.1: the README's examples
 

@@ -11,7 +11,8 @@
  *
  * Sections: events (actor), the transition protocol, queries and time
  * travel, progress; modules and privileges, constraints, lifecycle; the
- * event bus; the node clock; the names of ws.hlc's binary I/O and rules;
+ * event bus; definitions as a document; the node clock; the names of
+ * ws.hlc's binary I/O and rules;
  * comments on the schema and on every column.
  */
 
@@ -506,6 +507,42 @@ COMMENT ON COLUMN ws.slots.restart_lsn IS 'oldest WAL position the slot still ne
 COMMENT ON COLUMN ws.slots.confirmed_flush_lsn IS 'position up to which the consumer confirmed receipt';
 COMMENT ON COLUMN ws.slots.wal_status IS 'as pg_replication_slots.wal_status: reserved, extended, unreserved or lost';
 COMMENT ON COLUMN ws.slots.two_phase IS 'true when the slot decodes prepared transactions at PREPARE';
+
+------------------------------------------------------------------------
+-- Definitions as a document (src/definitions.c): the catalog (modules,
+-- grants by role name, kinds, constraints, event schemas) exported as one
+-- deterministic jsonb document and imported elsewhere.  On a node of a
+-- mesh (worldstate.node_id not 0) each change of a definition also
+-- appends an event of the reserved module 'ws', type 'definitions', whose
+-- patch is such a document holding what changed.
+------------------------------------------------------------------------
+
+CREATE FUNCTION ws.export_definitions() RETURNS jsonb
+AS 'MODULE_PATHNAME', 'definitions_export'
+LANGUAGE C STABLE SET search_path = pg_catalog, pg_temp;
+
+-- not STRICT: a NULL document raises 22023
+CREATE FUNCTION ws.import_definitions(doc jsonb) RETURNS int
+AS 'MODULE_PATHNAME', 'definitions_import'
+LANGUAGE C VOLATILE SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION ws._apply_definitions(patch jsonb) RETURNS int
+AS 'MODULE_PATHNAME', 'definitions_apply'
+LANGUAGE C VOLATILE SET search_path = pg_catalog, pg_temp;
+
+COMMENT ON FUNCTION ws.export_definitions() IS
+'the catalog as one jsonb document: modules, grants (by role name), kinds, constraints, event schemas, each sorted; equal catalogs export equal documents';
+COMMENT ON FUNCTION ws.import_definitions(jsonb) IS
+'creates the definitions of a document from ws.export_definitions that this database lacks, each through its defining function with its checks; skips those present identically, and grants to roles that do not exist here (NOTICE); all or nothing; returns how many it created';
+COMMENT ON FUNCTION ws._apply_definitions(jsonb) IS
+'applies the patch of a catalog event from a peer as replication does (redefines, revokes, drops; appends no event); for tests and repairs by the owner';
+
+REVOKE ALL ON FUNCTION ws.export_definitions() FROM PUBLIC;
+REVOKE ALL ON FUNCTION ws.import_definitions(jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ws._apply_definitions(jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ws.export_definitions() TO ws_reader;
+-- the defining functions each import calls check the caller's tier
+GRANT EXECUTE ON FUNCTION ws.import_definitions(jsonb) TO ws_writer;
 
 ------------------------------------------------------------------------
 -- Grants and comments of the objects above live with them.

@@ -16,6 +16,7 @@
  *   time travel
  *   broadcasts
  *   event schemas and the bus
+ *   definitions as a document
  *   session and derived state
  *   snapshots and operations (recovery, verification, archival)
  *   monitoring
@@ -1193,6 +1194,42 @@ GRANT EXECUTE ON FUNCTION ws.poll(text, int) TO ws_writer;
 GRANT EXECUTE ON FUNCTION ws.ack(text, ws.hlc) TO ws_writer;
 REVOKE ALL ON ws.module_lag FROM PUBLIC;
 GRANT SELECT ON ws.module_lag TO ws_reader;
+
+------------------------------------------------------------------------
+-- Definitions as a document (src/definitions.c): the catalog (modules,
+-- grants by role name, kinds, constraints, event schemas) exported as one
+-- deterministic jsonb document and imported elsewhere.  On a node of a
+-- mesh (worldstate.node_id not 0) each change of a definition also
+-- appends an event of the reserved module 'ws', type 'definitions', whose
+-- patch is such a document holding what changed.
+------------------------------------------------------------------------
+
+CREATE FUNCTION ws.export_definitions() RETURNS jsonb
+AS 'MODULE_PATHNAME', 'definitions_export'
+LANGUAGE C STABLE SET search_path = pg_catalog, pg_temp;
+
+-- not STRICT: a NULL document raises 22023
+CREATE FUNCTION ws.import_definitions(doc jsonb) RETURNS int
+AS 'MODULE_PATHNAME', 'definitions_import'
+LANGUAGE C VOLATILE SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION ws._apply_definitions(patch jsonb) RETURNS int
+AS 'MODULE_PATHNAME', 'definitions_apply'
+LANGUAGE C VOLATILE SET search_path = pg_catalog, pg_temp;
+
+COMMENT ON FUNCTION ws.export_definitions() IS
+'the catalog as one jsonb document: modules, grants (by role name), kinds, constraints, event schemas, each sorted; equal catalogs export equal documents';
+COMMENT ON FUNCTION ws.import_definitions(jsonb) IS
+'creates the definitions of a document from ws.export_definitions that this database lacks, each through its defining function with its checks; skips those present identically, and grants to roles that do not exist here (NOTICE); all or nothing; returns how many it created';
+COMMENT ON FUNCTION ws._apply_definitions(jsonb) IS
+'applies the patch of a catalog event from a peer as replication does (redefines, revokes, drops; appends no event); for tests and repairs by the owner';
+
+REVOKE ALL ON FUNCTION ws.export_definitions() FROM PUBLIC;
+REVOKE ALL ON FUNCTION ws.import_definitions(jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ws._apply_definitions(jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ws.export_definitions() TO ws_reader;
+-- the defining functions each import calls check the caller's tier
+GRANT EXECUTE ON FUNCTION ws.import_definitions(jsonb) TO ws_writer;
 
 ------------------------------------------------------------------------
 -- Session and derived state (src/session.c, src/derived.c)

@@ -86,6 +86,7 @@
 #include "bus.h"
 #include "canon.h"
 #include "clock.h"
+#include "definitions.h"
 #include "errcodes.h"
 #include "hlc.h"
 #include "horizon.h"
@@ -478,7 +479,8 @@ check_name(const char *name, const char *what)
  * ws.register_event_schema(module, event_type, version, rules jsonpath[],
  * grace interval): add a version of an event schema.  Versions only grow
  * and never change; registering an existing version again with the same
- * rules and grace does nothing.
+ * rules and grace does nothing.  A new version is a change of a definition
+ * (definitions.c: on a node of a mesh it appends a catalog event).
  */
 Datum
 event_schema_register(PG_FUNCTION_ARGS)
@@ -496,6 +498,7 @@ event_schema_register(PG_FUNCTION_ARGS)
 	Oid			t[6] = {TEXTOID, TEXTOID, INT4OID, JSONPATHARRAYOID, INTERVALOID, TIMESTAMPTZOID};
 	Datum		a[6];
 	bool		isnull;
+	WsDefinitionChange change;
 
 	check_name(event_type, "event type");
 	if (PG_ARGISNULL(2))
@@ -606,8 +609,11 @@ event_schema_register(PG_FUNCTION_ARGS)
 							version, event_type, module, DatumGetInt32(d)),
 					 errhint("New versions must be numbered above every registered one.")));
 	}
+	ws_definition_change_begin(&change, WS_DEF_EVENT_SCHEMAS, module, event_type,
+							   psprintf("%d", version));
 	ws_exec("INSERT INTO ws.event_schemas (module, event_type, version, rules, grace, registered_at)"
 			" VALUES ($1, $2, $3, $4, $5, $6)", 6, t, a, NULL, WS_SPI_ANY);
+	ws_definition_change_end(&change);
 	bus_end(&saved);
 	PG_RETURN_VOID();
 }
@@ -631,10 +637,6 @@ bus_publish(PG_FUNCTION_ARGS)
 	const WsEventSchema *s;
 	const WsSchemaVersion *v;
 	WsAsOwner	saved;
-	WsWriter	w;
-	WsHlc		hlc;
-	Datum		values[EV_NCOLS];
-	bool		nulls[EV_NCOLS];
 	Jsonb	   *meta;
 
 	if (PG_ARGISNULL(2))
@@ -660,32 +662,8 @@ bus_publish(PG_FUNCTION_ARGS)
 	v = accepted_version(s, version, module, event_type);
 	check_payload(v, module, event_type, payload, NULL);
 
-	ws_new_event_id(event_id);
-	hlc = ws_hlc_for_event();
-
-	memset(nulls, true, sizeof(nulls));
-	values[EV_EVENT_ID] = UUIDPGetDatum(event_id);
-	values[EV_HLC] = HlcPGetDatum(&hlc);
-	values[EV_ORIGIN_NODE] = Int32GetDatum(ws_node_id);
-	values[EV_MODULE] = CStringGetTextDatum(module);
-	values[EV_EVENT_TYPE] = CStringGetTextDatum(event_type);
-	values[EV_PATCH] = JsonbPGetDatum(payload);
-	values[EV_HANDSHAKE] = CStringGetTextDatum(ws_presented_handshake(handshake));
-	values[EV_SCHEMA_VERSION] = Int32GetDatum(version);
-	values[EV_TXID] = FullTransactionIdGetDatum(GetTopFullTransactionId());
-	values[EV_RECORDED_AT] = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
-	nulls[EV_EVENT_ID] = nulls[EV_HLC] = nulls[EV_ORIGIN_NODE] = nulls[EV_MODULE] = false;
-	nulls[EV_EVENT_TYPE] = nulls[EV_PATCH] = nulls[EV_HANDSHAKE] = false;
-	nulls[EV_SCHEMA_VERSION] = nulls[EV_TXID] = nulls[EV_RECORDED_AT] = false;
-	values[EV_ACTOR] = ws_actor_datum(caller);
-	nulls[EV_ACTOR] = false;
-	values[EV_CALLER_META] = meta ? JsonbPGetDatum(meta) : (Datum) 0;
-	nulls[EV_CALLER_META] = meta == NULL;
-
-	ws_writer_begin_events(&w);
-	ws_writer_insert_event(&w, values, nulls);
-	ws_writer_end(&w);
-	ws_stats_count(WS_STAT_EVENTS_WRITTEN);
+	ws_writer_append_unattached(event_id, module, event_type, payload, handshake, version,
+								caller, meta);
 	ws_stats_count(WS_STAT_EVENTS_PUBLISHED);
 	/* later statements of this transaction see the event */
 	CommandCounterIncrement();

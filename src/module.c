@@ -19,6 +19,11 @@
  * kind's live entities must satisfy it unless the caller says not_valid,
  * as ALTER TABLE ... NOT VALID does.
  *
+ * Each function that changes a definition notes it before and after the
+ * change (definitions.c), which on a node of a mesh appends the catalog
+ * event that carries the change to the other nodes.  The module name "ws"
+ * is reserved: those events are its events.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -32,6 +37,7 @@
 #include "utils/lsyscache.h"
 
 #include "canon.h"
+#include "definitions.h"
 #include "errcodes.h"
 #include "kindcache.h"
 #include "module.h"
@@ -192,6 +198,7 @@ module_register(PG_FUNCTION_ARGS)
 	bool		require = bool_arg(fcinfo, 2, "require_event_schemas");
 	Oid			t[3] = {TEXTOID, INT4OID, BOOLOID};
 	Datum		a[3];
+	WsDefinitionChange change;
 
 	ws_require_ws_admin("ws.register_module");
 	require_arg(fcinfo, 1, "api_version");
@@ -202,6 +209,13 @@ module_register(PG_FUNCTION_ARGS)
 				 errmsg("module name \"%s\" contains a dot", name),
 				 errdetail("Subscribers are named module or module.name, so a dot would make them ambiguous."),
 				 errhint("Choose a name without a dot, such as \"%s\".", undotted(name))));
+	if (strcmp(name, WS_CATALOG_MODULE) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("module name \"%s\" is reserved", name),
+				 errdetail("Module \"%s\" is worldstate's own: its events carry catalog changes between nodes.",
+						   name),
+				 errhint("Choose another name.")));
 	if (api <= 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -211,6 +225,7 @@ module_register(PG_FUNCTION_ARGS)
 	a[1] = Int32GetDatum(api);
 	a[2] = BoolGetDatum(require);
 	SPI_connect();
+	ws_definition_change_begin(&change, WS_DEF_MODULES, name, NULL, NULL);
 	if (PG_NARGS() > 2)
 		ws_exec_as_owner("INSERT INTO ws.modules (name, api_version, require_event_schemas)"
 						 " VALUES ($1, $2, $3) ON CONFLICT (name) DO UPDATE"
@@ -221,6 +236,7 @@ module_register(PG_FUNCTION_ARGS)
 		ws_exec_as_owner("INSERT INTO ws.modules (name, api_version) VALUES ($1, $2)"
 						 " ON CONFLICT (name) DO UPDATE SET api_version = excluded.api_version",
 						 2, t, a, NULL, WS_SPI_ANY);
+	ws_definition_change_end(&change);
 	SPI_finish();
 	PG_RETURN_VOID();
 }
@@ -238,12 +254,16 @@ module_grant(PG_FUNCTION_ARGS)
 	Oid			t[3] = {TEXTOID, REGROLEOID, BOOLOID};
 	Datum		a[3];
 	Oid			roleid;
+	char	   *role;
+	WsDefinitionChange change;
 
 	ws_require_ws_admin("ws.grant_module");
 	require_arg(fcinfo, 1, "role");
-	roleid = existing_role(NameStr(*PG_GETARG_NAME(1)));
+	role = NameStr(*PG_GETARG_NAME(1));
+	roleid = existing_role(role);
 	SPI_connect();
 	ws_require_module(module);
+	ws_definition_change_begin(&change, WS_DEF_GRANTS, module, role, NULL);
 	a[0] = CStringGetTextDatum(module);
 	a[1] = ObjectIdGetDatum(roleid);
 	a[2] = BoolGetDatum(admin);
@@ -254,6 +274,7 @@ module_grant(PG_FUNCTION_ARGS)
 	else
 		ws_exec_as_owner("INSERT INTO ws.module_grants (module, role) VALUES ($1, $2)"
 						 " ON CONFLICT DO NOTHING", 2, t, a, NULL, WS_SPI_ANY);
+	ws_definition_change_end(&change);
 	SPI_finish();
 	PG_RETURN_VOID();
 }
@@ -266,6 +287,7 @@ module_revoke(PG_FUNCTION_ARGS)
 	char	   *role;
 	Oid			t[2] = {TEXTOID, REGROLEOID};
 	Datum		a[2];
+	WsDefinitionChange change;
 
 	ws_require_ws_admin("ws.revoke_module");
 	require_arg(fcinfo, 1, "role");
@@ -274,6 +296,7 @@ module_revoke(PG_FUNCTION_ARGS)
 	a[0] = CStringGetTextDatum(module);
 	SPI_connect();
 	ws_require_module(module);
+	ws_definition_change_begin(&change, WS_DEF_GRANTS, module, role, NULL);
 	if (!deleted("DELETE FROM ws.module_grants WHERE module OPERATOR(pg_catalog.=) $1"
 				 " AND role OPERATOR(pg_catalog.=) $2", t, a))
 		ereport(ERROR,
@@ -281,6 +304,7 @@ module_revoke(PG_FUNCTION_ARGS)
 				 errmsg("role \"%s\" holds no grant of module \"%s\"", role, module),
 				 errdetail("Grants held through membership in another role are revoked from that role."),
 				 errhint("ws.module_grants lists the roles granted each module.")));
+	ws_definition_change_end(&change);
 	SPI_finish();
 	PG_RETURN_VOID();
 }
@@ -303,6 +327,7 @@ kind_define(PG_FUNCTION_ARGS)
 	Datum	   *elems;
 	bool	   *nulls;
 	int			n;
+	WsDefinitionChange change;
 
 	require_arg(fcinfo, 2, "policy");
 	require_arg(fcinfo, 3, "counters");
@@ -340,9 +365,11 @@ kind_define(PG_FUNCTION_ARGS)
 	a[1] = CStringGetTextDatum(module);
 	a[2] = CStringGetTextDatum(policy);
 	a[3] = PointerGetDatum(counters);
+	ws_definition_change_begin(&change, WS_DEF_KINDS, kind, NULL, NULL);
 	ws_exec_as_owner("INSERT INTO ws.kinds (kind, module, policy, counters) VALUES ($1, $2, $3, $4)"
 					 " ON CONFLICT (kind) DO UPDATE SET policy = excluded.policy,"
 					 " counters = excluded.counters", 4, t, a, NULL, WS_SPI_ANY);
+	ws_definition_change_end(&change);
 	SPI_finish();
 	PG_RETURN_VOID();
 }
@@ -547,6 +574,7 @@ constraint_add(PG_FUNCTION_ARGS)
 	Oid			t[3] = {TEXTOID, TEXTOID, JSONPATHOID};
 	Datum		a[3];
 	char	   *module;
+	WsDefinitionChange change;
 
 	require_arg(fcinfo, 2, "predicate");
 	jp = PG_GETARG_JSONPATH_P(2);
@@ -559,9 +587,11 @@ constraint_add(PG_FUNCTION_ARGS)
 	a[0] = CStringGetTextDatum(kind);
 	a[1] = CStringGetTextDatum(name);
 	a[2] = PointerGetDatum(jp);
+	ws_definition_change_begin(&change, WS_DEF_CONSTRAINTS, kind, name, NULL);
 	ws_exec_as_owner("INSERT INTO ws.constraints (kind, name, predicate) VALUES ($1, $2, $3)"
 					 " ON CONFLICT (kind, name) DO UPDATE SET predicate = excluded.predicate",
 					 3, t, a, NULL, WS_SPI_ANY);
+	ws_definition_change_end(&change);
 	SPI_finish();
 	PG_RETURN_VOID();
 }
@@ -576,16 +606,19 @@ constraint_drop(PG_FUNCTION_ARGS)
 	Oid			t[2] = {TEXTOID, TEXTOID};
 	Datum		a[2] = {CStringGetTextDatum(kind), CStringGetTextDatum(name)};
 	char	   *module;
+	WsDefinitionChange change;
 
 	SPI_connect();
 	module = defined_kind_module(kind);
 	require_admin(caller, module);
+	ws_definition_change_begin(&change, WS_DEF_CONSTRAINTS, kind, name, NULL);
 	if (!deleted("DELETE FROM ws.constraints WHERE kind OPERATOR(pg_catalog.=) $1"
 				 " AND name OPERATOR(pg_catalog.=) $2", t, a))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("kind \"%s\" has no constraint \"%s\"", kind, name),
 				 errhint("ws.constraints lists the constraints of each kind.")));
+	ws_definition_change_end(&change);
 	SPI_finish();
 	PG_RETURN_VOID();
 }

@@ -15,9 +15,11 @@
  *
  * What is written, and why each way is safe against concurrent writers:
  *
- * - Events are appended (ws_writer_insert_event), by changes and by the
- *   event bus; each appended event is announced with NOTIFY worldstate
- *   when worldstate.notify is on, in one format for both.
+ * - Events are appended (ws_writer_insert_event), by changes, and as
+ *   events without an entity (ws_writer_append_unattached) by the event
+ *   bus and the catalog events of definitions.c; each appended event is
+ *   announced with NOTIFY worldstate when worldstate.notify is on, in one
+ *   format for all.
  *
  * - An entity changes by a conditional update (ws_writer_try_update_entity)
  *   of the row read without a lock, as UPDATE itself does: when a
@@ -141,11 +143,14 @@
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 #include "utils/uuid.h"
+#include "utils/xid8.h"
 
 #include "canon.h"
 #include "hlc.h"
+#include "horizon.h"
 #include "lookup.h"
 #include "settings.h"
+#include "stats.h"
 #include "writer.h"
 
 /* range table entries of the tables a writer may open */
@@ -644,6 +649,51 @@ ws_writer_insert_event(WsWriter *w, const Datum *values, const bool *nulls)
 	fill_slot(w, w->event_slot, &ws_events_table, w->ev_att, values, nulls);
 	ExecSimpleRelationInsert(w->events, w->estate, w->event_slot);
 	notify_event(values, nulls);
+}
+
+/*
+ * Append an event without an entity -- one published on the bus, a catalog
+ * event -- with a new id (into *event_id) and a new HLC, made by role
+ * actor, with the handshake presented (NULL: the session's) and the
+ * caller's meta (or NULL).  The one place such rows are made; the caller
+ * runs as the owner of schema ws and has checked what may be written.
+ */
+void
+ws_writer_append_unattached(pg_uuid_t *event_id, const char *module, const char *event_type,
+							Jsonb *payload, const char *handshake, int32 schema_version,
+							Oid actor, Jsonb *meta)
+{
+	WsWriter	w;
+	WsHlc		hlc;
+	Datum		values[EV_NCOLS];
+	bool		nulls[EV_NCOLS];
+
+	ws_new_event_id(event_id);
+	hlc = ws_hlc_for_event();
+
+	memset(nulls, true, sizeof(nulls));
+	values[EV_EVENT_ID] = UUIDPGetDatum(event_id);
+	values[EV_HLC] = HlcPGetDatum(&hlc);
+	values[EV_ORIGIN_NODE] = Int32GetDatum(ws_node_id);
+	values[EV_MODULE] = CStringGetTextDatum(module);
+	values[EV_EVENT_TYPE] = CStringGetTextDatum(event_type);
+	values[EV_PATCH] = JsonbPGetDatum(payload);
+	values[EV_HANDSHAKE] = CStringGetTextDatum(ws_presented_handshake(handshake));
+	values[EV_SCHEMA_VERSION] = Int32GetDatum(schema_version);
+	values[EV_TXID] = FullTransactionIdGetDatum(GetTopFullTransactionId());
+	values[EV_RECORDED_AT] = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
+	nulls[EV_EVENT_ID] = nulls[EV_HLC] = nulls[EV_ORIGIN_NODE] = nulls[EV_MODULE] = false;
+	nulls[EV_EVENT_TYPE] = nulls[EV_PATCH] = nulls[EV_HANDSHAKE] = false;
+	nulls[EV_SCHEMA_VERSION] = nulls[EV_TXID] = nulls[EV_RECORDED_AT] = false;
+	values[EV_ACTOR] = ws_actor_datum(actor);
+	nulls[EV_ACTOR] = false;
+	values[EV_CALLER_META] = meta ? JsonbPGetDatum(meta) : (Datum) 0;
+	nulls[EV_CALLER_META] = meta == NULL;
+
+	ws_writer_begin_events(&w);
+	ws_writer_insert_event(&w, values, nulls);
+	ws_writer_end(&w);
+	ws_stats_count(WS_STAT_EVENTS_WRITTEN);
 }
 
 /*

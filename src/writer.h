@@ -13,6 +13,8 @@
 #include "access/tableam.h"
 #include "executor/executor.h"
 #include "storage/itemptr.h"
+#include "utils/jsonb.h"
+#include "utils/uuid.h"
 
 #include "tables.h"
 
@@ -49,6 +51,10 @@ extern Datum ws_actor_datum(Oid role);
 extern void ws_writer_begin_events(WsWriter *w);
 extern void ws_writer_end(WsWriter *w);
 extern void ws_writer_insert_event(WsWriter *w, const Datum *values, const bool *nulls);
+extern void ws_writer_append_unattached(pg_uuid_t *event_id, const char *module,
+										const char *event_type, Jsonb *payload,
+										const char *handshake, int32 schema_version,
+										Oid actor, Jsonb *meta);
 extern bool ws_writer_fetch_entity(WsWriter *w, const char *entity_id,
 								   Snapshot snapshot, ItemPointer tid);
 extern bool ws_writer_lock_latest(WsWriter *w, ItemPointer tid);
