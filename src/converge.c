@@ -84,6 +84,7 @@
 
 #include "clock.h"
 #include "converge.h"
+#include "definitions.h"
 #include "errcodes.h"
 #include "fold.h"
 #include "hlc.h"
@@ -99,6 +100,8 @@ PG_FUNCTION_INFO_V1(events_arrive);
 PG_FUNCTION_INFO_V1(events_integrate);
 PG_FUNCTION_INFO_V1(conflict_resolve);
 PG_FUNCTION_INFO_V1(pending_retry);
+
+static int64 retry_pending_all(void);
 
 /* Policies of ws.kinds.policy. */
 typedef enum WsPolicy
@@ -572,7 +575,8 @@ record_conflict(Entity *en, const char *type, const char *tag, const Ev *e, cons
 	}
 	memset(n, ' ', sizeof(n));
 	a[0] = uuid_datum(&id);
-	a[1] = CStringGetTextDatum(en->id);
+	a[1] = en->id ? CStringGetTextDatum(en->id) : (Datum) 0;
+	n[1] = en->id ? ' ' : 'n';
 	a[2] = has_kind ? CStringGetTextDatum(en->kind) : (Datum) 0;
 	n[2] = has_kind ? ' ' : 'n';
 	a[3] = has_kind ? CStringGetTextDatum(policy_name(en->policy)) : (Datum) 0;
@@ -1495,23 +1499,30 @@ events_arrive(PG_FUNCTION_ARGS)
 }
 
 /*
- * Integrate event e of entity entity_id (meta: the event's meta) in a
- * subtransaction: a failure is recorded as an apply_error conflict, never
- * raised.  Runs inside SPI, as the owner of schema ws.
+ * Integrate event e of entity entity_id (meta: the event's meta; entity_id
+ * NULL: a catalog event) in a subtransaction: a failure is recorded as an
+ * apply_error conflict, never raised.  Runs inside SPI, as the owner of
+ * schema ws.  Returns whether it succeeded.
  */
-static void
+static bool
 integrate_guarded(const char *entity_id, Ev *e, Jsonb *meta)
 {
 	MemoryContext cxt = CurrentMemoryContext;
 	ResourceOwner owner = CurrentResourceOwner;
+	volatile bool ok = true;
 
 	BeginInternalSubTransaction(NULL);
 	MemoryContextSwitchTo(cxt);
 	PG_TRY();
 	{
-		if (type_is(e, "linked") || type_is(e, "unlinked"))
-			integrate_link(entity_id, e, meta);
-		integrate_entity(entity_id, e);
+		if (entity_id == NULL)
+			(void) ws_apply_definitions(e->patch);
+		else
+		{
+			if (type_is(e, "linked") || type_is(e, "unlinked"))
+				integrate_link(entity_id, e, meta);
+			integrate_entity(entity_id, e);
+		}
 		ReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(cxt);
 		CurrentResourceOwner = owner;
@@ -1532,8 +1543,10 @@ integrate_guarded(const char *entity_id, Ev *e, Jsonb *meta)
 		record_conflict(&en, "apply_error", NULL, e, NULL, "not applied",
 						psprintf("%s (SQLSTATE %s)", ed->message, unpack_sql_state(ed->sqlerrcode)));
 		FreeErrorData(ed);
+		ok = false;
 	}
 	PG_END_TRY();
+	return ok;
 }
 
 /*
@@ -1553,45 +1566,50 @@ events_integrate(PG_FUNCTION_ARGS)
 	WsAsOwner	saved;
 	Ev			e;
 
-	if (entity_null)
-		return PointerGetDatum(NULL);
 	for (int i = 0; i < (int) lengthof(names); i++)
 		if ((att[i] = SPI_fnumber(desc, names[i])) <= 0)
 			elog(ERROR, "ws.events has no column \"%s\"", names[i]);
 	read_event_tuple(td->tg_trigtuple, desc, att, &e);
+	/* of events without an entity, only the catalog's change anything here */
+	if (entity_null && !(e.module && strcmp(e.module, WS_CATALOG_MODULE) == 0 &&
+						 type_is(&e, WS_CATALOG_EVENT_TYPE)))
+		return PointerGetDatum(NULL);
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	ws_as_owner_begin(&saved);
 	ws_prepare_table(&plans.prepared_for, plan_defs, lengthof(plan_defs));
-	integrate_guarded(TextDatumGetCString(entity_id), &e,
-					  tuple_jsonb(td->tg_trigtuple, desc, meta_att));
+	if (entity_null)
+	{
+		/* a definition from a peer: what waited for it may fold now */
+		if (integrate_guarded(NULL, &e, NULL))
+			(void) retry_pending_all();
+	}
+	else
+		integrate_guarded(TextDatumGetCString(entity_id), &e,
+						  tuple_jsonb(td->tg_trigtuple, desc, meta_att));
 	ws_as_owner_end(&saved);
 	SPI_finish();
 	return PointerGetDatum(NULL);
 }
 
 /*
- * ws.retry_pending() -> bigint: fold again every entity with events waiting
- * in ws.pending (after the kind or the creation they wait for came by
- * another way); returns how many events left ws.pending.
+ * Fold again every entity with events waiting in ws.pending; returns how
+ * many events left ws.pending.  Inside SPI, as the owner of schema ws.
  */
-Datum
-pending_retry(PG_FUNCTION_ARGS)
+static int64
+retry_pending_all(void)
 {
-	WsAsOwner	saved;
 	int64		before;
 	int64		after;
 	bool		isnull;
 	SPITupleTable *entities;
 	uint64		n;
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	ws_as_owner_begin(&saved);
-	ws_prepare_table(&plans.prepared_for, plan_defs, lengthof(plan_defs));
 	ws_exec("SELECT count(*) FROM ws.pending", 0, NULL, NULL, NULL, SPI_OK_SELECT);
 	before = DatumGetInt64(col(0, 1, &isnull));
+	if (before == 0)
+		return 0;
 	/* each entity's first event: the refold starts before it */
 	ws_exec("SELECT DISTINCT ON (entity_id) " EVENT_COLS ", meta, entity_id"
 			" FROM ws.events WHERE entity_id IN (SELECT entity_id FROM ws.pending)"
@@ -1611,9 +1629,28 @@ pending_retry(PG_FUNCTION_ARGS)
 	}
 	ws_exec("SELECT count(*) FROM ws.pending", 0, NULL, NULL, NULL, SPI_OK_SELECT);
 	after = DatumGetInt64(col(0, 1, &isnull));
+	return before - after;
+}
+
+/*
+ * ws.retry_pending() -> bigint: fold again every entity with events waiting
+ * in ws.pending (after the kind or the creation they wait for came by
+ * another way); returns how many events left ws.pending.
+ */
+Datum
+pending_retry(PG_FUNCTION_ARGS)
+{
+	WsAsOwner	saved;
+	int64		released;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	ws_as_owner_begin(&saved);
+	ws_prepare_table(&plans.prepared_for, plan_defs, lengthof(plan_defs));
+	released = retry_pending_all();
 	ws_as_owner_end(&saved);
 	SPI_finish();
-	PG_RETURN_INT64(before - after);
+	PG_RETURN_INT64(released);
 }
 
 /*
