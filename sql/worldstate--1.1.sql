@@ -1584,9 +1584,6 @@ GRANT SELECT ON ws.progress TO ws_reader;
 CREATE TABLE ws.keyframes (entity_id text NOT NULL, hlc ws.hlc NOT NULL, version bigint NOT NULL,
     state jsonb NOT NULL, vclock ws.vclock, retired boolean NOT NULL DEFAULT false,
     PRIMARY KEY (entity_id, hlc));
-ALTER TABLE ws.events ADD COLUMN intent jsonb;
-CREATE SEQUENCE ws.events_arrival_seq;
-ALTER TABLE ws.events ADD COLUMN arrival bigint DEFAULT pg_catalog.nextval('ws.events_arrival_seq');
 -- END SCAFFOLD
 
 ------------------------------------------------------------------------
