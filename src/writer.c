@@ -144,6 +144,7 @@
 
 #include "canon.h"
 #include "hlc.h"
+#include "horizon.h"
 #include "lookup.h"
 #include "settings.h"
 #include "writer.h"
@@ -636,11 +637,24 @@ notify_event(const Datum *values, const bool *nulls)
 
 /*
  * Append an event row and announce it; values and nulls in WsEventCol
- * order (tables.h).
+ * order (tables.h).  An event given no arrival number takes the next one
+ * (horizon.c), where the table has the column (since 1.1).
  */
 void
 ws_writer_insert_event(WsWriter *w, const Datum *values, const bool *nulls)
 {
+	Datum		v[EV_NCOLS];
+	bool		n[EV_NCOLS];
+
+	if (nulls[EV_ARRIVAL] && w->ev_att[EV_ARRIVAL] != InvalidAttrNumber)
+	{
+		memcpy(v, values, sizeof(v));
+		memcpy(n, nulls, sizeof(n));
+		v[EV_ARRIVAL] = Int64GetDatum(ws_arrival_for_event(table_oid("events_arrival_seq")));
+		n[EV_ARRIVAL] = false;
+		values = v;
+		nulls = n;
+	}
 	fill_slot(w, w->event_slot, &ws_events_table, w->ev_att, values, nulls);
 	ExecSimpleRelationInsert(w->events, w->estate, w->event_slot);
 	notify_event(values, nulls);
