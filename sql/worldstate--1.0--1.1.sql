@@ -10,8 +10,8 @@
  * made in worldstate--1.1.sql too.
  *
  * Sections: events (actor), the transition protocol, queries and time
- * travel, progress; modules and privileges, constraints, lifecycle; the
- * event bus; the node clock; the names of ws.hlc's binary I/O and rules;
+ * travel, progress; events (intent, arrival) and the bus in arrival order;
+ * modules and privileges, constraints, lifecycle; the event bus; the node clock; the names of ws.hlc's binary I/O and rules;
  * comments on the schema and on every column.
  */
 

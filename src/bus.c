@@ -20,31 +20,36 @@
  * entity (entity_id, version, kind and vclock are NULL), the payload in
  * `patch` and its schema version in `schema_version`; so they are
  * broadcast, dumped and replicated like every other event, and ws.poll can
- * deliver entity events and bus events in one HLC order.
+ * deliver entity events and bus events in one order.
  *
  * Consumption is pull-based and at-least-once.  A subscriber belongs to a
  * module (its name is the module's, or 'module.something') and needs that
  * module's grant to subscribe, poll and acknowledge; its patterns (SQL LIKE
  * on module and event type) may match any module's events: reading other
  * modules' events is allowed, changing their state is not.  Its position
- * -- every event at or below it is acknowledged -- is a row of
- * ws.subscribers, so it is durable and transactional; ws.poll returns
- * matching events above the position in HLC order without moving it, and
- * ws.ack moves it forward (never back).  Pollers sharing one subscriber
- * may each receive an event until it is acknowledged.
+ * -- every event that arrived at or below it is acknowledged -- is a row
+ * of ws.subscribers, so it is durable and transactional.  It is a number
+ * of the local arrival order (ws.events.arrival), not an HLC: events of
+ * other nodes arrive late, with HLCs older than events already delivered,
+ * and an HLC position would pass over them for good.  ws.poll returns
+ * matching events above the position in arrival order without moving it,
+ * and ws.ack(subscriber, upto) moves it forward (never back) to the
+ * arrival of the event with HLC upto.  Pollers sharing one subscriber may
+ * each receive an event until it is acknowledged.
  *
- * ws.poll never passes the safe horizon (horizon.c): it reads the horizon
- * first, then takes the snapshots of its queries, and delivers only events
- * below the horizon.  An event whose transaction is still open therefore
- * holds back every later event, and cannot be overtaken and acknowledged
- * past.  The poller's own transaction does not hold itself back: it sees
+ * ws.poll never passes the safe horizon of arrival numbers (horizon.c):
+ * it reads the horizon first, then takes the snapshots of its queries, and
+ * delivers only events at or below the horizon; ws.ack does not move the
+ * position past it either.  An event whose transaction is still open
+ * therefore holds back every later event, and cannot be overtaken and
+ * acknowledged past.  The poller's own transaction does not hold itself back: it sees
  * its own events, and an acknowledgement past them commits or rolls back
  * with them.  A transaction snapshot (REPEATABLE READ, SERIALIZABLE)
  * predates the horizon, so ws.poll refuses to run under one.
  *
  * A poll first reads the subscriber's position and pairs of patterns, then
- * the events above the position in HLC order (a btree index on
- * ws.events.hlc) through a cursor, matching each against the pairs it
+ * the events above the position in arrival order (a btree index on
+ * ws.events.arrival) through a cursor, matching each against the pairs it
  * read, and stops once it has max of them; so it costs the same however
  * long the log is.  A subscriber whose patterns match few events would
  * read the same non-matching ones on every poll; so each pair of patterns
@@ -995,7 +1000,7 @@ poll_scan(const PollStart *ps, int64 horizon, int32 max,
 /*
  * ws.poll(subscriber, max) -> SETOF ws.events: up to max events matching
  * the subscriber's patterns, above its position and below the safe
- * horizon, in HLC order.  The position does not move; ws.ack moves it.
+ * horizon, in arrival order.  The position does not move; ws.ack moves it.
  * When the poll stepped over at least WS_POLL_SKIP_MIN events the
  * subscriber is not due, before its first event or up to the horizon, the
  * scan marks of its pairs move past them, so later polls do not read them

@@ -97,6 +97,18 @@ typedef struct WsPreparedSlot
 	int64		arrival_bound;
 } WsPreparedSlot;
 
+/*
+ * A prepared slot as format 1 of the file stored it, before arrival
+ * numbers: read, a slot holds readers in arrival order back entirely until
+ * its transaction ends, as its bound is not known.
+ */
+typedef struct WsPreparedSlotV1
+{
+	uint64		fxid;
+	Oid			dbid;
+	WsHlc		bound;
+} WsPreparedSlotV1;
+
 /* Header of the prepared file, followed by the slots and a CRC of both. */
 typedef struct WsPreparedFileHeader
 {
@@ -187,26 +199,41 @@ prepared_file_read(void)
 		return;
 	}
 	ok = fread(&hdr, sizeof(hdr), 1, fp) == 1 &&
-		hdr.magic == WS_PREPARED_MAGIC && hdr.format == WS_PREPARED_FORMAT &&
+		hdr.magic == WS_PREPARED_MAGIC &&
+		(hdr.format == WS_PREPARED_FORMAT || hdr.format == 1) &&
 		hdr.count <= 65536;
 	if (ok)
 	{
-		len = sizeof(hdr) + sizeof(WsPreparedSlot) * hdr.count;
+		Size		slot_size = hdr.format == 1 ? sizeof(WsPreparedSlotV1) : sizeof(WsPreparedSlot);
+
+		len = sizeof(hdr) + slot_size * hdr.count;
 		buf = palloc(len);
 		memcpy(buf, &hdr, sizeof(hdr));
-		ok = fread(buf + sizeof(hdr), sizeof(WsPreparedSlot), hdr.count, fp) == hdr.count &&
+		ok = fread(buf + sizeof(hdr), slot_size, hdr.count, fp) == hdr.count &&
 			fread(&crc, sizeof(crc), 1, fp) == 1 &&
 			EQ_CRC32C(crc, prepared_file_crc(buf, len));
 		if (ok)
 		{
-			const WsPreparedSlot *read = (const WsPreparedSlot *) (buf + sizeof(hdr));
-
 			if (hdr.count > (uint32) horizon->nprepared)
 				ereport(WARNING,
 						(errmsg("file \"%s\" names %u prepared transactions, more than max_prepared_transactions",
 								WS_PREPARED_FILE, hdr.count)));
 			for (uint32 i = 0; i < hdr.count && i < (uint32) horizon->nprepared; i++)
-				slots[i] = read[i];
+			{
+				if (hdr.format == 1)
+				{
+					const WsPreparedSlotV1 *v1 = (const WsPreparedSlotV1 *) (buf + sizeof(hdr)) + i;
+
+					memset(&slots[i], 0, sizeof(WsPreparedSlot));
+					slots[i].fxid = v1->fxid;
+					slots[i].dbid = v1->dbid;
+					slots[i].bound = v1->bound;
+					slots[i].arrival_active = true;
+					slots[i].arrival_bound = 0;
+				}
+				else
+					slots[i] = ((const WsPreparedSlot *) (buf + sizeof(hdr)))[i];
+			}
 		}
 		pfree(buf);
 	}

@@ -107,8 +107,11 @@
  *
  * Columns are those of tables.h, found by name (lookup.c remembers them
  * until the tables change), so the code does not depend on the tables'
- * column order; a database still at 1.0 has no ws.events.actor and
- * caller_meta, and its events are written without them.  The callers
+ * column order; a database still at 1.0 has no ws.events.actor,
+ * caller_meta, intent and arrival, and its events are written without
+ * them.  Elsewhere every event appended takes its arrival number here,
+ * unless its writer gave one (horizon.c keeps readers in arrival order
+ * behind the numbers of transactions still open).  The callers
  * check privileges: the writer runs as whoever calls it, which in
  * worldstate is the owner of schema ws.
  *
