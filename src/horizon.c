@@ -452,8 +452,9 @@ horizon_xact_callback(XactEvent event, void *arg)
 }
 
 /*
- * This backend's slot, whose parts are emptied when the transaction ends
- * (what is the name of what the caller does, for the preload error).
+ * This backend's slot, whose parts are emptied when the transaction ends;
+ * what names what the caller does, for the error when the library was not
+ * preloaded.
  */
 static WsPendingSlot *
 my_slot(const char *what)
