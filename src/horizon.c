@@ -35,7 +35,9 @@
  * value, a lower bound of the numbers it will take; a reader
  * (ws_arrival_horizon) reads the sequence's last value first, then the
  * slots, and every event at or below the least of them belongs to an
- * ended transaction.
+ * ended transaction.  That needs the sequence to hand out its numbers in
+ * order across backends: it must keep CACHE 1, as the install script
+ * creates it.
  *
  * Prepared transactions outlive their backend, and server restarts.  At
  * PREPARE TRANSACTION the bound moves to a prepared slot that holds the
