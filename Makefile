@@ -92,6 +92,9 @@ REGRESS += converge converge_apply
 # 1.1: definitions
 REGRESS += definitions
 
+# 1.1: intent and arrival
+REGRESS += events_intent bus_arrival decode_local_only
+
 # 1.1: the README's examples
 
 REGRESS_OPTS = --load-extension=worldstate

@@ -1,7 +1,8 @@
 -- Scan marks of the event bus (ws.subscriptions.scanned): a subscriber
 -- whose patterns match few events does not read the others again on every
 -- poll -- the mark of each pair moves past the events a poll stepped over
--- -- and yet never misses an event of its own behind them.
+-- -- and yet never misses an event of its own behind them.  Marks are
+-- arrival numbers (ws.events.arrival), the order ws.poll reads in.
 SET search_path = public, ws;
 \set SHOW_CONTEXT never
 SET worldstate.handshake = '55-45-17';
@@ -19,14 +20,14 @@ SELECT scanned IS NULL AS no_mark FROM ws.subscriptions WHERE subscriber = 'mete
 SELECT count(ws.publish('meteo', 'reading', jsonb_build_object('i', i))) FROM generate_series(1, 300) i;
 SELECT ws.publish('meteo', 'storm', '{"n": 1}') IS NOT NULL;
 SELECT count(ws.publish('meteo', 'reading', jsonb_build_object('i', i))) FROM generate_series(301, 600) i;
-CREATE TEMP TABLE storm1 AS SELECT hlc FROM ws.events WHERE module = 'meteo' AND event_type = 'storm';
+CREATE TEMP TABLE storm1 AS SELECT hlc, arrival FROM ws.events WHERE module = 'meteo' AND event_type = 'storm';
 
 -- the storm behind 300 readings arrives
 SELECT event_type, patch FROM ws.poll('meteo.alerts', 10);
 -- the mark moved past the 300 readings before it, not past the storm
-SELECT p.scanned OPERATOR(ws.>=) (SELECT ws.max(e.hlc) FROM ws.events e
-                                  WHERE e.module = 'meteo' AND e.hlc OPERATOR(ws.<) s.hlc) AS past_readings,
-       p.scanned OPERATOR(ws.<) s.hlc AS before_storm
+SELECT p.scanned >= (SELECT max(e.arrival) FROM ws.events e
+                     WHERE e.module = 'meteo' AND e.arrival < s.arrival) AS past_readings,
+       p.scanned < s.arrival AS before_storm
 FROM ws.subscriptions p, storm1 s WHERE p.subscriber = 'meteo.alerts';
 -- a poll does not acknowledge: the storm comes again, and with max 1 too
 SELECT event_type, patch FROM ws.poll('meteo.alerts', 1);
@@ -35,7 +36,7 @@ SELECT event_type, patch FROM ws.poll('meteo.alerts', 1);
 -- after it
 SELECT ws.ack('meteo.alerts', hlc) FROM storm1;
 SELECT count(*) FROM ws.poll('meteo.alerts', 10);
-SELECT scanned OPERATOR(ws.>=) (SELECT ws.max(hlc) FROM ws.events WHERE module = 'meteo') AS past_all
+SELECT scanned >= (SELECT max(arrival) FROM ws.events WHERE module = 'meteo') AS past_all
 FROM ws.subscriptions WHERE subscriber = 'meteo.alerts';
 -- the position is only moved by acknowledgements
 SELECT s.position OPERATOR(ws.=) storm1.hlc AS position_at_storm
@@ -52,11 +53,11 @@ SELECT ws.ack('meteo.alerts', ws.max(hlc)) FROM ws.events WHERE module = 'meteo'
 CREATE TEMP TABLE mark AS SELECT scanned FROM ws.subscriptions WHERE subscriber = 'meteo.alerts';
 SELECT count(ws.publish('meteo', 'reading', jsonb_build_object('i', i))) FROM generate_series(1, 60) i;
 SELECT count(*) FROM ws.poll('meteo.alerts', 10);
-SELECT p.scanned OPERATOR(ws.=) m.scanned AS mark_unchanged
+SELECT p.scanned = m.scanned AS mark_unchanged
 FROM ws.subscriptions p, mark m WHERE p.subscriber = 'meteo.alerts';
 SELECT count(ws.publish('meteo', 'reading', jsonb_build_object('i', i))) FROM generate_series(61, 120) i;
 SELECT count(*) FROM ws.poll('meteo.alerts', 10);
-SELECT scanned OPERATOR(ws.>=) (SELECT ws.max(hlc) FROM ws.events WHERE module = 'meteo') AS past_all
+SELECT scanned >= (SELECT max(arrival) FROM ws.events WHERE module = 'meteo') AS past_all
 FROM ws.subscriptions WHERE subscriber = 'meteo.alerts';
 
 -- a pair added later has no mark, so the poll reads again from the

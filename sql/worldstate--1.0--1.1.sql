@@ -10,9 +10,11 @@
  * made in worldstate--1.1.sql too.
  *
  * Sections: events (actor), the transition protocol, queries and time
- * travel, progress; modules and privileges, constraints, lifecycle; the
- * event bus; definitions as a document; the node clock; the names of
- * ws.hlc's binary I/O and rules;
+ * travel, progress; events (intent, arrival) and the bus in arrival order;
+ * modules and privileges, constraints, lifecycle; the event bus;
+ * definitions as a document; the node clock; the names of ws.hlc's binary
+ * I/O and rules; convergence of several nodes (conflicts, pending, the
+ * replica triggers);
  * comments on the schema and on every column.
  */
 
@@ -215,6 +217,84 @@ GRANT SELECT ON ws.progress TO ws_reader;
 
 
 ------------------------------------------------------------------------
+-- Events: intent and arrival; the bus follows arrival order
+------------------------------------------------------------------------
+
+-- intent: the counter deltas the request gave ({"field": delta}), which a
+-- merge of concurrent changes sums; events written by 1.0 have none.
+-- arrival: the local arrival order, which ws.poll follows.  Events of 1.0
+-- are numbered in HLC order, the archived ones first (they are older), and
+-- the sequence continues after them.  The append-only triggers refuse
+-- UPDATE, so they are off while the numbers are filled in.
+CREATE SEQUENCE ws.events_arrival_seq;
+ALTER TABLE ws.events ADD COLUMN intent jsonb, ADD COLUMN arrival bigint;
+ALTER TABLE ws.events_archive ADD COLUMN intent jsonb, ADD COLUMN arrival bigint;
+
+ALTER TABLE ws.events DISABLE TRIGGER events_no_update;
+ALTER TABLE ws.events_archive DISABLE TRIGGER events_archive_no_update;
+UPDATE ws.events_archive e SET arrival = n.arrival
+FROM (SELECT event_id, pg_catalog.row_number() OVER (ORDER BY hlc) AS arrival
+      FROM ws.events_archive) n
+WHERE n.event_id OPERATOR(pg_catalog.=) e.event_id;
+UPDATE ws.events e SET arrival = n.arrival OPERATOR(pg_catalog.+) (SELECT pg_catalog.count(*) FROM ws.events_archive)
+FROM (SELECT event_id, pg_catalog.row_number() OVER (ORDER BY hlc) AS arrival
+      FROM ws.events) n
+WHERE n.event_id OPERATOR(pg_catalog.=) e.event_id;
+ALTER TABLE ws.events ENABLE ALWAYS TRIGGER events_no_update;
+ALTER TABLE ws.events_archive ENABLE ALWAYS TRIGGER events_archive_no_update;
+SELECT pg_catalog.setval('ws.events_arrival_seq', n)
+FROM (SELECT (SELECT pg_catalog.count(*) FROM ws.events_archive)
+             OPERATOR(pg_catalog.+) (SELECT pg_catalog.count(*) FROM ws.events) AS n) c
+WHERE n OPERATOR(pg_catalog.>) 0;
+
+ALTER TABLE ws.events ALTER COLUMN arrival SET NOT NULL,
+    ALTER COLUMN arrival SET DEFAULT pg_catalog.nextval('ws.events_arrival_seq');
+ALTER TABLE ws.events_archive ALTER COLUMN arrival SET NOT NULL,
+    ALTER COLUMN arrival SET DEFAULT pg_catalog.nextval('ws.events_arrival_seq');
+CREATE INDEX events_arrival_idx ON ws.events (arrival);
+SELECT pg_catalog.pg_extension_config_dump('ws.events_arrival_seq', '');
+
+COMMENT ON COLUMN ws.events.intent IS
+'counter deltas the request gave, {"field": delta} (a create: its counter values); NULL when it gave none or for events written by worldstate 1.0';
+COMMENT ON COLUMN ws.events.arrival IS
+'local arrival order (ws.events_arrival_seq): when the event was written here or arrived from a peer; ws.poll follows it';
+COMMENT ON SEQUENCE ws.events_arrival_seq IS 'arrival numbers of ws.events (ws.events.arrival)';
+COMMENT ON INDEX ws.events_arrival_idx IS 'events in local arrival order: ws.poll';
+COMMENT ON COLUMN ws.events_archive.intent IS 'as ws.events.intent';
+COMMENT ON COLUMN ws.events_archive.arrival IS 'as ws.events.arrival';
+
+-- A subscriber's position is an arrival number.  Positions of 1.0 (an
+-- HLC) become the arrival of the last event at or below them, which is
+-- exact since 1.0's events are numbered in HLC order.
+ALTER TABLE ws.subscribers ADD COLUMN arrival bigint NOT NULL DEFAULT 0;
+UPDATE ws.subscribers s SET arrival = coalesce(
+    (SELECT pg_catalog.max(e.arrival) FROM ws.events e WHERE e.hlc OPERATOR(ws.<=) s.position),
+    (SELECT pg_catalog.max(e.arrival) FROM ws.events_archive e WHERE e.hlc OPERATOR(ws.<=) s.position),
+    0);
+COMMENT ON COLUMN ws.subscribers.arrival IS 'acknowledged position in arrival order: every matching event whose ws.events.arrival is at or below it is acknowledged';
+
+CREATE OR REPLACE VIEW ws.module_lag AS
+SELECT s.subscriber, s.module, s.position AS acked_hlc, s.acked_at,
+       pg_catalog.count(e.hlc) AS events_behind,
+       pg_catalog.now() OPERATOR(pg_catalog.-) ws.hlc_wall(ws.min(e.hlc)) AS oldest_unacked_age
+FROM ws.subscribers s
+LEFT JOIN LATERAL (
+    SELECT ev.hlc FROM ws.events ev
+    WHERE ev.arrival OPERATOR(pg_catalog.>) s.arrival
+      AND EXISTS (SELECT FROM ws.subscriptions p
+                  WHERE p.subscriber OPERATOR(pg_catalog.=) s.subscriber
+                    AND ev.module OPERATOR(pg_catalog.~~) p.module_pattern
+                    AND ev.event_type OPERATOR(pg_catalog.~~) p.event_type_pattern)
+) e ON true
+GROUP BY s.subscriber;
+
+COMMENT ON FUNCTION ws.poll(text, int) IS
+'up to max unacknowledged events of the subscriber in local arrival order (ws.events.arrival), never past an event whose transaction is still open (at-least-once)';
+COMMENT ON FUNCTION ws.ack(text, ws.hlc) IS
+'acknowledges every event of the subscriber that arrived up to and including the event with that hlc (an hlc of no event: every event that arrived before the first one above it); the position never moves back';
+
+
+------------------------------------------------------------------------
 -- Modules, privileges, kinds, constraints; lifecycle
 ------------------------------------------------------------------------
 
@@ -303,9 +383,9 @@ GRANT EXECUTE ON FUNCTION ws.delete_snapshot(bigint) TO ws_writer;
 
 -- How far polls have stepped over events a pair of patterns does not
 -- match, so that the next poll starts after them (src/bus.c).
-ALTER TABLE ws.subscriptions ADD COLUMN scanned ws.hlc;
+ALTER TABLE ws.subscriptions ADD COLUMN scanned bigint;
 COMMENT ON COLUMN ws.subscriptions.scanned IS
-'no event this pair matches lies above the subscriber''s position and at or below this HLC; ws.poll starts above the least of its pairs, moves it past the events it stepped over, NULL until then';
+'no event this pair matches lies above the subscriber''s arrival position and at or below this arrival number; ws.poll starts above the least of its pairs, moves it past the events it stepped over, NULL until then';
 
 
 ------------------------------------------------------------------------
@@ -460,7 +540,7 @@ COMMENT ON COLUMN ws.event_schemas.registered_at IS 'when this version was regis
 
 COMMENT ON COLUMN ws.subscribers.subscriber IS 'subscriber name: a module name or module.name';
 COMMENT ON COLUMN ws.subscribers.module IS 'module the subscriber belongs to';
-COMMENT ON COLUMN ws.subscribers.position IS 'acknowledged position: every matching event at or below this HLC is acknowledged';
+COMMENT ON COLUMN ws.subscribers.position IS 'upto of the acknowledgement that last moved the arrival position';
 COMMENT ON COLUMN ws.subscribers.acked_at IS 'time of the last acknowledgement, or NULL';
 COMMENT ON COLUMN ws.subscribers.created_at IS 'when the subscriber first subscribed';
 
@@ -489,7 +569,7 @@ COMMENT ON COLUMN ws.module_lag.subscriber IS 'the subscriber';
 COMMENT ON COLUMN ws.module_lag.module IS 'module the subscriber belongs to';
 COMMENT ON COLUMN ws.module_lag.acked_hlc IS 'acknowledged position';
 COMMENT ON COLUMN ws.module_lag.acked_at IS 'time of the last acknowledgement, or NULL';
-COMMENT ON COLUMN ws.module_lag.events_behind IS 'matching events above the acknowledged position';
+COMMENT ON COLUMN ws.module_lag.events_behind IS 'matching events that arrived after the acknowledged position';
 COMMENT ON COLUMN ws.module_lag.oldest_unacked_age IS 'age of the oldest of them (by its HLC wall time), or NULL';
 
 COMMENT ON COLUMN ws.progress.pid IS 'process id of the backend running the operation';

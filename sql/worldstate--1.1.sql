@@ -669,6 +669,11 @@ CREATE INDEX relationships_to_idx ON ws.relationships (to_id);
 -- bus").  actor is the calling role (current_user) by name, NULL for
 -- events written by 1.0; caller_meta is the optional `meta` argument of
 -- the call; meta holds the relationship of link and unlink events.
+-- intent holds the counter deltas the request gave ({"field": delta}), which
+-- a merge of concurrent changes sums; arrival is the local arrival order
+-- (ws.events_arrival_seq: local events when written, remote ones when they
+-- arrive), which ws.poll follows.
+CREATE SEQUENCE ws.events_arrival_seq;
 CREATE TABLE ws.events (
     event_id       uuid PRIMARY KEY,
     entity_id      text,
@@ -690,9 +695,12 @@ CREATE TABLE ws.events (
     recorded_at    timestamptz NOT NULL DEFAULT pg_catalog.now(),
     actor          text,
     caller_meta    jsonb,
+    intent         jsonb,
+    arrival        bigint NOT NULL DEFAULT pg_catalog.nextval('ws.events_arrival_seq'),
     UNIQUE (entity_id, version)
 );
 CREATE INDEX events_hlc_brin ON ws.events USING brin (hlc);
+CREATE INDEX events_arrival_idx ON ws.events (arrival);
 
 CREATE FUNCTION ws.events_immutable() RETURNS trigger
 AS 'MODULE_PATHNAME', 'events_immutable'
@@ -709,6 +717,7 @@ ALTER TABLE ws.events ENABLE ALWAYS TRIGGER events_no_truncate;
 SELECT pg_catalog.pg_extension_config_dump('ws.entities', '');
 SELECT pg_catalog.pg_extension_config_dump('ws.relationships', '');
 SELECT pg_catalog.pg_extension_config_dump('ws.events', '');
+SELECT pg_catalog.pg_extension_config_dump('ws.events_arrival_seq', '');
 
 COMMENT ON TABLE ws.entities IS 'current state of every entity';
 COMMENT ON TABLE ws.relationships IS 'the current relationship graph';
@@ -750,6 +759,12 @@ COMMENT ON COLUMN ws.events.schema_version IS 'version of the event schema the e
 COMMENT ON COLUMN ws.events.request_digest IS 'digest of the request of an event whose id the caller chose (a retry must match it); NULL for generated ids';
 COMMENT ON COLUMN ws.events.txid IS 'id of the transaction that wrote the event';
 COMMENT ON COLUMN ws.events.recorded_at IS 'time the writing transaction started';
+COMMENT ON COLUMN ws.events.intent IS
+'counter deltas the request gave, {"field": delta} (a create: its counter values); NULL when it gave none or for events written by worldstate 1.0';
+COMMENT ON COLUMN ws.events.arrival IS
+'local arrival order (ws.events_arrival_seq): when the event was written here or arrived from a peer; ws.poll follows it';
+COMMENT ON SEQUENCE ws.events_arrival_seq IS 'arrival numbers of ws.events (ws.events.arrival)';
+COMMENT ON INDEX ws.events_arrival_idx IS 'events in local arrival order: ws.poll';
 COMMENT ON FUNCTION ws.events_immutable() IS 'trigger refusing UPDATE, DELETE and TRUNCATE on ws.events';
 
 REVOKE ALL ON ws.entities, ws.relationships, ws.events FROM PUBLIC;
@@ -1067,14 +1082,15 @@ CREATE TRIGGER event_schemas_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCAT
 ALTER TABLE ws.event_schemas ENABLE ALWAYS TRIGGER event_schemas_changed;
 
 -- Subscribers of the bus: each belongs to a module and has a durable
--- position (every event at or below it is acknowledged) and one or more
--- pairs of LIKE patterns.
+-- position in arrival order (every event that arrived at or below it is
+-- acknowledged) and one or more pairs of LIKE patterns.
 CREATE TABLE ws.subscribers (
     subscriber text PRIMARY KEY CHECK (subscriber <> '' AND length(subscriber) <= 200),
     module     text NOT NULL REFERENCES ws.modules (name),
     position   ws.hlc NOT NULL,
     acked_at   timestamptz,
-    created_at timestamptz NOT NULL DEFAULT pg_catalog.now()
+    created_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    arrival    bigint NOT NULL DEFAULT 0
 );
 CREATE TABLE ws.subscriptions (
     subscriber         text NOT NULL REFERENCES ws.subscribers (subscriber) ON DELETE CASCADE,
@@ -1082,7 +1098,7 @@ CREATE TABLE ws.subscriptions (
     event_type_pattern text NOT NULL CHECK (event_type_pattern <> ''),
     -- how far polls have stepped over events the pair does not match, so
     -- that the next poll starts after them (src/bus.c)
-    scanned            ws.hlc,
+    scanned            bigint,
     PRIMARY KEY (subscriber, module_pattern, event_type_pattern)
 );
 
@@ -1101,14 +1117,15 @@ COMMENT ON COLUMN ws.event_schemas.grace IS 'how long this version stays accepte
 COMMENT ON COLUMN ws.event_schemas.registered_at IS 'when this version was registered';
 COMMENT ON COLUMN ws.subscribers.subscriber IS 'subscriber name: a module name or module.name';
 COMMENT ON COLUMN ws.subscribers.module IS 'module the subscriber belongs to';
-COMMENT ON COLUMN ws.subscribers.position IS 'acknowledged position: every matching event at or below this HLC is acknowledged';
+COMMENT ON COLUMN ws.subscribers.position IS 'upto of the acknowledgement that last moved the arrival position';
+COMMENT ON COLUMN ws.subscribers.arrival IS 'acknowledged position in arrival order: every matching event whose ws.events.arrival is at or below it is acknowledged';
 COMMENT ON COLUMN ws.subscribers.acked_at IS 'time of the last acknowledgement, or NULL';
 COMMENT ON COLUMN ws.subscribers.created_at IS 'when the subscriber first subscribed';
 COMMENT ON COLUMN ws.subscriptions.subscriber IS 'the subscriber';
 COMMENT ON COLUMN ws.subscriptions.module_pattern IS 'SQL LIKE pattern the event''s module must match';
 COMMENT ON COLUMN ws.subscriptions.event_type_pattern IS 'SQL LIKE pattern the event''s type must match';
 COMMENT ON COLUMN ws.subscriptions.scanned IS
-'no event this pair matches lies above the subscriber''s position and at or below this HLC; ws.poll starts above the least of its pairs, moves it past the events it stepped over, NULL until then';
+'no event this pair matches lies above the subscriber''s arrival position and at or below this arrival number; ws.poll starts above the least of its pairs, moves it past the events it stepped over, NULL until then';
 
 REVOKE ALL ON ws.event_schemas, ws.subscribers, ws.subscriptions FROM PUBLIC;
 GRANT SELECT ON ws.event_schemas, ws.subscribers, ws.subscriptions TO ws_reader;
@@ -1143,8 +1160,8 @@ CREATE FUNCTION ws.ack(subscriber text, upto ws.hlc) RETURNS void
 AS 'MODULE_PATHNAME', 'bus_ack'
 LANGUAGE C VOLATILE SET search_path = pg_catalog, pg_temp;
 
--- How far behind each subscriber is: matching events above its position,
--- and the age of the oldest of them.
+-- How far behind each subscriber is: matching events that arrived after
+-- its position, and the age of the oldest of them.
 CREATE VIEW ws.module_lag AS
 SELECT s.subscriber, s.module, s.position AS acked_hlc, s.acked_at,
        pg_catalog.count(e.hlc) AS events_behind,
@@ -1152,7 +1169,7 @@ SELECT s.subscriber, s.module, s.position AS acked_hlc, s.acked_at,
 FROM ws.subscribers s
 LEFT JOIN LATERAL (
     SELECT ev.hlc FROM ws.events ev
-    WHERE ev.hlc OPERATOR(ws.>) s.position
+    WHERE ev.arrival OPERATOR(pg_catalog.>) s.arrival
       AND EXISTS (SELECT FROM ws.subscriptions p
                   WHERE p.subscriber OPERATOR(pg_catalog.=) s.subscriber
                     AND ev.module OPERATOR(pg_catalog.~~) p.module_pattern
@@ -1169,15 +1186,15 @@ COMMENT ON FUNCTION ws.subscribe(text, text, text) IS
 COMMENT ON FUNCTION ws.unsubscribe(text) IS
 'removes a subscriber with its patterns and position';
 COMMENT ON FUNCTION ws.poll(text, int) IS
-'up to max unacknowledged events of the subscriber in HLC order, never past an event whose transaction is still open (at-least-once)';
+'up to max unacknowledged events of the subscriber in local arrival order (ws.events.arrival), never past an event whose transaction is still open (at-least-once)';
 COMMENT ON FUNCTION ws.ack(text, ws.hlc) IS
-'acknowledges every event of the subscriber up to and including the hlc; the position never moves back';
+'acknowledges every event of the subscriber that arrived up to and including the event with that hlc (an hlc of no event: every event that arrived before the first one above it); the position never moves back';
 COMMENT ON VIEW ws.module_lag IS 'per subscriber: acknowledged position, events behind, age of the oldest unacknowledged event';
 COMMENT ON COLUMN ws.module_lag.subscriber IS 'the subscriber';
 COMMENT ON COLUMN ws.module_lag.module IS 'module the subscriber belongs to';
 COMMENT ON COLUMN ws.module_lag.acked_hlc IS 'acknowledged position';
 COMMENT ON COLUMN ws.module_lag.acked_at IS 'time of the last acknowledgement, or NULL';
-COMMENT ON COLUMN ws.module_lag.events_behind IS 'matching events above the acknowledged position';
+COMMENT ON COLUMN ws.module_lag.events_behind IS 'matching events that arrived after the acknowledged position';
 COMMENT ON COLUMN ws.module_lag.oldest_unacked_age IS 'age of the oldest of them (by its HLC wall time), or NULL';
 
 REVOKE ALL ON FUNCTION ws.register_event_schema(text, text, int, jsonpath[], interval) FROM PUBLIC;
@@ -1467,6 +1484,8 @@ COMMENT ON COLUMN ws.events_archive.schema_version IS 'as ws.events.schema_versi
 COMMENT ON COLUMN ws.events_archive.request_digest IS 'as ws.events.request_digest';
 COMMENT ON COLUMN ws.events_archive.txid IS 'as ws.events.txid';
 COMMENT ON COLUMN ws.events_archive.recorded_at IS 'as ws.events.recorded_at';
+COMMENT ON COLUMN ws.events_archive.intent IS 'as ws.events.intent';
+COMMENT ON COLUMN ws.events_archive.arrival IS 'as ws.events.arrival';
 COMMENT ON COLUMN ws.archive_boundary.hlc IS 'HLC before which events were archived';
 COMMENT ON COLUMN ws.archive_boundary.archived_at IS 'when the archival ran';
 

@@ -20,31 +20,36 @@
  * entity (entity_id, version, kind and vclock are NULL), the payload in
  * `patch` and its schema version in `schema_version`; so they are
  * broadcast, dumped and replicated like every other event, and ws.poll can
- * deliver entity events and bus events in one HLC order.
+ * deliver entity events and bus events in one order.
  *
  * Consumption is pull-based and at-least-once.  A subscriber belongs to a
  * module (its name is the module's, or 'module.something') and needs that
  * module's grant to subscribe, poll and acknowledge; its patterns (SQL LIKE
  * on module and event type) may match any module's events: reading other
  * modules' events is allowed, changing their state is not.  Its position
- * -- every event at or below it is acknowledged -- is a row of
- * ws.subscribers, so it is durable and transactional; ws.poll returns
- * matching events above the position in HLC order without moving it, and
- * ws.ack moves it forward (never back).  Pollers sharing one subscriber
- * may each receive an event until it is acknowledged.
+ * -- every event that arrived at or below it is acknowledged -- is a row
+ * of ws.subscribers, so it is durable and transactional.  It is a number
+ * of the local arrival order (ws.events.arrival), not an HLC: events of
+ * other nodes arrive late, with HLCs older than events already delivered,
+ * and an HLC position would pass over them for good.  ws.poll returns
+ * matching events above the position in arrival order without moving it,
+ * and ws.ack(subscriber, upto) moves it forward (never back) to the
+ * arrival of the event with HLC upto.  Pollers sharing one subscriber may
+ * each receive an event until it is acknowledged.
  *
- * ws.poll never passes the safe horizon (horizon.c): it reads the horizon
- * first, then takes the snapshots of its queries, and delivers only events
- * below the horizon.  An event whose transaction is still open therefore
- * holds back every later event, and cannot be overtaken and acknowledged
- * past.  The poller's own transaction does not hold itself back: it sees
+ * ws.poll never passes the safe horizon of arrival numbers (horizon.c):
+ * it reads the horizon first, then takes the snapshots of its queries, and
+ * delivers only events at or below the horizon; ws.ack does not move the
+ * position past it either.  An event whose transaction is still open
+ * therefore holds back every later event, and cannot be overtaken and
+ * acknowledged past.  The poller's own transaction does not hold itself back: it sees
  * its own events, and an acknowledgement past them commits or rolls back
  * with them.  A transaction snapshot (REPEATABLE READ, SERIALIZABLE)
  * predates the horizon, so ws.poll refuses to run under one.
  *
  * A poll first reads the subscriber's position and pairs of patterns, then
- * the events above the position in HLC order (a btree index on
- * ws.events.hlc) through a cursor, matching each against the pairs it
+ * the events above the position in arrival order (a btree index on
+ * ws.events.arrival) through a cursor, matching each against the pairs it
  * read, and stops once it has max of them; so it costs the same however
  * long the log is.  A subscriber whose patterns match few events would
  * read the same non-matching ones on every poll; so each pair of patterns
@@ -91,6 +96,7 @@
 #include "hlc.h"
 #include "horizon.h"
 #include "kindcache.h"
+#include "lookup.h"
 #include "module.h"
 #include "settings.h"
 #include "spi.h"
@@ -152,6 +158,9 @@ static struct
 	SPIPlanPtr	poll_start;
 	SPIPlanPtr	poll_scan;
 	SPIPlanPtr	poll_skip;
+	SPIPlanPtr	ack_position;
+	SPIPlanPtr	ack_event;
+	SPIPlanPtr	ack_scan;
 	SPIPlanPtr	ack;
 }			plans;
 
@@ -170,28 +179,28 @@ static const WsPlanDef plan_defs[] = {
 	 * subscriber does not exist.
 	 */
 	{&plans.poll_start,
-		"SELECT s.position, p.scanned, p.xmin, p.module_pattern, p.event_type_pattern"
+		"SELECT s.arrival, p.scanned, p.xmin, p.module_pattern, p.event_type_pattern"
 		" FROM ws.subscribers s"
 		" LEFT JOIN ws.subscriptions p ON p.subscriber OPERATOR(pg_catalog.=) s.subscriber"
 		" WHERE s.subscriber OPERATOR(pg_catalog.=) $1",
 	{"pg_catalog.text"}},
 
 	/*
-	 * The events above the start and below the horizon in HLC order (the
-	 * btree index on ws.events.hlc), read through a cursor: each with the
-	 * whole row when a pair of patterns ($1, $2 side by side) matches it,
-	 * NULL otherwise.  Events are whole rows, so the result has the row
-	 * type's exact layout.
+	 * The events above the start and at or below the horizon in arrival
+	 * order (the btree index on ws.events.arrival), read through a cursor:
+	 * each with the whole row when a pair of patterns ($1, $2 side by side)
+	 * matches it, NULL otherwise.  Events are whole rows, so the result has
+	 * the row type's exact layout.
 	 */
 	{&plans.poll_scan,
-		"SELECT e.hlc, CASE WHEN EXISTS (SELECT"
+		"SELECT e.arrival, CASE WHEN EXISTS (SELECT"
 		"   FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2)) p (m, t)"
 		"   WHERE e.module OPERATOR(pg_catalog.~~) p.m"
 		"   AND e.event_type OPERATOR(pg_catalog.~~) p.t) THEN e END"
 		" FROM ws.events e"
-		" WHERE e.hlc OPERATOR(ws.>) $3 AND e.hlc OPERATOR(ws.<) $4"
-		" ORDER BY e.hlc USING OPERATOR(ws.<)",
-	{"pg_catalog.text[]", "pg_catalog.text[]", "ws.hlc", "ws.hlc"}},
+		" WHERE e.arrival OPERATOR(pg_catalog.>) $3 AND e.arrival OPERATOR(pg_catalog.<=) $4"
+		" ORDER BY e.arrival",
+	{"pg_catalog.text[]", "pg_catalog.text[]", "pg_catalog.int8", "pg_catalog.int8"}},
 
 	/*
 	 * Move the scan mark of the pairs a poll read, unchanged since, and not
@@ -206,12 +215,32 @@ static const WsPlanDef plan_defs[] = {
 		" WHERE p.subscriber OPERATOR(pg_catalog.=) $1"
 		" AND p.module_pattern OPERATOR(pg_catalog.=) l.module_pattern"
 		" AND p.event_type_pattern OPERATOR(pg_catalog.=) l.event_type_pattern",
-	{"pg_catalog.text", "pg_catalog.xid[]", "ws.hlc"}},
+	{"pg_catalog.text", "pg_catalog.xid[]", "pg_catalog.int8"}},
 
+	{&plans.ack_position,
+		"SELECT arrival FROM ws.subscribers WHERE subscriber OPERATOR(pg_catalog.=) $1",
+	{"pg_catalog.text"}},
+
+	/* the arrival of the event with an HLC (the btree index on hlc) */
+	{&plans.ack_event,
+		"SELECT pg_catalog.max(arrival) FROM ws.events WHERE hlc OPERATOR(ws.=) $1",
+	{"ws.hlc"}},
+
+	/*
+	 * The first event in arrival order above $1 and at or below $2 whose
+	 * HLC is above $3 (the btree index on arrival).
+	 */
+	{&plans.ack_scan,
+		"SELECT pg_catalog.min(arrival) FROM ws.events WHERE arrival OPERATOR(pg_catalog.>) $1"
+		" AND arrival OPERATOR(pg_catalog.<=) $2 AND hlc OPERATOR(ws.>) $3",
+	{"pg_catalog.int8", "pg_catalog.int8", "ws.hlc"}},
+
+	/* the position moves forward only; position keeps the upto that moved it */
 	{&plans.ack,
-		"UPDATE ws.subscribers SET position = GREATEST(position, $2),"
+		"UPDATE ws.subscribers SET arrival = GREATEST(arrival, $2),"
+		" position = CASE WHEN $2 OPERATOR(pg_catalog.>) arrival THEN $3 ELSE position END,"
 		" acked_at = pg_catalog.now() WHERE subscriber OPERATOR(pg_catalog.=) $1",
-	{"pg_catalog.text", "ws.hlc"}},
+	{"pg_catalog.text", "pg_catalog.int8", "ws.hlc"}},
 };
 
 /* Prepare the statements of the hot paths, once per backend and schema. */
@@ -244,6 +273,20 @@ static TimestampTz
 clock_timestamp_now(void)
 {
 	return (TimestampTz) (ws_clock_physical() - WS_UNIX_TO_PG_USECS);
+}
+
+/* OID of the sequence of arrival numbers, ws.events_arrival_seq. */
+static Oid
+arrival_seq(void)
+{
+	Oid			seq = ws_relation_oid("events_arrival_seq");
+
+	if (!OidIsValid(seq))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("sequence ws.events_arrival_seq does not exist"),
+				 errhint("Update the extension with ALTER EXTENSION worldstate UPDATE.")));
+	return seq;
 }
 
 /* Text of a timestamptz, for messages. */
@@ -774,26 +817,6 @@ bus_unsubscribe(PG_FUNCTION_ARGS)
 	PG_RETURN_VOID();
 }
 
-/* The least HLC above h. */
-static WsHlc
-hlc_successor(WsHlc h)
-{
-	if (h.node < PG_INT32_MAX)
-		h.node++;
-	else if (h.counter < PG_INT32_MAX)
-	{
-		h.counter++;
-		h.node = 0;
-	}
-	else
-	{
-		h.wall++;
-		h.counter = 0;
-		h.node = 0;
-	}
-	return h;
-}
-
 /*
  * Where a poll of one subscriber starts, and what it needs to move the scan
  * marks of the subscriber's pairs of patterns afterwards.
@@ -807,7 +830,7 @@ hlc_successor(WsHlc h)
  */
 typedef struct PollStart
 {
-	WsHlc		start;			/* the poll reads events above this HLC */
+	int64		start;			/* the poll reads events above this arrival */
 	int			npairs;			/* pairs of patterns read */
 	Datum	   *xmins;			/* the row version of each */
 	Datum	   *modules;		/* its module pattern */
@@ -821,13 +844,14 @@ poll_start(const char *subscriber, PollStart *ps)
 	Datum		arg = CStringGetTextDatum(subscriber);
 	TupleDesc	desc;
 	bool		all_scanned = true;
-	WsHlc		least = {0, 0, 0};
+	int64		least = 0;
 
 	if (SPI_execute_plan(plans.poll_start, &arg, NULL, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read ws.subscribers");
 	if (SPI_processed == 0)
 		no_such_subscriber(subscriber);
 	desc = SPI_tuptable->tupdesc;
+	ps->start = 0;
 	ps->npairs = 0;
 	ps->xmins = palloc(sizeof(Datum) * SPI_processed);
 	ps->modules = palloc(sizeof(Datum) * SPI_processed);
@@ -839,7 +863,7 @@ poll_start(const char *subscriber, PollStart *ps)
 		Datum		d;
 
 		if (i == 0)
-			ps->start = *DatumGetHlcP(SPI_getbinval(tup, desc, 1, &isnull));
+			ps->start = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
 		d = SPI_getbinval(tup, desc, 3, &isnull);
 		if (isnull)
 			break;				/* a subscriber without patterns */
@@ -850,10 +874,10 @@ poll_start(const char *subscriber, PollStart *ps)
 		d = SPI_getbinval(tup, desc, 2, &isnull);
 		if (isnull)
 			all_scanned = false;
-		else if (ps->npairs == 1 || ws_hlc_cmp(DatumGetHlcP(d), &least) < 0)
-			least = *DatumGetHlcP(d);
+		else if (ps->npairs == 1 || DatumGetInt64(d) < least)
+			least = DatumGetInt64(d);
 	}
-	if (ps->npairs > 0 && all_scanned && ws_hlc_cmp(&least, &ps->start) > 0)
+	if (ps->npairs > 0 && all_scanned && least > ps->start)
 		ps->start = least;
 }
 
@@ -866,25 +890,25 @@ poll_start(const char *subscriber, PollStart *ps)
  * never waits; a later poll moves them.
  */
 static void
-poll_skip(const char *subscriber, const PollStart *ps, WsHlc mark)
+poll_skip(const char *subscriber, const PollStart *ps, int64 mark)
 {
 	Datum		args[3];
 
 	args[0] = CStringGetTextDatum(subscriber);
 	args[1] = PointerGetDatum(construct_array(ps->xmins, ps->npairs, XIDOID,
 											  sizeof(TransactionId), true, TYPALIGN_INT));
-	args[2] = HlcPGetDatum(&mark);
+	args[2] = Int64GetDatum(mark);
 	if (SPI_execute_plan(plans.poll_skip, args, NULL, false, 0) != SPI_OK_UPDATE)
 		elog(ERROR, "could not write ws.subscriptions");
 }
 
 /*
- * Read the events above ps->start and below horizon in HLC order and put
- * the first max that the subscriber's patterns match into tuples.  Returns
- * how many it put; *skipped is the number of events before the first of
- * them (all it read when none matched), and *mark the HLC at or below
- * which none lies that the subscriber is due: the last skipped event, or
- * the horizon's own HLC when the whole log up to it was read.
+ * Read the events above ps->start and at or below horizon in arrival order
+ * and put the first max that the subscriber's patterns match into tuples.
+ * Returns how many it put; *skipped is the number of events before the
+ * first of them (all it read when none matched), and *mark the arrival
+ * number at or below which none lies that the subscriber is due: the last
+ * skipped event's, or the horizon when the whole log up to it was read.
  *
  * The cursor is read in batches: as many rows as events are still due,
  * doubled (up to WS_POLL_BATCH_MAX) after a batch that matched nothing, so
@@ -892,10 +916,9 @@ poll_skip(const char *subscriber, const PollStart *ps, WsHlc mark)
  * one matching little does not pay a fetch per row.
  */
 static uint64
-poll_scan(const PollStart *ps, WsHlc horizon, int32 max,
-		  Tuplestorestate *tuples, uint64 *skipped, WsHlc *mark)
+poll_scan(const PollStart *ps, int64 horizon, int32 max,
+		  Tuplestorestate *tuples, uint64 *skipped, int64 *mark)
 {
-	WsHlc		below = hlc_successor(horizon);
 	Datum		args[4];
 	Portal		portal;
 	uint64		delivered = 0;
@@ -904,8 +927,8 @@ poll_scan(const PollStart *ps, WsHlc horizon, int32 max,
 
 	args[0] = PointerGetDatum(construct_array(ps->modules, ps->npairs, TEXTOID, -1, false, TYPALIGN_INT));
 	args[1] = PointerGetDatum(construct_array(ps->types, ps->npairs, TEXTOID, -1, false, TYPALIGN_INT));
-	args[2] = HlcPGetDatum(&ps->start);
-	args[3] = HlcPGetDatum(&below);
+	args[2] = Int64GetDatum(ps->start);
+	args[3] = Int64GetDatum(horizon);
 	portal = SPI_cursor_open(NULL, plans.poll_scan, args, NULL, false);
 	*skipped = 0;
 	*mark = ps->start;
@@ -930,7 +953,7 @@ poll_scan(const PollStart *ps, WsHlc horizon, int32 max,
 				if (delivered == 0)
 				{
 					(*skipped)++;
-					*mark = *DatumGetHlcP(SPI_getbinval(tup, SPI_tuptable->tupdesc, 1, &isnull));
+					*mark = DatumGetInt64(SPI_getbinval(tup, SPI_tuptable->tupdesc, 1, &isnull));
 				}
 				continue;
 			}
@@ -955,7 +978,7 @@ poll_scan(const PollStart *ps, WsHlc horizon, int32 max,
 /*
  * ws.poll(subscriber, max) -> SETOF ws.events: up to max events matching
  * the subscriber's patterns, above its position and below the safe
- * horizon, in HLC order.  The position does not move; ws.ack moves it.
+ * horizon, in arrival order.  The position does not move; ws.ack moves it.
  * When the poll stepped over at least WS_POLL_SKIP_MIN events the
  * subscriber is not due, before its first event or up to the horizon, the
  * scan marks of its pairs move past them, so later polls do not read them
@@ -970,11 +993,11 @@ bus_poll(PG_FUNCTION_ARGS)
 	Oid			caller = GetUserId();
 	int32		max;
 	WsAsOwner	saved;
-	WsHlc		horizon;
+	int64		horizon;
 	PollStart	ps;
 	uint64		delivered;
 	uint64		skipped;
-	WsHlc		mark;
+	int64		mark;
 
 	if (PG_ARGISNULL(1) || PG_GETARG_INT32(1) <= 0)
 		ereport(ERROR,
@@ -994,7 +1017,7 @@ bus_poll(PG_FUNCTION_ARGS)
 	ws_check_module_grant(caller, module, NULL);
 
 	/* the horizon first, then the snapshots of the queries */
-	horizon = ws_event_horizon();
+	horizon = ws_arrival_horizon(arrival_seq());
 	poll_start(subscriber, &ps);
 	delivered = poll_scan(&ps, horizon, max, rsinfo->setResult, &skipped, &mark);
 	if (skipped >= WS_POLL_SKIP_MIN && ps.npairs > 0 && !XactReadOnly)
@@ -1007,9 +1030,42 @@ bus_poll(PG_FUNCTION_ARGS)
 }
 
 /*
- * ws.ack(subscriber, upto hlc): every event of the subscriber at or below
- * upto is processed.  The position only moves forward, so acknowledgements
- * arriving out of order (from several pollers) do no harm.
+ * The arrival position an acknowledgement up to upto moves to, at most
+ * horizon: the arrival of the event with that HLC; for an HLC of no event
+ * (such as ws.hlc_now()), the one before the first event above the
+ * current position whose HLC is above upto, or the horizon when there is
+ * none.  Never past the horizon, so an event of a transaction still open
+ * is not acknowledged before it could be polled.
+ */
+static int64
+ack_target(int64 position, Datum upto, int64 horizon)
+{
+	Datum		args[3];
+	bool		isnull;
+	int64		target;
+
+	if (SPI_execute_plan(plans.ack_event, &upto, NULL, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read ws.events");
+	target = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	if (isnull)
+	{
+		args[0] = Int64GetDatum(position);
+		args[1] = Int64GetDatum(horizon);
+		args[2] = upto;
+		if (SPI_execute_plan(plans.ack_scan, args, NULL, false, 1) != SPI_OK_SELECT)
+			elog(ERROR, "could not read ws.events");
+		target = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+		target = isnull ? horizon : target - 1;
+	}
+	return Min(target, horizon);
+}
+
+/*
+ * ws.ack(subscriber, upto hlc): every event of the subscriber that arrived
+ * up to and including the event with HLC upto is processed (ack_target
+ * says what an HLC of no event means).  The position only moves forward,
+ * so acknowledgements arriving out of order (from several pollers) do no
+ * harm.
  */
 Datum
 bus_ack(PG_FUNCTION_ARGS)
@@ -1018,7 +1074,10 @@ bus_ack(PG_FUNCTION_ARGS)
 	char	   *module = subscriber_module(subscriber);
 	Oid			caller = GetUserId();
 	WsAsOwner	saved;
-	Datum		args[2];
+	Datum		args[3];
+	int64		horizon;
+	int64		position;
+	bool		isnull;
 
 	if (PG_ARGISNULL(1))
 		ereport(ERROR,
@@ -1028,11 +1087,17 @@ bus_ack(PG_FUNCTION_ARGS)
 	bus_begin(&saved);
 	ws_check_module_grant(caller, module, NULL);
 	args[0] = CStringGetTextDatum(subscriber);
-	args[1] = PG_GETARG_DATUM(1);
-	if (SPI_execute_plan(plans.ack, args, NULL, false, 0) != SPI_OK_UPDATE)
-		elog(ERROR, "could not write ws.subscribers");
+	/* the horizon first, then the snapshots of the queries */
+	horizon = ws_arrival_horizon(arrival_seq());
+	if (SPI_execute_plan(plans.ack_position, args, NULL, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read ws.subscribers");
 	if (SPI_processed == 0)
 		no_such_subscriber(subscriber);
+	position = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	args[1] = Int64GetDatum(ack_target(position, PG_GETARG_DATUM(1), horizon));
+	args[2] = PG_GETARG_DATUM(1);
+	if (SPI_execute_plan(plans.ack, args, NULL, false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "could not write ws.subscribers");
 	ws_stats_count(WS_STAT_BUS_ACKS);
 	bus_end(&saved);
 	PG_RETURN_VOID();

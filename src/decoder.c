@@ -27,6 +27,10 @@
  *   buffer (logical_decoding_work_mem, spilling to disk), and with the option
  *   stream-changes they are streamed before they commit.
  *
+ * - Events that arrived from peers are broadcast like local ones, each line
+ *   naming its "origin" node; the option local-only keeps to the events
+ *   whose origin_node is this node's worldstate.node_id.
+ *
  * - JSON values of the event (patch, state, meta, caller_meta) are written
  *   from the stored jsonb with JsonbToCString, so numbers keep every digit.
  *
@@ -104,6 +108,7 @@ static const char *const bk_names[WS_BK_COUNT] = {
 #define WS_OPT_PRETTY			0x10
 #define WS_OPT_FORMAT_VERSION	0x20
 #define WS_OPT_STREAM_CHANGES	0x40
+#define WS_OPT_LOCAL_ONLY		0x80
 
 /* The plugin's state for one decoding context. */
 typedef struct WsDecoderData
@@ -114,6 +119,7 @@ typedef struct WsDecoderData
 	bool		include_state;
 	bool		include_xids;
 	bool		pretty;
+	bool		local_only;		/* only events whose origin is this node */
 	StringInfoData compact;		/* a line before it is written pretty */
 	uint64		seq;			/* lines of the transaction being replayed */
 	int			skipped;		/* changes skipped since progress was reported */
@@ -334,6 +340,7 @@ parse_options(LogicalDecodingContext *ctx, WsDecoderData *data, bool *stream_cha
 		{"pretty", WS_OPT_PRETTY},
 		{"format-version", WS_OPT_FORMAT_VERSION},
 		{"stream-changes", WS_OPT_STREAM_CHANGES},
+		{"local-only", WS_OPT_LOCAL_ONLY},
 	};
 	bits32		seen = 0;
 	ListCell   *lc;
@@ -351,7 +358,7 @@ parse_options(LogicalDecodingContext *ctx, WsDecoderData *data, bool *stream_cha
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("unknown option \"%s\" for output plugin \"worldstate\"", elem->defname),
-					 errhint("The options are modules, kinds, include-state, include-xids, pretty, format-version and stream-changes.")));
+					 errhint("The options are modules, kinds, include-state, include-xids, pretty, format-version, stream-changes and local-only.")));
 		if (seen & bit)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -381,6 +388,9 @@ parse_options(LogicalDecodingContext *ctx, WsDecoderData *data, bool *stream_cha
 				break;
 			case WS_OPT_STREAM_CHANGES:
 				*stream_changes = option_bool(elem);
+				break;
+			case WS_OPT_LOCAL_ONLY:
+				data->local_only = option_bool(elem);
 				break;
 		}
 	}
@@ -729,6 +739,9 @@ write_event(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, Relation rel,
 
 	module = TextDatumGetCString(COL(EV_MODULE));
 	if (!module_selected(data, module))
+		return;
+	/* local-only: events that arrived from a peer are not broadcast */
+	if (data->local_only && DatumGetInt32(COL(EV_ORIGIN_NODE)) != ws_node_id)
 		return;
 
 	n = next_line(ctx, txn, streaming);

@@ -25,6 +25,20 @@
  * event that committed.  Its own transaction does not count: it sees its own
  * events.
  *
+ * Arrival order.  Every event also gets a local arrival number from the
+ * sequence ws.events_arrival_seq (ws.events.arrival): local events when
+ * they are written, remote ones when they arrive; ws.poll follows it, so
+ * a remote event with an old HLC that arrives late is not skipped.
+ * Sequence numbers, too, are taken before commit, and the same scheme
+ * gives their safe horizon: before a transaction takes its first arrival
+ * number (ws_arrival_for_event), its slot stores the sequence's last
+ * value, a lower bound of the numbers it will take; a reader
+ * (ws_arrival_horizon) reads the sequence's last value first, then the
+ * slots, and every event at or below the least of them belongs to an
+ * ended transaction.  That needs the sequence to hand out its numbers in
+ * order across backends: it must keep CACHE 1, as the install script
+ * creates it.
+ *
  * Prepared transactions outlive their backend, and server restarts.  At
  * PREPARE TRANSACTION the bound moves to a prepared slot that holds the
  * transaction id; a reader counts it while the transaction is in progress
@@ -44,6 +58,7 @@
 #include "access/transam.h"
 #include "access/twophase.h"
 #include "access/xact.h"
+#include "commands/sequence.h"
 #include "miscadmin.h"
 #include "port/pg_crc32c.h"
 #include "storage/backendid.h"
@@ -52,6 +67,7 @@
 #include "storage/procarray.h"
 #include "storage/shmem.h"
 #include "storage/spin.h"
+#include "utils/fmgrprotos.h"
 
 #include "clock.h"
 #include "hlc.h"
@@ -61,7 +77,7 @@
 #define WS_PREPARED_FILE		"worldstate.prepared"
 #define WS_PREPARED_FILE_TMP	"worldstate.prepared.tmp"
 #define WS_PREPARED_MAGIC		0x57535050	/* "WSPP" */
-#define WS_PREPARED_FORMAT		1
+#define WS_PREPARED_FORMAT		2
 
 /* A backend's event in flight. */
 typedef struct WsPendingSlot
@@ -69,6 +85,8 @@ typedef struct WsPendingSlot
 	bool		active;			/* its transaction writes events */
 	Oid			dbid;			/* in this database */
 	WsHlc		bound;			/* at or below every HLC of those events */
+	bool		arrival_active; /* its transaction takes arrival numbers */
+	int64		arrival_bound;	/* below every arrival number it takes */
 } WsPendingSlot;
 
 /* A prepared transaction's events; also the on-disk form. */
@@ -77,7 +95,21 @@ typedef struct WsPreparedSlot
 	uint64		fxid;			/* FullTransactionId; 0: a free slot */
 	Oid			dbid;
 	WsHlc		bound;
+	bool		arrival_active;
+	int64		arrival_bound;
 } WsPreparedSlot;
+
+/*
+ * A prepared slot as format 1 of the file stored it, before arrival
+ * numbers: read, a slot holds readers in arrival order back entirely until
+ * its transaction ends, as its bound is not known.
+ */
+typedef struct WsPreparedSlotV1
+{
+	uint64		fxid;
+	Oid			dbid;
+	WsHlc		bound;
+} WsPreparedSlotV1;
 
 /* Header of the prepared file, followed by the slots and a CRC of both. */
 typedef struct WsPreparedFileHeader
@@ -169,26 +201,41 @@ prepared_file_read(void)
 		return;
 	}
 	ok = fread(&hdr, sizeof(hdr), 1, fp) == 1 &&
-		hdr.magic == WS_PREPARED_MAGIC && hdr.format == WS_PREPARED_FORMAT &&
+		hdr.magic == WS_PREPARED_MAGIC &&
+		(hdr.format == WS_PREPARED_FORMAT || hdr.format == 1) &&
 		hdr.count <= 65536;
 	if (ok)
 	{
-		len = sizeof(hdr) + sizeof(WsPreparedSlot) * hdr.count;
+		Size		slot_size = hdr.format == 1 ? sizeof(WsPreparedSlotV1) : sizeof(WsPreparedSlot);
+
+		len = sizeof(hdr) + slot_size * hdr.count;
 		buf = palloc(len);
 		memcpy(buf, &hdr, sizeof(hdr));
-		ok = fread(buf + sizeof(hdr), sizeof(WsPreparedSlot), hdr.count, fp) == hdr.count &&
+		ok = fread(buf + sizeof(hdr), slot_size, hdr.count, fp) == hdr.count &&
 			fread(&crc, sizeof(crc), 1, fp) == 1 &&
 			EQ_CRC32C(crc, prepared_file_crc(buf, len));
 		if (ok)
 		{
-			const WsPreparedSlot *read = (const WsPreparedSlot *) (buf + sizeof(hdr));
-
 			if (hdr.count > (uint32) horizon->nprepared)
 				ereport(WARNING,
 						(errmsg("file \"%s\" names %u prepared transactions, more than max_prepared_transactions",
 								WS_PREPARED_FILE, hdr.count)));
 			for (uint32 i = 0; i < hdr.count && i < (uint32) horizon->nprepared; i++)
-				slots[i] = read[i];
+			{
+				if (hdr.format == 1)
+				{
+					const WsPreparedSlotV1 *v1 = (const WsPreparedSlotV1 *) (buf + sizeof(hdr)) + i;
+
+					memset(&slots[i], 0, sizeof(WsPreparedSlot));
+					slots[i].fxid = v1->fxid;
+					slots[i].dbid = v1->dbid;
+					slots[i].bound = v1->bound;
+					slots[i].arrival_active = true;
+					slots[i].arrival_bound = 0;
+				}
+				else
+					slots[i] = ((const WsPreparedSlot *) (buf + sizeof(hdr)))[i];
+			}
 		}
 		pfree(buf);
 	}
@@ -345,7 +392,16 @@ prepared_keep(void)
 		{
 			slots[i].fxid = U64FromFullTransactionId(fxid);
 			slots[i].dbid = mine->dbid;
+			/* a transaction that took no HLC holds no reader back by one */
 			slots[i].bound = mine->bound;
+			if (!mine->active)
+			{
+				slots[i].bound.wall = PG_INT64_MAX;
+				slots[i].bound.counter = PG_INT32_MAX;
+				slots[i].bound.node = PG_INT32_MAX;
+			}
+			slots[i].arrival_active = mine->arrival_active;
+			slots[i].arrival_bound = mine->arrival_bound;
 			kept = true;
 		}
 	SpinLockRelease(&horizon->mutex);
@@ -364,6 +420,7 @@ pending_clear(void)
 {
 	SpinLockAcquire(&horizon->mutex);
 	BACKEND_SLOTS(horizon)[MyBackendId - 1].active = false;
+	BACKEND_SLOTS(horizon)[MyBackendId - 1].arrival_active = false;
 	SpinLockRelease(&horizon->mutex);
 	pending_in_xact = false;
 }
@@ -397,6 +454,27 @@ horizon_xact_callback(XactEvent event, void *arg)
 }
 
 /*
+ * This backend's slot, whose parts are emptied when the transaction ends;
+ * what names what the caller does, for the error when the library was not
+ * preloaded.
+ */
+static WsPendingSlot *
+my_slot(const char *what)
+{
+	if (horizon == NULL)
+		ws_require_preload(what);
+	if (MyBackendId == InvalidBackendId || MyBackendId > horizon->nbackends)
+		elog(ERROR, "events can only be written by a backend with a backend id");
+	if (!callback_registered)
+	{
+		RegisterXactCallback(horizon_xact_callback, NULL);
+		callback_registered = true;
+	}
+	pending_in_xact = true;
+	return &BACKEND_SLOTS(horizon)[MyBackendId - 1];
+}
+
+/*
  * The HLC of an event this transaction is about to write.  The first time
  * in a transaction, a lower bound of it is stored in this backend's slot
  * first, so readers of the event log stop below it until the transaction
@@ -405,65 +483,95 @@ horizon_xact_callback(XactEvent event, void *arg)
 WsHlc
 ws_hlc_for_event(void)
 {
-	if (horizon == NULL)
-		ws_require_preload("writing events");
-	if (!pending_in_xact)
-	{
-		WsHlc		bound;
-		WsPendingSlot *mine;
+	WsPendingSlot *mine = my_slot("writing events");
 
-		if (MyBackendId == InvalidBackendId || MyBackendId > horizon->nbackends)
-			elog(ERROR, "events can only be written by a backend with a backend id");
-		if (!callback_registered)
-		{
-			RegisterXactCallback(horizon_xact_callback, NULL);
-			callback_registered = true;
-		}
+	if (!mine->active)
+	{
 		/* the bound before any HLC of this transaction is taken */
-		bound = ws_clock_last();
-		mine = &BACKEND_SLOTS(horizon)[MyBackendId - 1];
+		WsHlc		bound = ws_clock_last();
+
 		SpinLockAcquire(&horizon->mutex);
 		mine->active = true;
 		mine->dbid = MyDatabaseId;
 		mine->bound = bound;
 		SpinLockRelease(&horizon->mutex);
-		pending_in_xact = true;
 	}
 	return ws_clock_now();
 }
 
 /*
- * The safe horizon for a reader of this database's event log: every event
- * at or below the result belongs to a transaction that has ended, other
- * than the caller's own.  Take the snapshot of the read after this call.
+ * The last value the sequence seq has given, 0 when it has given none
+ * (ws.events_arrival_seq starts at 1).  The caller may read it: the owner
+ * of schema ws, or a superuser.
  */
-WsHlc
-ws_event_horizon(void)
+static int64
+sequence_last(Oid seq)
+{
+	LOCAL_FCINFO(fcinfo, 1);
+	Datum		d;
+
+	InitFunctionCallInfoData(*fcinfo, NULL, 1, InvalidOid, NULL, NULL);
+	fcinfo->args[0].value = ObjectIdGetDatum(seq);
+	fcinfo->args[0].isnull = false;
+	d = pg_sequence_last_value(fcinfo);
+	return fcinfo->isnull ? 0 : DatumGetInt64(d);
+}
+
+/*
+ * The arrival number of an event this transaction is about to write or
+ * integrate: the next value of seq (ws.events_arrival_seq).  The first
+ * time in a transaction, the sequence's last value is stored in this
+ * backend's slot first, so readers in arrival order stop at it until the
+ * transaction ends (ws_arrival_horizon).
+ */
+int64
+ws_arrival_for_event(Oid seq)
+{
+	WsPendingSlot *mine = my_slot("writing events");
+
+	if (!mine->arrival_active)
+	{
+		int64		bound = sequence_last(seq);
+
+		SpinLockAcquire(&horizon->mutex);
+		mine->arrival_active = true;
+		mine->dbid = MyDatabaseId;
+		mine->arrival_bound = bound;
+		SpinLockRelease(&horizon->mutex);
+	}
+	return nextval_internal(seq, false);
+}
+
+/*
+ * Lower *hlc (when not NULL) to the HLC bounds, and *arrival (when not
+ * NULL) to the arrival bounds, of the transactions of this database that
+ * have events in flight, other than the caller's own.  The caller read
+ * the clock or the sequence into them first (see the file header).
+ */
+static void
+lower_to_bounds(WsHlc *hlc, int64 *arrival)
 {
 	WsPendingSlot *backends;
 	WsPreparedSlot *slots;
 	WsPreparedSlot *copy;
-	WsHlc		result;
 	int			self = (MyBackendId == InvalidBackendId) ? -1 : MyBackendId - 1;
 	int			n = 0;
 	bool		ended = false;
 
-	if (horizon == NULL)
-		ws_require_preload("reading the event log");
 	backends = BACKEND_SLOTS(horizon);
 	slots = PREPARED_SLOTS(horizon);
 	copy = palloc(sizeof(WsPreparedSlot) * Max(horizon->nprepared, 1));
-
-	/* the clock first, then the slots: see the file header */
-	result = ws_clock_last();
 	SpinLockAcquire(&horizon->mutex);
 	for (int i = 0; i < horizon->nbackends; i++)
 	{
 		const WsPendingSlot *s = &backends[i];
 
-		if (s->active && i != self && s->dbid == MyDatabaseId &&
-			ws_hlc_cmp(&s->bound, &result) < 0)
-			result = s->bound;
+		if (i == self || s->dbid != MyDatabaseId)
+			continue;
+		if (hlc && s->active && ws_hlc_cmp(&s->bound, hlc) < 0)
+			*hlc = s->bound;
+		if (arrival && s->arrival_active && s->arrival_bound < *arrival)
+			*arrival = s->arrival_bound;
 	}
 	for (int i = 0; i < horizon->nprepared; i++)
 		if (slots[i].fxid != 0 && slots[i].dbid == MyDatabaseId)
@@ -474,12 +582,53 @@ ws_event_horizon(void)
 	{
 		if (!prepared_in_progress(&copy[i]))
 			ended = true;
-		else if (ws_hlc_cmp(&copy[i].bound, &result) < 0)
-			result = copy[i].bound;
+		else
+		{
+			if (hlc && ws_hlc_cmp(&copy[i].bound, hlc) < 0)
+				*hlc = copy[i].bound;
+			if (arrival && copy[i].arrival_active && copy[i].arrival_bound < *arrival)
+				*arrival = copy[i].arrival_bound;
+		}
 	}
 	pfree(copy);
 	if (ended)
 		prepared_purge();
+}
+
+/*
+ * The safe horizon in arrival order (seq is ws.events_arrival_seq): every
+ * event whose arrival number is at or below the result belongs to a
+ * transaction that has ended, other than the caller's own.  Take the
+ * snapshot of the read after this call.
+ */
+int64
+ws_arrival_horizon(Oid seq)
+{
+	int64		result;
+
+	if (horizon == NULL)
+		ws_require_preload("reading the event log");
+	/* the sequence first, then the slots: see the file header */
+	result = sequence_last(seq);
+	lower_to_bounds(NULL, &result);
+	return result;
+}
+
+/*
+ * The safe horizon for a reader of this database's event log: every event
+ * at or below the result belongs to a transaction that has ended, other
+ * than the caller's own.  Take the snapshot of the read after this call.
+ */
+WsHlc
+ws_event_horizon(void)
+{
+	WsHlc		result;
+
+	if (horizon == NULL)
+		ws_require_preload("reading the event log");
+	/* the clock first, then the slots: see the file header */
+	result = ws_clock_last();
+	lower_to_bounds(&result, NULL);
 	return result;
 }
 
@@ -503,7 +652,7 @@ ws_events_in_flight(void)
 	copy = palloc(sizeof(WsPreparedSlot) * Max(horizon->nprepared, 1));
 	SpinLockAcquire(&horizon->mutex);
 	for (int i = 0; i < horizon->nbackends; i++)
-		if (backends[i].active)
+		if (backends[i].active || backends[i].arrival_active)
 			count++;
 	for (int i = 0; i < horizon->nprepared; i++)
 		if (slots[i].fxid != 0)

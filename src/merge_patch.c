@@ -310,6 +310,39 @@ ws_merge_patch(Jsonb *target, Jsonb *patch, const char *const *counters,
 }
 
 /*
+ * The intent of a patch: an object {"field": delta} of the numbers the
+ * object patch gives the counters, in jsonb key order; NULL when it gives
+ * none (a patch that is not an object gives none).  A merge of concurrent
+ * changes sums these, so no increment is lost (DESIGN.md section 9).
+ */
+Jsonb *
+ws_counter_intent(Jsonb *patch, const char *const *counters, int ncounters)
+{
+	JsonbParseState *state = NULL;
+
+	if (patch == NULL || !JB_ROOT_IS_OBJECT(patch) || JB_ROOT_IS_SCALAR(patch) ||
+		!patch_has_delta(patch, counters, ncounters))
+		return NULL;
+	pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
+	for (int i = 0; i < ncounters; i++)
+	{
+		JsonbValue	key;
+		JsonbValue	v;
+
+		if (getKeyJsonValueFromContainer(&patch->root, counters[i],
+										 strlen(counters[i]), &v) == NULL ||
+			v.type != jbvNumeric)
+			continue;
+		key.type = jbvString;
+		key.val.string.val = (char *) counters[i];
+		key.val.string.len = strlen(counters[i]);
+		pushJsonbValue(&state, WJB_KEY, &key);
+		pushJsonbValue(&state, WJB_VALUE, &v);
+	}
+	return JsonbValueToJsonb(pushJsonbValue(&state, WJB_END_OBJECT, NULL));
+}
+
+/*
  * ws.merge_patch(target jsonb, patch jsonb) → jsonb: plain RFC 7396.
  *
  * Not strict.  SQL NULL and JSON null mean different things here: a NULL

@@ -32,6 +32,13 @@ extern Jsonb *ws_merge_patch(Jsonb *target, Jsonb *patch,
 							 Jsonb **effective);
 
 /*
+ * The counter deltas an object patch gives, as an object {"field":
+ * delta}; NULL when it gives none.
+ */
+extern Jsonb *ws_counter_intent(Jsonb *patch, const char *const *counters,
+								int ncounters);
+
+/*
  * Compare two jsonb string keys in the order jsonb stores object keys:
  * shorter first, then bytewise.  Both the merge (merge_patch.c) and the
  * fold (fold.c) walk objects in this order; inline, as they call it for

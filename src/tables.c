@@ -44,6 +44,8 @@ static const WsColumn event_cols[EV_NCOLS] = {
 	[EV_RECORDED_AT] = {"recorded_at", TIMESTAMPTZOID},
 	[EV_ACTOR] = {"actor", TEXTOID},
 	[EV_CALLER_META] = {"caller_meta", JSONBOID},
+	[EV_INTENT] = {"intent", JSONBOID},
+	[EV_ARRIVAL] = {"arrival", INT8OID},
 };
 
 static const WsColumn entity_cols[EN_NCOLS] = {

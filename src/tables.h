@@ -46,6 +46,8 @@ typedef enum WsEventCol
 	/* since 1.1; absent until ALTER EXTENSION worldstate UPDATE */
 	EV_ACTOR,
 	EV_CALLER_META,
+	EV_INTENT,
+	EV_ARRIVAL,
 	EV_NCOLS
 } WsEventCol;
 

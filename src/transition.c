@@ -54,8 +54,11 @@
  *
  * The event stores the *effective* patch, with counter deltas resolved to
  * absolute values, so folding an entity's patches in version order gives its
- * state whatever its kind's counters are later.  The request itself is
- * remembered as a digest for the idempotency check.
+ * state whatever its kind's counters are later.  The deltas as requested
+ * are kept too, as the event's intent (ws.events.intent, {"field": delta};
+ * a create's counter values are deltas from nothing): a merge of
+ * concurrent changes on several nodes sums them, so no increment is lost.
+ * The request itself is remembered as a digest for the idempotency check.
  *
  * Each event also records its actor -- the calling role, current_user of
  * the call, whose grant step 3 checked, not the owner the writes run as --
@@ -592,7 +595,7 @@ static void
 insert_event(WsWriter *w, const pg_uuid_t *event_id, const WsEntity *e,
 			 const char *event_type, Jsonb *patch, bool keyframe, Jsonb *meta,
 			 const char *handshake, ArrayType *deps, const char *digest,
-			 int32 schema_version, Oid actor, Jsonb *caller_meta)
+			 int32 schema_version, Oid actor, Jsonb *caller_meta, Jsonb *intent)
 {
 	Datum		v[EV_NCOLS];
 	bool		n[EV_NCOLS];
@@ -623,6 +626,10 @@ insert_event(WsWriter *w, const pg_uuid_t *event_id, const WsEntity *e,
 	v[EV_ACTOR] = ws_actor_datum(actor);
 	v[EV_CALLER_META] = caller_meta ? JsonbPGetDatum(caller_meta) : (Datum) 0;
 	n[EV_CALLER_META] = caller_meta == NULL;
+	v[EV_INTENT] = intent ? JsonbPGetDatum(intent) : (Datum) 0;
+	n[EV_INTENT] = intent == NULL;
+	/* the writer takes the arrival */
+	n[EV_ARRIVAL] = true;
 	ws_writer_insert_event(w, v, n);
 	ws_stats_count(WS_STAT_EVENTS_WRITTEN);
 }
@@ -1036,7 +1043,9 @@ apply_change(Oid caller, const WsChange *c, WsWriter *w, WsEntity *out,
 	insert_event(w, &event_id, &next, event_type, effective,
 				 next.version == 1 || next.version % ws_keyframe_interval == 0,
 				 meta, ws_presented_handshake(c->handshake), c->causal_deps, digest,
-				 schema_version, caller, c->caller_meta);
+				 schema_version, caller, c->caller_meta,
+				 ws_counter_intent(c->patch, (const char *const *) kind->counters,
+								   kind->ncounters));
 	if (c->what == WS_CHANGE_LINK || c->what == WS_CHANGE_UNLINK)
 		write_link(c, w, &next.hlc, &props, outcxt);
 

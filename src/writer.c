@@ -109,8 +109,11 @@
  *
  * Columns are those of tables.h, found by name (lookup.c remembers them
  * until the tables change), so the code does not depend on the tables'
- * column order; a database still at 1.0 has no ws.events.actor and
- * caller_meta, and its events are written without them.  The callers
+ * column order; a database still at 1.0 has no ws.events.actor,
+ * caller_meta, intent and arrival, and its events are written without
+ * them.  Elsewhere every event appended takes its arrival number here,
+ * unless its writer gave one (horizon.c keeps readers in arrival order
+ * behind the numbers of transactions still open).  The callers
  * check privileges: the writer runs as whoever calls it, which in
  * worldstate is the owner of schema ws.
  *
@@ -641,11 +644,24 @@ notify_event(const Datum *values, const bool *nulls)
 
 /*
  * Append an event row and announce it; values and nulls in WsEventCol
- * order (tables.h).
+ * order (tables.h).  An event given no arrival number takes the next one
+ * (horizon.c), where the table has the column (since 1.1).
  */
 void
 ws_writer_insert_event(WsWriter *w, const Datum *values, const bool *nulls)
 {
+	Datum		v[EV_NCOLS];
+	bool		n[EV_NCOLS];
+
+	if (nulls[EV_ARRIVAL] && w->ev_att[EV_ARRIVAL] != InvalidAttrNumber)
+	{
+		memcpy(v, values, sizeof(v));
+		memcpy(n, nulls, sizeof(n));
+		v[EV_ARRIVAL] = Int64GetDatum(ws_arrival_for_event(table_oid("events_arrival_seq")));
+		n[EV_ARRIVAL] = false;
+		values = v;
+		nulls = n;
+	}
 	fill_slot(w, w->event_slot, &ws_events_table, w->ev_att, values, nulls);
 	ExecSimpleRelationInsert(w->events, w->estate, w->event_slot);
 	notify_event(values, nulls);

@@ -18,8 +18,8 @@
 #   w  worldstate: ws.publish (handshake, module grant, validation against
 #      an event schema with one jsonpath rule, HLC, one row in ws.events);
 #      a subscriber runs ws.poll(subscriber, 100), receives the payloads
-#      and acknowledges the batch with ws.ack(subscriber, its last hlc) in
-#      the same statement.
+#      and acknowledges the batch with ws.ack(subscriber, the hlc of its
+#      last event in arrival order) in the same statement.
 #
 # The figure compared is deliveries per second: events received and
 # acknowledged by the subscribers (both together), over the run.  Each
@@ -112,7 +112,7 @@ SQL
 cat >"$work/consume_w.pgbench" <<SQL
 \set sub :client_id + 1
 \set got 0
-WITH batch AS MATERIALIZED (SELECT hlc, patch FROM ws.poll('bench.s' || :sub, $batch)), acked AS (SELECT ws.ack('bench.s' || :sub, last) FROM (SELECT ws.max(hlc) AS last FROM batch) b WHERE last IS NOT NULL) SELECT b.patch, count(*) OVER () AS got FROM batch b, (SELECT count(*) FROM acked) a \aset
+WITH batch AS MATERIALIZED (SELECT hlc, arrival, patch FROM ws.poll('bench.s' || :sub, $batch)), acked AS (SELECT ws.ack('bench.s' || :sub, last) FROM (SELECT hlc AS last FROM batch ORDER BY arrival DESC LIMIT 1) b) SELECT b.patch, count(*) OVER () AS got FROM batch b, (SELECT count(*) FROM acked) a \aset
 \if :got = 0
 \sleep $idle_ms ms
 \endif

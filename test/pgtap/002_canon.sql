@@ -9,7 +9,7 @@
 \pset pager off
 
 BEGIN;
-SELECT plan(171);
+SELECT plan(174);
 
 -- tables (DESIGN.md section 5)
 SELECT has_table('ws', 'entities', 'table ws.entities exists');
@@ -55,6 +55,10 @@ SELECT col_type_is('ws', 'events', 'txid', 'xid8', 'events.txid is xid8');
 SELECT col_type_is('ws', 'events', 'recorded_at', 'timestamp with time zone', 'events.recorded_at is timestamptz');
 SELECT col_not_null('ws', 'events', 'hlc', 'events.hlc is not null');
 SELECT col_not_null('ws', 'events', 'patch', 'events.patch is not null');
+SELECT col_type_is('ws', 'events', 'intent', 'jsonb', 'events.intent is jsonb');
+SELECT col_type_is('ws', 'events', 'arrival', 'bigint', 'events.arrival is bigint');
+SELECT col_default_is('ws', 'events', 'arrival', $$nextval('ws.events_arrival_seq'::regclass)$$,
+                      'events.arrival comes from ws.events_arrival_seq');
 
 SELECT col_type_is('ws', 'relationships', 'from_id', 'text', 'relationships.from_id is text');
 SELECT col_type_is('ws', 'relationships', 'rel', 'text', 'relationships.rel is text');

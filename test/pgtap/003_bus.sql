@@ -11,7 +11,7 @@
 \pset pager off
 
 BEGIN;
-SELECT plan(114);
+SELECT plan(116);
 
 -- tables and views
 SELECT has_table('ws', t, 'table ws.' || t || ' exists')
@@ -31,6 +31,8 @@ SELECT col_is_pk('ws', 'event_schemas', ARRAY['module', 'event_type', 'version']
                  'event schemas are keyed by (module, event_type, version)');
 SELECT col_type_is('ws', 'subscribers', 'position', 'ws.hlc', 'subscribers.position is ws.hlc');
 SELECT col_not_null('ws', 'subscribers', 'position', 'subscribers.position is not null');
+SELECT col_type_is('ws', 'subscribers', 'arrival', 'bigint', 'subscribers.arrival is bigint');
+SELECT col_not_null('ws', 'subscribers', 'arrival', 'subscribers.arrival is not null');
 SELECT col_is_pk('ws', 'subscribers', 'subscriber', 'subscribers are keyed by name');
 SELECT col_is_pk('ws', 'subscriptions', ARRAY['subscriber', 'module_pattern', 'event_type_pattern'],
                  'subscriptions are keyed by (subscriber, module_pattern, event_type_pattern)');

@@ -102,6 +102,24 @@ for my $name (sort keys %now)
 is($node->safe_psql('old', 'SELECT count(*) FROM ws.events WHERE actor IS NOT NULL OR caller_meta IS NOT NULL'),
 	'0', 'events written by 1.0 have no actor and no caller meta');
 
+# 1.1 numbers events in local arrival order: 1.0's events get numbers in
+# HLC order, archived ones first, and the subscriber's position becomes the
+# arrival of the event it acknowledged, so it is due the same events
+is($node->safe_psql('old', q{
+	SELECT count(*) FILTER (WHERE arrival IS NULL) || '/' || count(DISTINCT arrival) || '/' || max(arrival)
+	FROM (SELECT arrival FROM ws.events UNION ALL SELECT arrival FROM ws.events_archive) a}),
+	$node->safe_psql('old', q{SELECT '0/' || n || '/' || n
+	FROM (SELECT (SELECT count(*) FROM ws.events) + (SELECT count(*) FROM ws.events_archive) AS n) c}),
+	'every event of 1.0 has an arrival number, 1 to the number of events');
+is($node->safe_psql('old', q{
+	SELECT count(*) FROM (SELECT arrival, lag(arrival) OVER (ORDER BY hlc) AS before FROM ws.events) e
+	WHERE arrival <= before}), '0', 'in HLC order');
+is($node->safe_psql('old', q{SELECT count(*) FROM ws.poll('shop', 1000)}),
+	$node->safe_psql('old', q{SELECT count(*) FROM ws.events
+		WHERE module = 'shop' AND hlc OPERATOR(ws.>) (SELECT position FROM ws.subscribers WHERE subscriber = 'shop')}),
+	'the 1.0 subscriber is due the events above its position');
+isnt($node->safe_psql('old', q{SELECT count(*) FROM ws.poll('shop', 1000)}), '0', 'some of them');
+
 # the updated world keeps working: versions continue, the snapshot restores
 # 1.1 grants have two tiers: a grant made under 1.0 is a writer grant
 is($node->safe_psql('old', q{SELECT string_agg(module || ':' || role::text || ':' || admin, ',') FROM ws.module_grants}),
@@ -122,6 +140,10 @@ is($node->safe_psql('old', q{
 	SELECT actor = current_user AND caller_meta IS NULL FROM ws.events
 	WHERE entity_id = 'p1' ORDER BY version DESC LIMIT 1}), 't',
 	'and records its actor');
+is($node->safe_psql('old', q{
+	SELECT arrival = (SELECT max(arrival) FROM ws.events) AND arrival = pg_sequence_last_value('ws.events_arrival_seq')
+	FROM ws.events WHERE entity_id = 'p1' ORDER BY version DESC LIMIT 1}), 't',
+	'and takes the next arrival number');
 is($node->safe_psql('old', q{
 	SET worldstate.handshake = '55-45-17';
 	SELECT version FROM ws.create_entity('cart21', 'cart', 'shop', '{"items": 0}')}), '1',

@@ -46,7 +46,7 @@ sub mark
 sub past_ticks
 {
 	return $node->safe_psql('postgres', q{
-		SELECT p.scanned OPERATOR(ws.>=) (SELECT ws.max(hlc) FROM ws.events WHERE event_type = 'tick')
+		SELECT p.scanned >= (SELECT max(arrival) FROM ws.events WHERE event_type = 'tick')
 		FROM ws.subscriptions p WHERE p.subscriber = 'gauge.alarms'});
 }
 
