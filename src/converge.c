@@ -88,6 +88,7 @@
 #include "errcodes.h"
 #include "fold.h"
 #include "hlc.h"
+#include "horizon.h"
 #include "kindcache.h"
 #include "lookup.h"
 #include "merge_patch.h"
@@ -1485,12 +1486,12 @@ events_arrive(PG_FUNCTION_ARGS)
 	if (!isnull)
 		(void) ws_clock_receive_bounded(DatumGetHlcP(hlc));
 
-	/* local arrival order */
+	/* local arrival order, which ws.poll follows (horizon.c) */
 	att = SPI_fnumber(desc, "arrival");
-	if (att > 0)
+	if (att <= 0)
+		elog(ERROR, "ws.events has no column \"arrival\"");
 	{
-		Datum		v = DirectFunctionCall1(nextval_oid,
-											ObjectIdGetDatum(ws_relation_oid("events_arrival_seq")));
+		Datum		v = Int64GetDatum(ws_arrival_for_event(ws_relation_oid("events_arrival_seq")));
 		bool		vnull = false;
 
 		row = heap_modify_tuple_by_cols(row, desc, 1, &att, &v, &vnull);
