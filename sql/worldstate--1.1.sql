@@ -1599,12 +1599,6 @@ GRANT EXECUTE ON FUNCTION ws._progress() TO ws_reader;
 REVOKE ALL ON ws.progress FROM PUBLIC;
 GRANT SELECT ON ws.progress TO ws_reader;
 
--- SCAFFOLD (replaced by the keyframes and arrival work)
-CREATE TABLE ws.keyframes (entity_id text NOT NULL, hlc ws.hlc NOT NULL, version bigint NOT NULL,
-    state jsonb NOT NULL, vclock ws.vclock, retired boolean NOT NULL DEFAULT false,
-    PRIMARY KEY (entity_id, hlc));
--- END SCAFFOLD
-
 ------------------------------------------------------------------------
 -- Convergence of several nodes (src/converge.c): remote events are
 -- integrated by two triggers on ws.events that fire only in replica
