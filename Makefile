@@ -84,6 +84,9 @@ REGRESS += query_entities_at_snapshot
 # 1.1: the writer's index descriptions, kept between changes
 REGRESS += transition_indexes
 
+# 1.1: keyframes
+REGRESS += keyframes
+
 # 1.1: the README's examples
 
 REGRESS_OPTS = --load-extension=worldstate
