@@ -130,7 +130,7 @@ entity_as_of(WsReader *r, const WsHlc *at, Datum *values, bool *nulls)
 		return !retired;
 	/* it changed after `at`: rebuilt as of `at` */
 	if (!ws_reader_version_from_snapshot(r, values, at, &v) &&
-		!ws_reader_version_at(r, values[EN_ENTITY_ID], at, &v))
+		!ws_reader_version_at(r, values[EN_ENTITY_ID], values, at, &v))
 		return false;
 	if (v.retired)
 		return false;

@@ -314,29 +314,42 @@ keyframes_open(WsReader *r)
 
 	if (r->keyframe_scan != NULL)
 		return;
+	if (!OidIsValid(ws_relation_oid(ws_keyframes_table.name)))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("table ws.keyframes does not exist"),
+				 errdetail("This database is still at worldstate 1.0, whose full states are in ws.events; this library reads past states from ws.keyframes."),
+				 errhint("Run ALTER EXTENSION worldstate UPDATE, which creates ws.keyframes from the states in ws.events.")));
 	old = MemoryContextSwitchTo(r->cxt);
 	r->keyframes = open_table(r, ws_keyframes_table.name);
 	r->keyframes_pk = open_primary_key(r->keyframes);
 	ws_column_numbers(r->keyframes, &ws_keyframes_table, r->kf);
 	r->keyframe_slot = table_slot_create(r->keyframes, NULL);
 	ws_init_scan_key(&r->keyframe_keys[0], r->keyframes_pk, 1, BTEqualStrategyNumber);
-	ws_init_scan_key(&r->keyframe_keys[1], r->keyframes_pk, 2, BTLessEqualStrategyNumber);
-	r->keyframe_scan = index_beginscan(r->keyframes, r->keyframes_pk, r->snapshot, 2, 0);
+	ws_init_scan_key(&r->keyframe_keys[1], r->keyframes_pk, 2, BTGreaterEqualStrategyNumber);
+	ws_init_scan_key(&r->keyframe_keys[2], r->keyframes_pk, 2, BTLessEqualStrategyNumber);
+	r->keyframe_scan = index_beginscan(r->keyframes, r->keyframes_pk, r->snapshot, 3, 0);
 	MemoryContextSwitchTo(old);
 }
 
 /*
- * Read the last keyframe of entity_id at or before `at` into
- * r->keyframe_slot: one backward probe of ws.keyframes' primary key.
- * False when there is none.
+ * Read the last keyframe of entity_id with lo <= hlc <= at (lo NULL: no
+ * lower bound) into r->keyframe_slot: one backward probe of ws.keyframes'
+ * primary key.  False when there is none.  btree reads a leaf page
+ * eagerly, checking every entry from the starting point back to where a
+ * key of the scan stops it, so a lower bound close to the keyframe wanted
+ * saves reading the rest of the page.
  */
 static bool
-keyframe_at(WsReader *r, Datum entity_id, const WsHlc *at)
+keyframe_at(WsReader *r, Datum entity_id, const WsHlc *lo, const WsHlc *at)
 {
+	static const WsHlc lowest = {PG_INT64_MIN, PG_INT32_MIN, PG_INT32_MIN};
+
 	keyframes_open(r);
 	r->keyframe_keys[0].sk_argument = entity_id;
-	r->keyframe_keys[1].sk_argument = HlcPGetDatum(at);
-	index_rescan(r->keyframe_scan, r->keyframe_keys, 2, NULL, 0);
+	r->keyframe_keys[1].sk_argument = HlcPGetDatum(lo ? lo : &lowest);
+	r->keyframe_keys[2].sk_argument = HlcPGetDatum(at);
+	index_rescan(r->keyframe_scan, r->keyframe_keys, 3, NULL, 0);
 	if (!step(r, r->keyframe_scan, BackwardScanDirection, r->keyframe_slot))
 		return false;
 	slot_getallattrs(r->keyframe_slot);
@@ -473,9 +486,48 @@ fold_span(WsReader *r, WsLog *log, Datum entity_id, const WsHlc *after, const Ws
 }
 
 /*
+ * The last keyframe of entity_id at or before `at` into r->keyframe_slot,
+ * false when there is none.  When the entity's row is known (e, its
+ * values), the probe is first bounded below where the entity's average
+ * rate of change puts the events of two keyframe intervals and a few
+ * more before `at`; an empty window is retried sixteen times wider, then
+ * unbounded, so the bound only ever saves work.
+ */
+static bool
+last_keyframe(WsReader *r, Datum entity_id, const Datum *e, const WsHlc *at)
+{
+	int64		rate = 0;
+	const WsHlc *created = NULL;
+
+	if (e != NULL)
+	{
+		const WsHlc *last = DatumGetHlcP(e[EN_HLC]);
+		int64		changes = DatumGetInt64(e[EN_VERSION]) - 1;
+
+		created = DatumGetHlcP(e[EN_CREATED_HLC]);
+		if (changes > 0 && last->wall > created->wall)
+			rate = (last->wall - created->wall) / changes;
+	}
+	for (int64 events = 2 * (int64) ws_keyframe_interval + 8;; events *= 16)
+	{
+		WsHlc		from;
+
+		if (rate <= 0 || events > 65536 || rate >= PG_INT64_MAX / events ||
+			at->wall - rate * events <= created->wall)
+			return keyframe_at(r, entity_id, NULL, at);
+		from.wall = at->wall - rate * events;
+		from.counter = 0;
+		from.node = 0;
+		if (keyframe_at(r, entity_id, &from, at))
+			return true;
+	}
+}
+
+/*
  * The entity entity_id (a text datum) as of `at` into *out, allocated in
  * CurrentMemoryContext: its last keyframe at or before `at` -- one
- * backward probe of ws.keyframes' primary key -- and the events after it
+ * backward probe of ws.keyframes' primary key, bounded when the entity's
+ * row e is given (NULL otherwise; see last_keyframe) -- and the events after it
  * up to `at`, folded in HLC order -- one range of (entity_id, hlc) in
  * ws.events, at most the K - 1 events between two keyframes.  The version
  * is the keyframe's plus the number of events folded; the entity is
@@ -490,18 +542,20 @@ fold_span(WsReader *r, WsLog *log, Datum entity_id, const WsHlc *after, const Ws
  * ws.events has none of them.
  */
 bool
-ws_reader_version_at(WsReader *r, Datum entity_id, const WsHlc *at, WsVersion *out)
+ws_reader_version_at(WsReader *r, Datum entity_id, const Datum *e, const WsHlc *at,
+					 WsVersion *out)
 {
 	Patches		p;
 	Jsonb	   *state;
 	WsHlc		kf_hlc;
 
-	if (!keyframe_at(r, entity_id, at))
+	if (!last_keyframe(r, entity_id, e, at))
 		return false;
 	state = start_from_keyframe(r, out);
 	kf_hlc = *out->hlc;
 	patches_init(&p);
-	if (fold_span(r, &r->log, entity_id, &kf_hlc, at, out, &p) == 0)
+	if (fold_span(r, &r->log, entity_id, &kf_hlc, at, out, &p) == 0 &&
+		ws_hlc_cmp(&kf_hlc, at) < 0)
 		(void) fold_span(r, &r->archive, entity_id, &kf_hlc, at, out, &p);
 	out->state = p.n > 0 ? ws_fold_patches(state, p.items, p.n) : state;
 	return true;
@@ -518,7 +572,7 @@ ws_reader_state_at(WsReader *r, Datum entity_id, const WsHlc *at)
 {
 	WsVersion	v;
 
-	if (!ws_reader_version_at(r, entity_id, at, &v))
+	if (!ws_reader_version_at(r, entity_id, NULL, at, &v))
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),
 				 errmsg("entity \"%s\" has no keyframe at or before %s",
@@ -1035,7 +1089,8 @@ fold_from_base(WsReader *r, WsBase *b, Datum entity_id, const WsHlc *at, bool in
 	WsHlc		from;
 	bool		isnull;
 
-	if (keyframe_at(r, entity_id, at) &&
+	/* only a keyframe after the snapshot is of use: the snapshot bounds the probe */
+	if (keyframe_at(r, entity_id, &b->hlc, at) &&
 		ws_hlc_cmp(DatumGetHlcP(keyframe_col(r, KF_HLC, &isnull)), &b->hlc) > 0)
 	{
 		state = start_from_keyframe(r, out);

@@ -96,8 +96,9 @@ typedef struct WsReader
 	Relation	keyframes;		/* ws.keyframes, opened on first use */
 	Relation	keyframes_pk;
 	TupleTableSlot *keyframe_slot;
-	IndexScanDesc keyframe_scan;	/* (entity_id = $1, hlc <= $2) backwards */
-	ScanKeyData keyframe_keys[2];
+	IndexScanDesc keyframe_scan;	/* (entity_id = $1, hlc >= $2, hlc <= $3)
+									 * backwards */
+	ScanKeyData keyframe_keys[3];
 	AttrNumber	kf[KF_NCOLS];
 
 	WsLog		log;			/* ws.events */
@@ -131,8 +132,8 @@ extern void ws_reader_open(WsReader *r, int what);
 extern void ws_reader_close(WsReader *r);
 extern bool ws_reader_entity(WsReader *r, Datum entity_id);
 extern IndexScanDesc ws_reader_all_entities(WsReader *r);
-extern bool ws_reader_version_at(WsReader *r, Datum entity_id, const WsHlc *at,
-								 WsVersion *out);
+extern bool ws_reader_version_at(WsReader *r, Datum entity_id, const Datum *e,
+								 const WsHlc *at, WsVersion *out);
 extern void ws_reader_use_snapshot(WsReader *r, const WsHlc *at);
 extern bool ws_reader_version_from_snapshot(WsReader *r, const Datum *e, const WsHlc *at,
 											WsVersion *out);
