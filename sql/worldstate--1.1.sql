@@ -731,6 +731,11 @@ CREATE TABLE ws.keyframes (
     PRIMARY KEY (entity_id, hlc)
 );
 SELECT pg_catalog.pg_extension_config_dump('ws.keyframes', '');
+-- The keyframes between a snapshot and a moment, for ws.entities_at from
+-- the snapshot: one range of this index instead of a probe per entity.
+CREATE INDEX keyframes_hlc_idx ON ws.keyframes (hlc);
+COMMENT ON INDEX ws.keyframes_hlc_idx IS
+'keyframes in HLC order: those between a snapshot and a moment (ws.entities_at)';
 COMMENT ON TABLE ws.keyframes IS
 'derived full states of entities at some of their events (the first, every worldstate.keyframe_interval-th, and where convergence places one); point queries fold from the last one at or before a moment';
 COMMENT ON COLUMN ws.keyframes.entity_id IS 'the entity';

@@ -138,6 +138,7 @@ entity_as_of(WsReader *r, const WsHlc *at, Datum *values, bool *nulls)
 	values[EN_VERSION] = Int64GetDatum(v.version);
 	values[EN_HLC] = HlcPGetDatum(v.hlc);
 	values[EN_VCLOCK] = v.vclock;
+	nulls[EN_VCLOCK] = v.vclock == (Datum) 0;
 	values[EN_RETIRED] = BoolGetDatum(false);
 	return true;
 }

@@ -464,6 +464,8 @@ fold_span(WsReader *r, WsLog *log, Datum entity_id, const WsHlc *after, const Ws
 		  WsVersion *out, Patches *p)
 {
 	int64		n = 0;
+	WsHlc	   *hlc = NULL;
+	bool		isnull;
 
 	log_span_scan(r, log);
 	log->span_keys[0].sk_argument = entity_id;
@@ -472,11 +474,14 @@ fold_span(WsReader *r, WsLog *log, Datum entity_id, const WsHlc *after, const Ws
 	index_rescan(log->span_scan, log->span_keys, 3, NULL, 0);
 	while (step(r, log->span_scan, ForwardScanDirection, log->slot))
 	{
-		bool		isnull;
 		bool		retirement = is_retirement(ws_log_col(log, EV_EVENT_TYPE, &isnull));
 		Datum		vclock = ws_log_col(log, EV_VCLOCK, &isnull);
 
-		fold_event(out, p, ws_hlc_copy(*DatumGetHlcP(ws_log_col(log, EV_HLC, &isnull))),
+		/* one copy of the HLC, overwritten row by row */
+		if (hlc == NULL)
+			hlc = palloc(sizeof(WsHlc));
+		*hlc = *DatumGetHlcP(ws_log_col(log, EV_HLC, &isnull));
+		fold_event(out, p, hlc,
 				   isnull ? (Datum) 0 : PointerGetDatum(PG_DETOAST_DATUM_COPY(vclock)),
 				   retirement,
 				   retirement ? NULL : DatumGetJsonbPCopy(ws_log_col(log, EV_PATCH, &isnull)));
@@ -554,8 +559,9 @@ ws_reader_version_at(WsReader *r, Datum entity_id, const Datum *e, const WsHlc *
 	state = start_from_keyframe(r, out);
 	kf_hlc = *out->hlc;
 	patches_init(&p);
-	if (fold_span(r, &r->log, entity_id, &kf_hlc, at, out, &p) == 0 &&
-		ws_hlc_cmp(&kf_hlc, at) < 0)
+	/* a moment at the keyframe's own event has nothing to fold after it */
+	if (ws_hlc_cmp(&kf_hlc, at) < 0 &&
+		fold_span(r, &r->log, entity_id, &kf_hlc, at, out, &p) == 0)
 		(void) fold_span(r, &r->archive, entity_id, &kf_hlc, at, out, &p);
 	out->state = p.n > 0 ? ws_fold_patches(state, p.items, p.n) : state;
 	return true;
@@ -598,11 +604,13 @@ ws_reader_state_at(WsReader *r, Datum entity_id, const WsHlc *at)
  *	  rows, which the world scan and ws.snapshot_entities' primary key
  *	  both return in entity id order;
  *	- one in the set is folded from the later of its snapshot row and its
- *	  last keyframe at or before `at` (one probe of ws.keyframes: a
- *	  keyframe wins over the patch of its event, wherever it stands) with
- *	  its events after that start up to `at`: those the range scan read,
- *	  kept in memory while they fit in work_mem, else read again through
- *	  (entity_id, hlc).
+ *	  last keyframe at or before `at` (a keyframe wins over the patch of
+ *	  its event, wherever it stands) with its events after that start up
+ *	  to `at`: the keyframes in (s, at] are found by one range scan of
+ *	  ws.keyframes' index on hlc, and both they and the events the first
+ *	  range scan read are kept in memory while they fit in work_mem; else
+ *	  the events are read again through (entity_id, hlc) and the keyframe
+ *	  by one probe of ws.keyframes per entity.
  *
  * A row taken from the snapshot as it is goes into a world scan's result
  * as its stored bytes without the leading snapshot_id
@@ -632,6 +640,7 @@ ws_reader_state_at(WsReader *r, Datum entity_id, const WsHlc *at)
 #define SNAPSHOT_ENTITIES	"snapshot_entities"
 #define ARCHIVE_BOUNDARY	"archive_boundary"
 #define EVENTS_HLC			"events_hlc_idx"
+#define KEYFRAMES_HLC		"keyframes_hlc_idx"
 
 /*
  * An event of the span (snapshot, at], as the range scan that finds the
@@ -646,6 +655,16 @@ typedef struct SpanEvent
 	Jsonb	   *patch;			/* NULL for a retirement */
 } SpanEvent;
 
+/* A keyframe of the span (snapshot, at], copied as SpanEvent is. */
+typedef struct SpanKeyframe
+{
+	WsHlc		hlc;
+	int64		version;
+	Datum		vclock;
+	bool		retired;
+	Jsonb	   *state;
+} SpanKeyframe;
+
 /* A set of entity ids (text), hashed by their bytes. */
 typedef struct IdEntry
 {
@@ -654,6 +673,7 @@ typedef struct IdEntry
 	char		status;
 	SpanEvent  *first;			/* its events in the span, when kept */
 	SpanEvent  *last;
+	SpanKeyframe *keyframe;		/* its last keyframe in the span, when kept */
 } IdEntry;
 
 static inline uint32
@@ -705,6 +725,7 @@ idset_add(idset_hash *set, text *id)
 		entry->id = (text *) MemoryContextAlloc(set->ctx, VARSIZE_ANY(id));
 		memcpy(entry->id, id, VARSIZE_ANY(id));
 		entry->first = entry->last = NULL;
+		entry->keyframe = NULL;
 	}
 	return entry;
 }
@@ -745,8 +766,8 @@ typedef struct WsBase
 	bool		more;			/* slot holds the walk's current row */
 	Oid			collation;		/* of entity ids in both primary keys */
 	idset_hash *changed;		/* entities with an event in (hlc, at] */
-	MemoryContext events;		/* their events, while they fit in
-								 * work_mem; NULL when they did not */
+	MemoryContext events;		/* their events and keyframes, while they
+								 * fit in work_mem; NULL when they did not */
 	bool		stored_alike;	/* rows stored as ws.entities' are, after
 								 * a leading bigint snapshot_id */
 	bool		row_as_is;		/* the last answer is the row the walk is
@@ -885,6 +906,57 @@ keep_span_event(WsReader *r, WsBase *b, IdEntry *entry)
 }
 
 /*
+ * Keep, for each entity of b->changed, a copy of its last keyframe in
+ * (b->hlc, b->at], from one range scan of ws.keyframes' index on hlc, in
+ * b->events; forget everything kept when it outgrows work_mem.
+ */
+static void
+collect_keyframes(WsReader *r, WsBase *b)
+{
+	Relation	index;
+	ScanKeyData keys[2];
+	IndexScanDesc scan;
+
+	keyframes_open(r);
+	index = open_index(r, KEYFRAMES_HLC);
+	ws_init_scan_key(&keys[0], index, 1, BTGreaterStrategyNumber);
+	keys[0].sk_argument = HlcPGetDatum(&b->hlc);
+	ws_init_scan_key(&keys[1], index, 1, BTLessEqualStrategyNumber);
+	keys[1].sk_argument = HlcPGetDatum(&b->at);
+	scan = index_beginscan(r->keyframes, index, r->snapshot, 2, 0);
+	index_rescan(scan, keys, 2, NULL, 0);
+	while (b->events && index_getnext_slot(scan, ForwardScanDirection, r->keyframe_slot))
+	{
+		bool		isnull;
+		IdEntry    *entry;
+		MemoryContext old;
+		SpanKeyframe *kf;
+		WsVersion	v;
+
+		CHECK_FOR_INTERRUPTS();
+		entry = idset_lookup(b->changed, DatumGetTextPP(keyframe_col(r, KF_ENTITY_ID, &isnull)));
+		if (entry == NULL)
+			continue;			/* no event of its in the span: not read */
+		old = MemoryContextSwitchTo(b->events);
+		kf = entry->keyframe ? entry->keyframe : palloc(sizeof(SpanKeyframe));
+		kf->state = start_from_keyframe(r, &v);
+		kf->hlc = *v.hlc;
+		kf->version = v.version;
+		kf->vclock = v.vclock;
+		kf->retired = v.retired;
+		entry->keyframe = kf;
+		MemoryContextSwitchTo(old);
+		if (MemoryContextMemAllocated(b->events, false) > (Size) work_mem * 1024)
+		{
+			MemoryContextDelete(b->events);
+			b->events = NULL;
+		}
+	}
+	index_endscan(scan);
+	index_close(index, NoLock);
+}
+
+/*
  * Collect into b->changed the entities with an event in (b->hlc, b->at],
  * from ws.events' index on hlc, and their events while they fit in
  * work_mem; false when there are more than `limit` such events.
@@ -928,6 +1000,8 @@ collect_changed(WsReader *r, WsBase *b, int64 limit)
 	}
 	index_endscan(scan);
 	index_close(index, NoLock);
+	if (ok && b->events)
+		collect_keyframes(r, b);
 	return ok;
 }
 
@@ -1089,10 +1163,20 @@ fold_from_base(WsReader *r, WsBase *b, Datum entity_id, const WsHlc *at, bool in
 	WsHlc		from;
 	bool		isnull;
 
-	/* only a keyframe after the snapshot is of use: the snapshot bounds the probe */
-	if (keyframe_at(r, entity_id, &b->hlc, at) &&
-		ws_hlc_cmp(DatumGetHlcP(keyframe_col(r, KF_HLC, &isnull)), &b->hlc) > 0)
+	if (b->events && kept->keyframe)
 	{
+		/* the last keyframe in the span, kept by collect_keyframes */
+		state = kept->keyframe->state;
+		out->version = kept->keyframe->version;
+		out->hlc = &kept->keyframe->hlc;
+		out->vclock = kept->keyframe->vclock;
+		out->retired = kept->keyframe->retired;
+		from = kept->keyframe->hlc;
+	}
+	else if (!b->events && keyframe_at(r, entity_id, &b->hlc, at) &&
+			 ws_hlc_cmp(DatumGetHlcP(keyframe_col(r, KF_HLC, &isnull)), &b->hlc) > 0)
+	{
+		/* only a keyframe after the snapshot is of use: it bounds the probe */
 		state = start_from_keyframe(r, out);
 		from = *out->hlc;
 	}
