@@ -44,7 +44,7 @@ COMMENT ON COLUMN ws.events_archive.caller_meta IS 'as ws.events.caller_meta';
 -- unique.  Nothing reads the archive by version any more.
 ALTER TABLE ws.events DROP CONSTRAINT events_entity_id_version_key;
 DROP INDEX ws.events_entity_hlc_idx;
-CREATE UNIQUE INDEX events_entity_hlc_idx ON ws.events (entity_id, hlc);
+ALTER TABLE ws.events ADD CONSTRAINT events_entity_hlc_idx UNIQUE (entity_id, hlc);
 COMMENT ON INDEX ws.events_entity_hlc_idx IS
 'events of an entity in HLC order, unique: the events after a keyframe (ws.get_state, ws.entities_at) and ws.history';
 DROP INDEX ws.events_archive_entity_idx;

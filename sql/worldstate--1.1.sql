@@ -662,9 +662,9 @@ CREATE INDEX relationships_to_idx ON ws.relationships (to_id);
 -- version and every worldstate.keyframe_interval-th), for the output
 -- plugin's include-state: readers take full states from ws.keyframes.
 -- version is the origin's version; an entity's events are ordered by hlc,
--- unique per entity (events_entity_hlc_idx).  request_digest identifies the request of
--- an event whose event_id the client chose (the idempotency key); it is
--- NULL for ids the extension generated.  Events published on the bus are
+-- unique per entity (events_entity_hlc_idx).  request_digest identifies
+-- the request of an event whose event_id the client chose (the
+-- idempotency key); it is NULL for ids the extension generated.  Events published on the bus are
 -- rows of the same log without an entity: entity_id, version, kind and
 -- vclock are NULL, the payload is in `patch` (see "Event schemas and the
 -- bus").  actor is the calling role (current_user) by name, NULL for
@@ -881,8 +881,9 @@ GRANT EXECUTE ON FUNCTION ws.unlink(text, text, text, text, jsonb) TO ws_writer;
 -- history.  It also serves ws.history (events of an entity between two
 -- HLCs, in HLC order), and is unique: each event of an entity has its own
 -- HLC (the node id is part of it), while the same version may come from
--- two nodes.  BRIN on hlc does not know entities.
-CREATE UNIQUE INDEX events_entity_hlc_idx ON ws.events (entity_id, hlc);
+-- two nodes.  BRIN on hlc does not know entities.  The key's index is
+-- named as the index that 1.0 had there.
+ALTER TABLE ws.events ADD CONSTRAINT events_entity_hlc_idx UNIQUE (entity_id, hlc);
 
 -- The edges of an entity at an HLC are rebuilt from its link and unlink
 -- events only.  A partial index keeps that proportional to the entity's
