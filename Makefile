@@ -95,6 +95,9 @@ REGRESS += definitions
 # 1.1: intent and arrival
 REGRESS += events_intent bus_arrival decode_local_only
 
+# 1.1: keyframes
+REGRESS += keyframes
+
 # 1.1: the README's examples
 
 REGRESS_OPTS = --load-extension=worldstate

@@ -1,9 +1,10 @@
 -- What ws.restore_snapshot checks after a restore from a snapshot: the
 -- snapshot's rows by its checksum, and what the restore rebuilt -- each
 -- entity with events after the snapshot, folded from its row in the
--- snapshot through those events (versions, HLC order, keyframes, the
--- rebuilt row).  ws.verify() checks the whole log.  Also: what a restore
--- writes, and the snapshot formats it reads.
+-- snapshot through those events (the keyframes of ws.keyframes there,
+-- their states and positions, and the rebuilt row); the restore rebuilds
+-- the keyframes of the events it replays.  ws.verify() checks the whole
+-- log.  Also: what a restore writes, and the snapshot formats it reads.
 SET search_path = public, ws;
 \set SHOW_CONTEXT never
 SET worldstate.handshake = '55-45-17';
@@ -22,13 +23,27 @@ SELECT ws.create_snapshot('restore_verify') AS snap \gset
 -- versions 4 to 7 of rv1 and rv2 after it; rv3 does not change
 SELECT count(ws.transition('rv' || i, jsonb_build_object('qty', 100 * i + n, 'n', n)))
 FROM generate_series(1, 2) i, generate_series(1, 4) n;
-SELECT entity_id, version, state IS NOT NULL AS keyframe FROM ws.events
-WHERE entity_id IN ('rv1', 'rv2') ORDER BY 1, 2;
+SELECT e.entity_id, e.version, k.hlc IS NOT NULL AS keyframe
+FROM ws.events e LEFT JOIN ws.keyframes k USING (entity_id, hlc)
+WHERE e.entity_id IN ('rv1', 'rv2') ORDER BY 1, 2;
 SELECT ws.state_hash() AS hash \gset
 
 -- a clean restore replays the 8 events after the snapshot
 SELECT ws.restore_snapshot(:snap) AS replayed;
 SELECT ws.state_hash() = :'hash' AS same_world;
+
+-- the keyframes after the snapshot are checked and rebuilt: one changed
+-- by hand differs from the fold, and the restore is refused; one deleted
+-- by hand is written again
+DELETE FROM ws.keyframes WHERE entity_id = 'rv1' AND version = 6;
+UPDATE ws.keyframes SET state = '{"qty": -6}' WHERE entity_id = 'rv2' AND version = 6;
+SELECT code, message FROM pg_temp.try(format('SELECT ws.restore_snapshot(%s)', :snap));
+UPDATE ws.keyframes SET state = (SELECT state FROM ws.events e
+                                 WHERE e.entity_id = 'rv2' AND e.hlc = keyframes.hlc)
+WHERE entity_id = 'rv2' AND version = 6;
+SELECT ws.restore_snapshot(:snap) AS replayed;
+SELECT entity_id, version, state FROM ws.keyframes WHERE entity_id LIKE 'rv%' AND version = 6 ORDER BY 1;
+SELECT count(*) AS problems FROM ws.verify() WHERE entity_id LIKE 'rv%';
 
 -- a row changed by hand is put back, also when its entity has no later
 -- events and its version and HLC still match the snapshot's
@@ -68,12 +83,11 @@ SELECT code, message, hint FROM pg_temp.try(format('SELECT ws.restore_snapshot(%
 SELECT ws.state_hash() = :'hash' AS world_untouched;
 ROLLBACK;
 
--- an event after the snapshot renumbered: the rebuilt row would skip a
--- version
+-- a keyframe after the snapshot renumbered: its version is not the
+-- position of its event (the versions events carry are their origin's and
+-- are not checked)
 BEGIN;
-ALTER TABLE ws.events DISABLE TRIGGER USER;
-UPDATE ws.events SET version = 9 WHERE entity_id = 'rv2' AND version = 7;
-ALTER TABLE ws.events ENABLE TRIGGER USER;
+UPDATE ws.keyframes SET version = 9 WHERE entity_id = 'rv2' AND version = 6;
 SELECT code, message FROM pg_temp.try(format('SELECT ws.restore_snapshot(%s)', :snap));
 SELECT ws.state_hash() = :'hash' AS world_untouched;
 ROLLBACK;

@@ -9,12 +9,12 @@
  * updates it and checks its world is unchanged.  Every change made here is
  * made in worldstate--1.1.sql too.
  *
- * Sections: events (actor), the transition protocol, queries and time
- * travel, progress; events (intent, arrival) and the bus in arrival order;
- * modules and privileges, constraints, lifecycle; the event bus;
- * definitions as a document; the node clock; the names of ws.hlc's binary
- * I/O and rules; convergence of several nodes (conflicts, pending, the
- * replica triggers);
+ * Sections: events (actor, keyframes), the transition protocol, queries
+ * and time travel, progress; events (intent, arrival) and the bus in
+ * arrival order; modules and privileges, constraints, lifecycle; the event
+ * bus; definitions as a document; the node clock; the names of ws.hlc's
+ * binary I/O and rules; convergence of several nodes (conflicts, pending,
+ * the replica triggers);
  * comments on the schema and on every column.
  */
 
@@ -41,6 +41,52 @@ COMMENT ON COLUMN ws.events.meta IS
 'details the protocol records: the relationship (rel, to, props) of link and unlink events';
 COMMENT ON COLUMN ws.events_archive.actor IS 'as ws.events.actor';
 COMMENT ON COLUMN ws.events_archive.caller_meta IS 'as ws.events.caller_meta';
+
+-- An entity's events are ordered by hlc, unique per entity; the same
+-- version may come from two nodes, so (entity_id, version) is no longer
+-- unique.  Nothing reads the archive by version any more.
+ALTER TABLE ws.events DROP CONSTRAINT events_entity_id_version_key;
+DROP INDEX ws.events_entity_hlc_idx;
+ALTER TABLE ws.events ADD CONSTRAINT events_entity_hlc_idx UNIQUE (entity_id, hlc);
+COMMENT ON INDEX ws.events_entity_hlc_idx IS
+'events of an entity in HLC order, unique: the events after a keyframe (ws.get_state, ws.entities_at) and ws.history';
+DROP INDEX ws.events_archive_entity_idx;
+
+-- Keyframes move out of the log into a derived table (see
+-- worldstate--1.1.sql): every stored state of 1.0, in ws.events and in
+-- the archive, becomes a keyframe at its event, where 1.0's versions are
+-- the events' positions.
+CREATE TABLE ws.keyframes (
+    entity_id text NOT NULL,
+    hlc       ws.hlc NOT NULL,
+    version   bigint NOT NULL,
+    state     jsonb NOT NULL,
+    vclock    ws.vclock,
+    retired   boolean NOT NULL DEFAULT false,
+    PRIMARY KEY (entity_id, hlc)
+);
+INSERT INTO ws.keyframes (entity_id, hlc, version, state, vclock, retired)
+SELECT entity_id, hlc, version, state, vclock, event_type = 'retired'
+  FROM ws.events WHERE state IS NOT NULL AND entity_id IS NOT NULL
+UNION ALL
+SELECT entity_id, hlc, version, state, vclock, event_type = 'retired'
+  FROM ws.events_archive WHERE state IS NOT NULL AND entity_id IS NOT NULL;
+SELECT pg_catalog.pg_extension_config_dump('ws.keyframes', '');
+-- The keyframes between a snapshot and a moment, for ws.entities_at from
+-- the snapshot: one range of this index instead of a probe per entity.
+CREATE INDEX keyframes_hlc_idx ON ws.keyframes (hlc);
+COMMENT ON INDEX ws.keyframes_hlc_idx IS
+'keyframes in HLC order: those between a snapshot and a moment (ws.entities_at)';
+COMMENT ON TABLE ws.keyframes IS
+'derived full states of entities at some of their events (the first, every worldstate.keyframe_interval-th, and where convergence places one); point queries fold from the last one at or before a moment';
+COMMENT ON COLUMN ws.keyframes.entity_id IS 'the entity';
+COMMENT ON COLUMN ws.keyframes.hlc IS 'HLC of the event the keyframe is at';
+COMMENT ON COLUMN ws.keyframes.version IS 'position of that event in the entity''s history on this node (1 for the first)';
+COMMENT ON COLUMN ws.keyframes.state IS 'the entity''s canonical state after that event';
+COMMENT ON COLUMN ws.keyframes.vclock IS 'vector clock of the entity after that event';
+COMMENT ON COLUMN ws.keyframes.retired IS 'true when the entity was retired at that event';
+REVOKE ALL ON ws.keyframes FROM PUBLIC;
+GRANT SELECT ON ws.keyframes TO ws_reader;
 
 -- The writing functions take a trailing `meta jsonb DEFAULT NULL`; every
 -- call valid in 1.0 means what it meant.
@@ -467,14 +513,14 @@ COMMENT ON COLUMN ws.relationships.hlc IS 'HLC of the link event that last set t
 
 COMMENT ON COLUMN ws.events.event_id IS 'event id: chosen by the caller (the idempotency key) or generated';
 COMMENT ON COLUMN ws.events.entity_id IS 'the entity changed; NULL for events published on the bus';
-COMMENT ON COLUMN ws.events.version IS 'the entity''s version after the event; NULL for published events';
+COMMENT ON COLUMN ws.events.version IS 'the entity''s version after the event on its origin node; NULL for published events';
 COMMENT ON COLUMN ws.events.hlc IS 'HLC of the event, unique on this node';
 COMMENT ON COLUMN ws.events.origin_node IS 'node id (worldstate.node_id) of the node that made the event';
 COMMENT ON COLUMN ws.events.module IS 'module of the entity, or the publishing module';
 COMMENT ON COLUMN ws.events.kind IS 'kind of the entity; NULL for published events';
 COMMENT ON COLUMN ws.events.event_type IS 'created, update (or the caller''s event type), retired, linked, unlinked, or a published event''s type';
 COMMENT ON COLUMN ws.events.patch IS 'effective RFC 7396 merge patch (counter deltas resolved), or the payload of a published event';
-COMMENT ON COLUMN ws.events.state IS 'full state after the event on keyframes (the first version and every worldstate.keyframe_interval-th), otherwise NULL';
+COMMENT ON COLUMN ws.events.state IS 'the origin''s full state after the event at its keyframes (the first version and every worldstate.keyframe_interval-th), otherwise NULL; readers take states from ws.keyframes';
 COMMENT ON COLUMN ws.events.handshake IS 'handshake of the call (worldstate.handshake)';
 COMMENT ON COLUMN ws.events.causal_deps IS 'event ids the caller declared this event depends on, or NULL';
 COMMENT ON COLUMN ws.events.vclock IS 'vector clock of the entity after the event; NULL for published events';

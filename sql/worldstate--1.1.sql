@@ -658,12 +658,14 @@ CREATE INDEX relationships_to_idx ON ws.relationships (to_id);
 
 -- The event log: one row per change, never updated or deleted.  `patch` is
 -- the effective RFC 7396 merge patch (counter deltas resolved), so folding
--- an entity's patches in version order gives its state; `state` holds the
--- full state after the event on keyframes (the first version and every
--- worldstate.keyframe_interval-th), so a past state needs at most K-1
--- patches on top of a keyframe.  request_digest identifies the request of
--- an event whose event_id the client chose (the idempotency key); it is
--- NULL for ids the extension generated.  Events published on the bus are
+-- an entity's patches in HLC order gives its state; `state` holds the
+-- origin's full state after the event on the origin's keyframes (the first
+-- version and every worldstate.keyframe_interval-th), for the output
+-- plugin's include-state: readers take full states from ws.keyframes.
+-- version is the origin's version; an entity's events are ordered by hlc,
+-- unique per entity (events_entity_hlc_idx).  request_digest identifies
+-- the request of an event whose event_id the client chose (the
+-- idempotency key); it is NULL for ids the extension generated.  Events published on the bus are
 -- rows of the same log without an entity: entity_id, version, kind and
 -- vclock are NULL, the payload is in `patch` (see "Event schemas and the
 -- bus").  actor is the calling role (current_user) by name, NULL for
@@ -696,8 +698,7 @@ CREATE TABLE ws.events (
     actor          text,
     caller_meta    jsonb,
     intent         jsonb,
-    arrival        bigint NOT NULL DEFAULT pg_catalog.nextval('ws.events_arrival_seq'),
-    UNIQUE (entity_id, version)
+    arrival        bigint NOT NULL DEFAULT pg_catalog.nextval('ws.events_arrival_seq')
 );
 CREATE INDEX events_hlc_brin ON ws.events USING brin (hlc);
 CREATE INDEX events_arrival_idx ON ws.events (arrival);
@@ -718,6 +719,43 @@ SELECT pg_catalog.pg_extension_config_dump('ws.entities', '');
 SELECT pg_catalog.pg_extension_config_dump('ws.relationships', '');
 SELECT pg_catalog.pg_extension_config_dump('ws.events', '');
 SELECT pg_catalog.pg_extension_config_dump('ws.events_arrival_seq', '');
+
+-- Keyframes: an entity's full state at some of its events, derived from
+-- the log and rebuildable from it.  A row is the entity's canonical state
+-- at the moment of its event with that hlc: the transition protocol
+-- writes one at the first version and every
+-- worldstate.keyframe_interval-th, and convergence adds one wherever the
+-- canonical state differs from the fold of the stored patches.  Readers
+-- fold from the last keyframe at or before a moment, then the patches of
+-- the events after it in HLC order: a keyframe at an event always wins
+-- over that event's patch.  version is the event's position in the
+-- entity's history on this node (1 for the first), retired whether the
+-- entity was retired then.
+CREATE TABLE ws.keyframes (
+    entity_id text NOT NULL,
+    hlc       ws.hlc NOT NULL,
+    version   bigint NOT NULL,
+    state     jsonb NOT NULL,
+    vclock    ws.vclock,
+    retired   boolean NOT NULL DEFAULT false,
+    PRIMARY KEY (entity_id, hlc)
+);
+SELECT pg_catalog.pg_extension_config_dump('ws.keyframes', '');
+-- The keyframes between a snapshot and a moment, for ws.entities_at from
+-- the snapshot: one range of this index instead of a probe per entity.
+CREATE INDEX keyframes_hlc_idx ON ws.keyframes (hlc);
+COMMENT ON INDEX ws.keyframes_hlc_idx IS
+'keyframes in HLC order: those between a snapshot and a moment (ws.entities_at)';
+COMMENT ON TABLE ws.keyframes IS
+'derived full states of entities at some of their events (the first, every worldstate.keyframe_interval-th, and where convergence places one); point queries fold from the last one at or before a moment';
+COMMENT ON COLUMN ws.keyframes.entity_id IS 'the entity';
+COMMENT ON COLUMN ws.keyframes.hlc IS 'HLC of the event the keyframe is at';
+COMMENT ON COLUMN ws.keyframes.version IS 'position of that event in the entity''s history on this node (1 for the first)';
+COMMENT ON COLUMN ws.keyframes.state IS 'the entity''s canonical state after that event';
+COMMENT ON COLUMN ws.keyframes.vclock IS 'vector clock of the entity after that event';
+COMMENT ON COLUMN ws.keyframes.retired IS 'true when the entity was retired at that event';
+REVOKE ALL ON ws.keyframes FROM PUBLIC;
+GRANT SELECT ON ws.keyframes TO ws_reader;
 
 COMMENT ON TABLE ws.entities IS 'current state of every entity';
 COMMENT ON TABLE ws.relationships IS 'the current relationship graph';
@@ -744,14 +782,14 @@ COMMENT ON COLUMN ws.events.meta IS
 'details the protocol records: the relationship (rel, to, props) of link and unlink events';
 COMMENT ON COLUMN ws.events.event_id IS 'event id: chosen by the caller (the idempotency key) or generated';
 COMMENT ON COLUMN ws.events.entity_id IS 'the entity changed; NULL for events published on the bus';
-COMMENT ON COLUMN ws.events.version IS 'the entity''s version after the event; NULL for published events';
+COMMENT ON COLUMN ws.events.version IS 'the entity''s version after the event on its origin node; NULL for published events';
 COMMENT ON COLUMN ws.events.hlc IS 'HLC of the event, unique on this node';
 COMMENT ON COLUMN ws.events.origin_node IS 'node id (worldstate.node_id) of the node that made the event';
 COMMENT ON COLUMN ws.events.module IS 'module of the entity, or the publishing module';
 COMMENT ON COLUMN ws.events.kind IS 'kind of the entity; NULL for published events';
 COMMENT ON COLUMN ws.events.event_type IS 'created, update (or the caller''s event type), retired, linked, unlinked, or a published event''s type';
 COMMENT ON COLUMN ws.events.patch IS 'effective RFC 7396 merge patch (counter deltas resolved), or the payload of a published event';
-COMMENT ON COLUMN ws.events.state IS 'full state after the event on keyframes (the first version and every worldstate.keyframe_interval-th), otherwise NULL';
+COMMENT ON COLUMN ws.events.state IS 'the origin''s full state after the event at its keyframes (the first version and every worldstate.keyframe_interval-th), otherwise NULL; readers take states from ws.keyframes';
 COMMENT ON COLUMN ws.events.handshake IS 'handshake of the call (worldstate.handshake)';
 COMMENT ON COLUMN ws.events.causal_deps IS 'event ids the caller declared this event depends on, or NULL';
 COMMENT ON COLUMN ws.events.vclock IS 'vector clock of the entity after the event; NULL for published events';
@@ -840,8 +878,9 @@ GRANT EXECUTE ON FUNCTION ws.unlink(text, text, text, text, jsonb) TO ws_writer;
 -- Time travel: queries of the present and of any past moment (src/query.c)
 --
 -- The present is read from ws.entities and ws.relationships; the past is
--- rebuilt from ws.events: the event in force at an HLC, the nearest
--- keyframe at or before it and at most keyframe_interval - 1 patches.
+-- rebuilt from ws.keyframes and ws.events: the last keyframe at or before
+-- an HLC and the patches of the events after it up to that HLC (at most
+-- keyframe_interval - 1 of them).
 -- The functions read as the calling role (ws_reader may SELECT the
 -- tables), with the snapshot of the calling statement.
 --
@@ -853,13 +892,14 @@ GRANT EXECUTE ON FUNCTION ws.unlink(text, text, text, text, jsonb) TO ws_writer;
 -- do string literals and NULL, ws.hlc being in the string category.
 ------------------------------------------------------------------------
 
--- The event of an entity in force at an HLC is its greatest hlc <= that
--- HLC: one backward step of this index, whatever the length of the
+-- An entity's events in HLC order: the events after a keyframe up to a
+-- moment are one range of this index, whatever the length of the
 -- history.  It also serves ws.history (events of an entity between two
--- HLCs, in HLC order).  (entity_id, version) cannot answer either without
--- reading the history from its start, and BRIN on hlc does not know
--- entities.  It costs every event insert one more btree entry.
-CREATE INDEX events_entity_hlc_idx ON ws.events (entity_id, hlc);
+-- HLCs, in HLC order), and is unique: each event of an entity has its own
+-- HLC (the node id is part of it), while the same version may come from
+-- two nodes.  BRIN on hlc does not know entities.  The key's index is
+-- named as the index that 1.0 had there.
+ALTER TABLE ws.events ADD CONSTRAINT events_entity_hlc_idx UNIQUE (entity_id, hlc);
 
 -- The edges of an entity at an HLC are rebuilt from its link and unlink
 -- events only.  A partial index keeps that proportional to the entity's
@@ -869,7 +909,7 @@ CREATE INDEX events_links_idx ON ws.events (entity_id, hlc)
     WHERE event_type IN ('linked', 'unlinked');
 
 COMMENT ON INDEX ws.events_entity_hlc_idx IS
-'events of an entity in HLC order: the event in force at an HLC (ws.get_state, ws.entities_at) and ws.history';
+'events of an entity in HLC order, unique: the events after a keyframe (ws.get_state, ws.entities_at) and ws.history';
 COMMENT ON INDEX ws.events_links_idx IS
 'link and unlink events of an entity in HLC order: ws.neighbors at a past HLC';
 
@@ -1407,7 +1447,6 @@ CREATE TABLE ws.snapshot_relationships (
 -- as immutable.
 CREATE TABLE ws.events_archive (LIKE ws.events INCLUDING DEFAULTS INCLUDING CONSTRAINTS);
 ALTER TABLE ws.events_archive ADD PRIMARY KEY (event_id);
-CREATE INDEX events_archive_entity_idx ON ws.events_archive (entity_id, version);
 CREATE TRIGGER events_archive_no_update BEFORE UPDATE OR DELETE ON ws.events_archive
     FOR EACH ROW EXECUTE FUNCTION ws.events_immutable();
 CREATE TRIGGER events_archive_no_truncate BEFORE TRUNCATE ON ws.events_archive

@@ -30,7 +30,7 @@
  * Two ways in:
  *	- ws_fold_patches folds a keyframe and the patches after it, all known
  *	  up front (a point query reads at most K - 1 of them);
- *	- a WsFold is fed a history in version order (replay, verification):
+ *	- a WsFold is fed a history in HLC order (replay, verification):
  *	  a keyframe restarts it, patches are kept until WS_FOLD_CHUNK of them
  *	  are waiting and then folded in one pass, so an entity with a million
  *	  versions needs the memory of one state and one chunk, and

@@ -18,7 +18,7 @@
 #define WS_FOLD_CHUNK 64
 
 /*
- * A fold fed event by event, in version order (ws_fold_begin).  The state
+ * A fold fed event by event, in HLC order (ws_fold_begin).  The state
  * and the patches not folded yet live in contexts of their own, so memory
  * stays bounded however long the history.
  */

@@ -8,17 +8,19 @@
  * The present is ws.entities and ws.relationships.  The past is rebuilt
  * from the event log, by these rules:
  *
- *	- the version of an entity in force at HLC `at` is its event with the
- *	  greatest hlc <= at;
- *	- its state is the nearest keyframe at or before it (version 1 and every
- *	  worldstate.keyframe_interval-th event store the full state) with the
- *	  effective patches of the versions after the keyframe applied in
- *	  version order;
+ *	- an entity as of HLC `at` is its last keyframe at or before `at`
+ *	  (ws.keyframes: the first event and every
+ *	  worldstate.keyframe_interval-th, and wherever convergence put one)
+ *	  with the effective patches of its events after the keyframe up to
+ *	  `at` applied in HLC order; its version is the keyframe's plus the
+ *	  number of those events, and it is retired when the keyframe or one of
+ *	  them says so;
  *	- an entity exists from its creation (created_hlc <= at) until its
  *	  retirement.  Retirement is final, so a retired entity's row in
  *	  ws.entities carries the HLC of the retiring event, and "retired at
- *	  `at`" is `retired AND hlc <= at`.  This is read from ws.entities, not
- *	  from event types, which callers of ws.transition choose freely;
+ *	  `at`" is `retired AND hlc <= at` for an entity that did not change
+ *	  after `at`; one that did is rebuilt, and the retirement's event type
+ *	  is reserved to ws.retire_entity;
  *	- one node issues an entity's HLCs in version order (a transition takes
  *	  its HLC after reading the version it replaces, and a new one when it
  *	  has to retry), so when an entity's last change is at or before `at`
@@ -26,16 +28,18 @@
  *
  * The reads are the reader's (reader.c): index scans through genam, no
  * plan and no executor per probe, checking what the executor would (SELECT
- * privilege, no row-level security).  A point query reads the version in
- * force at `at` with one or two short index descents and at most K heap
- * rows, whatever the length of the history, and the fold (fold.c) turns
- * the keyframe and the K - 1 patches after it into the state in one pass.
+ * privilege, no row-level security).  A point query reads the entity as
+ * of `at` with two index descents -- one probe of ws.keyframes, one range
+ * of ws.events -- and at most K - 1 event rows, whatever the length of
+ * the history, and the fold (fold.c) turns the keyframe and the patches
+ * after it into the state in one pass.
  *
  * ws.archive_events moves old events to ws.events_archive, keeping each
  * entity's last keyframe before the boundary and everything after it in
- * ws.events (see WsLog in reader.h).  Moments before that keyframe are
- * rebuilt from the archive the same way; ws.history merges both tables by
- * HLC, and the edges at a moment come from the link events of both.
+ * ws.events, and every keyframe (see WsLog in reader.h).  Moments before
+ * that keyframe are rebuilt from the archive the same way; ws.history
+ * merges both tables by HLC, and the edges at a moment come from the link
+ * events of both.
  *
  * ws.entities_at walks the primary key of ws.entities and rebuilds each
  * entity that changed after `at` -- O(E (log N + K)) for E entities
@@ -124,15 +128,17 @@ entity_as_of(WsReader *r, const WsHlc *at, Datum *values, bool *nulls)
 	/* nothing changed since `at`: the present row, retired or not */
 	if (ws_hlc_cmp(DatumGetHlcP(values[EN_HLC]), at) <= 0)
 		return !retired;
-	/* it changed after `at`, so it was not retired then */
+	/* it changed after `at`: rebuilt as of `at` */
 	if (!ws_reader_version_from_snapshot(r, values, at, &v) &&
-		!ws_reader_version_at(r, &r->log, values, at, &v) &&
-		!ws_reader_version_at(r, &r->archive, values, at, &v))
+		!ws_reader_version_at(r, values[EN_ENTITY_ID], values, at, &v))
+		return false;
+	if (v.retired)
 		return false;
 	values[EN_STATE] = JsonbPGetDatum(v.state);
 	values[EN_VERSION] = Int64GetDatum(v.version);
 	values[EN_HLC] = HlcPGetDatum(v.hlc);
 	values[EN_VCLOCK] = v.vclock;
+	nulls[EN_VCLOCK] = v.vclock == (Datum) 0;
 	values[EN_RETIRED] = BoolGetDatum(false);
 	return true;
 }

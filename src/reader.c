@@ -2,9 +2,8 @@
  *
  * reader.c
  *		The reader: index and heap reads of the ws tables -- an entity's
- *		row, the version of an entity in force at an HLC, a version's
- *		state, an entity's events in HLC order, its link events and its
- *		present edges.
+ *		row, an entity as of an HLC from its keyframes and events, its
+ *		events in HLC order, its link events and its present edges.
  *
  * Rows are read with index scans through genam, the way writer.c writes
  * through the executor's simple-relation helpers: no plan and no executor
@@ -18,18 +17,22 @@
  * which they would bypass, is refused.  Columns are those of tables.h,
  * found by name, so nothing depends on the tables' column order.
  *
- * The past is read from the event log, ws.events, and from
+ * The past is read from ws.keyframes, the derived table of full states at
+ * some of an entity's events, and from the event log, ws.events, and
  * ws.events_archive, where ws.archive_events moves old events (WsLog says
- * which of the two holds what).  The version in force at an HLC is read
- * with short index scans: (entity_id, hlc) backwards from the moment gives
- * the event in force and, as far as its window reaches, the versions below
- * it; (entity_id, version) gives the rest down to the keyframe (version 1
- * and every worldstate.keyframe_interval-th event store the full state).
- * That is one or two index descents and at most K heap rows, however long
- * the history, so time travel does not slow down as history grows.  Both
- * scans carry bounds that stop btree's eager reading of a leaf page close
- * to the rows wanted (see ws_reader_version_at).  The patches read are
- * folded onto the keyframe by the fold (fold.c).
+ * which of the two holds what).  An entity as of an HLC is its last
+ * keyframe at or before it -- one backward probe of ws.keyframes' primary
+ * key -- with the patches of the events after the keyframe up to the HLC
+ * folded on in HLC order -- one bounded range of (entity_id, hlc).  A
+ * keyframe may stand at any event (the transition protocol puts one at the
+ * first and every worldstate.keyframe_interval-th, convergence wherever
+ * the canonical state is not the fold of the stored patches), and there it
+ * wins over the event's patch.  That is two index descents and at most
+ * K - 1 event rows, however long the history, so time travel does not
+ * slow down as history grows.  The patches read are folded onto the
+ * keyframe by the fold (fold.c).  Versions count: the keyframe's (the
+ * position of its event) plus the events folded after it; the versions
+ * the events carry are their origin's and are not read.
  *
  *-------------------------------------------------------------------------
  */
@@ -64,11 +67,9 @@
  * names them (the tables themselves are tables.h's).
  */
 #define EVENTS_BY_HLC		"events_entity_hlc_idx"
-#define EVENTS_BY_VERSION	"events_entity_id_version_key"
 #define EVENTS_LINKS		"events_links_idx"
 #define ARCHIVE				"events_archive"
 #define ARCHIVE_BY_HLC		"events_archive_entity_hlc_idx"
-#define ARCHIVE_BY_VERSION	"events_archive_entity_idx"
 
 /*
  * Open table ws.<name> for reading as the current role: SELECT privilege
@@ -183,23 +184,6 @@ log_by_hlc(WsReader *r, WsLog *log)
 	(void) index_once(r, &log->by_hlc, log->by_hlc_name);
 }
 
-/* Open the backward scan of a log table from an HLC, once. */
-static void
-log_at_scan(WsReader *r, WsLog *log)
-{
-	MemoryContext old;
-
-	log_by_hlc(r, log);
-	if (log->at_scan != NULL)
-		return;
-	old = MemoryContextSwitchTo(r->cxt);
-	ws_init_scan_key(&log->at_keys[0], log->by_hlc, 1, BTEqualStrategyNumber);
-	ws_init_scan_key(&log->at_keys[1], log->by_hlc, 2, BTGreaterEqualStrategyNumber);
-	ws_init_scan_key(&log->at_keys[2], log->by_hlc, 2, BTLessEqualStrategyNumber);
-	log->at_scan = index_beginscan(log->rel, log->by_hlc, r->snapshot, 3, 0);
-	MemoryContextSwitchTo(old);
-}
-
 /* End scan s, if begun. */
 static void
 end_scan(IndexScanDesc s)
@@ -248,11 +232,9 @@ close_rel(Relation rel)
 static void
 log_close(WsLog *log)
 {
-	end_scan(log->at_scan);
-	end_scan(log->version_scan);
+	end_scan(log->span_scan);
 	drop_slot(log->slot);
 	close_rel(log->by_hlc);
-	close_rel(log->by_version);
 	close_rel(log->rel);
 }
 
@@ -278,10 +260,8 @@ ws_reader_open(WsReader *r, int what)
 	}
 	r->log.table = ws_events_table.name;
 	r->log.by_hlc_name = EVENTS_BY_HLC;
-	r->log.by_version_name = EVENTS_BY_VERSION;
 	r->archive.table = ARCHIVE;
 	r->archive.by_hlc_name = ARCHIVE_BY_HLC;
-	r->archive.by_version_name = ARCHIVE_BY_VERSION;
 	if (what & WS_READ_RELATIONSHIPS)
 	{
 		r->relationships = open_table(r, ws_relationships_table.name);
@@ -298,11 +278,15 @@ void
 ws_reader_close(WsReader *r)
 {
 	end_scan(r->entity_scan);
+	end_scan(r->keyframe_scan);
 	drop_slot(r->entity_slot);
+	drop_slot(r->keyframe_slot);
 	drop_slot(r->rel_slot);
 	log_close(&r->log);
 	log_close(&r->archive);
 	close_rel(r->entities_pk);
+	close_rel(r->keyframes_pk);
+	close_rel(r->keyframes);
 	close_rel(r->events_links);
 	close_rel(r->relationships_pk);
 	base_close(r->base);
@@ -319,233 +303,289 @@ ws_reader_entity(WsReader *r, Datum entity_id)
 	return index_getnext_slot(r->entity_scan, ForwardScanDirection, r->entity_slot);
 }
 
-/* XX001: version `expected` of entity_id is not in log's table. */
-static void missing_version(WsLog *log, Datum entity_id, int64 expected) pg_attribute_noreturn();
-
+/*
+ * Open ws.keyframes, its primary key and the backward probe of it, once,
+ * in the reader's context.
+ */
 static void
-missing_version(WsLog *log, Datum entity_id, int64 expected)
+keyframes_open(WsReader *r)
 {
-	ereport(ERROR,
-			(errcode(ERRCODE_DATA_CORRUPTED),
-			 errmsg("version " INT64_FORMAT " of entity \"%s\" is missing from ws.%s",
-					expected, TextDatumGetCString(entity_id), log->table),
-			 errhint("Run ws.verify() to find the damage, and recover with ws.restore_snapshot().")));
+	MemoryContext old;
+
+	if (r->keyframe_scan != NULL)
+		return;
+	if (!OidIsValid(ws_relation_oid(ws_keyframes_table.name)))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("table ws.keyframes does not exist"),
+				 errdetail("This database is still at worldstate 1.0, whose full states are in ws.events; this library reads past states from ws.keyframes."),
+				 errhint("Run ALTER EXTENSION worldstate UPDATE, which creates ws.keyframes from the states in ws.events.")));
+	old = MemoryContextSwitchTo(r->cxt);
+	r->keyframes = open_table(r, ws_keyframes_table.name);
+	r->keyframes_pk = open_primary_key(r->keyframes);
+	ws_column_numbers(r->keyframes, &ws_keyframes_table, r->kf);
+	r->keyframe_slot = table_slot_create(r->keyframes, NULL);
+	ws_init_scan_key(&r->keyframe_keys[0], r->keyframes_pk, 1, BTEqualStrategyNumber);
+	ws_init_scan_key(&r->keyframe_keys[1], r->keyframes_pk, 2, BTGreaterEqualStrategyNumber);
+	ws_init_scan_key(&r->keyframe_keys[2], r->keyframes_pk, 2, BTLessEqualStrategyNumber);
+	r->keyframe_scan = index_beginscan(r->keyframes, r->keyframes_pk, r->snapshot, 3, 0);
+	MemoryContextSwitchTo(old);
 }
 
 /*
- * Start log->version_scan backwards over the events of entity_id with
- * lo <= version <= hi (opening the index on first use); the first row, if
- * any, is in log->slot.  Both bounds are keys of the scan, so btree checks
- * no entry outside them.
+ * Read the last keyframe of entity_id with lo <= hlc <= at (lo NULL: no
+ * lower bound) into r->keyframe_slot: one backward probe of ws.keyframes'
+ * primary key.  False when there is none.  btree reads a leaf page
+ * eagerly, checking every entry from the starting point back to where a
+ * key of the scan stops it, so a lower bound close to the keyframe wanted
+ * saves reading the rest of the page.
  */
 static bool
-version_scan_range(WsReader *r, WsLog *log, Datum entity_id, int64 lo, int64 hi)
-{
-	if (log->version_scan == NULL)
-	{
-		MemoryContext old;
-
-		(void) index_once(r, &log->by_version, log->by_version_name);
-		old = MemoryContextSwitchTo(r->cxt);
-		ws_init_scan_key(&log->version_keys[0], log->by_version, 1, BTEqualStrategyNumber);
-		ws_init_scan_key(&log->version_keys[1], log->by_version, 2, BTGreaterEqualStrategyNumber);
-		ws_init_scan_key(&log->version_keys[2], log->by_version, 2, BTLessEqualStrategyNumber);
-		log->version_scan = index_beginscan(log->rel, log->by_version, r->snapshot, 3, 0);
-		MemoryContextSwitchTo(old);
-	}
-	log->version_keys[0].sk_argument = entity_id;
-	log->version_keys[1].sk_argument = Int64GetDatum(lo);
-	log->version_keys[2].sk_argument = Int64GetDatum(hi);
-	index_rescan(log->version_scan, log->version_keys, 3, NULL, 0);
-	return step(r, log->version_scan, BackwardScanDirection, log->slot);
-}
-
-/*
- * Continue the versions of entity_id below `expected` (inclusive) from
- * (entity_id, version), down to the keyframe that worldstate.keyframe_interval
- * places at or below it (version 1 and every K-th): *lo becomes that
- * lower bound.  The row of `expected` is in log->slot; XX001 when there is
- * none.
- */
-static IndexScanDesc
-next_version_range(WsReader *r, WsLog *log, Datum entity_id, int64 expected, int64 *lo)
-{
-	*lo = Max(expected - expected % ws_keyframe_interval, 1);
-	if (!version_scan_range(r, log, entity_id, *lo, expected))
-		missing_version(log, entity_id, expected);
-	return log->version_scan;
-}
-
-
-/*
- * Start log->at_scan backwards from `at` over the events of entity_id with
- * lo <= hlc <= at (lo NULL: no lower bound); the first row, if any, is in
- * log->slot.
- */
-static bool
-at_scan_from(WsReader *r, WsLog *log, Datum entity_id, const WsHlc *lo, const WsHlc *at)
+keyframe_at(WsReader *r, Datum entity_id, const WsHlc *lo, const WsHlc *at)
 {
 	static const WsHlc lowest = {PG_INT64_MIN, PG_INT32_MIN, PG_INT32_MIN};
 
-	log->at_keys[0].sk_argument = entity_id;
-	log->at_keys[1].sk_argument = HlcPGetDatum(lo ? lo : &lowest);
-	log->at_keys[2].sk_argument = HlcPGetDatum(at);
-	index_rescan(log->at_scan, log->at_keys, 3, NULL, 0);
-	return step(r, log->at_scan, BackwardScanDirection, log->slot);
+	keyframes_open(r);
+	r->keyframe_keys[0].sk_argument = entity_id;
+	r->keyframe_keys[1].sk_argument = HlcPGetDatum(lo ? lo : &lowest);
+	r->keyframe_keys[2].sk_argument = HlcPGetDatum(at);
+	index_rescan(r->keyframe_scan, r->keyframe_keys, 3, NULL, 0);
+	if (!step(r, r->keyframe_scan, BackwardScanDirection, r->keyframe_slot))
+		return false;
+	slot_getallattrs(r->keyframe_slot);
+	return true;
+}
+
+/* Column col of the keyframe row in r->keyframe_slot. */
+static Datum
+keyframe_col(WsReader *r, WsKeyframeCol col, bool *isnull)
+{
+	return slot_getattr(r->keyframe_slot, r->kf[col], isnull);
 }
 
 /*
- * The state of version `version` of entity_id, whose event is the current
- * row of `scan` (in log->slot): the versions below it, down to their
- * keyframe, read from the same scan while it has them in order (it may be
- * log->at_scan, whose rows come in HLC order) and then from (entity_id,
- * version), between the version wanted and the keyframe that
- * worldstate.keyframe_interval places at or below it (versions 1 and every
- * K-th), lo being the lower bound of the range `scan` reads if it is
- * log->version_scan.  If the interval was different when they were written
- * and a range holds no keyframe, the next range below is read the same
- * way.  The patches collected are folded onto the keyframe's state, in
- * CurrentMemoryContext.
+ * Start *out and the state from the keyframe in r->keyframe_slot, copied
+ * into CurrentMemoryContext; returns the state.
  */
 static Jsonb *
-fold_to_keyframe(WsReader *r, WsLog *log, Datum entity_id, IndexScanDesc scan,
-				 int64 version, int64 lo)
+start_from_keyframe(WsReader *r, WsVersion *out)
 {
-	Jsonb	  **patches;
-	int			npatches = 0;
-	int			cap = 16;
-	Jsonb	   *keyframe = NULL;
-	int64		expected = version;
 	bool		isnull;
-	Datum		d;
+	Datum		vclock;
 
-	patches = palloc(sizeof(Jsonb *) * cap);
-	for (;;)
+	out->version = DatumGetInt64(keyframe_col(r, KF_VERSION, &isnull));
+	out->hlc = ws_hlc_copy(*DatumGetHlcP(keyframe_col(r, KF_HLC, &isnull)));
+	vclock = keyframe_col(r, KF_VCLOCK, &isnull);
+	out->vclock = isnull ? (Datum) 0 : PointerGetDatum(PG_DETOAST_DATUM_COPY(vclock));
+	out->retired = DatumGetBool(keyframe_col(r, KF_RETIRED, &isnull));
+	return DatumGetJsonbPCopy(keyframe_col(r, KF_STATE, &isnull));
+}
+
+/* Whether event type t (a text datum) is the retirement's. */
+static bool
+is_retirement(Datum t)
+{
+	text	   *type = DatumGetTextPP(t);
+
+	return VARSIZE_ANY_EXHDR(type) == strlen(WS_RETIRED_EVENT) &&
+		memcmp(VARDATA_ANY(type), WS_RETIRED_EVENT, strlen(WS_RETIRED_EVENT)) == 0;
+}
+
+/* The patches of a fold from a keyframe, oldest first. */
+typedef struct Patches
+{
+	Jsonb	  **items;
+	int			n;
+	int			cap;
+} Patches;
+
+static void
+patches_init(Patches *p)
+{
+	p->n = 0;
+	p->cap = 16;
+	p->items = palloc(sizeof(Jsonb *) * p->cap);
+}
+
+static void
+patches_add(Patches *p, Jsonb *patch)
+{
+	if (p->n == p->cap)
 	{
-		int64		v = DatumGetInt64(ws_log_col(log, EV_VERSION, &isnull));
-
-		if (v != expected)
-		{
-			if (scan == log->version_scan)
-				missing_version(log, entity_id, expected);
-			/* not in HLC order: go on through (entity_id, version) */
-			scan = next_version_range(r, log, entity_id, expected, &lo);
-			continue;
-		}
-		d = ws_log_col(log, EV_STATE, &isnull);
-		if (!isnull)
-		{
-			keyframe = DatumGetJsonbPCopy(d);
-			break;
-		}
-		if (npatches == cap)
-		{
-			cap *= 2;
-			patches = repalloc(patches, sizeof(Jsonb *) * cap);
-		}
-		patches[npatches++] = DatumGetJsonbPCopy(ws_log_col(log, EV_PATCH, &isnull));
-		expected--;
-		if (expected < 1)
-			ereport(ERROR,
-					(errcode(ERRCODE_DATA_CORRUPTED),
-					 errmsg("no keyframe at or before version " INT64_FORMAT " of entity \"%s\" in ws.%s",
-							version, TextDatumGetCString(entity_id), log->table),
-					 errdetail("Version 1 of every entity stores its full state, and archival keeps a keyframe in ws.events."),
-					 errhint("Run ws.verify() to find the damage, and recover with ws.restore_snapshot().")));
-		if ((scan == log->at_scan || expected >= lo) &&
-			step(r, scan, BackwardScanDirection, log->slot))
-			continue;
-		if (scan == log->version_scan && expected >= lo)
-			missing_version(log, entity_id, expected);
-		/* the window ended, or the range held no keyframe */
-		scan = next_version_range(r, log, entity_id, expected, &lo);
+		p->cap *= 2;
+		p->items = repalloc(p->items, sizeof(Jsonb *) * p->cap);
 	}
-
-	/* patches[] runs newest first; fold oldest first */
-	for (int i = 0; i < npatches / 2; i++)
-	{
-		Jsonb	   *t = patches[i];
-
-		patches[i] = patches[npatches - 1 - i];
-		patches[npatches - 1 - i] = t;
-	}
-	return ws_fold_patches(keyframe, patches, npatches);
+	p->items[p->n++] = patch;
 }
 
 /*
- * Rebuild the version of entity e (its row is in r->entity_slot, and it
- * changed after `at`) in force at `at` into *out, from the events in log,
- * allocated in CurrentMemoryContext; false when log holds no event of it at
- * or before `at`.
- *
- * Bounded index scans, so that the work does not depend on the length of
- * the history.  btree reads a leaf page eagerly, checking every entry from
- * the starting point to where a key of the scan stops it, so each scan is
- * given bounds that stop it close to what it needs:
- *
- *	1. the event in force is the first row of a backward scan of
- *	   (entity_id, hlc) from `at`.  Its lower bound is where the events back
- *	   to the keyframe of the version that the entity's average rate puts at
- *	   `at` would begin, a few events further; an empty window is retried
- *	   sixteen times wider, then unbounded, so the bound only ever saves
- *	   work;
- *	2. the versions below it, down to the keyframe, come from the same
- *	   scan while it has them in order, then from (entity_id, version)
- *	   (fold_to_keyframe).
+ * Apply one event after the fold's start to *out and p: its position,
+ * HLC and vclock, and its patch, or for a retirement the retired flag
+ * (the retirement's patch changes no field).
  */
-bool
-ws_reader_version_at(WsReader *r, WsLog *log, const Datum *e, const WsHlc *at, WsVersion *out)
+static void
+fold_event(WsVersion *out, Patches *p, const WsHlc *hlc, Datum vclock, bool retirement,
+		   Jsonb *patch)
 {
-	Datum		entity_id = e[EN_ENTITY_ID];
-	const WsHlc *created = DatumGetHlcP(e[EN_CREATED_HLC]);
-	const WsHlc *last = DatumGetHlcP(e[EN_HLC]);
-	int64		changes = DatumGetInt64(e[EN_VERSION]) - 1;
-	int64		rate = 0;
-	int64		events = 4;
+	out->version++;
+	out->hlc = (WsHlc *) hlc;
+	if (vclock != (Datum) 0)
+		out->vclock = vclock;
+	if (retirement)
+		out->retired = true;
+	else
+		patches_add(p, patch);
+}
+
+/* Open a log table's forward scan of an entity's events in an HLC span, once. */
+static void
+log_span_scan(WsReader *r, WsLog *log)
+{
+	MemoryContext old;
+
+	log_by_hlc(r, log);
+	if (log->span_scan != NULL)
+		return;
+	old = MemoryContextSwitchTo(r->cxt);
+	ws_init_scan_key(&log->span_keys[0], log->by_hlc, 1, BTEqualStrategyNumber);
+	ws_init_scan_key(&log->span_keys[1], log->by_hlc, 2, BTGreaterStrategyNumber);
+	ws_init_scan_key(&log->span_keys[2], log->by_hlc, 2, BTLessEqualStrategyNumber);
+	log->span_scan = index_beginscan(log->rel, log->by_hlc, r->snapshot, 3, 0);
+	MemoryContextSwitchTo(old);
+}
+
+/*
+ * Fold the events of entity_id in log with after < hlc <= at, in HLC
+ * order, one range of (entity_id, hlc), into *out and p; returns how many
+ * there were.
+ */
+static int64
+fold_span(WsReader *r, WsLog *log, Datum entity_id, const WsHlc *after, const WsHlc *at,
+		  WsVersion *out, Patches *p)
+{
+	int64		n = 0;
+	WsHlc	   *hlc = NULL;
 	bool		isnull;
-	bool		found = false;
 
-	/*
-	 * 1. the event in force at `at`, and as many versions below it as the
-	 * window holds: the events back to the keyframe of the version that the
-	 * entity's average rate puts at `at`, and a few more, as the rate of a
-	 * history is seldom even
-	 */
-	log_at_scan(r, log);
-	if (changes > 0 && last->wall > created->wall)
+	log_span_scan(r, log);
+	log->span_keys[0].sk_argument = entity_id;
+	log->span_keys[1].sk_argument = HlcPGetDatum(after);
+	log->span_keys[2].sk_argument = HlcPGetDatum(at);
+	index_rescan(log->span_scan, log->span_keys, 3, NULL, 0);
+	while (step(r, log->span_scan, ForwardScanDirection, log->slot))
 	{
-		int64		v;
+		bool		retirement = is_retirement(ws_log_col(log, EV_EVENT_TYPE, &isnull));
+		Datum		vclock = ws_log_col(log, EV_VCLOCK, &isnull);
 
-		rate = (last->wall - created->wall) / changes;
-		v = rate > 0 ? Min((at->wall - created->wall) / rate, changes) + 1 : 1;
-		events = Max(v % ws_keyframe_interval + 10, events);
+		/* one copy of the HLC, overwritten row by row */
+		if (hlc == NULL)
+			hlc = palloc(sizeof(WsHlc));
+		*hlc = *DatumGetHlcP(ws_log_col(log, EV_HLC, &isnull));
+		fold_event(out, p, hlc,
+				   isnull ? (Datum) 0 : PointerGetDatum(PG_DETOAST_DATUM_COPY(vclock)),
+				   retirement,
+				   retirement ? NULL : DatumGetJsonbPCopy(ws_log_col(log, EV_PATCH, &isnull)));
+		n++;
 	}
-	for (; !found; events *= 16)
+	return n;
+}
+
+/*
+ * The last keyframe of entity_id at or before `at` into r->keyframe_slot,
+ * false when there is none.  When the entity's row is known (e, its
+ * values), the probe is first bounded below where the entity's average
+ * rate of change puts the events of two keyframe intervals and a few
+ * more before `at`; an empty window is retried sixteen times wider, then
+ * unbounded, so the bound only ever saves work.
+ */
+static bool
+last_keyframe(WsReader *r, Datum entity_id, const Datum *e, const WsHlc *at)
+{
+	int64		rate = 0;
+	const WsHlc *created = NULL;
+
+	if (e != NULL)
+	{
+		const WsHlc *last = DatumGetHlcP(e[EN_HLC]);
+		int64		changes = DatumGetInt64(e[EN_VERSION]) - 1;
+
+		created = DatumGetHlcP(e[EN_CREATED_HLC]);
+		if (changes > 0 && last->wall > created->wall)
+			rate = (last->wall - created->wall) / changes;
+	}
+	for (int64 events = 2 * (int64) ws_keyframe_interval + 8;; events *= 16)
 	{
 		WsHlc		from;
 
-		if (rate > 0 && events <= 4096 && rate < PG_INT64_MAX / events &&
-			at->wall - rate * events > created->wall)
-		{
-			from.wall = at->wall - rate * events;
-			from.counter = 0;
-			from.node = 0;
-			found = at_scan_from(r, log, entity_id, &from, at);
-		}
-		else
-		{
-			if (!at_scan_from(r, log, entity_id, NULL, at))
-				return false;
-			found = true;
-		}
+		if (rate <= 0 || events > 65536 || rate >= PG_INT64_MAX / events ||
+			at->wall - rate * events <= created->wall)
+			return keyframe_at(r, entity_id, NULL, at);
+		from.wall = at->wall - rate * events;
+		from.counter = 0;
+		from.node = 0;
+		if (keyframe_at(r, entity_id, &from, at))
+			return true;
 	}
-	out->version = DatumGetInt64(ws_log_col(log, EV_VERSION, &isnull));
-	out->hlc = ws_hlc_copy(*DatumGetHlcP(ws_log_col(log, EV_HLC, &isnull)));
-	out->vclock = PointerGetDatum(PG_DETOAST_DATUM_COPY(ws_log_col(log, EV_VCLOCK, &isnull)));
+}
 
-	/* 2. the versions below it down to the keyframe, folded */
-	out->state = fold_to_keyframe(r, log, entity_id, log->at_scan, out->version, 0);
+/*
+ * The entity entity_id (a text datum) as of `at` into *out, allocated in
+ * CurrentMemoryContext: its last keyframe at or before `at` -- one
+ * backward probe of ws.keyframes' primary key, bounded when the entity's
+ * row e is given (NULL otherwise; see last_keyframe) -- and the events after it
+ * up to `at`, folded in HLC order -- one range of (entity_id, hlc) in
+ * ws.events, at most the K - 1 events between two keyframes.  The version
+ * is the keyframe's plus the number of events folded; the entity is
+ * retired when the keyframe says so or a retirement is among them.  False
+ * when there is no keyframe at or before `at` (the entity did not exist
+ * then).
+ *
+ * Archival moves an entity's events before its last keyframe before the
+ * boundary, and keeps every keyframe: so the events after the keyframe
+ * are either all in ws.events or, when the keyframe precedes the one
+ * archival kept, all in ws.events_archive, which is read only when
+ * ws.events has none of them.
+ */
+bool
+ws_reader_version_at(WsReader *r, Datum entity_id, const Datum *e, const WsHlc *at,
+					 WsVersion *out)
+{
+	Patches		p;
+	Jsonb	   *state;
+	WsHlc		kf_hlc;
+
+	if (!last_keyframe(r, entity_id, e, at))
+		return false;
+	state = start_from_keyframe(r, out);
+	kf_hlc = *out->hlc;
+	patches_init(&p);
+	/* a moment at the keyframe's own event has nothing to fold after it */
+	if (ws_hlc_cmp(&kf_hlc, at) < 0 &&
+		fold_span(r, &r->log, entity_id, &kf_hlc, at, out, &p) == 0)
+		(void) fold_span(r, &r->archive, entity_id, &kf_hlc, at, out, &p);
+	out->state = p.n > 0 ? ws_fold_patches(state, p.items, p.n) : state;
 	return true;
+}
+
+/*
+ * The state of entity_id (a text datum) at its event with HLC `at` (or as
+ * of `at`), from ws.keyframes and the log, in CurrentMemoryContext; XX001
+ * when it has no keyframe at or before `at`.  For an event a statement
+ * found in the log (by its event_id, say).
+ */
+Jsonb *
+ws_reader_state_at(WsReader *r, Datum entity_id, const WsHlc *at)
+{
+	WsVersion	v;
+
+	if (!ws_reader_version_at(r, entity_id, NULL, at, &v))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("entity \"%s\" has no keyframe at or before %s",
+						TextDatumGetCString(entity_id), ws_hlc_to_cstring(at)),
+				 errdetail("The first event of every entity has a keyframe in ws.keyframes."),
+				 errhint("Run ws.verify() to find the damage, and recover with ws.restore_snapshot().")));
+	return v.state;
 }
 
 /*
@@ -563,10 +603,14 @@ ws_reader_version_at(WsReader *r, WsLog *log, const Datum *e, const WsHlc *at, W
  *	  snapshot has it: its row is read in a merge walk of the snapshot's
  *	  rows, which the world scan and ws.snapshot_entities' primary key
  *	  both return in entity id order;
- *	- one in the set is folded from its snapshot row (or, when it was
- *	  created after s, from its first event) with its events in (s, at]:
- *	  those the range scan read, kept in memory while they fit in
- *	  work_mem, else read again through (entity_id, hlc).
+ *	- one in the set is folded from the later of its snapshot row and its
+ *	  last keyframe at or before `at` (a keyframe wins over the patch of
+ *	  its event, wherever it stands) with its events after that start up
+ *	  to `at`: the keyframes in (s, at] are found by one range scan of
+ *	  ws.keyframes' index on hlc, and both they and the events the first
+ *	  range scan read are kept in memory while they fit in work_mem; else
+ *	  the events are read again through (entity_id, hlc) and the keyframe
+ *	  by one probe of ws.keyframes per entity.
  *
  * A row taken from the snapshot as it is goes into a world scan's result
  * as its stored bytes without the leading snapshot_id
@@ -575,7 +619,7 @@ ws_reader_version_at(WsReader *r, WsLog *log, const Datum *e, const WsHlc *at, W
  *
  * Whatever cannot be answered this way -- a row that does not match the
  * entity (created_hlc differs, retired, a version ahead of the present
- * row), a version chain with a gap -- returns false and the caller
+ * row) when no keyframe after s starts the entity -- returns false and the caller
  * rebuilds the entity from its keyframes as without a snapshot, so the
  * answer never depends on the snapshot being there.  The snapshot's
  * checksum is not verified: the rows are written only by ws.create_snapshot,
@@ -596,6 +640,7 @@ ws_reader_version_at(WsReader *r, WsLog *log, const Datum *e, const WsHlc *at, W
 #define SNAPSHOT_ENTITIES	"snapshot_entities"
 #define ARCHIVE_BOUNDARY	"archive_boundary"
 #define EVENTS_HLC			"events_hlc_idx"
+#define KEYFRAMES_HLC		"keyframes_hlc_idx"
 
 /*
  * An event of the span (snapshot, at], as the range scan that finds the
@@ -604,12 +649,21 @@ ws_reader_version_at(WsReader *r, WsLog *log, const Datum *e, const WsHlc *at, W
 typedef struct SpanEvent
 {
 	struct SpanEvent *next;		/* the entity's next, in HLC order */
-	int64		version;
 	WsHlc		hlc;
 	Datum		vclock;
-	Jsonb	   *state;			/* a keyframe's, or NULL */
-	Jsonb	   *patch;
+	bool		retirement;
+	Jsonb	   *patch;			/* NULL for a retirement */
 } SpanEvent;
+
+/* A keyframe of the span (snapshot, at], copied as SpanEvent is. */
+typedef struct SpanKeyframe
+{
+	WsHlc		hlc;
+	int64		version;
+	Datum		vclock;
+	bool		retired;
+	Jsonb	   *state;
+} SpanKeyframe;
 
 /* A set of entity ids (text), hashed by their bytes. */
 typedef struct IdEntry
@@ -619,6 +673,7 @@ typedef struct IdEntry
 	char		status;
 	SpanEvent  *first;			/* its events in the span, when kept */
 	SpanEvent  *last;
+	SpanKeyframe *keyframe;		/* its last keyframe in the span, when kept */
 } IdEntry;
 
 static inline uint32
@@ -670,6 +725,7 @@ idset_add(idset_hash *set, text *id)
 		entry->id = (text *) MemoryContextAlloc(set->ctx, VARSIZE_ANY(id));
 		memcpy(entry->id, id, VARSIZE_ANY(id));
 		entry->first = entry->last = NULL;
+		entry->keyframe = NULL;
 	}
 	return entry;
 }
@@ -710,8 +766,8 @@ typedef struct WsBase
 	bool		more;			/* slot holds the walk's current row */
 	Oid			collation;		/* of entity ids in both primary keys */
 	idset_hash *changed;		/* entities with an event in (hlc, at] */
-	MemoryContext events;		/* their events, while they fit in
-								 * work_mem; NULL when they did not */
+	MemoryContext events;		/* their events and keyframes, while they
+								 * fit in work_mem; NULL when they did not */
 	bool		stored_alike;	/* rows stored as ws.entities' are, after
 								 * a leading bigint snapshot_id */
 	bool		row_as_is;		/* the last answer is the row the walk is
@@ -829,17 +885,13 @@ keep_span_event(WsReader *r, WsBase *b, IdEntry *entry)
 	Datum		d;
 
 	ev->next = NULL;
-	ev->version = DatumGetInt64(ws_log_col(&r->log, EV_VERSION, &isnull));
 	ev->hlc = *DatumGetHlcP(ws_log_col(&r->log, EV_HLC, &isnull));
-	ev->vclock = PointerGetDatum(PG_DETOAST_DATUM_COPY(ws_log_col(&r->log, EV_VCLOCK, &isnull)));
-	d = ws_log_col(&r->log, EV_STATE, &isnull);
-	ev->state = isnull ? NULL : DatumGetJsonbPCopy(d);
+	d = ws_log_col(&r->log, EV_VCLOCK, &isnull);
+	ev->vclock = isnull ? (Datum) 0 : PointerGetDatum(PG_DETOAST_DATUM_COPY(d));
+	ev->retirement = is_retirement(ws_log_col(&r->log, EV_EVENT_TYPE, &isnull));
 	ev->patch = NULL;
-	if (ev->state == NULL)
-	{
-		d = ws_log_col(&r->log, EV_PATCH, &isnull);
-		ev->patch = isnull ? NULL : DatumGetJsonbPCopy(d);
-	}
+	if (!ev->retirement)
+		ev->patch = DatumGetJsonbPCopy(ws_log_col(&r->log, EV_PATCH, &isnull));
 	MemoryContextSwitchTo(old);
 	if (entry->last)
 		entry->last->next = ev;
@@ -851,6 +903,57 @@ keep_span_event(WsReader *r, WsBase *b, IdEntry *entry)
 		MemoryContextDelete(b->events);
 		b->events = NULL;
 	}
+}
+
+/*
+ * Keep, for each entity of b->changed, a copy of its last keyframe in
+ * (b->hlc, b->at], from one range scan of ws.keyframes' index on hlc, in
+ * b->events; forget everything kept when it outgrows work_mem.
+ */
+static void
+collect_keyframes(WsReader *r, WsBase *b)
+{
+	Relation	index;
+	ScanKeyData keys[2];
+	IndexScanDesc scan;
+
+	keyframes_open(r);
+	index = open_index(r, KEYFRAMES_HLC);
+	ws_init_scan_key(&keys[0], index, 1, BTGreaterStrategyNumber);
+	keys[0].sk_argument = HlcPGetDatum(&b->hlc);
+	ws_init_scan_key(&keys[1], index, 1, BTLessEqualStrategyNumber);
+	keys[1].sk_argument = HlcPGetDatum(&b->at);
+	scan = index_beginscan(r->keyframes, index, r->snapshot, 2, 0);
+	index_rescan(scan, keys, 2, NULL, 0);
+	while (b->events && index_getnext_slot(scan, ForwardScanDirection, r->keyframe_slot))
+	{
+		bool		isnull;
+		IdEntry    *entry;
+		MemoryContext old;
+		SpanKeyframe *kf;
+		WsVersion	v;
+
+		CHECK_FOR_INTERRUPTS();
+		entry = idset_lookup(b->changed, DatumGetTextPP(keyframe_col(r, KF_ENTITY_ID, &isnull)));
+		if (entry == NULL)
+			continue;			/* no event of its in the span: not read */
+		old = MemoryContextSwitchTo(b->events);
+		kf = entry->keyframe ? entry->keyframe : palloc(sizeof(SpanKeyframe));
+		kf->state = start_from_keyframe(r, &v);
+		kf->hlc = *v.hlc;
+		kf->version = v.version;
+		kf->vclock = v.vclock;
+		kf->retired = v.retired;
+		entry->keyframe = kf;
+		MemoryContextSwitchTo(old);
+		if (MemoryContextMemAllocated(b->events, false) > (Size) work_mem * 1024)
+		{
+			MemoryContextDelete(b->events);
+			b->events = NULL;
+		}
+	}
+	index_endscan(scan);
+	index_close(index, NoLock);
 }
 
 /*
@@ -897,6 +1000,8 @@ collect_changed(WsReader *r, WsBase *b, int64 limit)
 	}
 	index_endscan(scan);
 	index_close(index, NoLock);
+	if (ok && b->events)
+		collect_keyframes(r, b);
 	return ok;
 }
 
@@ -1040,103 +1145,60 @@ base_row_matches(WsBase *b, const Datum *e)
 		ws_hlc_cmp(DatumGetHlcP(base_col(b, EN_HLC)), &b->hlc) <= 0;
 }
 
-/* A fold of an entity's events in (snapshot, at] onto its snapshot row. */
-typedef struct SpanFold
-{
-	Jsonb	   *state;			/* the last keyframe, or the snapshot's */
-	int64		version;		/* of the last event applied */
-	Jsonb	  **patches;		/* since state, oldest first */
-	int			npatches;
-	int			cap;
-} SpanFold;
-
 /*
- * Apply the event of version v (its keyframe state, or its patch) to f,
- * its version, HLC and vclock to *out; false when it does not follow on
- * from the last one.  Versions already in the snapshot's row are skipped.
+ * Fold entity_id's events in (b->hlc, at] into *out, from the later of
+ * its snapshot row (in_snapshot: *out holds its values, the walk is on
+ * it) and its last keyframe at or before `at`, with the events after that
+ * start: those kept by collect_changed (`kept`, in HLC order), or when
+ * they were not kept, those read through (entity_id, hlc).  False when
+ * neither start is there (created after the snapshot, and no keyframe
+ * after it).
  */
 static bool
-span_fold_step(SpanFold *f, int64 v, const WsHlc *hlc, Datum vclock, Jsonb *state, Jsonb *patch,
-			   WsVersion *out)
+fold_from_base(WsReader *r, WsBase *b, Datum entity_id, const WsHlc *at, bool in_snapshot,
+			   const IdEntry *kept, WsVersion *out)
 {
-	if (v <= f->version)
-		return true;
-	if (v != f->version + 1)
-		return false;
-	if (state)
+	Patches		p;
+	Jsonb	   *state;
+	WsHlc		from;
+	bool		isnull;
+
+	if (b->events && kept->keyframe)
 	{
-		f->state = state;
-		f->npatches = 0;
+		/* the last keyframe in the span, kept by collect_keyframes */
+		state = kept->keyframe->state;
+		out->version = kept->keyframe->version;
+		out->hlc = &kept->keyframe->hlc;
+		out->vclock = kept->keyframe->vclock;
+		out->retired = kept->keyframe->retired;
+		from = kept->keyframe->hlc;
+	}
+	else if (!b->events && keyframe_at(r, entity_id, &b->hlc, at) &&
+			 ws_hlc_cmp(DatumGetHlcP(keyframe_col(r, KF_HLC, &isnull)), &b->hlc) > 0)
+	{
+		/* only a keyframe after the snapshot is of use: it bounds the probe */
+		state = start_from_keyframe(r, out);
+		from = *out->hlc;
+	}
+	else if (in_snapshot)
+	{
+		state = DatumGetJsonbPCopy(base_col(b, EN_STATE));
+		out->retired = false;
+		from = b->hlc;
 	}
 	else
-	{
-		if (f->npatches == f->cap)
-		{
-			f->cap *= 2;
-			f->patches = repalloc(f->patches, sizeof(Jsonb *) * f->cap);
-		}
-		f->patches[f->npatches++] = patch;
-	}
-	f->version = v;
-	out->version = v;
-	out->hlc = (WsHlc *) hlc;
-	out->vclock = vclock;
-	return true;
-}
+		return false;
 
-/*
- * Fold entity_id's events in (b->hlc, at] onto `state` at version `version`
- * (NULL and 0 when the snapshot has no row for it) into *out: the events
- * kept by collect_changed (`kept`, in HLC order), or when they were not
- * kept, those read through (entity_id, hlc).  False when their versions do
- * not follow on from it or no keyframe starts them.
- */
-static bool
-fold_from_base(WsReader *r, WsBase *b, Datum entity_id, const WsHlc *at, Jsonb *state,
-			   int64 version, const IdEntry *kept, WsVersion *out)
-{
-	SpanFold	f;
-	bool		ok = true;
-
-	f.state = state;
-	f.version = version;
-	f.npatches = 0;
-	f.cap = 16;
-	f.patches = palloc(sizeof(Jsonb *) * f.cap);
+	patches_init(&p);
 	if (b->events)
 	{
-		for (SpanEvent *ev = kept->first; ev && ok; ev = ev->next)
-			ok = span_fold_step(&f, ev->version, &ev->hlc, ev->vclock, ev->state, ev->patch, out);
+		for (SpanEvent *ev = kept->first; ev; ev = ev->next)
+			if (ws_hlc_cmp(&ev->hlc, &from) > 0)
+				fold_event(out, &p, &ev->hlc, ev->vclock, ev->retirement, ev->patch);
 	}
 	else
-	{
-		bool		more;
-		IndexScanDesc scan = ws_reader_history_scan(r, &r->log, entity_id, &b->hlc, at, &more);
-
-		for (; more && ok; more = index_getnext_slot(scan, ForwardScanDirection, r->log.slot))
-		{
-			bool		isnull;
-			int64		v = DatumGetInt64(ws_log_col(&r->log, EV_VERSION, &isnull));
-			Datum		kf;
-			Jsonb	   *kstate = NULL;
-			Jsonb	   *patch = NULL;
-
-			if (v <= f.version)
-				continue;
-			kf = ws_log_col(&r->log, EV_STATE, &isnull);
-			if (!isnull)
-				kstate = DatumGetJsonbPCopy(kf);
-			else
-				patch = DatumGetJsonbPCopy(ws_log_col(&r->log, EV_PATCH, &isnull));
-			ok = span_fold_step(&f, v, ws_hlc_copy(*DatumGetHlcP(ws_log_col(&r->log, EV_HLC, &isnull))),
-								PointerGetDatum(PG_DETOAST_DATUM_COPY(ws_log_col(&r->log, EV_VCLOCK, &isnull))),
-								kstate, patch, out);
-		}
-		index_endscan(scan);
-	}
-	if (!ok || f.state == NULL)
-		return false;
-	out->state = f.npatches > 0 ? ws_fold_patches(f.state, f.patches, f.npatches) : f.state;
+		(void) fold_span(r, &r->log, entity_id, &from, at, out, &p);
+	out->state = p.n > 0 ? ws_fold_patches(state, p.items, p.n) : state;
 	return true;
 }
 
@@ -1180,6 +1242,7 @@ ws_reader_version_from_snapshot(WsReader *r, const Datum *e, const WsHlc *at, Ws
 		out->hlc = DatumGetHlcP(base_col(b, EN_HLC));
 		out->vclock = base_col(b, EN_VCLOCK);
 		out->state = (Jsonb *) DatumGetPointer(base_col(b, EN_STATE));
+		out->retired = false;
 	}
 	changed = idset_lookup(b->changed, DatumGetTextPP(entity_id));
 	if (changed == NULL)
@@ -1188,10 +1251,7 @@ ws_reader_version_from_snapshot(WsReader *r, const Datum *e, const WsHlc *at, Ws
 		b->row_as_is = in_snapshot;
 		return in_snapshot;
 	}
-	if (in_snapshot)
-		return fold_from_base(r, b, entity_id, at, DatumGetJsonbPCopy(base_col(b, EN_STATE)),
-							  out->version, changed, out);
-	return fold_from_base(r, b, entity_id, at, NULL, 0, changed, out);
+	return fold_from_base(r, b, entity_id, at, in_snapshot, changed, out);
 }
 
 /*
@@ -1251,24 +1311,6 @@ base_close(WsBase *b)
 	close_rel(b->rel);
 	if (b->events)
 		MemoryContextDelete(b->events);
-}
-
-/*
- * The state of version `version` of entity_id (a text datum), from
- * ws.events, in CurrentMemoryContext; XX001 when the version or its
- * keyframe is missing.  For a version that a statement found in ws.events
- * (by its event_id, say): archival keeps every event from an entity's last
- * archived keyframe on in ws.events, so its keyframe is there too.
- */
-Jsonb *
-ws_reader_state_at_version(WsReader *r, Datum entity_id, int64 version)
-{
-	int64		lo;
-	IndexScanDesc scan;
-
-	log_table(r, &r->log);
-	scan = next_version_range(r, &r->log, entity_id, version, &lo);
-	return fold_to_keyframe(r, &r->log, entity_id, scan, version, lo);
 }
 
 /*

@@ -53,33 +53,27 @@ extern bool ws_idset_has(WsIdSet *set, text *id);
 
 /*
  * One table of the event log -- ws.events, or ws.events_archive, where
- * ws.archive_events moves old events -- with its indexes on (entity_id,
- * hlc) and (entity_id, version), each opened on first use.
+ * ws.archive_events moves old events -- with its index on (entity_id,
+ * hlc), opened on first use.
  *
- * Archival moves, for each entity, the versions before its last keyframe
- * preceding the archival boundary, so an entity's archived versions are
- * 1 .. k - 1 and ws.events holds k onwards, k a keyframe; its HLCs increase
- * with its versions.  Hence: when ws.events holds an event of the entity at
- * or before a moment, the version in force then and its keyframe are in
- * ws.events; otherwise (and if the entity existed then) both are in the
- * archive.  A state is never folded from both tables.
+ * Archival moves, for each entity, the events before its last keyframe
+ * preceding the archival boundary, and keeps every keyframe in
+ * ws.keyframes.  Hence the events between a keyframe and a moment are
+ * all in one table: in ws.events when the keyframe is the one archival
+ * kept or a later one, in the archive when it is an earlier one.  A state
+ * is never folded from both tables.
  */
 typedef struct WsLog
 {
 	const char *table;
 	const char *by_hlc_name;
-	const char *by_version_name;
 	Relation	rel;
 	TupleTableSlot *slot;
 	AttrNumber	col[EV_NCOLS];
 	Relation	by_hlc;
-	IndexScanDesc at_scan;		/* (entity_id = $1, hlc >= $2, hlc <= $3)
-								 * backwards */
-	ScanKeyData at_keys[3];
-	Relation	by_version;
-	IndexScanDesc version_scan; /* (entity_id = $1, version >= $2,
-								 * version <= $3) backwards */
-	ScanKeyData version_keys[3];
+	IndexScanDesc span_scan;	/* (entity_id = $1, hlc > $2, hlc <= $3)
+								 * forwards */
+	ScanKeyData span_keys[3];
 } WsLog;
 
 /*
@@ -99,6 +93,14 @@ typedef struct WsReader
 	ScanKeyData entity_key;
 	AttrNumber	en[EN_NCOLS];
 
+	Relation	keyframes;		/* ws.keyframes, opened on first use */
+	Relation	keyframes_pk;
+	TupleTableSlot *keyframe_slot;
+	IndexScanDesc keyframe_scan;	/* (entity_id = $1, hlc >= $2, hlc <= $3)
+									 * backwards */
+	ScanKeyData keyframe_keys[3];
+	AttrNumber	kf[KF_NCOLS];
+
 	WsLog		log;			/* ws.events */
 	WsLog		archive;		/* ws.events_archive */
 	Relation	events_links;
@@ -112,26 +114,31 @@ typedef struct WsReader
 								 * (ws_reader_use_snapshot), or NULL */
 } WsReader;
 
-/* A version of an entity rebuilt from the log. */
+/*
+ * An entity as of a moment, rebuilt from a keyframe (or a snapshot's row)
+ * and the events after it: version is its number of events then, hlc and
+ * vclock those of its last event then.
+ */
 typedef struct WsVersion
 {
 	int64		version;
 	WsHlc	   *hlc;
 	Datum		vclock;
 	Jsonb	   *state;
+	bool		retired;
 } WsVersion;
 
 extern void ws_reader_open(WsReader *r, int what);
 extern void ws_reader_close(WsReader *r);
 extern bool ws_reader_entity(WsReader *r, Datum entity_id);
 extern IndexScanDesc ws_reader_all_entities(WsReader *r);
-extern bool ws_reader_version_at(WsReader *r, WsLog *log, const Datum *e, const WsHlc *at,
-								 WsVersion *out);
+extern bool ws_reader_version_at(WsReader *r, Datum entity_id, const Datum *e,
+								 const WsHlc *at, WsVersion *out);
 extern void ws_reader_use_snapshot(WsReader *r, const WsHlc *at);
 extern bool ws_reader_version_from_snapshot(WsReader *r, const Datum *e, const WsHlc *at,
 											WsVersion *out);
 extern HeapTuple ws_reader_snapshot_row(WsReader *r, const Datum *e);
-extern Jsonb *ws_reader_state_at_version(WsReader *r, Datum entity_id, int64 version);
+extern Jsonb *ws_reader_state_at(WsReader *r, Datum entity_id, const WsHlc *at);
 extern IndexScanDesc ws_reader_history_scan(WsReader *r, WsLog *log, Datum entity_id,
 											const WsHlc *from, const WsHlc *to, bool *more);
 extern IndexScanDesc ws_reader_link_scan(WsReader *r, WsLog *log, Datum entity_id,

@@ -14,10 +14,12 @@
  *
  * Recovery restores a snapshot's rows and replays every later event from
  * the log -- state by merge patch, retirement, and links in HLC order --
- * and verifies what it rebuilt; without a snapshot it replays the whole
- * log and verifies the whole log.  Verification folds each entity's
- * events from its first and compares versions, HLC order, keyframes and
- * the current row.  A restore from a snapshot checks what it rebuilt: the
+ * rebuilds the keyframes of the events it replays (ws.keyframes is
+ * derived) and verifies what it rebuilt; without a snapshot it replays
+ * the whole log and verifies the whole log.  Verification folds each
+ * entity's events in HLC order from its first and compares the keyframes
+ * (state and position) and the current row (state, retired, version: the
+ * number of events).  A restore from a snapshot checks what it rebuilt: the
  * checksum vouches for the snapshot's rows, and the replay of each entity
  * with events after the snapshot, from its snapshot row through those
  * events, checks them as it folds them; so recovery costs the events
@@ -25,8 +27,9 @@
  * restore would write them are left alone.
  *
  * Archival moves events that a kept snapshot covers to ws.events_archive,
- * keeping each entity's last keyframe before the boundary so point queries
- * after it still need no archived event.
+ * keeping each entity's events from its last keyframe before the boundary
+ * on, so point queries after it still need no archived event; keyframes
+ * are never archived.
  *
  *-------------------------------------------------------------------------
  */
@@ -488,26 +491,49 @@ problem(WsProblems *p, const char *entity_id, const char *fmt,...)
 }
 
 /*
- * Check an event's place in its entity's chain: its version v follows the
- * one before, prev (0 before the first), and its HLC h is after that one's.
+ * Check the keyframe row at an entity's event, the pos-th in HLC order
+ * (kf_version, kf_state and kf_retired its columns), against the fold
+ * through that event and the retired flag of the events so far: each
+ * keyframe must be what a reader folding from the start would have
+ * there, as its place (version) too.
  */
 static void
-check_chain(WsProblems *p, const char *entity_id, int64 prev, const WsHlc *prev_hlc,
-			int64 v, const WsHlc *h)
+check_keyframe(WsProblems *p, const char *entity_id, WsFold *fold, int64 pos, bool retired,
+			   int64 kf_version, Datum kf_state, bool kf_retired)
 {
-	if (v != prev + 1)
-		problem(p, entity_id, "version " INT64_FORMAT " follows version " INT64_FORMAT, v, prev);
-	else if (prev > 0 && ws_hlc_cmp(h, prev_hlc) <= 0)
-		problem(p, entity_id, "HLC of version " INT64_FORMAT " is not after the one before", v);
+	if (kf_version != pos)
+		problem(p, entity_id, "keyframe at event " INT64_FORMAT " says version " INT64_FORMAT,
+				pos, kf_version);
+	if (ws_fold_started(fold) &&
+		compareJsonbContainers(&DatumGetJsonbP(kf_state)->root, &ws_fold_state(fold)->root) != 0)
+		problem(p, entity_id, "keyframe at event " INT64_FORMAT " differs from the fold through it", pos);
+	if (kf_retired != retired)
+		problem(p, entity_id, "keyframe at event " INT64_FORMAT " has another retired flag than its events",
+				pos);
 }
 
-/* Check the keyframe stored with version v against the fold through v. */
+/*
+ * Check the keyframe columns of a row of the replay or verification
+ * queries, from column `col` on (keyframe present, version, state,
+ * retired), at the pos-th event: a keyframe is compared with the fold,
+ * and the first event must have one, where every reader starts.
+ */
 static void
-check_keyframe(WsProblems *p, const char *entity_id, WsFold *fold, int64 v, Datum keyframe)
+check_keyframe_cols(WsProblems *p, const char *entity_id, WsFold *fold, int64 pos, bool retired,
+					HeapTuple tup, TupleDesc desc, int col)
 {
-	if (ws_fold_started(fold) &&
-		compareJsonbContainers(&DatumGetJsonbP(keyframe)->root, &ws_fold_state(fold)->root) != 0)
-		problem(p, entity_id, "keyframe at version " INT64_FORMAT " differs from the fold before it", v);
+	bool		isnull;
+
+	if (!DatumGetBool(SPI_getbinval(tup, desc, col, &isnull)))
+	{
+		if (pos == 1)
+			problem(p, entity_id, "no keyframe at its first event");
+		return;
+	}
+	check_keyframe(p, entity_id, fold, pos, retired,
+				   DatumGetInt64(SPI_getbinval(tup, desc, col + 1, &isnull)),
+				   SPI_getbinval(tup, desc, col + 2, &isnull),
+				   DatumGetBool(SPI_getbinval(tup, desc, col + 3, &isnull)));
 }
 
 /* One entity being rebuilt from the log. */
@@ -559,6 +585,28 @@ put_replayed(WsWriter *w, const WsReplay *r, WsIdSet *rebuilt)
 		(void) ws_writer_put_entity_if_changed(w, v, n);
 		ws_idset_add(rebuilt, cstring_to_text(r->entity_id));
 	}
+}
+
+/*
+ * Write the keyframe of a rebuilt entity at its event (the first, and
+ * every worldstate.keyframe_interval-th): its position, the fold so far.
+ */
+static void
+put_replayed_keyframe(WsWriter *w, const WsReplay *r, WsFold *fold)
+{
+	Datum		v[KF_NCOLS];
+	bool		n[KF_NCOLS];
+
+	if (!ws_writer_has_keyframes(w) || !ws_fold_started(fold))
+		return;
+	memset(n, 0, sizeof(n));
+	v[KF_ENTITY_ID] = CStringGetTextDatum(r->entity_id);
+	v[KF_HLC] = r->hlc;
+	v[KF_VERSION] = Int64GetDatum(r->version);
+	v[KF_STATE] = JsonbPGetDatum(ws_fold_state(fold));
+	v[KF_VCLOCK] = r->vclock;
+	v[KF_RETIRED] = BoolGetDatum(r->retired);
+	ws_writer_put_keyframe(w, v, n);
 }
 
 /* Write one edge as its last link or unlink left it (a row of replay_edges). */
@@ -626,18 +674,23 @@ replay_edges(WsWriter *w, Oid *types, Datum *args, const char *nulls)
  * Replay the entities' events after `after`, the HLC of snapshot
  * snapshot_id (all events when NULL), onto ws.entities through writer w,
  * the table held in EXCLUSIVE mode by the caller; returns the number of
- * events replayed.  Events come in (entity, version) order, each entity's
- * row in the snapshot, where its fold starts, joined to them; each
- * rebuilt row is written as soon as its entity's events are folded,
- * replacing the row there or inserted.
+ * events replayed.  Events come in (entity, HLC) order, each entity's row
+ * in the snapshot, where its fold starts, joined to them; each rebuilt
+ * row is written as soon as its entity's events are folded, replacing the
+ * row there or inserted.  An entity's version is its number of events:
+ * the snapshot row's, plus one per event replayed.
+ *
+ * The keyframes of the events replayed are rebuilt: those after `after`
+ * are deleted (all, for a full replay) and one is written at the first
+ * event of each entity and at every worldstate.keyframe_interval-th.
  *
  * After a snapshot (p and rebuilt given), the replay also verifies what it
- * rebuilds, as ws.verify() would from the snapshot's row on: each event's
- * version follows the one before (the snapshot's, for the first), its HLC
- * is after that one's, each keyframe equals the fold through it; problems
- * go to p.  A rebuilt row is written only where the row there is not
- * already exactly it, so afterwards every rebuilt entity's row is its
- * fold; the ids of the rebuilt entities go to rebuilt.
+ * rebuilds, as ws.verify() would from the snapshot's row on: each
+ * keyframe row that was there equals the fold through its event, at its
+ * position; problems go to p.  A rebuilt row is written only where the
+ * row there is not already exactly it, so afterwards every rebuilt
+ * entity's row is its fold; the ids of the rebuilt entities go to
+ * rebuilt.
  */
 static int64
 replay_entities(WsWriter *w, int64 snapshot_id, const WsHlc *after, WsProblems *p,
@@ -653,21 +706,23 @@ replay_entities(WsWriter *w, int64 snapshot_id, const WsHlc *after, WsProblems *
 	MemoryContext old;
 	WsReplay	r;
 	WsFold		fold;
-	int64		prev = 0;		/* the version before, when checking */
-	WsHlc		prev_hlc = {0};
 	int64		replayed = 0;
 
-	/* column 15, the keyframes, is read only to check them */
+	/* columns 15 to 18, the keyframes there, are read only to check them */
 	scan = SPI_prepare(psprintf("SELECT e.entity_id, e.version, e.hlc, e.kind, e.module, e.event_type,"
 								" e.patch, e.vclock, cur.entity_id IS NOT NULL, cur.state,"
 								" cur.created_hlc, cur.retired, cur.version, cur.hlc, %s"
 								" FROM ws.events e LEFT JOIN ws.snapshot_entities cur"
 								"   ON cur.snapshot_id OPERATOR(pg_catalog.=) $2"
 								"   AND cur.entity_id OPERATOR(pg_catalog.=) e.entity_id"
+								" %s"
 								" WHERE ($1 IS NULL OR e.hlc OPERATOR(ws.>) $1)"
 								"   AND e.entity_id IS NOT NULL"	/* not events of the bus */
-								" ORDER BY e.entity_id, e.version",
-								p ? "e.state" : "NULL::pg_catalog.jsonb"), 2, t);
+								" ORDER BY e.entity_id, e.hlc",
+								p ? "k.entity_id IS NOT NULL, k.version, k.state, k.retired" :
+								"false, NULL::pg_catalog.int8, NULL::pg_catalog.jsonb, NULL::pg_catalog.bool",
+								p ? "LEFT JOIN ws.keyframes k ON k.entity_id OPERATOR(pg_catalog.=) e.entity_id"
+								"   AND k.hlc OPERATOR(ws.=) e.hlc" : ""), 2, t);
 	if (scan == NULL)
 		elog(ERROR, "could not prepare the replay");
 	ws_progress_phase("replaying events",
@@ -679,7 +734,11 @@ replay_entities(WsWriter *w, int64 snapshot_id, const WsHlc *after, WsProblems *
 									   ALLOCSET_DEFAULT_SIZES);
 	ws_fold_begin(&fold);
 	memset(&r, 0, sizeof(r));
+	/* the cursor reads the keyframes as they were; they are rebuilt */
 	portal = SPI_cursor_open(NULL, scan, a, nulls, false);
+	if (ws_writer_has_keyframes(w))
+		ws_exec("DELETE FROM ws.keyframes WHERE $1 IS NULL OR hlc OPERATOR(ws.>) $1",
+				1, t, a, nulls, SPI_OK_DELETE);
 	for (;;)
 	{
 		SPITupleTable *tuples;
@@ -699,8 +758,6 @@ replay_entities(WsWriter *w, int64 snapshot_id, const WsHlc *after, WsProblems *
 			char	   *entity_id = TextDatumGetCString(SPI_getbinval(tup, desc, 1, &isnull));
 			char	   *event_type;
 			Datum		patch;
-			Datum		keyframe;
-			bool		no_keyframe;
 
 			old = MemoryContextSwitchTo(entity_cxt);
 			if (r.entity_id == NULL || strcmp(r.entity_id, entity_id) != 0)
@@ -711,7 +768,6 @@ replay_entities(WsWriter *w, int64 snapshot_id, const WsHlc *after, WsProblems *
 				ws_fold_reset(&fold);
 				memset(&r, 0, sizeof(r));
 				r.entity_id = pstrdup(entity_id);
-				prev = 0;
 				/* the entity's row in the snapshot, if any, is where the fold starts */
 				if (DatumGetBool(SPI_getbinval(tup, desc, 9, &isnull)))
 				{
@@ -720,43 +776,39 @@ replay_entities(WsWriter *w, int64 snapshot_id, const WsHlc *after, WsProblems *
 					ws_fold_keyframe(&fold, SPI_getbinval(tup, desc, 10, &isnull));
 					r.created_hlc = datumCopy(SPI_getbinval(tup, desc, 11, &isnull), false, sizeof(WsHlc));
 					r.retired = DatumGetBool(SPI_getbinval(tup, desc, 12, &isnull));
-					prev = DatumGetInt64(SPI_getbinval(tup, desc, 13, &isnull));
-					prev_hlc = *DatumGetHlcP(SPI_getbinval(tup, desc, 14, &isnull));
+					r.version = DatumGetInt64(SPI_getbinval(tup, desc, 13, &isnull));
 				}
 			}
 			event_type = TextDatumGetCString(SPI_getbinval(tup, desc, 6, &isnull));
 			patch = SPI_getbinval(tup, desc, 7, &isnull);
-			r.version = DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull));
+			r.version++;
 			r.hlc = datumCopy(SPI_getbinval(tup, desc, 3, &isnull), false, sizeof(WsHlc));
 			r.vclock = PointerGetDatum(PG_DETOAST_DATUM_COPY(SPI_getbinval(tup, desc, 8, &isnull)));
-			if (p)
-				check_chain(p, r.entity_id, prev, &prev_hlc, r.version, DatumGetHlcP(r.hlc));
 			if (r.version == 1)
 			{
 				r.kind = TextDatumGetCString(SPI_getbinval(tup, desc, 4, &isnull));
 				r.module = TextDatumGetCString(SPI_getbinval(tup, desc, 5, &isnull));
-				/* version 1's patch is the initial state */
+				/* the first event's patch is the initial state */
 				ws_fold_keyframe(&fold, patch);
 				r.created_hlc = r.hlc;
 				r.retired = false;
 			}
-			else if (strcmp(event_type, "retired") == 0)
+			else if (strcmp(event_type, WS_RETIRED_EVENT) == 0)
 				r.retired = true;
 			else
 			{
 				if (!ws_fold_started(&fold))
 					ereport(ERROR,
 							(errcode(ERRCODE_DATA_CORRUPTED),
-							 errmsg("cannot replay entity \"%s\": its events before version " INT64_FORMAT " are missing",
-									r.entity_id, r.version),
+							 errmsg("cannot replay entity \"%s\": its events before the one at %s are missing",
+									r.entity_id, ws_hlc_to_cstring(DatumGetHlcP(r.hlc))),
 							 errhint("Restore from an older snapshot, or from the whole log with ws.restore_snapshot(NULL).")));
 				ws_fold_patch(&fold, patch);
 			}
-			keyframe = SPI_getbinval(tup, desc, 15, &no_keyframe);
-			if (p && !no_keyframe)
-				check_keyframe(p, r.entity_id, &fold, r.version, keyframe);
-			prev = r.version;
-			prev_hlc = *DatumGetHlcP(r.hlc);
+			if (p)
+				check_keyframe_cols(p, r.entity_id, &fold, r.version, r.retired, tup, desc, 15);
+			if (r.version == 1 || r.version % ws_keyframe_interval == 0)
+				put_replayed_keyframe(w, &r, &fold);
 			MemoryContextSwitchTo(old);
 			ws_progress_count(++replayed);
 		}
@@ -801,9 +853,14 @@ verify_entity(WsProblems *p, const char *entity_id, const WsRow *row, Jsonb *sta
 
 /*
  * Verify the world from the whole log, archived events included; fill p.
- * Inside SPI, as the owner.  One pass over the log in (entity, version)
- * order, each event joined to its entity's row, then the rows without
- * events.  Returns the number of problems.
+ * Inside SPI, as the owner.  One pass over the log in (entity, HLC)
+ * order, each event joined to its entity's row and to the keyframe at
+ * it, if any: the fold of the patches from the first event is compared
+ * with every keyframe (ws.keyframes is derived: each row must be the fold
+ * through its event, at its position, and the first event must have one)
+ * and with the entity's row, whose version must be its number of events.
+ * Then the rows without events and the keyframes without an event.
+ * Returns the number of problems.
  */
 static int64
 verify_world(WsProblems *p)
@@ -817,18 +874,20 @@ verify_world(WsProblems *p)
 	WsRow		row = {0};
 	WsFold		fold;
 	int64		version = 0;
-	WsHlc		last_hlc = {0};
 	bool		retired = false;
 	int64		checked = 0;
 
-	scan = SPI_prepare("SELECT e.entity_id, e.version, e.hlc, e.event_type, e.patch, e.state,"
-					   " cur.entity_id IS NOT NULL, cur.state, cur.version, cur.retired FROM ("
-					   "  SELECT entity_id, version, hlc, event_type, patch, state FROM ws.events"
+	scan = SPI_prepare("SELECT e.entity_id, e.event_type, e.patch,"
+					   " cur.entity_id IS NOT NULL, cur.state, cur.version, cur.retired,"
+					   " k.entity_id IS NOT NULL, k.version, k.state, k.retired FROM ("
+					   "  SELECT entity_id, hlc, event_type, patch FROM ws.events"
 					   "  UNION ALL"
-					   "  SELECT entity_id, version, hlc, event_type, patch, state FROM ws.events_archive) e"
+					   "  SELECT entity_id, hlc, event_type, patch FROM ws.events_archive) e"
 					   " LEFT JOIN ws.entities cur ON cur.entity_id OPERATOR(pg_catalog.=) e.entity_id"
+					   " LEFT JOIN ws.keyframes k ON k.entity_id OPERATOR(pg_catalog.=) e.entity_id"
+					   "   AND k.hlc OPERATOR(ws.=) e.hlc"
 					   " WHERE e.entity_id IS NOT NULL"	/* not events of the bus */
-					   " ORDER BY e.entity_id, e.version", 0, NULL);
+					   " ORDER BY e.entity_id, e.hlc", 0, NULL);
 	if (scan == NULL)
 		elog(ERROR, "could not prepare the verification");
 	ws_progress_begin("verify", "checking events",
@@ -853,13 +912,9 @@ verify_world(WsProblems *p)
 			HeapTuple	tup = batch->vals[i];
 			TupleDesc	desc = batch->tupdesc;
 			bool		isnull;
-			bool		kf_null;
 			char	   *eid = TextDatumGetCString(SPI_getbinval(tup, desc, 1, &isnull));
-			int64		v = DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull));
-			WsHlc		h = *DatumGetHlcP(SPI_getbinval(tup, desc, 3, &isnull));
-			char	   *type = TextDatumGetCString(SPI_getbinval(tup, desc, 4, &isnull));
-			Datum		patch = SPI_getbinval(tup, desc, 5, &isnull);
-			Datum		kf = SPI_getbinval(tup, desc, 6, &kf_null);
+			char	   *type = TextDatumGetCString(SPI_getbinval(tup, desc, 2, &isnull));
+			Datum		patch = SPI_getbinval(tup, desc, 3, &isnull);
 
 			if (entity_id == NULL || strcmp(entity_id, eid) != 0)
 			{
@@ -869,32 +924,30 @@ verify_world(WsProblems *p)
 				ws_fold_reset(&fold);
 				old = MemoryContextSwitchTo(cxt);
 				entity_id = pstrdup(eid);
-				row.present = DatumGetBool(SPI_getbinval(tup, desc, 7, &isnull));
+				row.present = DatumGetBool(SPI_getbinval(tup, desc, 4, &isnull));
 				if (row.present)
 				{
-					row.state = DatumGetJsonbPCopy(SPI_getbinval(tup, desc, 8, &isnull));
-					row.version = DatumGetInt64(SPI_getbinval(tup, desc, 9, &isnull));
-					row.retired = DatumGetBool(SPI_getbinval(tup, desc, 10, &isnull));
+					row.state = DatumGetJsonbPCopy(SPI_getbinval(tup, desc, 5, &isnull));
+					row.version = DatumGetInt64(SPI_getbinval(tup, desc, 6, &isnull));
+					row.retired = DatumGetBool(SPI_getbinval(tup, desc, 7, &isnull));
 				}
 				version = 0;
 				retired = false;
 				MemoryContextSwitchTo(old);
 			}
-			check_chain(p, entity_id, version, &last_hlc, v, &h);
+			version++;
+
 			/*
-			 * version 1's patch is the initial state; later keyframes do not
+			 * the first event's patch is the initial state; keyframes do not
 			 * restart the fold, they are compared with it
 			 */
-			if (v == 1)
+			if (version == 1)
 				ws_fold_keyframe(&fold, patch);
-			else if (strcmp(type, "retired") == 0)
+			else if (strcmp(type, WS_RETIRED_EVENT) == 0)
 				retired = true;
 			else if (ws_fold_started(&fold))
 				ws_fold_patch(&fold, patch);
-			if (!kf_null)
-				check_keyframe(p, entity_id, &fold, v, kf);
-			version = v;
-			last_hlc = h;
+			check_keyframe_cols(p, entity_id, &fold, version, retired, tup, desc, 8);
 			ws_progress_count(++checked);
 		}
 		SPI_freetuptable(batch);
@@ -913,6 +966,17 @@ verify_world(WsProblems *p)
 	for (uint64 i = 0; i < SPI_processed; i++)
 		problem(p, SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1),
 				"has no events");
+	/* keyframes without an event */
+	ws_exec("SELECT entity_id, hlc FROM ws.keyframes k WHERE NOT EXISTS"
+			" (SELECT FROM ws.events v WHERE v.entity_id OPERATOR(pg_catalog.=) k.entity_id"
+			"  AND v.hlc OPERATOR(ws.=) k.hlc)"
+			" AND NOT EXISTS (SELECT FROM ws.events_archive v"
+			"  WHERE v.entity_id OPERATOR(pg_catalog.=) k.entity_id AND v.hlc OPERATOR(ws.=) k.hlc)"
+			" ORDER BY 1, 2", 0, NULL, NULL, NULL, SPI_OK_SELECT);
+	for (uint64 i = 0; i < SPI_processed; i++)
+		problem(p, SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1),
+				"keyframe at %s has no event",
+				SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2));
 	SPI_freeplan(scan);
 	MemoryContextDelete(cxt);
 	ws_progress_end();
@@ -1193,6 +1257,8 @@ world_state_hash(PG_FUNCTION_ARGS)
 /*
  * Move the events before "before" that each entity's last keyframe before
  * it makes unnecessary to ws.events_archive; return how many moved.  The
+ * keyframes stay in ws.keyframes: a point query before the kept keyframe
+ * starts from an earlier one and folds archived events (reader.c).  The
  * entities are taken ARCHIVE_BATCH at a time, so ws.progress shows how
  * many of them are done out of how many.  Runs in SPI, as the owner, with
  * the append-only guard suspended.
@@ -1202,26 +1268,26 @@ world_state_hash(PG_FUNCTION_ARGS)
 static int64
 archive_move(Datum before)
 {
-	Oid			t[3] = {ws_type_oid("hlc"), TEXTARRAYOID, INT8ARRAYOID};
-	Datum		a[3] = {before, 0, 0};
+	Oid			t[2] = {ws_type_oid("hlc"), TEXTARRAYOID};
+	Datum		a[2] = {before, 0};
 	SPITupleTable *keep;
 	uint64		nkeep;
 	SPIPlanPtr	plan;
 	int64		moved = 0;
 
 	ws_progress_begin("archive", "finding the keyframes to keep", WS_PROGRESS_UNKNOWN);
-	ws_exec("SELECT entity_id, pg_catalog.max(version) FROM ws.events"
-			" WHERE hlc OPERATOR(ws.<) $1 AND state IS NOT NULL"
-			" GROUP BY entity_id ORDER BY entity_id", 1, t, a, NULL, SPI_OK_SELECT);
+	ws_exec("SELECT DISTINCT entity_id FROM ws.keyframes"
+			" WHERE hlc OPERATOR(ws.<) $1 ORDER BY entity_id", 1, t, a, NULL, SPI_OK_SELECT);
 	keep = SPI_tuptable;
 	nkeep = SPI_processed;
-	plan = SPI_prepare("WITH k AS (SELECT * FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3)) AS k(entity_id, version)),"
+	plan = SPI_prepare("WITH k AS (SELECT entity_id, ws.max(hlc) AS hlc FROM ws.keyframes"
+					   "  WHERE entity_id OPERATOR(pg_catalog.=) ANY ($2) AND hlc OPERATOR(ws.<) $1"
+					   "  GROUP BY entity_id),"
 					   " moved AS ("
 					   "  DELETE FROM ws.events e USING k"
 					   "  WHERE e.entity_id OPERATOR(pg_catalog.=) k.entity_id"
-					   "    AND e.version OPERATOR(pg_catalog.<) k.version"
-					   "    AND e.hlc OPERATOR(ws.<) $1 RETURNING e.*)"
-					   " INSERT INTO ws.events_archive SELECT * FROM moved", 3, t);
+					   "    AND e.hlc OPERATOR(ws.<) k.hlc RETURNING e.*)"
+					   " INSERT INTO ws.events_archive SELECT * FROM moved", 2, t);
 	if (plan == NULL)
 		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
 	ws_progress_phase("moving events, entities done", (int64) nkeep);
@@ -1229,25 +1295,19 @@ archive_move(Datum before)
 	{
 		uint64		n = Min(ARCHIVE_BATCH, nkeep - from);
 		Datum	   *ids = palloc(n * sizeof(Datum));
-		Datum	   *versions = palloc(n * sizeof(Datum));
 		bool		isnull;
 		int			rc;
 
 		CHECK_FOR_INTERRUPTS();
 		for (uint64 i = 0; i < n; i++)
-		{
 			ids[i] = SPI_getbinval(keep->vals[from + i], keep->tupdesc, 1, &isnull);
-			versions[i] = SPI_getbinval(keep->vals[from + i], keep->tupdesc, 2, &isnull);
-		}
 		a[1] = PointerGetDatum(construct_array(ids, (int) n, TEXTOID, -1, false, TYPALIGN_INT));
-		a[2] = PointerGetDatum(construct_array(versions, (int) n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 		rc = SPI_execute_plan(plan, a, NULL, false, 0);
 		if (rc != SPI_OK_INSERT)
 			elog(ERROR, "archiving events failed: %s", SPI_result_code_string(rc));
 		moved += (int64) SPI_processed;
 		ws_progress_count((int64) (from + n));
 		pfree(ids);
-		pfree(versions);
 	}
 	SPI_freeplan(plan);
 	ws_progress_end();

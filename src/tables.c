@@ -68,9 +68,19 @@ static const WsColumn relationship_cols[RL_NCOLS] = {
 	[RL_HLC] = {"hlc", WS_HLC},
 };
 
+static const WsColumn keyframe_cols[KF_NCOLS] = {
+	[KF_ENTITY_ID] = {"entity_id", TEXTOID},
+	[KF_HLC] = {"hlc", WS_HLC},
+	[KF_VERSION] = {"version", INT8OID},
+	[KF_STATE] = {"state", JSONBOID},
+	[KF_VCLOCK] = {"vclock", WS_VCLOCK},
+	[KF_RETIRED] = {"retired", BOOLOID},
+};
+
 const WsTable ws_events_table = {"events", event_cols, EV_NCOLS, EV_NCOLS_1_0};
 const WsTable ws_entities_table = {"entities", entity_cols, EN_NCOLS, EN_NCOLS};
 const WsTable ws_relationships_table = {"relationships", relationship_cols, RL_NCOLS, RL_NCOLS};
+const WsTable ws_keyframes_table = {"keyframes", keyframe_cols, KF_NCOLS, KF_NCOLS};
 
 /* True when attribute a has the type of column c. */
 static bool

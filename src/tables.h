@@ -2,8 +2,8 @@
  *
  * tables.h
  *		The columns of the tables worldstate reads and writes directly:
- *		ws.events (and ws.events_archive, made LIKE it), ws.entities and
- *		ws.relationships, described once.
+ *		ws.events (and ws.events_archive, made LIKE it), ws.entities,
+ *		ws.relationships and ws.keyframes, described once.
  *
  * Each table has an enum of its columns and a WsTable naming them.  Code
  * never relies on the tables' column order: it finds the attribute
@@ -51,6 +51,9 @@ typedef enum WsEventCol
 	EV_NCOLS
 } WsEventCol;
 
+/* The event type of a retirement (ws.retire_entity). */
+#define WS_RETIRED_EVENT "retired"
+
 /* The columns of ws.events that 1.0 has. */
 #define EV_NCOLS_1_0 EV_ACTOR
 
@@ -80,6 +83,18 @@ typedef enum WsRelationshipCol
 	RL_NCOLS
 } WsRelationshipCol;
 
+/* Columns of ws.keyframes (since 1.1). */
+typedef enum WsKeyframeCol
+{
+	KF_ENTITY_ID,
+	KF_HLC,
+	KF_VERSION,
+	KF_STATE,
+	KF_VCLOCK,
+	KF_RETIRED,
+	KF_NCOLS
+} WsKeyframeCol;
+
 /* One column: its name and type. */
 typedef struct WsColumn
 {
@@ -105,6 +120,7 @@ typedef struct WsTable
 extern PGDLLIMPORT const WsTable ws_events_table;
 extern PGDLLIMPORT const WsTable ws_entities_table;
 extern PGDLLIMPORT const WsTable ws_relationships_table;
+extern PGDLLIMPORT const WsTable ws_keyframes_table;
 
 extern void ws_table_attnums(TupleDesc desc, const WsTable *table, AttrNumber *att);
 extern void ws_table_spread(const WsTable *table, const AttrNumber *att,

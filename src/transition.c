@@ -29,8 +29,9 @@
  *	   check holds for the version actually replaced; with a transaction
  *	   snapshot that is a serialization failure, as for UPDATE;
  *	10. append the event -- this insert is what logical decoding
- *	   broadcasts -- and, for a link or unlink, write or delete the
- *	   relationship.
+ *	   broadcasts -- and at the first version and every
+ *	   worldstate.keyframe_interval-th its keyframe row in ws.keyframes;
+ *	   for a link or unlink, write or delete the relationship.
  *
  * Creation is a change of kind WS_CHANGE_CREATE and runs the same steps,
  * with these differences:
@@ -50,10 +51,10 @@
  *	   9 run again and find it -- a retry or 23505, never a duplicate row --
  *	   in READ COMMITTED; with a transaction snapshot that is a
  *	   serialization failure, as for INSERT ... ON CONFLICT;
- *	10. the event is a keyframe.
+ *	10. the event is at a keyframe (a row of ws.keyframes).
  *
  * The event stores the *effective* patch, with counter deltas resolved to
- * absolute values, so folding an entity's patches in version order gives its
+ * absolute values, so folding an entity's patches in HLC order gives its
  * state whatever its kind's counters are later.  The deltas as requested
  * are kept too, as the event's intent (ws.events.intent, {"field": delta};
  * a create's counter values are deltas from nothing): a merge of
@@ -488,14 +489,14 @@ lock_key(const char *prefix, const void *key, size_t len)
 }
 
 /*
- * The entity's state at the given version, allocated in cxt: its keyframe
- * at or before the version plus the patches after it, read by the reader
- * and folded by the fold.  Read as a statement run now would read them
- * (the snapshot SPI would take), so that the version just found by its
- * event_id is visible.
+ * The entity's state at its event with HLC `at`, allocated in cxt: its
+ * last keyframe at or before the event plus the patches after it, read by
+ * the reader and folded by the fold.  Read as a statement run now would
+ * read them (the snapshot SPI would take), so that the event just found by
+ * its event_id is visible.
  */
 static Jsonb *
-state_at_version(const char *entity_id, int64 version, MemoryContext cxt)
+state_at_event(const char *entity_id, const WsHlc *at, MemoryContext cxt)
 {
 	MemoryContext old = MemoryContextSwitchTo(cxt);
 	MemoryContext work;
@@ -504,13 +505,13 @@ state_at_version(const char *entity_id, int64 version, MemoryContext cxt)
 	Jsonb	   *result;
 
 	/* the reader's scans and the fold's intermediate states die with it */
-	work = AllocSetContextCreate(CurrentMemoryContext, "worldstate state at version",
+	work = AllocSetContextCreate(CurrentMemoryContext, "worldstate state at event",
 								 ALLOCSET_SMALL_SIZES);
 	MemoryContextSwitchTo(work);
 	PushActiveSnapshot(GetTransactionSnapshot());
 	UpdateActiveSnapshotCommandId();
 	ws_reader_open(&r, 0);
-	state = ws_reader_state_at_version(&r, CStringGetTextDatum(entity_id), version);
+	state = ws_reader_state_at(&r, CStringGetTextDatum(entity_id), at);
 	MemoryContextSwitchTo(cxt);
 	result = DatumGetJsonbPCopy(JsonbPGetDatum(state));
 	ws_reader_close(&r);
@@ -580,7 +581,7 @@ replay_if_done(const WsChange *c, Jsonb *meta, const char *digest, const WsEntit
 				  "idempotency key reused with a different update");
 
 	*out = *current;
-	out->state = state_at_version(c->entity_id, ev_version, outcxt);
+	out->state = state_at_event(c->entity_id, &ev_hlc, outcxt);
 	old = MemoryContextSwitchTo(outcxt);
 	out->version = ev_version;
 	out->hlc = ev_hlc;
@@ -632,6 +633,29 @@ insert_event(WsWriter *w, const pg_uuid_t *event_id, const WsEntity *e,
 	n[EV_ARRIVAL] = true;
 	ws_writer_insert_event(w, v, n);
 	ws_stats_count(WS_STAT_EVENTS_WRITTEN);
+}
+
+/*
+ * Put e's keyframe row in ws.keyframes, at its new event: e's version is
+ * the event's position, the number of the entity's events on this node.
+ * Nothing on a database still at 1.0 (its events keep their states).
+ */
+static void
+put_keyframe(WsWriter *w, const WsEntity *e)
+{
+	Datum		v[KF_NCOLS];
+	bool		n[KF_NCOLS];
+
+	if (!ws_writer_has_keyframes(w))
+		return;
+	memset(n, 0, sizeof(n));
+	v[KF_ENTITY_ID] = CStringGetTextDatum(e->entity_id);
+	v[KF_HLC] = HlcPGetDatum(&e->hlc);
+	v[KF_VERSION] = Int64GetDatum(e->version);
+	v[KF_STATE] = JsonbPGetDatum(e->state);
+	v[KF_VCLOCK] = e->vclock;
+	v[KF_RETIRED] = BoolGetDatum(e->retired);
+	ws_writer_put_keyframe(w, v, n);
 }
 
 /* Column values of an entity row, in WsEntityCol order. */
@@ -981,6 +1005,7 @@ apply_change(Oid caller, const WsChange *c, WsWriter *w, WsEntity *out,
 	char	   *digest = NULL;
 	int32		schema_version = 1;
 	bool		done;
+	bool		keyframe;
 	MemoryContext old;
 
 	/* 1. handshake (a create's rejection counts against its module) */
@@ -1035,17 +1060,23 @@ apply_change(Oid caller, const WsChange *c, WsWriter *w, WsEntity *out,
 			break;
 	}
 
-	/* 10. the event (a keyframe: the first version, and every K-th) */
+	/*
+	 * 10. the event, and at a keyframe (the first version, and every K-th)
+	 * the keyframe row; the event keeps the state there too, for the
+	 * output plugin's include-state
+	 */
 	if (c->has_event_id)
 		event_id = c->event_id;
 	else
 		ws_new_event_id(&event_id);
-	insert_event(w, &event_id, &next, event_type, effective,
-				 next.version == 1 || next.version % ws_keyframe_interval == 0,
+	keyframe = next.version == 1 || next.version % ws_keyframe_interval == 0;
+	insert_event(w, &event_id, &next, event_type, effective, keyframe,
 				 meta, ws_presented_handshake(c->handshake), c->causal_deps, digest,
 				 schema_version, caller, c->caller_meta,
 				 ws_counter_intent(c->patch, (const char *const *) kind->counters,
 								   kind->ncounters));
+	if (keyframe)
+		put_keyframe(w, &next);
 	if (c->what == WS_CHANGE_LINK || c->what == WS_CHANGE_UNLINK)
 		write_link(c, w, &next.hlc, &props, outcxt);
 

@@ -61,6 +61,16 @@
  * - Restore's replay replaces or inserts each rebuilt entity row
  *   (ws_writer_put_entity), with the tables held in EXCLUSIVE mode.
  *
+ * - A keyframe row of ws.keyframes is put (inserted, or replacing the row
+ *   at the same (entity_id, hlc)) after a plain lookup of its primary key,
+ *   and an entity's keyframes from an HLC on are deleted through it
+ *   (ws_writer_put_keyframe, ws_writer_delete_keyframes).  Safe for the
+ *   reason links are: every writer of an entity's keyframes holds the
+ *   entity's row -- the transition protocol writes one at the first
+ *   version and every worldstate.keyframe_interval-th, after replacing the
+ *   row; convergence refolds an entity it holds -- or, for restore's
+ *   replay, the tables in EXCLUSIVE mode.
+ *
  * The last version written.  Each change of an entity makes a new version
  * of its row, and versions this transaction made cannot be pruned before
  * it ends; ws.entities' GIN index on the state makes every update add a
@@ -160,6 +170,7 @@
 #define RTI_EVENTS			1
 #define RTI_ENTITIES		2
 #define RTI_RELATIONSHIPS	3
+#define RTI_KEYFRAMES		4
 
 /*
  * Where this transaction last wrote each entity (see "The last version
@@ -201,7 +212,8 @@ table_oid(const char *name)
  * methods and the executor cache in it (GIN's and BRIN's descriptions,
  * the compiled predicate of a partial index).
  */
-#define INDEX_MEMOS			3	/* events, entities, relationships */
+#define INDEX_MEMOS			4	/* events, entities, relationships,
+									 * keyframes */
 
 typedef struct IndexMemo
 {
@@ -417,8 +429,8 @@ target_rte(Oid relid)
 /*
  * Open ws.events, and ws.entities too when `entities` is true, for writing,
  * with the executor state, slots and AFTER-trigger query they need; the
- * range table also names ws.relationships then, which open_relationships
- * opens when a link is first written.
+ * range table also names ws.relationships and ws.keyframes then, which
+ * open_relationships and open_keyframes open when first written.
  */
 static void
 writer_open(WsWriter *w, bool entities)
@@ -426,14 +438,20 @@ writer_open(WsWriter *w, bool entities)
 	Oid			events = table_oid("events");
 	List	   *rtable = list_make1(target_rte(events));
 	Oid			entities_oid = InvalidOid;
+	Oid			keyframes_oid = InvalidOid;
 
 	if (entities)
 	{
 		entities_oid = table_oid("entities");
 		rtable = lappend(rtable, target_rte(entities_oid));
 		rtable = lappend(rtable, target_rte(table_oid("relationships")));
+		/* a database still at 1.0 has no ws.keyframes */
+		keyframes_oid = ws_relation_oid(ws_keyframes_table.name);
+		if (OidIsValid(keyframes_oid))
+			rtable = lappend(rtable, target_rte(keyframes_oid));
 	}
 	memset(w, 0, sizeof(*w));
+	w->keyframes_oid = keyframes_oid;
 	w->estate = CreateExecutorState();
 	ExecInitRangeTable(w->estate, rtable);
 	w->events = open_target(events, RTI_EVENTS, &w->events_rel, &w->events_memo);
@@ -498,6 +516,26 @@ open_relationships(WsWriter *w)
 	MemoryContextSwitchTo(old);
 }
 
+/* Open ws.keyframes, once per writer, in the writer's own memory. */
+static void
+open_keyframes(WsWriter *w)
+{
+	MemoryContext old;
+
+	if (w->keyframes)
+		return;
+	Assert(OidIsValid(w->keyframes_oid));
+	old = MemoryContextSwitchTo(w->estate->es_query_cxt);
+	w->keyframes = open_target(w->keyframes_oid, RTI_KEYFRAMES, &w->keyframes_rel,
+							   &w->keyframes_memo);
+	w->estate->es_opened_result_relations =
+		lappend(w->estate->es_opened_result_relations, w->keyframes);
+	ws_column_numbers(w->keyframes_rel, &ws_keyframes_table, w->kf_att);
+	w->keyframe_slot = table_slot_create(w->keyframes_rel, &w->estate->es_tupleTable);
+	w->old_keyframe_slot = table_slot_create(w->keyframes_rel, &w->estate->es_tupleTable);
+	MemoryContextSwitchTo(old);
+}
+
 /* Fire the queued AFTER triggers and close everything. */
 void
 ws_writer_end(WsWriter *w)
@@ -514,9 +552,12 @@ ws_writer_end(WsWriter *w)
 		ExecCloseIndices(w->entities);
 	if (w->relationships)
 		ExecCloseIndices(w->relationships);
+	if (w->keyframes)
+		ExecCloseIndices(w->keyframes);
 	index_memo_release(w->events_memo);
 	index_memo_release(w->entities_memo);
 	index_memo_release(w->relationships_memo);
+	index_memo_release(w->keyframes_memo);
 	ExecResetTupleTable(w->estate->es_tupleTable, false);
 	/* tables the executor opened itself, e.g. for trigger checks */
 	ExecCloseRangeTableRelations(w->estate);
@@ -526,6 +567,8 @@ ws_writer_end(WsWriter *w)
 		table_close(w->entities_rel, NoLock);
 	if (w->relationships_rel)
 		table_close(w->relationships_rel, NoLock);
+	if (w->keyframes_rel)
+		table_close(w->keyframes_rel, NoLock);
 	memset(w, 0, sizeof(*w));
 }
 
@@ -549,7 +592,7 @@ fill_slot(WsWriter *w, TupleTableSlot *slot, const WsTable *table, const AttrNum
 
 /*
  * Read the row of rri's table whose primary key equals keys (one datum per
- * key column; the keys of the ws tables are text), as of snapshot, into
+ * key column: text, or ws.hlc for ws.keyframes), as of snapshot, into
  * slot.  False when there is none.
  */
 static bool
@@ -570,8 +613,16 @@ fetch_by_key(ResultRelInfo *rri, const Datum *keys, int nkeys, Snapshot snapshot
 
 	for (int i = 0; i < nkeys; i++)
 	{
-		ScanKeyInit(&skey[i], i + 1, BTEqualStrategyNumber, F_TEXTEQ, keys[i]);
-		skey[i].sk_collation = pk->rd_indcollation[i];
+		if (pk->rd_opcintype[i] == TEXTOID)
+		{
+			ScanKeyInit(&skey[i], i + 1, BTEqualStrategyNumber, F_TEXTEQ, keys[i]);
+			skey[i].sk_collation = pk->rd_indcollation[i];
+		}
+		else
+		{
+			ws_init_scan_key(&skey[i], pk, i + 1, BTEqualStrategyNumber);
+			skey[i].sk_argument = keys[i];
+		}
 	}
 	scan = index_beginscan(rri->ri_RelationDesc, pk, snapshot, nkeys, 0);
 	index_rescan(scan, skey, nkeys, NULL, 0);
@@ -595,6 +646,21 @@ fetch_latest(ResultRelInfo *rri, const Datum *keys, int nkeys, TupleTableSlot *s
 
 	UnregisterSnapshot(snap);
 	return found;
+}
+
+/*
+ * Replace the row of rri's table whose primary key equals keys with the
+ * one in slot, or insert that when there is none (fetch_latest's rows);
+ * old_slot receives the row replaced.
+ */
+static void
+put_row(WsWriter *w, ResultRelInfo *rri, const Datum *keys, int nkeys, TupleTableSlot *slot,
+		TupleTableSlot *old_slot)
+{
+	if (fetch_latest(rri, keys, nkeys, old_slot))
+		ExecSimpleRelationUpdate(rri, w->estate, &w->epq, old_slot, slot);
+	else
+		ExecSimpleRelationInsert(rri, w->estate, slot);
 }
 
 /*
@@ -1098,10 +1164,7 @@ void
 ws_writer_put_entity(WsWriter *w, const Datum *values, const bool *nulls)
 {
 	fill_slot(w, w->entity_slot, &ws_entities_table, w->en_att, values, nulls);
-	if (fetch_latest(w->entities, &values[EN_ENTITY_ID], 1, w->old_slot))
-		ExecSimpleRelationUpdate(w->entities, w->estate, &w->epq, w->old_slot, w->entity_slot);
-	else
-		ExecSimpleRelationInsert(w->entities, w->estate, w->entity_slot);
+	put_row(w, w->entities, &values[EN_ENTITY_ID], 1, w->entity_slot, w->old_slot);
 }
 
 /*
@@ -1161,11 +1224,7 @@ ws_writer_put_link(WsWriter *w, const Datum *values, const bool *nulls)
 	key[1] = values[RL_REL];
 	key[2] = values[RL_TO_ID];
 	fill_slot(w, w->link_slot, &ws_relationships_table, w->rl_att, values, nulls);
-	if (fetch_latest(w->relationships, key, lengthof(key), w->old_link_slot))
-		ExecSimpleRelationUpdate(w->relationships, w->estate, &w->epq, w->old_link_slot,
-								 w->link_slot);
-	else
-		ExecSimpleRelationInsert(w->relationships, w->estate, w->link_slot);
+	put_row(w, w->relationships, key, lengthof(key), w->link_slot, w->old_link_slot);
 }
 
 /*
@@ -1192,4 +1251,76 @@ ws_writer_delete_link(WsWriter *w, const char *from_id, const char *rel, const c
 	*old_props = w->old_link_slot->tts_values[att - 1];
 	ExecSimpleRelationDelete(w->relationships, w->estate, &w->epq, w->old_link_slot);
 	return true;
+}
+
+/*
+ * Whether this database has ws.keyframes (a database still at 1.0 has
+ * not): ws_writer_put_keyframe and ws_writer_delete_keyframes need it.
+ */
+bool
+ws_writer_has_keyframes(WsWriter *w)
+{
+	return OidIsValid(w->keyframes_oid);
+}
+
+/*
+ * Put a keyframe row (values in WsKeyframeCol order): inserted, or
+ * replacing the row at the same (entity_id, hlc).  The caller holds the
+ * entity's row, or the tables (as for links, see the file header).
+ */
+void
+ws_writer_put_keyframe(WsWriter *w, const Datum *values, const bool *nulls)
+{
+	Datum		key[2];
+
+	open_keyframes(w);
+	key[0] = values[KF_ENTITY_ID];
+	key[1] = values[KF_HLC];
+	fill_slot(w, w->keyframe_slot, &ws_keyframes_table, w->kf_att, values, nulls);
+	put_row(w, w->keyframes, key, lengthof(key), w->keyframe_slot, w->old_keyframe_slot);
+}
+
+/*
+ * Delete the keyframes of entity_id (a text datum) at or after HLC `from`
+ * (all of them when NULL); returns how many went.  As of the latest
+ * committed rows and this transaction's earlier commands; the caller holds
+ * the entity's row, or the tables.
+ */
+int64
+ws_writer_delete_keyframes(WsWriter *w, Datum entity_id, const WsHlc *from)
+{
+	Relation	pk = NULL;
+	ScanKeyData skey[2];
+	int			nkeys = 1;
+	IndexScanDesc scan;
+	Snapshot	snap;
+	int64		deleted = 0;
+
+	open_keyframes(w);
+	for (int i = 0; i < w->keyframes->ri_NumIndices; i++)
+		if (w->keyframes->ri_IndexRelationDescs[i]->rd_index->indisprimary)
+			pk = w->keyframes->ri_IndexRelationDescs[i];
+	if (pk == NULL)
+		elog(ERROR, "ws.keyframes has no primary key");
+	ws_init_scan_key(&skey[0], pk, 1, BTEqualStrategyNumber);
+	skey[0].sk_argument = entity_id;
+	if (from)
+	{
+		ws_init_scan_key(&skey[1], pk, 2, BTGreaterEqualStrategyNumber);
+		skey[1].sk_argument = HlcPGetDatum(from);
+		nkeys = 2;
+	}
+	ResetPerTupleExprContext(w->estate);
+	w->estate->es_output_cid = GetCurrentCommandId(true);
+	snap = RegisterSnapshot(GetLatestSnapshot());
+	scan = index_beginscan(w->keyframes_rel, pk, snap, nkeys, 0);
+	index_rescan(scan, skey, nkeys, NULL, 0);
+	while (index_getnext_slot(scan, ForwardScanDirection, w->old_keyframe_slot))
+	{
+		ExecSimpleRelationDelete(w->keyframes, w->estate, &w->epq, w->old_keyframe_slot);
+		deleted++;
+	}
+	index_endscan(scan);
+	UnregisterSnapshot(snap);
+	return deleted;
 }

@@ -16,11 +16,12 @@
 #include "utils/jsonb.h"
 #include "utils/uuid.h"
 
+#include "hlc.h"
 #include "tables.h"
 
 /*
- * ws.events and ws.entities, open for writing, and ws.relationships,
- * opened when a link is first written.
+ * ws.events and ws.entities, open for writing, and ws.relationships and
+ * ws.keyframes, opened when first written.
  */
 typedef struct WsWriter
 {
@@ -29,21 +30,28 @@ typedef struct WsWriter
 	Relation	events_rel;
 	Relation	entities_rel;
 	Relation	relationships_rel;
+	Relation	keyframes_rel;
+	Oid			keyframes_oid;	/* InvalidOid on a database still at 1.0 */
 	ResultRelInfo *events;
 	ResultRelInfo *entities;
 	ResultRelInfo *relationships;
+	ResultRelInfo *keyframes;
 	TupleTableSlot *event_slot;
 	TupleTableSlot *entity_slot;
 	TupleTableSlot *old_slot;
 	TupleTableSlot *link_slot;
 	TupleTableSlot *old_link_slot;
+	TupleTableSlot *keyframe_slot;
+	TupleTableSlot *old_keyframe_slot;
 	AttrNumber	ev_att[EV_NCOLS];
 	AttrNumber	en_att[EN_NCOLS];
 	AttrNumber	rl_att[RL_NCOLS];
+	AttrNumber	kf_att[KF_NCOLS];
 	/* the kept index descriptions each table uses, or NULL (writer.c) */
 	struct IndexMemo *events_memo;
 	struct IndexMemo *entities_memo;
 	struct IndexMemo *relationships_memo;
+	struct IndexMemo *keyframes_memo;
 } WsWriter;
 
 extern void ws_writer_begin(WsWriter *w);
@@ -68,5 +76,8 @@ extern bool ws_writer_put_entity_if_changed(WsWriter *w, const Datum *values,
 extern void ws_writer_put_link(WsWriter *w, const Datum *values, const bool *nulls);
 extern bool ws_writer_delete_link(WsWriter *w, const char *from_id, const char *rel,
 								  const char *to_id, Datum *old_props);
+extern bool ws_writer_has_keyframes(WsWriter *w);
+extern void ws_writer_put_keyframe(WsWriter *w, const Datum *values, const bool *nulls);
+extern int64 ws_writer_delete_keyframes(WsWriter *w, Datum entity_id, const WsHlc *from);
 
 #endif							/* WS_WRITER_H */

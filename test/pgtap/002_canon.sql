@@ -9,7 +9,7 @@
 \pset pager off
 
 BEGIN;
-SELECT plan(174);
+SELECT plan(175);
 
 -- tables (DESIGN.md section 5)
 SELECT has_table('ws', 'entities', 'table ws.entities exists');
@@ -90,7 +90,8 @@ SELECT col_default_is('ws', 'modules', 'require_event_schemas', 'false', 'event 
 -- keys
 SELECT col_is_pk('ws', 'entities', 'entity_id', 'entities are keyed by entity_id');
 SELECT col_is_pk('ws', 'events', 'event_id', 'events are keyed by event_id (the idempotency key)');
-SELECT col_is_unique('ws', 'events', ARRAY['entity_id', 'version'], 'one event per entity and version');
+SELECT col_is_unique('ws', 'events', ARRAY['entity_id', 'hlc'], 'one event per entity and HLC (the same version may come from two nodes)');
+SELECT col_is_pk('ws', 'keyframes', ARRAY['entity_id', 'hlc'], 'keyframes are keyed by (entity_id, hlc)');
 SELECT col_is_pk('ws', 'relationships', ARRAY['from_id', 'rel', 'to_id'], 'relationships are keyed by (from_id, rel, to_id)');
 SELECT col_is_pk('ws', 'kinds', 'kind', 'kinds are keyed by kind');
 SELECT col_is_pk('ws', 'constraints', ARRAY['kind', 'name'], 'constraints are keyed by (kind, name)');
