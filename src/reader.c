@@ -984,6 +984,7 @@ collect_changed(WsReader *r, WsBase *b, int64 limit)
 	while (index_getnext_slot(scan, ForwardScanDirection, r->log.slot))
 	{
 		bool		isnull;
+		Datum		d;
 		text	   *id;
 		IdEntry    *entry;
 
@@ -993,7 +994,10 @@ collect_changed(WsReader *r, WsBase *b, int64 limit)
 			ok = false;
 			break;
 		}
-		id = DatumGetTextPP(ws_log_col(&r->log, EV_ENTITY_ID, &isnull));
+		d = ws_log_col(&r->log, EV_ENTITY_ID, &isnull);
+		if (isnull)
+			continue;			/* a bus event: no entity */
+		id = DatumGetTextPP(d);
 		entry = idset_add(b->changed, id);
 		if (b->events)
 			keep_span_event(r, b, entry);
