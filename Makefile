@@ -38,7 +38,14 @@ OBJS = \
 	src/horizon.o \
 	src/progress.o \
 	src/args.o \
-	src/spi.o
+	src/spi.o \
+	src/replication.o
+
+# libpq, for the connections of ws.add_peer and ws.remove_peer to a peer
+# (src/replication.c).  Its header is where pg_config says, or else where
+# Debian's libpq-dev (which postgresql-server-dev-15 depends on) puts it.
+SHLIB_LINK_INTERNAL = $(libpq)
+override PG_CPPFLAGS += -I$(libpq_srcdir) $(if $(wildcard $(libpq_srcdir)/libpq-fe.h),,-I/usr/include/postgresql)
 
 DATA = sql/worldstate--1.0.sql sql/worldstate--1.0--1.1.sql sql/worldstate--1.1.sql
 
@@ -83,6 +90,9 @@ REGRESS += query_entities_at_snapshot
 
 # 1.1: the writer's index descriptions, kept between changes
 REGRESS += transition_indexes
+
+# 1.1: several nodes: the peers
+REGRESS += peers_errors
 
 # 1.1: the README's examples
 
