@@ -19,10 +19,12 @@
  * slot, or decoding the slot would fail on the changes made before it),
  * writes the publication, the subscription and the ws.nodes row here, and
  * creates the slot on the peer as its last step; an error after that drops
- * the slot again.  Both functions refuse to run inside a transaction
- * block, so no later statement of the caller's can roll back what the
- * peer already did.  ws.remove_peer drops everything here first and the
- * slot on the peer last; a peer that cannot be reached gets a WARNING
+ * the slot again, and so does an abort of the transaction after the call
+ * returned (the connection stays open until the transaction ends).  Both
+ * functions refuse to run inside a transaction block, so no later
+ * statement of the caller's can roll back what the peer already did.
+ * ws.remove_peer drops everything here first and the slot on the peer
+ * last; a peer that cannot be reached gets a WARNING
  * naming the slot to drop there.
  *
  * The caller's name and conninfo are hostile input: the name must be a
@@ -77,6 +79,7 @@ typedef struct PeerLink
 	const char *name;			/* the peer's name, for messages */
 	PGconn	   *conn;
 	char	   *slot_made;		/* slot this call creates on the peer, or NULL */
+	struct PeerLink *next;		/* in pending_links */
 } PeerLink;
 
 /* The peer as its checks found it. */
@@ -420,7 +423,7 @@ peer_checks(PeerLink *link)
 							 2, params), 10);
 
 	info.node_id = row[0] ? pg_strtoint32(row[0]) : 0;
-	if (info.node_id == 0)
+	if (info.node_id <= 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("worldstate.node_id is not set on peer \"%s\"", link->name),
@@ -529,6 +532,78 @@ exec_hiding_statement(const char *sql, const char *what)
 }
 
 /*
+ * Drop link->slot_made on the peer over the open connection, when it
+ * exists; failing that, a WARNING names it.  Never raises.
+ */
+static void
+drop_slot_made(PeerLink *link)
+{
+	const char *params[1] = {link->slot_made};
+	PGresult   *res = PQexecParams(link->conn,
+								   "SELECT pg_catalog.pg_drop_replication_slot(slot_name)"
+								   " FROM pg_catalog.pg_replication_slots"
+								   " WHERE slot_name OPERATOR(pg_catalog.=) $1",
+								   1, NULL, params, NULL, NULL, 0);
+
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		ereport(WARNING,
+				(errmsg("could not drop replication slot \"%s\" on peer \"%s\"",
+						link->slot_made, link->name),
+				 errdetail("%s", pchomp(PQerrorMessage(link->conn))),
+				 errhint("Drop it on the peer with SELECT pg_drop_replication_slot('%s'); it retains WAL there until then.",
+						 link->slot_made)));
+	PQclear(res);
+}
+
+/*
+ * The links of the calls of ws.add_peer that returned in this transaction,
+ * kept open until it ends: should it abort after all (a later expression
+ * of the same statement failing, the commit failing), the slots made on
+ * the peers are dropped again.  Allocated in TopMemoryContext.
+ */
+static PeerLink *pending_links = NULL;
+
+static void
+pending_links_xact(XactEvent event, void *arg)
+{
+	if (event != XACT_EVENT_ABORT && event != XACT_EVENT_PARALLEL_ABORT &&
+		event != XACT_EVENT_COMMIT && event != XACT_EVENT_PARALLEL_COMMIT &&
+		event != XACT_EVENT_PREPARE)
+		return;
+	while (pending_links != NULL)
+	{
+		PeerLink   *link = pending_links;
+
+		pending_links = link->next;
+		if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT)
+			drop_slot_made(link);
+		PQfinish(link->conn);
+		pfree(link->slot_made);
+		pfree((char *) link->name);
+		pfree(link);
+	}
+}
+
+/* Keep link open until the transaction ends (see pending_links). */
+static void
+keep_until_transaction_end(const PeerLink *link)
+{
+	static bool registered = false;
+	PeerLink   *kept = MemoryContextAlloc(TopMemoryContext, sizeof(PeerLink));
+
+	if (!registered)
+	{
+		RegisterXactCallback(pending_links_xact, NULL);
+		registered = true;
+	}
+	kept->name = MemoryContextStrdup(TopMemoryContext, link->name);
+	kept->slot_made = MemoryContextStrdup(TopMemoryContext, link->slot_made);
+	kept->conn = link->conn;
+	kept->next = pending_links;
+	pending_links = kept;
+}
+
+/*
  * Undo what this call made on the peer and close the connection, then
  * raise the error being handled (the caller's PG_CATCH).  A statement
  * still running on the peer (this backend was interrupted) is cancelled
@@ -558,23 +633,7 @@ peer_abandon(PeerLink *link, MemoryContext cxt)
 			PQclear(res);
 	}
 	if (link->slot_made != NULL && link->conn != NULL)
-	{
-		const char *params[1] = {link->slot_made};
-		PGresult   *res = PQexecParams(link->conn,
-									   "SELECT pg_catalog.pg_drop_replication_slot(slot_name)"
-									   " FROM pg_catalog.pg_replication_slots"
-									   " WHERE slot_name OPERATOR(pg_catalog.=) $1",
-									   1, NULL, params, NULL, NULL, 0);
-
-		if (PQresultStatus(res) != PGRES_TUPLES_OK)
-			ereport(WARNING,
-					(errmsg("could not drop replication slot \"%s\" on peer \"%s\"",
-							link->slot_made, link->name),
-					 errdetail("%s", pchomp(PQerrorMessage(link->conn))),
-					 errhint("Drop it on the peer with SELECT pg_drop_replication_slot('%s'); it retains WAL there until then.",
-							 link->slot_made)));
-		PQclear(res);
-	}
+		drop_slot_made(link);
 	if (link->conn != NULL)
 		PQfinish(link->conn);
 	link->conn = NULL;
@@ -701,7 +760,7 @@ replication_add_peer(PG_FUNCTION_ARGS)
 		peer_abandon(link, cxt);
 	}
 	PG_END_TRY();
-	PQfinish(link->conn);
+	keep_until_transaction_end(link);
 	SPI_finish();
 	PG_RETURN_DATUM(row);
 }

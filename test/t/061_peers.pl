@@ -230,6 +230,15 @@ is($n1->safe_psql('postgres', add_peer_sql('n2', conn($n2)) . ' IS NOT NULL'), '
 	'node 1 adds node 2 again');
 $n1->safe_psql('postgres', "SELECT ws.remove_peer('n2')");
 
+# --- the statement fails after ws.add_peer returned: the slot goes too ---
+like(output_of($n1, 'SELECT (' . substr(add_peer_sql('n2', conn($n2)), 7) . ').node_id / 0'),
+	qr/ERROR:  22012: division by zero/, 'a statement fails after ws.add_peer returned');
+is($n2->safe_psql('postgres', q{
+		SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'ws_node_2_to_1'}),
+	'0', 'the slot made on node 2 is dropped with the rollback');
+is($n1->safe_psql('postgres', q{SELECT (SELECT count(*) FROM ws.nodes) || ' ' || (SELECT count(*) FROM pg_subscription)}),
+	'0 0', 'and node 1 has no ws.nodes row and no subscription');
+
 # --- interrupted while the peer creates the slot: nothing is left ---
 # Creating a logical slot waits for the peer's open transactions; node 1's
 # backend is cancelled meanwhile, and cancels the creation on node 2.
