@@ -327,12 +327,13 @@ peer_exec(PeerLink *link, const char *sql, int nparams, const char *const *param
 		const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
 		const char *primary = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
 		char	   *message = pchomp(primary ? primary : PQerrorMessage(link->conn));
+		int			code = state && strlen(state) == 5
+			? MAKE_SQLSTATE(state[0], state[1], state[2], state[3], state[4])
+			: ERRCODE_CONNECTION_FAILURE;
 
 		PQclear(res);
 		ereport(ERROR,
-				(errcode(state && strlen(state) == 5
-						 ? MAKE_SQLSTATE(state[0], state[1], state[2], state[3], state[4])
-						 : ERRCODE_CONNECTION_FAILURE),
+				(errcode(code),
 				 errmsg("a statement failed on peer \"%s\"", link->name),
 				 errdetail("The peer said: %s", message),
 				 errhint("Correct what the peer reports, then call the function again.")));
@@ -342,16 +343,22 @@ peer_exec(PeerLink *link, const char *sql, int nparams, const char *const *param
 
 /*
  * The n columns of the one row of res, copied (NULL for SQL NULL); res is
- * cleared.
+ * cleared.  08P01 unless res has one row of n columns.
  */
 static char **
-peer_row(PGresult *res, int n)
+peer_row(PeerLink *link, PGresult *res, int n)
 {
 	char	  **row = palloc0(sizeof(char *) * n);
+	bool		shaped = PQntuples(res) == 1 && PQnfields(res) == n;
 
-	for (int i = 0; i < n && PQntuples(res) == 1; i++)
+	for (int i = 0; shaped && i < n; i++)
 		row[i] = PQgetisnull(res, 0, i) ? NULL : pstrdup(PQgetvalue(res, 0, i));
 	PQclear(res);
+	if (!shaped)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROTOCOL_VIOLATION),
+				 errmsg("peer \"%s\" answered with an unexpected result", link->name),
+				 errhint("Point conninfo at a PostgreSQL 15 server with worldstate, not at a proxy or pooler that changes results.")));
 	return row;
 }
 
@@ -401,7 +408,7 @@ peer_checks(PeerLink *link)
 
 	snprintf(me, sizeof(me), "%d", ws_node_id);
 	snprintf(mypub, sizeof(mypub), "ws_node_%d", ws_node_id);
-	row = peer_row(peer_exec(link,
+	row = peer_row(link, peer_exec(link,
 							 "SELECT pg_catalog.current_setting('worldstate.node_id', true),"
 					" pg_catalog.current_setting('wal_level'),"
 					" (SELECT e.extversion FROM pg_catalog.pg_extension e"
@@ -422,6 +429,10 @@ peer_checks(PeerLink *link)
 					"     OPERATOR(pg_catalog.||) '_to_' OPERATOR(pg_catalog.||) $2::pg_catalog.text))",
 							 2, params), 10);
 
+	/* only the version may be NULL; read anything else as empty text */
+	for (int i = 1; i < 10; i++)
+		if (i != 2 && row[i] == NULL)
+			row[i] = "";
 	info.node_id = row[0] ? pg_strtoint32(row[0]) : 0;
 	if (info.node_id <= 0)
 		ereport(ERROR,
