@@ -273,6 +273,27 @@ is($n1->safe_psql('postgres', q{SELECT (SELECT count(*) FROM ws.nodes) || ' ' ||
 	'0 0', 'no ws.nodes row and no subscription on node 1');
 $adder->quit;
 
+# --- the peer reached as a role with REPLICATION, not a superuser ---
+$n3->safe_psql('postgres', 'CREATE ROLE replicator LOGIN REPLICATION; CREATE ROLE plain LOGIN');
+$err = fails_with($n1, add_peer_sql('n3', conn($n3) . ' user=plain'), '42501',
+	'a statement failed on peer "n3"', 'a peer role without REPLICATION is refused');
+like($err, qr/DETAIL:  The peer said: only superusers and replication roles may call ws._ensure_publication/,
+	'the detail gives the peer\'s reason');
+nothing_written($n3, 'node 3 holds nothing of the refused link');
+is($n1->safe_psql('postgres', add_peer_sql('n3', conn($n3) . ' user=replicator') . ' IS NOT NULL'), 't',
+	'node 1 adds node 3 reached as a replication role');
+$n3->safe_psql('postgres', q{
+	SET worldstate.handshake = '55-45-17';
+	SELECT ws.register_module('m3', 1);
+	SELECT ws.define_kind('k3', 'm3');
+	SELECT ws.create_entity('e3', 'k3', 'm3', '{}')});
+ok($n1->poll_query_until('postgres',
+		"SELECT count(*) = 1 FROM ws.events WHERE entity_id = 'e3' AND origin_node = 3"),
+	'an event written on node 3 arrives on node 1 over that link');
+$n1->safe_psql('postgres', "SELECT ws.remove_peer('n3')");
+is($n3->safe_psql('postgres', 'SELECT count(*) FROM pg_replication_slots'), '0',
+	'removing it drops the slot on node 3 as the replication role');
+
 # --- a peer that is down: a WARNING says which slot to drop there ---
 $n1->stop;
 $err = output_of($n2, "SELECT ws.remove_peer('n1')");
