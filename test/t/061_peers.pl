@@ -62,6 +62,21 @@ sub nothing_written
 		'0', $name);
 }
 
+# write entity e$id on $writer (module m$id, kind k$id); its creation
+# event arrives in ws.events on $reader
+sub event_arrives
+{
+	my ($writer, $id, $reader, $name) = @_;
+	$writer->safe_psql('postgres', qq{
+		SET worldstate.handshake = '55-45-17';
+		SELECT ws.register_module('m$id', 1);
+		SELECT ws.define_kind('k$id', 'm$id');
+		SELECT ws.create_entity('e$id', 'k$id', 'm$id', '{"a": $id}')});
+	ok($reader->poll_query_until('postgres',
+			"SELECT count(*) = 1 FROM ws.events WHERE entity_id = 'e$id' AND origin_node = $id"),
+		$name);
+}
+
 sub reconfigure
 {
 	my ($node, $conf) = @_;
@@ -186,18 +201,8 @@ fails_with($n1, add_peer_sql('again', conn($n2)), '42710', 'node 2 is a peer alr
 	'a node that is a peer already is refused');
 
 # --- an event written on node 1 arrives on node 2, and the other way ---
-for my $w ([ $n1, 1, $n2, 2 ], [ $n2, 2, $n1, 1 ])
-{
-	my ($writer, $id, $reader, $rid) = @$w;
-	$writer->safe_psql('postgres', qq{
-		SET worldstate.handshake = '55-45-17';
-		SELECT ws.register_module('m$id', 1);
-		SELECT ws.define_kind('k$id', 'm$id');
-		SELECT ws.create_entity('e$id', 'k$id', 'm$id', '{"a": $id}')});
-	ok($reader->poll_query_until('postgres',
-			"SELECT count(*) = 1 FROM ws.events WHERE entity_id = 'e$id' AND origin_node = $id"),
-		"an event written on node $id arrives in ws.events on node $rid");
-}
+event_arrives($n1, 1, $n2, 'an event written on node 1 arrives in ws.events on node 2');
+event_arrives($n2, 2, $n1, 'an event written on node 2 arrives in ws.events on node 1');
 # both links caught up: a node's own events never came back to it (their
 # event id would have stopped the apply worker with a unique violation)
 $n2->wait_for_catchup('ws_peer_n2');
@@ -282,14 +287,7 @@ like($err, qr/DETAIL:  The peer said: only superusers and replication roles may 
 nothing_written($n3, 'node 3 holds nothing of the refused link');
 is($n1->safe_psql('postgres', add_peer_sql('n3', conn($n3) . ' user=replicator') . ' IS NOT NULL'), 't',
 	'node 1 adds node 3 reached as a replication role');
-$n3->safe_psql('postgres', q{
-	SET worldstate.handshake = '55-45-17';
-	SELECT ws.register_module('m3', 1);
-	SELECT ws.define_kind('k3', 'm3');
-	SELECT ws.create_entity('e3', 'k3', 'm3', '{}')});
-ok($n1->poll_query_until('postgres',
-		"SELECT count(*) = 1 FROM ws.events WHERE entity_id = 'e3' AND origin_node = 3"),
-	'an event written on node 3 arrives on node 1 over that link');
+event_arrives($n3, 3, $n1, 'an event written on node 3 arrives on node 1 over that link');
 $n1->safe_psql('postgres', "SELECT ws.remove_peer('n3')");
 is($n3->safe_psql('postgres', 'SELECT count(*) FROM pg_replication_slots'), '0',
 	'removing it drops the slot on node 3 as the replication role');
