@@ -40,7 +40,14 @@ OBJS = \
 	src/progress.o \
 	src/args.o \
 	src/spi.o \
-	src/definitions.o
+	src/definitions.o \
+	src/replication.o
+
+# libpq, for the connections of ws.add_peer and ws.remove_peer to a peer
+# (src/replication.c).  Its header is where pg_config says, or else where
+# Debian's libpq-dev (which postgresql-server-dev-15 depends on) puts it.
+SHLIB_LINK_INTERNAL = $(libpq)
+override PG_CPPFLAGS += -I$(libpq_srcdir) $(if $(wildcard $(libpq_srcdir)/libpq-fe.h),,-I/usr/include/postgresql)
 
 DATA = sql/worldstate--1.0.sql sql/worldstate--1.0--1.1.sql sql/worldstate--1.1.sql
 
@@ -97,6 +104,9 @@ REGRESS += events_intent bus_arrival decode_local_only
 
 # 1.1: keyframes
 REGRESS += keyframes
+
+# 1.1: several nodes: the peers
+REGRESS += peers_errors
 
 # 1.1: the README's examples
 

@@ -19,6 +19,7 @@
  *   definitions as a document
  *   session and derived state
  *   snapshots and operations (recovery, verification, archival)
+ *   several nodes: the peers of this node
  *   monitoring
  *   roles and grants: the schema and the role hierarchy
  *
@@ -1601,6 +1602,86 @@ GRANT EXECUTE ON FUNCTION ws.verify() TO ws_reader;
 GRANT EXECUTE ON FUNCTION ws.state_hash(ws.hlc) TO ws_reader;
 REVOKE ALL ON FUNCTION ws.state_hash(timestamptz) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION ws.state_hash(timestamptz) TO ws_reader;
+
+------------------------------------------------------------------------
+-- Several nodes: the peers of this node (src/replication.c)
+------------------------------------------------------------------------
+
+-- One row per peer this node receives events from: the subscription
+-- ws_peer_<name> here, fed by the slot ws_node_<peer id>_to_<this node's
+-- id> on the peer.  ws.add_peer and ws.remove_peer write it.  conninfo is
+-- kept without its password (the subscription holds the whole string).
+CREATE TABLE ws.nodes (
+    node_id      int PRIMARY KEY,
+    name         text UNIQUE NOT NULL,
+    conninfo     text NOT NULL,
+    subscription name NOT NULL,
+    slot         name NOT NULL,
+    added_at     timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+SELECT pg_catalog.pg_extension_config_dump('ws.nodes', '');
+COMMENT ON TABLE ws.nodes IS
+'the peers of this node, whose events it receives: written by ws.add_peer and ws.remove_peer';
+COMMENT ON COLUMN ws.nodes.node_id IS 'the peer''s worldstate.node_id';
+COMMENT ON COLUMN ws.nodes.name IS 'name given to ws.add_peer (lower-case letters, digits, underscores)';
+COMMENT ON COLUMN ws.nodes.conninfo IS 'how this node reaches the peer: the conninfo given to ws.add_peer without its password';
+COMMENT ON COLUMN ws.nodes.subscription IS 'the subscription of this node to the peer''s publication ws_node_<peer id>';
+COMMENT ON COLUMN ws.nodes.slot IS 'the logical replication slot on the peer that feeds the subscription';
+COMMENT ON COLUMN ws.nodes.added_at IS 'when ws.add_peer linked the peer';
+REVOKE ALL ON ws.nodes FROM PUBLIC;
+GRANT SELECT ON ws.nodes TO ws_reader;
+
+CREATE FUNCTION ws.add_peer(name text, conninfo text) RETURNS ws.nodes
+AS 'MODULE_PATHNAME', 'replication_add_peer'
+LANGUAGE C VOLATILE SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION ws.add_peer(text, text) IS
+'links this node with a peer (superusers only): checks both nodes, publishes this node''s events as ws_node_<id> (made on the peer too when missing), subscribes to the peer''s as ws_peer_<name> with a slot made on the peer';
+REVOKE ALL ON FUNCTION ws.add_peer(text, text) FROM PUBLIC;
+
+CREATE FUNCTION ws.remove_peer(name text) RETURNS void
+AS 'MODULE_PATHNAME', 'replication_remove_peer'
+LANGUAGE C VOLATILE SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION ws.remove_peer(text) IS
+'unlinks a peer (superusers only): drops the subscription ws_peer_<name>, the ws.nodes row and the slot on the peer (a WARNING names the slot when the peer cannot be reached); the publication stays';
+REVOKE ALL ON FUNCTION ws.remove_peer(text) FROM PUBLIC;
+
+-- Called on this node by a peer's ws.add_peer, as the role of its
+-- conninfo; the C function admits superusers and REPLICATION roles.
+CREATE FUNCTION ws._ensure_publication() RETURNS boolean
+AS 'MODULE_PATHNAME', 'replication_ensure_publication'
+LANGUAGE C VOLATILE SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION ws._ensure_publication() IS
+'internal: creates this node''s publication ws_node_<id> of its own events unless it exists (true when it did); superusers and REPLICATION roles';
+
+-- Each peer with the state of the subscription to it.
+CREATE VIEW ws.peer_links AS
+SELECT n.name,
+       n.node_id,
+       n.subscription,
+       s.subenabled AS enabled,
+       st.pid,
+       st.received_lsn,
+       st.latest_end_lsn,
+       st.latest_end_time
+FROM ws.nodes n
+LEFT JOIN pg_catalog.pg_subscription s
+       ON s.subname OPERATOR(pg_catalog.=) n.subscription
+      AND s.subdbid OPERATOR(pg_catalog.=) (SELECT d.oid FROM pg_catalog.pg_database d
+                                            WHERE d.datname OPERATOR(pg_catalog.=) pg_catalog.current_database())
+LEFT JOIN pg_catalog.pg_stat_subscription st
+       ON st.subid OPERATOR(pg_catalog.=) s.oid AND st.relid IS NULL;
+COMMENT ON VIEW ws.peer_links IS
+'each peer of this node with the state of its subscription: enabled, the apply worker''s pid while it runs, the positions received and reported';
+COMMENT ON COLUMN ws.peer_links.name IS 'as ws.nodes.name';
+COMMENT ON COLUMN ws.peer_links.node_id IS 'as ws.nodes.node_id';
+COMMENT ON COLUMN ws.peer_links.subscription IS 'as ws.nodes.subscription';
+COMMENT ON COLUMN ws.peer_links.enabled IS 'whether the subscription is enabled; NULL when it is missing';
+COMMENT ON COLUMN ws.peer_links.pid IS 'process id of the apply worker, NULL while none runs';
+COMMENT ON COLUMN ws.peer_links.received_lsn IS 'last WAL position received from the peer';
+COMMENT ON COLUMN ws.peer_links.latest_end_lsn IS 'last WAL position reported to the peer';
+COMMENT ON COLUMN ws.peer_links.latest_end_time IS 'when that position was reported';
+REVOKE ALL ON ws.peer_links FROM PUBLIC;
+GRANT SELECT ON ws.peer_links TO ws_reader;
 
 ------------------------------------------------------------------------
 -- Monitoring
