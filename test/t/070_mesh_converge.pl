@@ -138,6 +138,7 @@ sub ws_resolve_one
 	return undef unless @open;
 	my $cid = $open[$pick % @open];
 	$n->safe_psql('postgres', qq{
+		SET worldstate.handshake = '55-45-17';
 		SELECT ws.resolve_conflict('$cid', e.state)
 		FROM ws.conflicts c JOIN ws.entities e USING (entity_id)
 		WHERE c.conflict_id = '$cid'});
