@@ -328,9 +328,10 @@ sub wait_converged
 			diag("events of each origin, expected at least $count:");
 			for my $i (sort keys %node)
 			{
-				diag("node $i: " . q1($i, "SELECT string_agg(n::text, ',' ORDER BY o) FROM (SELECT o,
-					(SELECT count(*) FROM $B->{events} WHERE origin_node = o) AS n FROM generate_series(1, 3) o) s")
-					  . ', pending ' . q1($i, $B->{pending}));
+				my (undef, $out, $err) = $node{$i}->psql('postgres', "SELECT (SELECT string_agg(n::text, ',' ORDER BY o)
+					FROM (SELECT o, (SELECT count(*) FROM $B->{events} WHERE origin_node = o) AS n
+					      FROM generate_series(1, 3) o) s) || ', pending ' || ($B->{pending})");
+				diag("node $i: $out$err");
 			}
 			die "node $j did not receive every event";
 		}
