@@ -16,12 +16,13 @@
 #
 # The rounds: a partition by ALTER SUBSCRIPTION ... DISABLE of the links
 # that cross it; the same with a node of the connected side killed
-# (immediate stop) and restarted while its writers run; a link cut by the
-# TCP proxy of WsMesh.pm (paused, then resumed) between nodes 1 and 2
-# while node 3 still reaches both (nothing is relayed through it).
+# (immediate stop) and restarted while its writers run; the link between
+# nodes 1 and 2 paused in the TCP proxies of WsMesh.pm, then resumed, while
+# node 3 still reaches both (nothing is relayed through it).  Later rounds
+# of this kind pause the link or cut it (connections closed at once).
 #
-# WS_SEED replays a run (the seed is printed); WS_SOAK=N runs N rounds
-# (after the three above, random ones).  The parts that touch worldstate's
+# WS_SOAK=N runs N rounds (after the three above, random ones); WS_SEED
+# with the same WS_SOAK replays a run (the seed is printed).  The parts that touch worldstate's
 # replication API (ws.add_peer, its subscriptions ws_peer_<name>,
 # ws.conflicts, ws.pending, ws.resolve_conflict) are the subs of %worldstate
 # below.  On a build without ws.add_peer, or with WS_MESH_BACKEND=plain, the
@@ -41,8 +42,8 @@ use WsMesh;
 
 my $seed = $ENV{WS_SEED} // int(rand(1_000_000));
 srand($seed);
-diag("seed $seed (WS_SEED=$seed replays this run)");
 my $nrounds = $ENV{WS_SOAK} // 3;
+diag("seed $seed (WS_SEED=$seed WS_SOAK=$nrounds replays this run)");
 my $ids = 3;			# shared ids per kind: l1.., c1.., m1..
 my $xacts = 60;			# pgbench transactions per client and round
 my $handshake = "handshake => '55-45-17'";
@@ -464,7 +465,6 @@ my (@retired, %resolved);
 sub round
 {
 	my ($r, $type) = @_;
-	note("round $r: $type");
 	my %logpos = map { $_ => -s $node{$_}->logfile } keys %node;
 
 	# a manual conflict of an earlier round, resolved on some node
@@ -479,7 +479,10 @@ sub round
 	if ($type eq 'proxy')
 	{
 		($a, $b) = ([1], [2]);
-		ws_proxy_signal($proxy{$_}, 'USR1') for 1, 2;
+		# paused (a stalled link) in the fixed round, else paused or cut
+		my $sig = $r <= 3 || rand() < 0.5 ? 'USR1' : 'HUP';
+		$type .= $sig eq 'USR1' ? ' (paused)' : ' (cut)';
+		ws_proxy_signal($proxy{$_}, $sig) for 1, 2;
 	}
 	else
 	{
@@ -489,7 +492,7 @@ sub round
 		$kill = $b->[ int(rand(2)) ] if $type eq 'kill';
 	}
 	my ($sa, $sb) = ($a->[0], $b->[ int(rand(@$b)) ]);
-	note("  groups (@$a) (@$b)" . (defined $kill ? ", node $kill killed mid-round" : ''));
+	note("round $r, $type: groups (@$a) (@$b)" . (defined $kill ? ", node $kill killed mid-round" : ''));
 
 	# on both sides: a retirement against an update, and one id created
 	my ($x, $upd) = ("x$r", uuid());
@@ -527,7 +530,7 @@ sub round
 		'0 0', "round $r: before the heal neither side has the other's write");
 
 	# heal
-	if ($type eq 'proxy')
+	if ($type =~ /^proxy/)
 	{
 		ws_proxy_signal($proxy{$_}, 'USR2') for 1, 2;
 	}
