@@ -425,6 +425,15 @@ for my $i (sort keys %node)
 {
 	q1($i, 'CREATE TABLE public.mesh_acked (event_id uuid PRIMARY KEY, node int NOT NULL,
 		entity_id text NOT NULL, delta numeric)');
+	# the value of a query, or its error
+	q1($i, q{CREATE FUNCTION public.mesh_try(query text) RETURNS text LANGUAGE plpgsql AS $$
+		DECLARE v text;
+		BEGIN
+			EXECUTE query INTO v;
+			RETURN v;
+		EXCEPTION WHEN OTHERS THEN
+			RETURN 'ERROR: ' || SQLERRM;
+		END $$});
 }
 $B->{setup}->();
 $B->{link}->(\&conninfo);
@@ -548,6 +557,32 @@ sub round
 # The checks after a heal: one query a node
 # ---------------------------------------------------------------------------
 
+# What differs between the values of the nodes: a one-line value whole;
+# of a value of several lines, the lines each node has and node 1 lacks,
+# and the other way, at most ten of each.
+sub differences
+{
+	my @vals = @_;
+	my $out = '';
+	for my $i (1 .. $#vals + 1)
+	{
+		my $v = $vals[ $i - 1 ];
+		if ($v !~ /\n/ && $vals[0] !~ /\n/)
+		{
+			$out .= "node $i: $v\n";
+			next;
+		}
+		next if $i == 1;
+		my %first = map { $_ => 1 } split /\n/, $vals[0];
+		my %this = map { $_ => 1 } split /\n/, $v;
+		my @more = grep { !$first{$_} } sort keys %this;
+		my @less = grep { !$this{$_} } sort keys %first;
+		$out .= "node $i has, node 1 not: " . join('; ', splice(@more, 0, 10)) . "\n"
+		  . "node 1 has, node $i not: " . join('; ', splice(@less, 0, 10)) . "\n";
+	}
+	return $out;
+}
+
 sub check_round
 {
 	my ($r, $d, $creations, $logpos) = @_;
@@ -578,8 +613,11 @@ sub check_round
 		@resolved ? (resolved => "SELECT string_agg(status, ' ' ORDER BY conflict_id) FROM ws.conflicts
 			WHERE conflict_id IN (" . quoted(@resolved) . ")") : (),
 	);
+	# each check runs apart: one that fails shows its error, the others
+	# their values
 	my @keys = sort keys %sql;
-	my $query = 'SELECT json_build_object(' . join(",\n", map { "'$_', ($sql{$_})" } @keys) . ')';
+	my $query = 'SELECT json_build_object('
+	  . join(",\n", map { "'$_', public.mesh_try(\$q\$$sql{$_}\$q\$)" } @keys) . ')';
 	my %v = map { $_ => decode_json(q1($_, $query)) } sort keys %node;
 
 	# the same everywhere
@@ -595,7 +633,7 @@ sub check_round
 	{
 		my @vals = map { $v{$_}{$k} // 'NULL' } sort keys %node;
 		ok(!grep({ $_ ne $vals[0] } @vals), "round $r: $what{$k} on every node")
-		  or diag(join("\n", map { "node $_: " . ($v{$_}{$k} // 'NULL') } sort keys %node));
+		  or diag(differences(map { $v{$_}{$k} // 'NULL' } sort keys %node));
 	}
 
 	# each node against what must hold
