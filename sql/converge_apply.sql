@@ -95,6 +95,20 @@ SELECT status, resolution FROM ws.conflicts WHERE entity_id = 's';
 SELECT event_type, caller_meta ? 'resolves' AS names_it FROM ws.events
 WHERE entity_id = 's' ORDER BY hlc DESC LIMIT 1;
 
+-- a resolution made on another node closes the conflict here when its
+-- event arrives
+SET session_replication_role = replica;
+SELECT pg_temp.arrive('u1', 'u', 'sheet', 'created', 2, 16, '{2:1}', '{"cell": 0}');
+SELECT pg_temp.arrive('u2', 'u', 'sheet', 'update', 2, 17, '{2:2}', '{"cell": 1}');
+SELECT pg_temp.arrive('u3', 'u', 'sheet', 'update', 3, 18, '{2:1,3:1}', '{"cell": 2}');
+SELECT conflict_id AS u_conflict FROM ws.conflicts WHERE entity_id = 'u' \gset
+SELECT status FROM ws.conflicts WHERE entity_id = 'u';
+SELECT pg_temp.arrive('u4', 'u', 'sheet', 'resolve', 3, 19, '{2:2,3:2}', '{"cell": 5}',
+                      caller_meta => jsonb_build_object('resolves', :'u_conflict'));
+SELECT status, resolution FROM ws.conflicts WHERE entity_id = 'u';
+SELECT state FROM ws.entities WHERE entity_id = 'u';
+RESET session_replication_role;
+
 -- a counter resolved to a value: the event carries the delta
 SET session_replication_role = replica;
 SELECT pg_temp.arrive('h2', 'n', 'note', 'update', 2, 14, '{2:3,3:1}', '{"hits": 5}', '{"hits": 3}');

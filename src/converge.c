@@ -200,6 +200,7 @@ static struct
 	SPIPlanPtr	entity_update;
 	SPIPlanPtr	entity_step;
 	SPIPlanPtr	entity_peek;
+	SPIPlanPtr	mark_resolved;
 	SPIPlanPtr	pending_delete;
 	SPIPlanPtr	pending_put;
 	SPIPlanPtr	link_later;
@@ -320,6 +321,11 @@ static const WsPlanDef plan_defs[] = {
 	"pg_catalog.bool"}},
 	{&plans.entity_peek,
 		"SELECT state, version, retired FROM ws.entities WHERE entity_id OPERATOR(pg_catalog.=) $1",
+	{"pg_catalog.text"}},
+	{&plans.mark_resolved,
+		"UPDATE ws.conflicts SET status = 'resolved', resolution = 'resolved by ws.resolve_conflict'"
+		" WHERE conflict_id::pg_catalog.text OPERATOR(pg_catalog.=) $1"
+		" AND status OPERATOR(pg_catalog.=) 'open'",
 	{"pg_catalog.text"}},
 	{&plans.pending_delete,
 		"DELETE FROM ws.pending WHERE entity_id OPERATOR(pg_catalog.=) $1",
@@ -1500,6 +1506,25 @@ events_arrive(PG_FUNCTION_ARGS)
 }
 
 /*
+ * A resolve event (ws.resolve_conflict on some node) closes the conflict
+ * its meta names, if this node has it; one detected later finds the event
+ * (record_conflict).
+ */
+static void
+mark_resolved(const Ev *e)
+{
+	JsonbValue *v;
+	Datum		a[1];
+
+	if (e->caller_meta == NULL || !JB_ROOT_IS_OBJECT(e->caller_meta) ||
+		(v = getKeyJsonValueFromContainer(&e->caller_meta->root, "resolves", 8, NULL)) == NULL ||
+		v->type != jbvString)
+		return;
+	a[0] = CStringGetTextDatum(pnstrdup(v->val.string.val, v->val.string.len));
+	run(plans.mark_resolved, a, NULL);
+}
+
+/*
  * Integrate event e of entity entity_id (meta: the event's meta; entity_id
  * NULL: a catalog event) in a subtransaction: a failure is recorded as an
  * apply_error conflict, never raised.  Runs inside SPI, as the owner of
@@ -1523,6 +1548,8 @@ integrate_guarded(const char *entity_id, Ev *e, Jsonb *meta)
 			if (type_is(e, "linked") || type_is(e, "unlinked"))
 				integrate_link(entity_id, e, meta);
 			integrate_entity(entity_id, e);
+			if (type_is(e, "resolve"))
+				mark_resolved(e);
 		}
 		ReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(cxt);
