@@ -1337,7 +1337,8 @@ integrate_entity(const char *entity_id, Ev *e)
  * ws.conflicts differ from the fold (NULL: they do not); otherwise they are
  * brought to it (NULL returned).  For restore and ws.verify (snapshot.c):
  * runs inside SPI, as the owner of schema ws.  An entity without events
- * or whose kind is not defined here is left alone (NULL).
+ * or whose kind is not defined here is left alone (and, checked, is said to
+ * differ).
  */
 char *
 ws_converge_entity(const char *entity_id, bool check_only)
@@ -1354,14 +1355,14 @@ ws_converge_entity(const char *entity_id, bool check_only)
 	run(plans.events_all, a, NULL);
 	n = (int) SPI_processed;
 	if (n == 0)
-		return NULL;
+		return check_only ? "it has no events" : NULL;
 	evs = palloc(sizeof(Ev) * n);
 	for (int i = 0; i < n; i++)
 		read_event(i, &evs[i]);
 	en.id = entity_id;
 	en.module = evs[0].module;
 	if (!load_kind(&en, evs[0].kind))
-		return NULL;
+		return check_only ? "its kind is not defined here" : NULL;
 	en.collect = true;
 	if (check_only)
 	{
