@@ -132,3 +132,14 @@ SET session_replication_role = replica;
 UPDATE ws.entities SET state = '{"cell": 6}' WHERE entity_id = 'u';
 RESET session_replication_role;
 SELECT * FROM ws.verify() WHERE entity_id IN ('n', 'c', 'k', 's', 'u');
+UPDATE ws.entities SET state = '{"cell": 5}' WHERE entity_id = 'u';
+
+-- a restore from a snapshot, and from the log alone, rebuild the same
+SELECT ws.state_hash() AS before_restore \gset
+SELECT ws.create_snapshot('converged') AS snap \gset
+SET session_replication_role = replica;
+SELECT pg_temp.arrive('n9', 'n', 'note', 'update', 3, 20, '{2:1,3:3}', '{"hits": 8}', '{"hits": 1}');
+RESET session_replication_role;
+SELECT ws.state_hash() AS after_event \gset
+SELECT ws.restore_snapshot(:snap) >= 0 AS restored, ws.state_hash() = :'after_event' AS same_world;
+SELECT count(*) AS problems FROM ws.verify();

@@ -470,6 +470,7 @@ typedef struct WsProblems
 	int64		count;
 	bool		hold;			/* keep them in `held` (one entity's) */
 	List	   *held;			/* of char * pairs: entity_id, problem */
+	MemoryContext cxt;			/* where `held` lives */
 } WsProblems;
 
 static void
@@ -489,14 +490,71 @@ problem(WsProblems *p, const char *entity_id, const char *fmt,...)
 	va_end(args);
 	if (p->hold)
 	{
+		MemoryContext old = MemoryContextSwitchTo(p->cxt);
+
 		p->held = lappend(p->held, pstrdup(entity_id));
-		p->held = lappend(p->held, msg.data);
+		p->held = lappend(p->held, pstrdup(msg.data));
+		MemoryContextSwitchTo(old);
 		return;
 	}
 	v[0] = CStringGetTextDatum(entity_id);
 	v[1] = CStringGetTextDatum(msg.data);
 	tuplestore_putvalues(p->store, p->desc, v, n);
 	p->count++;
+}
+
+static void report_held(WsProblems *p, const char *entity_id);
+
+/*
+ * Bring every entity whose history has concurrent events (each has a
+ * conflict recorded) to the fold of several nodes: a replay folds patches
+ * one after the other, which is their fold only where no events met.
+ */
+static void
+refold_converged(void)
+{
+	SPITupleTable *ids;
+	uint64		n;
+
+	ws_exec("SELECT DISTINCT entity_id FROM ws.conflicts WHERE entity_id IS NOT NULL"
+			" UNION SELECT DISTINCT entity_id FROM ws.pending WHERE entity_id IS NOT NULL",
+			0, NULL, NULL, NULL, SPI_OK_SELECT);
+	ids = SPI_tuptable;
+	n = SPI_processed;
+	for (uint64 i = 0; i < n; i++)
+		(void) ws_converge_entity(SPI_getvalue(ids->vals[i], ids->tupdesc, 1), false);
+}
+
+/*
+ * Report the problems held for the entities whose replay found them, one
+ * entity after the other (report_held).
+ */
+static void
+report_held_all(WsProblems *p)
+{
+	List	   *held = p->held;
+	int			start = 0;
+
+	p->held = NIL;
+	while (start + 1 < list_length(held))
+	{
+		const char *eid = list_nth(held, start);
+		int			end = start;
+
+		MemoryContext old = MemoryContextSwitchTo(p->cxt);
+
+		p->held = NIL;
+		while (end + 1 < list_length(held) && strcmp(list_nth(held, end), eid) == 0)
+		{
+			p->held = lappend(p->held, list_nth(held, end));
+			p->held = lappend(p->held, list_nth(held, end + 1));
+			end += 2;
+		}
+		MemoryContextSwitchTo(old);
+		report_held(p, eid);
+		start = end;
+	}
+	p->hold = false;
 }
 
 /*
@@ -509,10 +567,20 @@ problem(WsProblems *p, const char *entity_id, const char *fmt,...)
 static void
 report_held(WsProblems *p, const char *entity_id)
 {
+	Oid			t[1] = {TEXTOID};
+	Datum		a[1];
+	bool		met;
+
 	if (p->held == NIL)
 		return;
 	p->hold = false;
-	if (ws_converge_entity(entity_id, true) != NULL)
+	/* only where events met (a conflict, or an event waiting) */
+	a[0] = CStringGetTextDatum(entity_id);
+	ws_exec("SELECT FROM ws.conflicts WHERE entity_id OPERATOR(pg_catalog.=) $1"
+			" UNION ALL SELECT FROM ws.pending WHERE entity_id OPERATOR(pg_catalog.=) $1 LIMIT 1",
+			1, t, a, NULL, SPI_OK_SELECT);
+	met = SPI_processed > 0;
+	if (!met || ws_converge_entity(entity_id, true) != NULL)
 		for (int i = 0; i + 1 < list_length(p->held); i += 2)
 			problem(p, (const char *) list_nth(p->held, i), "%s",
 					(const char *) list_nth(p->held, i + 1));
@@ -1037,6 +1105,7 @@ world_verify(PG_FUNCTION_ARGS)
 	p.count = 0;
 	p.hold = false;
 	p.held = NIL;
+	p.cxt = CurrentMemoryContext;
 	SPI_connect();
 	ws_as_owner_begin(&saved);
 	verify_world(&p);
@@ -1189,6 +1258,7 @@ snapshot_restore(PG_FUNCTION_ARGS)
 	p.count = 0;
 	p.hold = false;
 	p.held = NIL;
+	p.cxt = CurrentMemoryContext;
 
 	SPI_connect();
 	ws_as_owner_begin(&saved);
@@ -1204,10 +1274,13 @@ snapshot_restore(PG_FUNCTION_ARGS)
 		after = snapshot_check(id);
 		ws_exec("DELETE FROM ws.relationships", 0, NULL, NULL, NULL, SPI_OK_DELETE);
 		ws_writer_begin(&w);
+		p.hold = true;
 		replayed = replay_entities(&w, id, &after, &p, rebuilt);
 		ws_writer_end(&w);
 		ws_progress_phase("restoring the snapshot", WS_PROGRESS_UNKNOWN);
 		restore_rows(id, rebuilt);
+		refold_converged();
+		report_held_all(&p);
 		ws_exec("INSERT INTO ws.relationships SELECT from_id, rel, to_id, props, hlc"
 				" FROM ws.snapshot_relationships WHERE snapshot_id OPERATOR(pg_catalog.=) $1",
 				1, t, a, NULL, SPI_OK_INSERT);
@@ -1235,6 +1308,7 @@ snapshot_restore(PG_FUNCTION_ARGS)
 			replay_edges(&w, hlct, none, "n");
 		}
 		ws_writer_end(&w);
+		refold_converged();
 		verify_world(&p);
 	}
 	if (p.count > 0)
