@@ -1750,6 +1750,10 @@ COMMENT ON COLUMN ws.conflicts.hlc IS 'HLC of the first event of event_ids';
 COMMENT ON COLUMN ws.conflicts.status IS 'open (a manual conflict waiting for ws.resolve_conflict) or resolved';
 COMMENT ON COLUMN ws.conflicts.resolution IS 'how the conflict was resolved';
 COMMENT ON COLUMN ws.conflicts.detail IS 'the error of an apply_error, the constraint of a constraint conflict';
+COMMENT ON COLUMN ws.conflicts.entity_id IS 'the entity, or NULL for a catalog event that could not be applied';
+COMMENT ON COLUMN ws.conflicts.kind IS 'the entity''s kind';
+COMMENT ON COLUMN ws.conflicts.policy IS 'the kind''s policy: lww, merge or manual';
+COMMENT ON COLUMN ws.conflicts.detected_at IS 'when this node recorded it (not equal between nodes)';
 
 CREATE TABLE ws.pending (
     event_id  uuid PRIMARY KEY,
@@ -1762,6 +1766,10 @@ CREATE INDEX pending_entity_idx ON ws.pending (entity_id);
 COMMENT ON TABLE ws.pending IS
 'events from peers that are kept in ws.events but not folded yet: their entity''s creation or their kind has not arrived';
 COMMENT ON COLUMN ws.pending.reason IS 'creation_missing or kind_missing';
+COMMENT ON COLUMN ws.pending.event_id IS 'the event that waits (it is in ws.events)';
+COMMENT ON COLUMN ws.pending.entity_id IS 'its entity';
+COMMENT ON COLUMN ws.pending.detail IS 'what it waits for';
+COMMENT ON COLUMN ws.pending.since IS 'when it started waiting here';
 
 CREATE FUNCTION ws.events_arrive() RETURNS trigger
 AS 'MODULE_PATHNAME', 'events_arrive'

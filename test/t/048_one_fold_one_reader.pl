@@ -19,10 +19,12 @@ ok($have{'fold.c'} && $have{'fold.h'}, 'the fold is src/fold.c');
 ok($have{'reader.c'} && $have{'reader.h'}, 'the reader is src/reader.c');
 
 # merge_patch.c defines it; transition.c applies a change (with its kind's
-# counters); query.c's ws.merge_patches aggregate is the reference the
-# regression tests compare the fold with
+# counters); converge.c applies a peer's event by its kind's policy, which
+# a plain fold of patches cannot do (its results are keyframes that the one
+# fold starts from); query.c's ws.merge_patches aggregate is the reference
+# the regression tests compare the fold with
 is_deeply(ws_files_with(qr/\bws_merge_patch\s*\(/),
-	[ 'merge_patch.c', 'merge_patch.h', 'query.c', 'transition.c' ],
+	[ 'converge.c', 'merge_patch.c', 'merge_patch.h', 'query.c', 'transition.c' ],
 	'no file but the fold folds a history patch by patch');
 
 is_deeply(ws_files_with(qr/\b(?:fold_members|collect_members|fold_patches)\s*\(/),
