@@ -108,6 +108,9 @@ REGRESS += keyframes
 # 1.1: several nodes: the peers
 REGRESS += peers_errors
 
+# 1.1: strong changes: the home node and synchronous peers
+REGRESS += strong_errors
+
 # 1.1: the README's examples
 
 REGRESS_OPTS = --load-extension=worldstate

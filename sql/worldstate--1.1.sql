@@ -1824,3 +1824,20 @@ GRANT USAGE ON SCHEMA ws TO PUBLIC;
 
 GRANT ws_reader TO ws_writer;
 GRANT ws_writer TO ws_admin;
+
+------------------------------------------------------------------------
+-- Strong changes: the home node and synchronous peers
+------------------------------------------------------------------------
+
+-- The value of synchronous_standby_names that makes this node's commits
+-- wait for sync_peers of its peers (NULL: all), by the application names
+-- their subscriptions to this node use (ws_node_<their id>).  The DBA
+-- sets it with ALTER SYSTEM on each node and reloads; a strong change
+-- then waits with synchronous_commit = remote_apply.
+CREATE FUNCTION ws.synchronous_standby_names(sync_peers int DEFAULT NULL) RETURNS text
+AS 'MODULE_PATHNAME', 'replication_synchronous_standby_names'
+LANGUAGE C VOLATILE SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION ws.synchronous_standby_names(int) IS
+'the value of synchronous_standby_names for this node: FIRST n (ws_node_<id>, ...) over its peers in ws.nodes, n = sync_peers (NULL: all peers); set it with ALTER SYSTEM and reload';
+REVOKE ALL ON FUNCTION ws.synchronous_standby_names(int) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ws.synchronous_standby_names(int) TO ws_reader;

@@ -147,6 +147,8 @@ reject_default_hint(WsStat stat)
 			return "Retry once the events it depends on have arrived on this node.";
 		case WS_STAT_REJECT_PERMISSION:
 			return "Ask a ws_admin to grant the module to your role with ws.grant_module.";
+		case WS_STAT_REJECT_NOT_HOME:
+			return "Send strong changes of the entity to the node that created it.";
 		case WS_STAT_REJECT_SCHEMA:
 			return "Make the payload match the module's registered event schema (ws.event_schemas).";
 		default:

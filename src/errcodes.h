@@ -18,6 +18,7 @@
 #define ERRCODE_WS_VERSION_CONFLICT		MAKE_SQLSTATE('W','S','4','0','9')
 #define ERRCODE_WS_RETIRED				MAKE_SQLSTATE('W','S','4','1','0')
 #define ERRCODE_WS_IDEMPOTENCY			MAKE_SQLSTATE('W','S','4','1','2')
+#define ERRCODE_WS_NOT_HOME				MAKE_SQLSTATE('W','S','4','2','1')
 #define ERRCODE_WS_CONSTRAINT			MAKE_SQLSTATE('W','S','4','2','2')
 /* the same code: an event that does not match its schema */
 #define ERRCODE_WS_SCHEMA_MISMATCH		ERRCODE_WS_CONSTRAINT

@@ -27,6 +27,13 @@
  * last; a peer that cannot be reached gets a WARNING
  * naming the slot to drop there.
  *
+ * Each subscription connects to its peer with application_name
+ * ws_node_<this node's id> (one the caller's conninfo gives is replaced),
+ * so the peer's WAL sender for it has a name known in advance:
+ * ws.synchronous_standby_names() lists those of this node's peers, for
+ * synchronous_standby_names, which makes a strong change wait until they
+ * applied it (transition.c).
+ *
  * The caller's name and conninfo are hostile input: the name must be a
  * lower-case identifier part, every name put into SQL is quoted, and the
  * conninfo only ever appears quoted as a literal.  Errors never show the
@@ -51,10 +58,12 @@
 #include "utils/acl.h"
 #include "funcapi.h"
 #include "utils/builtins.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/wait_event.h"
 
 #include "args.h"
+#include "replication.h"
 #include "settings.h"
 #include "spi.h"
 #include "util.h"
@@ -62,6 +71,7 @@
 PG_FUNCTION_INFO_V1(replication_add_peer);
 PG_FUNCTION_INFO_V1(replication_remove_peer);
 PG_FUNCTION_INFO_V1(replication_ensure_publication);
+PG_FUNCTION_INFO_V1(replication_synchronous_standby_names);
 
 /* subscription ws_peer_<name>: the longest name that keeps it a NAME */
 #define SUBSCRIPTION_PREFIX "ws_peer_"
@@ -152,13 +162,29 @@ check_peer_name(const char *name)
 				 errhint("Use at most %d lower-case letters, digits and underscores.", PEER_NAME_MAX)));
 }
 
+/* Append value to buf as a quoted conninfo value. */
+static void
+append_conninfo_value(StringInfo buf, const char *value)
+{
+	appendStringInfoChar(buf, '\'');
+	for (const char *c = value; *c; c++)
+	{
+		if (*c == '\'' || *c == '\\')
+			appendStringInfoChar(buf, '\\');
+		appendStringInfoChar(buf, *c);
+	}
+	appendStringInfoChar(buf, '\'');
+}
+
 /*
- * The conninfo as ws.nodes keeps it: its settings without the password,
- * each value quoted.  22023 when libpq cannot parse it (libpq's message in
- * errdetail names the fault, not the values).
+ * The conninfo a subscription of this node uses: the caller's settings,
+ * each value quoted, with application_name ws_node_<this node's id> in
+ * place of any the caller gave; without the password unless
+ * keep_password (ws.nodes keeps it without).  22023 when libpq cannot
+ * parse it (libpq's message in errdetail names the fault, not the values).
  */
 static char *
-conninfo_without_password(const char *conninfo)
+subscription_conninfo(const char *conninfo, bool keep_password)
 {
 	char	   *err = NULL;
 	PQconninfoOption *opts = PQconninfoParse(conninfo, &err);
@@ -178,20 +204,16 @@ conninfo_without_password(const char *conninfo)
 	initStringInfo(&buf);
 	for (PQconninfoOption *o = opts; o->keyword != NULL; o++)
 	{
-		if (o->val == NULL || strcmp(o->keyword, "password") == 0)
+		if (o->val == NULL || strcmp(o->keyword, "application_name") == 0 ||
+			(!keep_password && strcmp(o->keyword, "password") == 0))
 			continue;
-		if (buf.len > 0)
-			appendStringInfoChar(&buf, ' ');
-		appendStringInfo(&buf, "%s='", o->keyword);
-		for (const char *c = o->val; *c; c++)
-		{
-			if (*c == '\'' || *c == '\\')
-				appendStringInfoChar(&buf, '\\');
-			appendStringInfoChar(&buf, *c);
-		}
-		appendStringInfoChar(&buf, '\'');
+		appendStringInfo(&buf, "%s=", o->keyword);
+		append_conninfo_value(&buf, o->val);
+		appendStringInfoChar(&buf, ' ');
 	}
 	PQconninfoFree(opts);
+	appendStringInfoString(&buf, "application_name=");
+	append_conninfo_value(&buf, psprintf(WS_NODE_APPLICATION_NAME, ws_node_id));
 	return buf.data;
 }
 
@@ -727,6 +749,7 @@ replication_add_peer(PG_FUNCTION_ARGS)
 	PeerLink   *link = palloc0(sizeof(PeerLink));
 	const char *conninfo;
 	const char *stored;
+	const char *subconninfo;
 	TupleDesc	rowdesc;
 	int			npeers;
 	int			have[4] = {max_replication_slots, max_wal_senders,
@@ -738,7 +761,8 @@ replication_add_peer(PG_FUNCTION_ARGS)
 	link->name = ws_arg_text(fcinfo, 0, "name", 0);
 	check_peer_name(link->name);
 	conninfo = ws_arg_text(fcinfo, 1, "conninfo", 0);
-	stored = conninfo_without_password(conninfo);
+	stored = subscription_conninfo(conninfo, false);
+	subconninfo = subscription_conninfo(conninfo, true);
 	require_replication_setup();
 	if (get_call_result_type(fcinfo, NULL, &rowdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "ws.add_peer must return a row type");
@@ -764,7 +788,7 @@ replication_add_peer(PG_FUNCTION_ARGS)
 	PG_TRY();
 	{
 		peer_connect(link, conninfo, false);
-		row = add_peer_steps(link, conninfo, stored, rowdesc, cxt);
+		row = add_peer_steps(link, subconninfo, stored, rowdesc, cxt);
 	}
 	PG_CATCH();
 	{
@@ -891,4 +915,134 @@ replication_ensure_publication(PG_FUNCTION_ARGS)
 	created = ensure_publication();
 	SPI_finish();
 	PG_RETURN_BOOL(created);
+}
+
+/*
+ * The node ids of this node's peers, in order, as ws.nodes lists them
+ * (none on a database still at 1.0, which has no ws.nodes); *n is set to
+ * how many.  Runs inside SPI, as the current user.
+ */
+static int *
+peer_ids(int *n)
+{
+	static SPIPlanPtr plan = NULL;
+	static Oid	plan_nsp = InvalidOid;
+	int		   *ids;
+
+	*n = 0;
+	if (!OidIsValid(get_relname_relid("nodes", ws_namespace())))
+		return NULL;
+	if (plan == NULL || plan_nsp != ws_namespace())
+	{
+		ws_prepare(&plan, "SELECT node_id FROM ws.nodes ORDER BY node_id", 0, NULL);
+		plan_nsp = ws_namespace();
+	}
+	if (SPI_execute_plan(plan, NULL, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read ws.nodes");
+	ids = palloc(sizeof(int) * Max(SPI_processed, 1));
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+
+		ids[i] = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
+	}
+	*n = (int) SPI_processed;
+	return ids;
+}
+
+/*
+ * Whether this node has peers (rows in ws.nodes); a standalone node never
+ * has.  Runs inside SPI.
+ */
+bool
+ws_has_peers(void)
+{
+	int			n;
+
+	if (ws_node_id == 0)
+		return false;
+	(void) peer_ids(&n);
+	return n > 0;
+}
+
+/*
+ * The name ws.nodes gives the peer with this node id, palloc'd, or NULL
+ * when it is no peer of this node.  Runs inside SPI.
+ */
+char *
+ws_peer_name(int node_id)
+{
+	Oid			types[1] = {INT4OID};
+	Datum		args[1] = {Int32GetDatum(node_id)};
+	MemoryContext caller = CurrentMemoryContext;
+
+	if (!OidIsValid(get_relname_relid("nodes", ws_namespace())))
+		return NULL;
+	ws_exec("SELECT name FROM ws.nodes WHERE node_id OPERATOR(pg_catalog.=) $1",
+			1, types, args, NULL, SPI_OK_SELECT);
+	if (SPI_processed == 0)
+		return NULL;
+	return MemoryContextStrdup(caller,
+							   SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1));
+}
+
+/*
+ * ws.synchronous_standby_names(sync_peers int DEFAULT NULL) RETURNS text:
+ * the value of synchronous_standby_names that makes a commit of this node
+ * wait for sync_peers of its peers (NULL: all of them), the first in node
+ * id order that are connected: FIRST n (ws_node_2, ws_node_3).  The names
+ * are the application names of the peers' subscriptions to this node.
+ * 22023 for a number out of 1 .. the number of peers, 55000 when there
+ * are none.
+ */
+Datum
+replication_synchronous_standby_names(PG_FUNCTION_ARGS)
+{
+	bool		all = PG_ARGISNULL(0);
+	int			want = all ? 0 : PG_GETARG_INT32(0);
+	MemoryContext caller = CurrentMemoryContext;
+	int		   *ids;
+	int			n;
+	StringInfoData buf;
+	text	   *result;
+
+	if (!all && want < 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("sync_peers must be at least 1, not %d", want),
+				 errhint("Give how many peers must apply a commit before it returns, or NULL for all of them; for none, set synchronous_standby_names to ''.")));
+	SPI_connect();
+	ids = peer_ids(&n);
+	if (n == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("this node has no peers"),
+				 errdetail("ws.nodes is empty: no peer could apply a commit of this node."),
+				 errhint("Link the other nodes with ws.add_peer first.")));
+	if (all)
+		want = n;
+	if (want > n)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg_plural("sync_peers is %d, but this node has %d peer",
+							   "sync_peers is %d, but this node has %d peers",
+							   n, want, n),
+				 errhint("Give a number from 1 to %d, or NULL for all peers.", n)));
+	initStringInfo(&buf);
+	appendStringInfo(&buf, "FIRST %d (", want);
+	for (int i = 0; i < n; i++)
+	{
+		if (i > 0)
+			appendStringInfoString(&buf, ", ");
+		appendStringInfo(&buf, WS_NODE_APPLICATION_NAME, ids[i]);
+	}
+	appendStringInfoChar(&buf, ')');
+	{
+		MemoryContext old = MemoryContextSwitchTo(caller);
+
+		result = cstring_to_text(buf.data);
+		MemoryContextSwitchTo(old);
+	}
+	SPI_finish();
+	PG_RETURN_TEXT_P(result);
 }

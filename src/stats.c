@@ -41,6 +41,7 @@ static const char *const stat_names[WS_STAT_COUNT] = {
 	"rejected_constraint",
 	"rejected_causal",
 	"rejected_permission",
+	"rejected_not_home",
 	"rejected_schema",
 	"events_published",
 	"bus_polls",

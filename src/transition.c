@@ -9,7 +9,8 @@
  *	1. handshake (WS401): the argument, else the session's
  *	   worldstate.handshake, must equal worldstate.required_handshake;
  *	2. read the entity's current version (WS404 if absent);
- *	3. the caller's module grant (42501);
+ *	3. the caller's module grant (42501); a change with consistency strong
+ *	   only on the entity's home node, the node that created it (WS421);
  *	4. idempotency: an event_id already in the log returns the result of
  *	   that event (same entity, type and request) or fails with WS412 --
  *	   checked before the version, so a retry succeeds after the version
@@ -118,6 +119,7 @@
 #include "merge_patch.h"
 #include "module.h"
 #include "reader.h"
+#include "replication.h"
 #include "settings.h"
 #include "spi.h"
 #include "transition.h"
@@ -329,21 +331,64 @@ same_request(const WsChange *c, Jsonb *meta, const char *digest, const char *ev_
 	return strcmp(ev_digest, digest) == 0;
 }
 
-/* Apply the requested consistency level to the current transaction. */
-static void
-apply_consistency(const char *consistency)
+/* Whether the change asks for consistency level strong. */
+static bool
+is_strong(const WsChange *c)
 {
-	if (consistency == NULL || strcmp(consistency, "causal") == 0)
+	return c->consistency != NULL && strcmp(c->consistency, "strong") == 0;
+}
+
+/*
+ * Apply the requested consistency level to the current transaction: off
+ * for eventual; for strong, at least on (durable here before the commit
+ * returns), and remote_apply on a node with peers, so that the commit also
+ * waits until the synchronous peers synchronous_standby_names lists
+ * (ws.synchronous_standby_names) have applied it.  Runs inside SPI.
+ */
+static void
+apply_consistency(const WsChange *c)
+{
+	const char *level = NULL;
+
+	if (c->consistency == NULL || strcmp(c->consistency, "causal") == 0)
 		return;
-	if (strcmp(consistency, "eventual") == 0)
-		(void) set_config_option("synchronous_commit", "off", PGC_USERSET,
-								 PGC_S_SESSION, GUC_ACTION_LOCAL, true, 0, false);
-	else if (strcmp(consistency, "strong") == 0)
+	if (strcmp(c->consistency, "eventual") == 0)
+		level = "off";
+	else if (is_strong(c))
 	{
-		if (synchronous_commit < SYNCHRONOUS_COMMIT_ON)
-			(void) set_config_option("synchronous_commit", "on", PGC_USERSET,
-									 PGC_S_SESSION, GUC_ACTION_LOCAL, true, 0, false);
+		if (synchronous_commit < SYNCHRONOUS_COMMIT_REMOTE_APPLY && ws_has_peers())
+			level = "remote_apply";
+		else if (synchronous_commit < SYNCHRONOUS_COMMIT_ON)
+			level = "on";
 	}
+	if (level != NULL)
+		(void) set_config_option("synchronous_commit", level, PGC_USERSET,
+								 PGC_S_SESSION, GUC_ACTION_LOCAL, true, 0, false);
+}
+
+/*
+ * WS421 unless this node is the entity's home, where it was created (the
+ * node of its created_hlc), for a strong change: one node orders all
+ * strong changes of an entity.  A standalone node, and an entity created
+ * while its node was standalone (node 0), have no other home.  Runs
+ * inside SPI.
+ */
+static void
+check_home(const WsEntity *e)
+{
+	int			home = e->created_hlc.node;
+	char	   *name;
+
+	if (ws_node_id == 0 || home == 0 || home == ws_node_id)
+		return;
+	name = ws_peer_name(home);
+	ws_reject(WS_STAT_REJECT_NOT_HOME, ERRCODE_WS_NOT_HOME, e->entity_id,
+			  psprintf("Entity \"%s\" was created on node %d, the only node that accepts its strong changes.",
+					   e->entity_id, home),
+			  name ? psprintf("Send strong changes of this entity to node %d (\"%s\").", home, name)
+			  : psprintf("Send strong changes of this entity to node %d.", home),
+			  "strong change of entity \"%s\" refused on node %d: its home is node %d",
+			  e->entity_id, ws_node_id, home);
 }
 
 /* Raise 22023 unless consistency is NULL or one of the three levels. */
@@ -873,8 +918,10 @@ change_steps(Oid caller, const WsChange *c, WsWriter *w, bool locked, ItemPointe
 				  "entity \"%s\" does not exist", c->entity_id);
 	k = kind_of(cur->kind);
 
-	/* 3. the caller's grant on the entity's module */
+	/* 3. the caller's grant on the entity's module; a strong change at home */
 	ws_check_module_grant(caller, cur->module, c->entity_id);
+	if (is_strong(c))
+		check_home(cur);
 
 	/* 4. idempotency, before the version check */
 	if (c->has_event_id && replay_if_done(c, meta, digest, cur, out, outcxt))
@@ -1080,7 +1127,7 @@ apply_change(Oid caller, const WsChange *c, WsWriter *w, WsEntity *out,
 	if (c->what == WS_CHANGE_LINK || c->what == WS_CHANGE_UNLINK)
 		write_link(c, w, &next.hlc, &props, outcxt);
 
-	apply_consistency(c->consistency);
+	apply_consistency(c);
 	/* later changes in this transaction see this one */
 	CommandCounterIncrement();
 
