@@ -205,8 +205,9 @@ event_arrives($n1, 1, $n2, 'an event written on node 1 arrives in ws.events on n
 event_arrives($n2, 2, $n1, 'an event written on node 2 arrives in ws.events on node 1');
 # both links caught up: a node's own events never came back to it (their
 # event id would have stopped the apply worker with a unique violation)
-$n2->wait_for_catchup('ws_peer_n2');
-$n1->wait_for_catchup('ws_peer_n1');
+# (the WAL sender feeding a node's subscription is named ws_node_<its id>)
+$n2->wait_for_catchup('ws_node_1');
+$n1->wait_for_catchup('ws_node_2');
 for my $n ([ $n1, 'ws_peer_n2', 1 ], [ $n2, 'ws_peer_n1', 2 ])
 {
 	my ($node, $sub, $id) = @$n;
@@ -230,9 +231,21 @@ is($n1->safe_psql('postgres', q{SELECT count(*) FROM pg_publication WHERE pubnam
 fails_with($n1, "SELECT ws.remove_peer('n2')", '42704', 'peer "n2" does not exist',
 	'removing it again: no such peer');
 
-# linking again works: nothing of the first link is in the way
-is($n1->safe_psql('postgres', add_peer_sql('n2', conn($n2)) . ' IS NOT NULL'), 't',
+# linking again works: nothing of the first link is in the way; an
+# application_name in the conninfo gives way to ws_node_<this node's id>,
+# the name of the WAL sender on the peer (what synchronous_standby_names
+# lists)
+is($n1->safe_psql('postgres', add_peer_sql('n2', conn($n2) . ' application_name=chosen_by_dba') . ' IS NOT NULL'), 't',
 	'node 1 adds node 2 again');
+like($n1->safe_psql('postgres', "SELECT conninfo FROM ws.nodes WHERE name = 'n2'"),
+	qr/application_name='ws_node_1'$/, 'ws.nodes keeps the conninfo with application_name ws_node_1');
+unlike($n1->safe_psql('postgres', "SELECT subconninfo FROM pg_subscription WHERE subname = 'ws_peer_n2'"),
+	qr/chosen_by_dba/, 'the subscription\'s conninfo has no other application_name');
+ok($n2->poll_query_until('postgres', q{
+		SELECT r.application_name FROM pg_stat_replication r
+		JOIN pg_replication_slots s ON s.active_pid = r.pid
+		WHERE s.slot_name = 'ws_node_2_to_1'}, 'ws_node_1'),
+	'on node 2, the WAL sender of slot ws_node_2_to_1 is named ws_node_1');
 $n1->safe_psql('postgres', "SELECT ws.remove_peer('n2')");
 
 # --- the statement fails after ws.add_peer returned: the slot goes too ---
