@@ -4,7 +4,8 @@
 # where it is accepted; synchronous_standby_names set on node 1 from
 # ws.synchronous_standby_names() makes a strong change there return only
 # once the synchronous peers applied it, so a read on such a peer right
-# after sees it; with a synchronous peer stopped, a strong change waits
+# after sees it, and it does not return while that peer cannot apply it (a
+# session there holds the entity's row); with a synchronous peer stopped, a strong change waits
 # (wait event SyncRep), a cancel ends the wait with a WARNING and leaves it
 # committed on node 1, fewer synchronous peers let the next one through,
 # and the stopped peer gets both once it runs again.
@@ -135,6 +136,26 @@ for my $k (1 .. 10)
 	$seen++ if version_on($n2, 'd1') eq $v;
 }
 is($seen, 10, 'each of 10 strong changes on node 1 is on node 2 when it returns');
+
+# while node 2 cannot apply it (a session there holds d1's row), a strong
+# change on node 1 does not return; once node 2 applied it, it does
+my $hold = $n2->background_psql('postgres');
+$hold->query_safe("BEGIN; SELECT 1 FROM ws.entities WHERE entity_id = 'd1' FOR UPDATE");
+my $writer = $n1->background_psql('postgres');
+$writer->query_until(qr/sending/, "\\echo sending\n" . strong('d1', '{"n": 11}') . ";\n");
+ok($n1->poll_query_until('postgres', q{
+		SELECT EXISTS (SELECT FROM pg_stat_activity
+		               WHERE query LIKE '%consistency => ''strong''%' AND wait_event = 'SyncRep'
+		                 AND pid <> pg_backend_pid())}),
+	'a strong change waits (SyncRep) while node 2 cannot apply it');
+is(version_on($n2, 'd1'), $v, 'node 2 does not have it yet');
+$hold->query_safe('ROLLBACK');
+my ($row) = $writer->query('SELECT 0');
+$v = $v + 1;
+like($row, qr/^$v$/m, 'once node 2 applied it, the strong change returns');
+is(version_on($n2, 'd1'), $v, 'and node 2 has it');
+$writer->quit;
+$hold->quit;
 
 # all peers synchronous: node 3 too
 sync_peers(undef);
