@@ -117,12 +117,36 @@ sub sync_peers
 	$n1->safe_psql('postgres', 'SELECT pg_reload_conf()');
 	return;
 }
+# the sync_state of node 1's WAL senders to its peers becomes $states
+sub senders_are
+{
+	my ($states, $name) = @_;
+	ok($n1->poll_query_until('postgres', q{
+			SELECT string_agg(application_name || ' ' || sync_state, ', ' ORDER BY application_name)
+			FROM pg_stat_replication WHERE application_name LIKE 'ws_node_%'}, $states),
+		$name);
+	return;
+}
+
+# node 1's backends that wait (SyncRep) in a strong change
+my $waiting = q{FROM pg_stat_activity
+	WHERE query LIKE '%consistency => ''strong''%' AND wait_event = 'SyncRep'
+	  AND pid <> pg_backend_pid()};
+
+# start a strong change of d1 on node 1 in a session of its own, which
+# comes to wait; returns the session
+sub strong_waits
+{
+	my ($patch, $name) = @_;
+	my $session = $n1->background_psql('postgres', on_error_stop => 0);
+	$session->query_until(qr/sending/, "\\echo sending\n" . strong('d1', $patch) . ";\n");
+	ok($n1->poll_query_until('postgres', "SELECT EXISTS (SELECT $waiting)"), $name);
+	return $session;
+}
+
 $n1->safe_psql('postgres', "ALTER SYSTEM SET synchronous_commit = 'local'");
 sync_peers(1);
-ok($n1->poll_query_until('postgres', q{
-		SELECT string_agg(application_name || ' ' || sync_state, ', ' ORDER BY application_name)
-		FROM pg_stat_replication WHERE application_name LIKE 'ws_node_%'},
-		'ws_node_2 sync, ws_node_3 potential'),
+senders_are('ws_node_2 sync, ws_node_3 potential',
 	'node 1: the WAL sender of node 2 is synchronous, that of node 3 a candidate');
 is($n1->safe_psql('postgres', 'BEGIN; ' . strong('d1', '{"n": 2}') . '; SHOW synchronous_commit; ROLLBACK'),
 	"3\nremote_apply", 'a strong change on a node with peers commits with remote_apply');
@@ -141,13 +165,7 @@ is($seen, 10, 'each of 10 strong changes on node 1 is on node 2 when it returns'
 # change on node 1 does not return; once node 2 applied it, it does
 my $hold = $n2->background_psql('postgres');
 $hold->query_safe("BEGIN; SELECT 1 FROM ws.entities WHERE entity_id = 'd1' FOR UPDATE");
-my $writer = $n1->background_psql('postgres');
-$writer->query_until(qr/sending/, "\\echo sending\n" . strong('d1', '{"n": 11}') . ";\n");
-ok($n1->poll_query_until('postgres', q{
-		SELECT EXISTS (SELECT FROM pg_stat_activity
-		               WHERE query LIKE '%consistency => ''strong''%' AND wait_event = 'SyncRep'
-		                 AND pid <> pg_backend_pid())}),
-	'a strong change waits (SyncRep) while node 2 cannot apply it');
+my $writer = strong_waits('{"n": 11}', 'a strong change waits (SyncRep) while node 2 cannot apply it');
 is(version_on($n2, 'd1'), $v, 'node 2 does not have it yet');
 $hold->query_safe('ROLLBACK');
 my ($row) = $writer->query('SELECT 0');
@@ -159,28 +177,16 @@ $hold->quit;
 
 # all peers synchronous: node 3 too
 sync_peers(undef);
-ok($n1->poll_query_until('postgres', q{
-		SELECT string_agg(application_name || ' ' || sync_state, ', ' ORDER BY application_name)
-		FROM pg_stat_replication WHERE application_name LIKE 'ws_node_%'},
-		'ws_node_2 sync, ws_node_3 sync'),
-	'node 1: both WAL senders are synchronous');
+senders_are('ws_node_2 sync, ws_node_3 sync', 'node 1: both WAL senders are synchronous');
 $v = $n1->safe_psql('postgres', strong('d1', '{"n": 20}'));
 is(version_on($n2, 'd1') . ' ' . version_on($n3, 'd1'), "$v $v",
 	'a strong change is on nodes 2 and 3 when it returns');
 
 # --- a synchronous peer stopped: the strong change waits ---
 $n2->stop;
-my $bg = $n1->background_psql('postgres', on_error_stop => 0);
-$bg->query_until(qr/waiting/, "\\echo waiting\n" . strong('d1', '{"n": 21}') . ";\n");
-ok($n1->poll_query_until('postgres', q{
-		SELECT EXISTS (SELECT FROM pg_stat_activity
-		               WHERE query LIKE '%consistency => ''strong''%' AND wait_event = 'SyncRep'
-		                 AND pid <> pg_backend_pid())}),
-	'with node 2 stopped, the strong change waits for it (SyncRep)');
+my $bg = strong_waits('{"n": 21}', 'with node 2 stopped, the strong change waits for it (SyncRep)');
 is(version_on($n1, 'd1'), $v, 'meanwhile node 1 shows the version before it');
-$n1->safe_psql('postgres', q{
-	SELECT pg_cancel_backend(pid) FROM pg_stat_activity
-	WHERE query LIKE '%consistency => ''strong''%' AND wait_event = 'SyncRep' AND pid <> pg_backend_pid()});
+$n1->safe_psql('postgres', "SELECT pg_cancel_backend(pid) $waiting");
 my ($out) = $bg->query('SELECT 1');
 like($bg->{stderr}, qr/WARNING:  canceling wait for synchronous replication/,
 	'the cancel ends the wait with a WARNING');
@@ -190,11 +196,7 @@ $bg->quit;
 
 # fewer synchronous peers: node 3 alone is enough now
 sync_peers(1);
-ok($n1->poll_query_until('postgres', q{
-		SELECT string_agg(application_name || ' ' || sync_state, ', ' ORDER BY application_name)
-		FROM pg_stat_replication WHERE application_name LIKE 'ws_node_%'},
-		'ws_node_3 sync'),
-	'node 1: with one synchronous peer, node 3 is it');
+senders_are('ws_node_3 sync', 'node 1: with one synchronous peer, node 3 is it');
 $v = $n1->safe_psql('postgres', strong('d1', '{"n": 22}'));
 is(version_on($n3, 'd1'), $v,
 	'with one synchronous peer, a strong change returns while node 2 is down, and is on node 3');
