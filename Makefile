@@ -41,7 +41,8 @@ OBJS = \
 	src/args.o \
 	src/spi.o \
 	src/definitions.o \
-	src/replication.o
+	src/replication.o \
+	src/graph.o
 
 # libpq, for the connections of ws.add_peer and ws.remove_peer to a peer
 # (src/replication.c).  Its header is where pg_config says, or else where
@@ -107,6 +108,9 @@ REGRESS += keyframes
 
 # 1.1: several nodes: the peers
 REGRESS += peers_errors
+
+# 1.1: a picture of causal history
+REGRESS += causal_graph
 
 # 1.1: the README's examples
 

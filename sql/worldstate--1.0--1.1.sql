@@ -847,3 +847,18 @@ GRANT SELECT ON ws.conflicts, ws.pending TO ws_reader;
 SELECT pg_catalog.pg_extension_config_dump('ws.conflicts', '');
 SELECT pg_catalog.pg_extension_config_dump('ws.pending', '');
 
+
+------------------------------------------------------------------------
+-- a picture of causal history (src/graph.c): an entity's events as a
+-- Graphviz DOT graph of causality, the same bytes on every node that
+-- holds the same events.
+------------------------------------------------------------------------
+
+CREATE FUNCTION ws.causal_graph(entity_id text, from_hlc ws.hlc DEFAULT NULL,
+                                to_hlc ws.hlc DEFAULT NULL) RETURNS text
+AS 'MODULE_PATHNAME', 'causal_graph'
+LANGUAGE C STABLE PARALLEL RESTRICTED;
+COMMENT ON FUNCTION ws.causal_graph(text, ws.hlc, ws.hlc) IS
+'the events of an entity with from_hlc <= hlc <= to_hlc (NULL: open) as Graphviz DOT: a lane and a colour per origin node, arrows from each event''s immediate causal predecessors, conflicts as dashed red lines, resolutions, retirement and the canonical head marked; at most 10000 events (54000 above)';
+REVOKE ALL ON FUNCTION ws.causal_graph(text, ws.hlc, ws.hlc) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ws.causal_graph(text, ws.hlc, ws.hlc) TO ws_reader;

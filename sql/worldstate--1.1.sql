@@ -1824,3 +1824,18 @@ GRANT USAGE ON SCHEMA ws TO PUBLIC;
 
 GRANT ws_reader TO ws_writer;
 GRANT ws_writer TO ws_admin;
+
+------------------------------------------------------------------------
+-- a picture of causal history (src/graph.c): an entity's events as a
+-- Graphviz DOT graph of causality, the same bytes on every node that
+-- holds the same events.
+------------------------------------------------------------------------
+
+CREATE FUNCTION ws.causal_graph(entity_id text, from_hlc ws.hlc DEFAULT NULL,
+                                to_hlc ws.hlc DEFAULT NULL) RETURNS text
+AS 'MODULE_PATHNAME', 'causal_graph'
+LANGUAGE C STABLE PARALLEL RESTRICTED;
+COMMENT ON FUNCTION ws.causal_graph(text, ws.hlc, ws.hlc) IS
+'the events of an entity with from_hlc <= hlc <= to_hlc (NULL: open) as Graphviz DOT: a lane and a colour per origin node, arrows from each event''s immediate causal predecessors, conflicts as dashed red lines, resolutions, retirement and the canonical head marked; at most 10000 events (54000 above)';
+REVOKE ALL ON FUNCTION ws.causal_graph(text, ws.hlc, ws.hlc) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ws.causal_graph(text, ws.hlc, ws.hlc) TO ws_reader;
