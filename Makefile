@@ -161,7 +161,7 @@ all:
 	@exit 1
 endif
 
-.PHONY: deps demo test fuzz bench valgrind check-layers
+.PHONY: deps demo demo-cluster test fuzz bench valgrind check-layers
 
 deps:
 	@test/deps.sh
@@ -172,6 +172,13 @@ demo: deps
 	@$(MAKE) --no-print-directory all
 	@test/install.sh $(MAKE)
 	@test/demo.sh $(if $(KEEP),--keep)
+
+# Three nodes: a partition, concurrent writes, the heal, convergence, and
+# the picture of the causal history they made (test/demo-cluster.sh).
+demo-cluster: deps
+	@$(MAKE) --no-print-directory all
+	@test/install.sh $(MAKE)
+	@test/demo-cluster.sh $(if $(KEEP),--keep)
 
 test: deps
 	@$(MAKE) --no-print-directory all

@@ -691,7 +691,7 @@ draw(Graph *g, const char *id, const WsHlc *head, const WsHlc *from, const WsHlc
 	draw_conflicts(g, &edges, id, from, to);
 
 	appendStringInfoString(out, "digraph causal_history {\n"
-						   "\tgraph [rankdir=LR, labelloc=t, fontname=\"Helvetica\", label=\"causal history of ");
+						   "\tgraph [rankdir=LR, newrank=true, labelloc=t, fontname=\"Helvetica\", label=\"causal history of ");
 	append_text(out, id, ENTITY_CHARS);
 	appendStringInfo(out, "\\n%d event%s", g->n, g->n == 1 ? "" : "s");
 	if (from)
