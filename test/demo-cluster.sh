@@ -27,29 +27,12 @@ nodes="1 2 3"
 node_start() {
 	local id=$1 p=${WS_PORT:-54329}
 	dir[$id]=$(ws_workdir "demo-cluster/node$id")
-	rm -rf "${dir[$id]}/data"
 	[ "$id" -gt 1 ] && p=$((${port[$((id - 1))]} + 1))
 	port[$id]=$(ws_free_port "$p")
-	ws_as_user initdb -D "${dir[$id]}/data" -A trust -U "$PGUSER" --no-sync -E UTF8 --locale=C \
-		>"${dir[$id]}/initdb.log" 2>&1 || { cat "${dir[$id]}/initdb.log" >&2; exit 1; }
-	cat >>"${dir[$id]}/data/postgresql.conf" <<CONF
-port = ${port[$id]}
-listen_addresses = '127.0.0.1'
-unix_socket_directories = ''
-shared_preload_libraries = 'worldstate'
-worldstate.node_id = $id
-wal_level = logical
-max_replication_slots = 10
-max_wal_senders = 10
-max_logical_replication_workers = 7
-max_worker_processes = 19
-max_connections = 30
-fsync = off
-# an enabled link's apply worker starts at once, not after 5 s
-wal_retrieve_retry_interval = '200ms'
-CONF
-	ws_as_user pg_ctl -D "${dir[$id]}/data" -l "${dir[$id]}/server.log" -w -t 60 start >/dev/null ||
-		{ cat "${dir[$id]}/server.log" >&2; exit 1; }
+	# an enabled link's apply worker starts at once, not after 5 s
+	ws_server_start "${dir[$id]}" "${port[$id]}" "worldstate.node_id = $id" \
+		"max_logical_replication_workers = 7" "max_worker_processes = 19" "max_connections = 30" \
+		"wal_retrieve_retry_interval = '200ms'" || exit 1
 	on "$id" "CREATE EXTENSION worldstate" >/dev/null
 }
 
