@@ -547,10 +547,14 @@ draw_causality(Graph *g, StringInfo edges)
 	int		   *lens = palloc0(sizeof(int) * Max(g->norigins, 1));
 	bool	   *rising = palloc(sizeof(bool) * Max(g->norigins, 1));
 	int		   *preds = palloc(sizeof(int) * Max(g->norigins, 1));
+	int		   *sizes = palloc0(sizeof(int) * Max(g->norigins, 1));
 
+	/* each lane's list holds at most the events of its origin */
+	for (int i = 0; i < g->n; i++)
+		sizes[lane_of(g, g->ev[i].origin)]++;
 	for (int l = 0; l < g->norigins; l++)
 	{
-		lists[l] = palloc(sizeof(int) * g->n);
+		lists[l] = palloc(sizeof(int) * sizes[l]);
 		rising[l] = true;
 	}
 	for (int i = 0; i < g->n; i++)
