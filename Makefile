@@ -41,7 +41,8 @@ OBJS = \
 	src/args.o \
 	src/spi.o \
 	src/definitions.o \
-	src/replication.o
+	src/replication.o \
+	src/graph.o
 
 # libpq, for the connections of ws.add_peer and ws.remove_peer to a peer
 # (src/replication.c).  Its header is where pg_config says, or else where
@@ -111,6 +112,9 @@ REGRESS += peers_errors
 # 1.1: strong changes: the home node and synchronous peers
 REGRESS += strong_errors
 
+# 1.1: a picture of causal history
+REGRESS += causal_graph
+
 # 1.1: the README's examples
 
 REGRESS_OPTS = --load-extension=worldstate
@@ -160,7 +164,7 @@ all:
 	@exit 1
 endif
 
-.PHONY: deps demo test fuzz bench valgrind check-layers
+.PHONY: deps demo demo-cluster test fuzz bench valgrind check-layers
 
 deps:
 	@test/deps.sh
@@ -171,6 +175,13 @@ demo: deps
 	@$(MAKE) --no-print-directory all
 	@test/install.sh $(MAKE)
 	@test/demo.sh $(if $(KEEP),--keep)
+
+# Three nodes: a partition, concurrent writes, the heal, convergence, and
+# the picture of the causal history they made (test/demo-cluster.sh).
+demo-cluster: deps
+	@$(MAKE) --no-print-directory all
+	@test/install.sh $(MAKE)
+	@test/demo-cluster.sh $(if $(KEEP),--keep)
 
 test: deps
 	@$(MAKE) --no-print-directory all

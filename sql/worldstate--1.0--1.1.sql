@@ -864,3 +864,17 @@ COMMENT ON FUNCTION ws.synchronous_standby_names(int) IS
 'the value of synchronous_standby_names for this node: FIRST n (ws_node_<id>, ...) over its peers in ws.nodes, n = sync_peers (NULL: all peers); set it with ALTER SYSTEM and reload';
 REVOKE ALL ON FUNCTION ws.synchronous_standby_names(int) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION ws.synchronous_standby_names(int) TO ws_reader;
+
+-- a picture of causal history (src/graph.c): an entity's events as a
+-- Graphviz DOT graph of causality, the same bytes on every node that
+-- holds the same events.
+------------------------------------------------------------------------
+
+CREATE FUNCTION ws.causal_graph(entity_id text, from_hlc ws.hlc DEFAULT NULL,
+                                to_hlc ws.hlc DEFAULT NULL) RETURNS text
+AS 'MODULE_PATHNAME', 'causal_graph'
+LANGUAGE C STABLE PARALLEL RESTRICTED;
+COMMENT ON FUNCTION ws.causal_graph(text, ws.hlc, ws.hlc) IS
+'the events of an entity with from_hlc <= hlc <= to_hlc (NULL: open) as Graphviz DOT: a lane and a colour per origin node, arrows from each event''s immediate causal predecessors, conflicts as dashed red lines, resolutions, retirement and the canonical head marked; at most 10000 events (54000 above)';
+REVOKE ALL ON FUNCTION ws.causal_graph(text, ws.hlc, ws.hlc) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ws.causal_graph(text, ws.hlc, ws.hlc) TO ws_reader;

@@ -375,16 +375,6 @@ col(int r, int c, bool *isnull)
 	return SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, c, isnull);
 }
 
-/* The count of node's events in v (0 when it has none). */
-static int64
-vclock_count(const WsVclock *v, int32 node)
-{
-	for (int i = 0; i < v->n; i++)
-		if (v->entries[i].node == node)
-			return v->entries[i].count;
-	return 0;
-}
-
 /* The number of events v counts. */
 static int64
 vclock_sum(const WsVclock *v)
@@ -400,7 +390,7 @@ vclock_sum(const WsVclock *v)
 static bool
 in_past(const Ev *x, const Ev *e)
 {
-	return vclock_count(e->vclock, x->origin) >= vclock_count(x->vclock, x->origin);
+	return ws_vclock_count(e->vclock, x->origin) >= ws_vclock_count(x->vclock, x->origin);
 }
 
 static WsVclock *
@@ -480,7 +470,7 @@ read_event_tuple(HeapTuple t, TupleDesc desc, const int *att, Ev *e)
 	e->bad = NULL;
 	if (e->patch == NULL || !JB_ROOT_IS_OBJECT(e->patch) || JB_ROOT_IS_SCALAR(e->patch))
 		e->bad = "the patch of the event is not a JSON object";
-	else if (e->vclock == NULL || vclock_count(e->vclock, e->origin) < 1)
+	else if (e->vclock == NULL || ws_vclock_count(e->vclock, e->origin) < 1)
 		e->bad = "the vclock of the event does not count the event itself";
 	else if (e->intent != NULL && (!JB_ROOT_IS_OBJECT(e->intent) || JB_ROOT_IS_SCALAR(e->intent)))
 		e->bad = "the intent of the event is not a JSON object";

@@ -676,49 +676,32 @@ entity_history(PG_FUNCTION_ARGS)
 	const WsHlc *from = ws_arg_moment(fcinfo, 1, false);
 	const WsHlc *to = hlc_arg(fcinfo, 2);
 	WsReader	r;
-	WsLog	   *logs[2];
-	IndexScanDesc scans[2];
-	bool		more[2];
+	WsHistory	h;
+	WsLog	   *log;
 	TupleConversionMap *maps[2];
 
 	InitMaterializedSRF(fcinfo, 0);
 	ws_reader_open(&r, 0);
-	logs[0] = &r.archive;
-	logs[1] = &r.log;
+	ws_history_begin(&r, &h, entity_id, from, to);
+	/* NULL when the table's rows are ws.events rows as they are */
 	for (int i = 0; i < 2; i++)
+		maps[i] = convert_tuples_by_name(RelationGetDescr(h.logs[i]->rel), rsinfo->setDesc);
+	while ((log = ws_history_next(&h)) != NULL)
 	{
-		scans[i] = ws_reader_history_scan(&r, logs[i], entity_id, from, to, &more[i]);
-		/* NULL when the table's rows are ws.events rows as they are */
-		maps[i] = convert_tuples_by_name(RelationGetDescr(logs[i]->rel), rsinfo->setDesc);
-	}
-	while (more[0] || more[1])
-	{
-		int			i;
-		bool		isnull;
-
 		CHECK_FOR_INTERRUPTS();
-		if (!more[1])
-			i = 0;
-		else if (!more[0])
-			i = 1;
-		else
-			i = ws_hlc_cmp(DatumGetHlcP(ws_log_col(logs[0], EV_HLC, &isnull)),
-						   DatumGetHlcP(ws_log_col(logs[1], EV_HLC, &isnull))) <= 0 ? 0 : 1;
-		if (maps[i] == NULL)
-			tuplestore_puttupleslot(rsinfo->setResult, logs[i]->slot);
+		if (maps[h.cur] == NULL)
+			tuplestore_puttupleslot(rsinfo->setResult, log->slot);
 		else
 		{
-			HeapTuple	t = ExecCopySlotHeapTuple(logs[i]->slot);
-			HeapTuple	c = execute_attr_map_tuple(t, maps[i]);
+			HeapTuple	t = ExecCopySlotHeapTuple(log->slot);
+			HeapTuple	c = execute_attr_map_tuple(t, maps[h.cur]);
 
 			tuplestore_puttuple(rsinfo->setResult, c);
 			heap_freetuple(c);
 			heap_freetuple(t);
 		}
-		more[i] = index_getnext_slot(scans[i], ForwardScanDirection, logs[i]->slot);
 	}
-	index_endscan(scans[0]);
-	index_endscan(scans[1]);
+	ws_history_end(&h);
 	ws_reader_close(&r);
 	return (Datum) 0;
 }

@@ -1322,8 +1322,8 @@ base_close(WsBase *b)
  * entity_id with from <= hlc <= to (NULL bounds are open); the first row,
  * if any, is in log->slot and *more says whether there is one.
  */
-IndexScanDesc
-ws_reader_history_scan(WsReader *r, WsLog *log, Datum entity_id, const WsHlc *from, const WsHlc *to,
+static IndexScanDesc
+history_scan(WsReader *r, WsLog *log, Datum entity_id, const WsHlc *from, const WsHlc *to,
 			 bool *more)
 {
 	ScanKeyData keys[3];
@@ -1347,6 +1347,54 @@ ws_reader_history_scan(WsReader *r, WsLog *log, Datum entity_id, const WsHlc *fr
 	index_rescan(scan, keys, nkeys, NULL, 0);
 	*more = index_getnext_slot(scan, ForwardScanDirection, log->slot);
 	return scan;
+}
+
+/*
+ * Begin the walk of entity_id's history with from <= hlc <= to (NULL
+ * bounds are open): both tables of the event log, each read in order
+ * through its index on (entity_id, hlc), merged by HLC.  Step it with
+ * ws_history_next; end it with ws_history_end before closing the reader.
+ */
+void
+ws_history_begin(WsReader *r, WsHistory *h, Datum entity_id, const WsHlc *from,
+				 const WsHlc *to)
+{
+	h->logs[0] = &r->archive;
+	h->logs[1] = &r->log;
+	for (int i = 0; i < 2; i++)
+		h->scans[i] = history_scan(r, h->logs[i], entity_id, from, to, &h->more[i]);
+	h->cur = -1;
+}
+
+/*
+ * The next event of the walk in HLC order: the table whose slot holds it,
+ * or NULL when there are no more.  The row stays in that slot until the
+ * next call.
+ */
+WsLog *
+ws_history_next(WsHistory *h)
+{
+	bool		isnull;
+
+	if (h->cur >= 0)
+		h->more[h->cur] = index_getnext_slot(h->scans[h->cur], ForwardScanDirection,
+											 h->logs[h->cur]->slot);
+	if (!h->more[1])
+		h->cur = h->more[0] ? 0 : -1;
+	else if (!h->more[0])
+		h->cur = 1;
+	else
+		h->cur = ws_hlc_cmp(DatumGetHlcP(ws_log_col(h->logs[0], EV_HLC, &isnull)),
+							DatumGetHlcP(ws_log_col(h->logs[1], EV_HLC, &isnull))) <= 0 ? 0 : 1;
+	return h->cur < 0 ? NULL : h->logs[h->cur];
+}
+
+/* End the walk's scans. */
+void
+ws_history_end(WsHistory *h)
+{
+	index_endscan(h->scans[0]);
+	index_endscan(h->scans[1]);
 }
 
 /* Begin a scan of every entity row, in entity id order, into r->entity_slot. */

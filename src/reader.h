@@ -128,6 +128,19 @@ typedef struct WsVersion
 	bool		retired;
 } WsVersion;
 
+/*
+ * A walk of one entity's events in HLC order over both tables of the event
+ * log (ws_history_begin); ws.history and ws.causal_graph read with it.
+ */
+typedef struct WsHistory
+{
+	WsLog	   *logs[2];		/* ws.events_archive, ws.events */
+	IndexScanDesc scans[2];
+	bool		more[2];		/* whether logs[i]->slot holds a row not yet
+								 * returned */
+	int			cur;			/* the log of the event returned last, or -1 */
+} WsHistory;
+
 extern void ws_reader_open(WsReader *r, int what);
 extern void ws_reader_close(WsReader *r);
 extern bool ws_reader_entity(WsReader *r, Datum entity_id);
@@ -139,8 +152,10 @@ extern bool ws_reader_version_from_snapshot(WsReader *r, const Datum *e, const W
 											WsVersion *out);
 extern HeapTuple ws_reader_snapshot_row(WsReader *r, const Datum *e);
 extern Jsonb *ws_reader_state_at(WsReader *r, Datum entity_id, const WsHlc *at);
-extern IndexScanDesc ws_reader_history_scan(WsReader *r, WsLog *log, Datum entity_id,
-											const WsHlc *from, const WsHlc *to, bool *more);
+extern void ws_history_begin(WsReader *r, WsHistory *h, Datum entity_id,
+							 const WsHlc *from, const WsHlc *to);
+extern WsLog *ws_history_next(WsHistory *h);
+extern void ws_history_end(WsHistory *h);
 extern IndexScanDesc ws_reader_link_scan(WsReader *r, WsLog *log, Datum entity_id,
 										 const WsHlc *at);
 extern IndexScanDesc ws_reader_edges_scan(WsReader *r, Datum entity_id, text *rel);

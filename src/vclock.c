@@ -395,18 +395,25 @@ vclock_tick(PG_FUNCTION_ARGS)
 	PG_RETURN_WS_VCLOCK_P(result);
 }
 
+/* node's counter in v, 0 when v has no entry for it. */
+int64
+ws_vclock_count(const WsVclock *v, int32 node)
+{
+	bool		found;
+	int32		pos = vclock_find(v, node, &found);
+
+	return found ? v->entries[pos].count : 0;
+}
+
 /* vclock_get(v, node): node's counter in v, 0 when v has no entry for it. */
 Datum
 vclock_get(PG_FUNCTION_ARGS)
 {
 	WsVclock   *v = PG_GETARG_WS_VCLOCK_P(0);
 	int32		node = PG_GETARG_INT32(1);
-	int32		pos;
-	bool		found;
 
 	vclock_check_node(node);
-	pos = vclock_find(v, node, &found);
-	PG_RETURN_INT64(found ? v->entries[pos].count : 0);
+	PG_RETURN_INT64(ws_vclock_count(v, node));
 }
 
 /*

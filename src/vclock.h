@@ -34,6 +34,7 @@ typedef struct WsVclock
 #define PG_GETARG_WS_VCLOCK_P(n)	DatumGetWsVclockP(PG_GETARG_DATUM(n))
 #define PG_RETURN_WS_VCLOCK_P(x)	PG_RETURN_POINTER(x)
 
+extern int64 ws_vclock_count(const WsVclock *v, int32 node);
 extern Datum vclock_in(PG_FUNCTION_ARGS);
 extern Datum vclock_tick(PG_FUNCTION_ARGS);
 extern Datum vclock_merge(PG_FUNCTION_ARGS);

@@ -53,36 +53,45 @@ ws_free_port() {
 	echo "$port"
 }
 
-# ws_cluster_start NAME [extra postgresql.conf lines...]
-# Creates and starts a cluster; sets PGHOST, PGPORT, PGUSER, WS_DATA.
-# WS_POSTGRES, when set, is the server program pg_ctl starts (a wrapper such
-# as test/valgrind.sh writes), and WS_START_TIMEOUT the seconds it may take.
-ws_cluster_start() {
-	local name=$1
-	shift
-	WS_CLUSTER_DIR=$(ws_workdir "$name")
-	WS_DATA="$WS_CLUSTER_DIR/data"
-	rm -rf "$WS_DATA" "$WS_CLUSTER_DIR/server.log"
-	export PGHOST=127.0.0.1 PGPORT PGUSER="$WS_OSUSER" PGDATABASE=postgres
-	PGPORT=$(ws_free_port "${WS_PORT:-54329}")
-	ws_as_user initdb -D "$WS_DATA" -A trust -U "$WS_OSUSER" --no-sync -E UTF8 --locale=C >"$WS_CLUSTER_DIR/initdb.log" 2>&1 ||
-		{ cat "$WS_CLUSTER_DIR/initdb.log" >&2; return 1; }
+# ws_server_start DIR PORT [extra postgresql.conf lines...]
+# Creates a cluster in DIR/data listening on 127.0.0.1:PORT, with
+# worldstate preloaded and wal_level logical, and starts it (log in
+# DIR/server.log).  WS_POSTGRES, when set, is the server program pg_ctl
+# starts (a wrapper such as test/valgrind.sh writes), and WS_START_TIMEOUT
+# the seconds it may take.
+ws_server_start() {
+	local dir=$1 port=$2
+	shift 2
+	rm -rf "$dir/data" "$dir/server.log"
+	ws_as_user initdb -D "$dir/data" -A trust -U "$WS_OSUSER" --no-sync -E UTF8 --locale=C >"$dir/initdb.log" 2>&1 ||
+		{ cat "$dir/initdb.log" >&2; return 1; }
 	{
-		echo "port = $PGPORT"
+		echo "port = $port"
 		echo "listen_addresses = '127.0.0.1'"
 		echo "unix_socket_directories = ''"
 		echo "shared_preload_libraries = 'worldstate'"
 		echo "wal_level = logical"
 		echo "max_replication_slots = 10"
 		echo "max_wal_senders = 10"
-		echo "max_connections = 60"
 		echo "fsync = off"
-		echo "max_prepared_transactions = 10"
 		for line in "$@"; do echo "$line"; done
-	} >>"$WS_DATA/postgresql.conf"
-	ws_as_user pg_ctl -D "$WS_DATA" -l "$WS_CLUSTER_DIR/server.log" ${WS_POSTGRES:+-p "$WS_POSTGRES"} \
+	} >>"$dir/data/postgresql.conf"
+	ws_as_user pg_ctl -D "$dir/data" -l "$dir/server.log" ${WS_POSTGRES:+-p "$WS_POSTGRES"} \
 		-w -t "${WS_START_TIMEOUT:-60}" start >/dev/null ||
-		{ cat "$WS_CLUSTER_DIR/server.log" >&2; return 1; }
+		{ cat "$dir/server.log" >&2; return 1; }
+}
+
+# ws_cluster_start NAME [extra postgresql.conf lines...]
+# Creates and starts a cluster (ws_server_start) under ws_workdir NAME;
+# sets PGHOST, PGPORT, PGUSER, WS_DATA.
+ws_cluster_start() {
+	local name=$1
+	shift
+	WS_CLUSTER_DIR=$(ws_workdir "$name")
+	WS_DATA="$WS_CLUSTER_DIR/data"
+	export PGHOST=127.0.0.1 PGPORT PGUSER="$WS_OSUSER" PGDATABASE=postgres
+	PGPORT=$(ws_free_port "${WS_PORT:-54329}")
+	ws_server_start "$WS_CLUSTER_DIR" "$PGPORT" "max_connections = 60" "max_prepared_transactions = 10" "$@"
 }
 
 ws_cluster_stop() {

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages worldstate needs to build and test, when
 # they are missing.  As root it runs apt-get; otherwise it prints the exact
-# command to run and fails.
+# command to run and fails.  graphviz (dot) renders the pictures of
+# ws.causal_graph in test/t/068_causal_graph.pl and make demo-cluster.
 set -euo pipefail
 
 packages=(
@@ -12,6 +13,7 @@ packages=(
 	libipc-run-perl
 	make
 	gcc
+	graphviz
 )
 # The Node.js client test (test/client) needs node and the node-postgres
 # module: where node is missing, Debian's nodejs (18) and node-pg, so the

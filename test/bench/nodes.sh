@@ -19,31 +19,13 @@ declare -A port dir
 node_start() {
 	local id=$1 p=${PGPORT:-55432}
 	dir[$id]=$(ws_workdir "bench-$bench_name-$id")
-	rm -rf "${dir[$id]}/data"
 	# a port above the last one taken
 	[ "$id" -gt 1 ] && p=${port[$((id - 1))]}
 	port[$id]=$(ws_free_port $((p + 1)))
-	ws_as_user initdb -D "${dir[$id]}/data" -A trust -U "$PGUSER" --no-sync -E UTF8 --locale=C \
-		>"${dir[$id]}/initdb.log" 2>&1 || { cat "${dir[$id]}/initdb.log" >&2; exit 1; }
-	cat >>"${dir[$id]}/data/postgresql.conf" <<CONF
-port = ${port[$id]}
-listen_addresses = '127.0.0.1'
-unix_socket_directories = ''
-shared_preload_libraries = 'worldstate'
-worldstate.node_id = $id
-wal_level = logical
-max_replication_slots = 10
-max_wal_senders = 10
-max_logical_replication_workers = 6
-max_worker_processes = 16
-max_connections = 40
-shared_buffers = '256MB'
-fsync = off
-# the launcher starts an enabled link's worker at once, not after 5 s
-wal_retrieve_retry_interval = '100ms'
-CONF
-	ws_as_user pg_ctl -D "${dir[$id]}/data" -l "${dir[$id]}/server.log" -w -t 60 start >/dev/null ||
-		{ cat "${dir[$id]}/server.log" >&2; exit 1; }
+	# the launcher starts an enabled link's worker at once, not after 5 s
+	ws_server_start "${dir[$id]}" "${port[$id]}" "worldstate.node_id = $id" \
+		"max_logical_replication_workers = 6" "max_worker_processes = 16" "max_connections = 40" \
+		"shared_buffers = '256MB'" "wal_retrieve_retry_interval = '100ms'" || exit 1
 }
 
 nodes_cleanup() {
