@@ -41,7 +41,8 @@ OBJS = \
 	src/args.o \
 	src/spi.o \
 	src/definitions.o \
-	src/replication.o
+	src/replication.o \
+	src/reconcile.o
 
 # libpq, for the connections of ws.add_peer and ws.remove_peer to a peer
 # (src/replication.c).  Its header is where pg_config says, or else where

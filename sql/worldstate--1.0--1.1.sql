@@ -847,3 +847,24 @@ GRANT SELECT ON ws.conflicts, ws.pending TO ws_reader;
 SELECT pg_catalog.pg_extension_config_dump('ws.conflicts', '');
 SELECT pg_catalog.pg_extension_config_dump('ws.pending', '');
 
+
+------------------------------------------------------------------------
+-- reconciliation (src/reconcile.c)
+------------------------------------------------------------------------
+
+CREATE FUNCTION ws.reconcile() RETURNS TABLE (entity_id text, change text)
+AS 'MODULE_PATHNAME', 'reconcile_local'
+LANGUAGE C VOLATILE SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION ws.reconcile() IS
+'folds every entity again from its events (archived ones included) and repairs its row, keyframes and conflicts where they differ from the fold; one row per entity repaired, saying what differed';
+REVOKE ALL ON FUNCTION ws.reconcile() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ws.reconcile() TO ws_admin;
+
+-- Superusers only (checked in C): it connects to the peer with this
+-- server's credentials and inserts what it fetches as a replica session.
+CREATE FUNCTION ws.reconcile(peer text) RETURNS TABLE (entity_id text, change text)
+AS 'MODULE_PATHNAME', 'reconcile_peer'
+LANGUAGE C VOLATILE SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION ws.reconcile(text) IS
+'fetches through dblink the events a peer of ws.nodes has and this node lacks (compared by digests of event ids per entity and origin node) and integrates them as replicated events; one row per entity saying how many events were fetched (superusers only)';
+REVOKE ALL ON FUNCTION ws.reconcile(text) FROM PUBLIC;

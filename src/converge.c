@@ -239,6 +239,8 @@ static const WsPlanDef plan_defs[] = {
 	{&plans.events_all,
 		"SELECT " EVENT_COLS " FROM ws.events"
 		" WHERE entity_id OPERATOR(pg_catalog.=) $1"
+		" UNION ALL SELECT " EVENT_COLS " FROM ws.events_archive"
+		" WHERE entity_id OPERATOR(pg_catalog.=) $1"
 		" ORDER BY hlc USING OPERATOR(ws.<)",
 	{"pg_catalog.text"}},
 	{&plans.events_before,
@@ -1335,7 +1337,9 @@ integrate_entity(const char *entity_id, Ev *e)
  * Fold entity_id's whole history canonically.  With check_only, nothing is
  * written and the result describes how ws.entities, ws.keyframes and
  * ws.conflicts differ from the fold (NULL: they do not); otherwise they are
- * brought to it (NULL returned).  For restore and ws.verify (snapshot.c):
+ * brought to it (NULL returned).  The history includes the archived
+ * events (ws.events_archive), as the keyframes before the archive boundary
+ * stay.  For restore, ws.verify (snapshot.c) and ws.reconcile (reconcile.c):
  * runs inside SPI, as the owner of schema ws.  An entity without events
  * or whose kind is not defined here is left alone (and, checked, is said to
  * differ).
