@@ -109,6 +109,9 @@ REGRESS += keyframes
 # 1.1: several nodes: the peers
 REGRESS += peers_errors
 
+# 1.1: reconciliation
+REGRESS += reconcile reconcile_errors
+
 # 1.1: the README's examples
 
 REGRESS_OPTS = --load-extension=worldstate

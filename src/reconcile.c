@@ -81,7 +81,7 @@ PG_FUNCTION_INFO_V1(reconcile_peer);
  * comparison; the text is the same.
  */
 #define DIGEST_SQL \
-	"SELECT e.entity_id IS NOT NULL, pg_catalog.coalesce(e.entity_id, e.module), e.origin_node," \
+	"SELECT e.entity_id IS NOT NULL, COALESCE(e.entity_id, e.module), e.origin_node," \
 	" pg_catalog.md5(pg_catalog.string_agg(e.event_id::pg_catalog.text, ','" \
 	"  ORDER BY e.event_id USING OPERATOR(pg_catalog.<)))" \
 	" FROM (SELECT entity_id, module, origin_node, event_id FROM ws.events" \
