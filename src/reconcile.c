@@ -416,7 +416,8 @@ list_sql(EvGroup *g, int n, bool entity, const char *table)
 	if (m == 0)
 		return NULL;
 	return psprintf("SELECT e.event_id, e.hlc FROM ws.%s e"
-					" JOIN pg_catalog.unnest(%s::pg_catalog.text[], %s::pg_catalog.int4[]) g(k, origin)"
+					" JOIN ROWS FROM (pg_catalog.unnest(%s::pg_catalog.text[]), pg_catalog.unnest(%s::pg_catalog.int4[]))"
+					" AS g(k, origin)"
 					" ON e.%s OPERATOR(pg_catalog.=) g.k AND e.origin_node OPERATOR(pg_catalog.=) g.origin%s",
 					table, array_literal(keys, m, TEXTOID), array_literal(origins, m, INT4OID),
 					entity ? "entity_id" : "module", entity ? "" : " WHERE e.entity_id IS NULL");
