@@ -95,14 +95,14 @@ fetched=$(psql -X -Atc "SELECT count(*) FROM ws.events WHERE entity_id LIKE 'm%'
 [ "$(psql -X -Atc "SELECT count(*) FROM ws.entities WHERE entity_id LIKE 'm%' AND state->>'n' = '1'")" = "$missing" ] ||
 	{ echo "the fetched entities are not folded" >&2; exit 1; }
 
-printf '%-58s | %10s | %10s | %7s\n' measurement baseline worldstate ratio
-printf '%s\n' "-----------------------------------------------------------+------------+------------+--------"
+printf '%-66s | %10s | %10s | %7s\n' measurement baseline worldstate ratio
+printf '%s\n' "-------------------------------------------------------------------+------------+------------+--------"
 awk -v a="$ids_s" -v b="$noop_s" -v n="$((3 * entities))" -v e="$entities" \
-	'BEGIN { printf "%-58s | %10.3f | %10.3f | %7.2f\n", "reconcile(peer), nothing to fetch (" n " events, " e " entities)", a, b, b / a }'
+	'BEGIN { printf "%-66s | %10.3f | %10.3f | %7.2f\n", "reconcile(peer), nothing to fetch (" n " events, " e " entities)", a, b, b / a }'
 awk -v a="$verify_s" -v b="$local_s" -v e="$entities" \
-	'BEGIN { printf "%-58s | %10.3f | %10.3f | %7.2f\n", "ws.reconcile() over " e " entities (baseline ws.verify())", a, b, b / a }'
+	'BEGIN { printf "%-66s | %10.3f | %10.3f | %7.2f\n", "ws.reconcile() over " e " entities (baseline ws.verify())", a, b, b / a }'
 awk -v a="$plain_s" -v b="$fetch_s" -v m="$missing" \
-	'BEGIN { printf "%-58s | %10.3f | %10.3f | %7.2f\n", "reconcile(peer) fetching " m " entities, " 2 * m " events", a, b, b / a }'
+	'BEGIN { printf "%-66s | %10.3f | %10.3f | %7.2f\n", "reconcile(peer) fetching " m " entities, " 2 * m " events", a, b, b / a }'
 echo "(seconds; baselines: the event ids through dblink, ws.verify(), the same rows copied through dblink into a plain table)"
 
 psql -X -q -c "DELETE FROM ws.nodes WHERE name = 'peer'" -c "DROP TABLE bench_plain_events" >/dev/null
