@@ -42,7 +42,8 @@ OBJS = \
 	src/spi.o \
 	src/definitions.o \
 	src/replication.o \
-	src/graph.o
+	src/graph.o \
+	src/reconcile.o
 
 # libpq, for the connections of ws.add_peer and ws.remove_peer to a peer
 # (src/replication.c).  Its header is where pg_config says, or else where
@@ -114,6 +115,9 @@ REGRESS += strong_errors
 
 # 1.1: a picture of causal history
 REGRESS += causal_graph
+
+# 1.1: reconciliation
+REGRESS += reconcile reconcile_errors
 
 # 1.1: the README's examples
 

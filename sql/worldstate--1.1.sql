@@ -1855,3 +1855,23 @@ COMMENT ON FUNCTION ws.causal_graph(text, ws.hlc, ws.hlc) IS
 'the events of an entity with from_hlc <= hlc <= to_hlc (NULL: open) as Graphviz DOT: a lane and a colour per origin node, arrows from each event''s immediate causal predecessors, conflicts as dashed red lines, resolutions, retirement and the canonical head marked; at most 10000 events (54000 above)';
 REVOKE ALL ON FUNCTION ws.causal_graph(text, ws.hlc, ws.hlc) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION ws.causal_graph(text, ws.hlc, ws.hlc) TO ws_reader;
+
+-- reconciliation (src/reconcile.c)
+------------------------------------------------------------------------
+
+CREATE FUNCTION ws.reconcile() RETURNS TABLE (entity_id text, change text)
+AS 'MODULE_PATHNAME', 'reconcile_local'
+LANGUAGE C VOLATILE SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION ws.reconcile() IS
+'folds every entity again from its events (archived ones included) and repairs its row, keyframes and conflicts where they differ from the fold; one row per entity repaired, saying what differed';
+REVOKE ALL ON FUNCTION ws.reconcile() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ws.reconcile() TO ws_admin;
+
+-- Superusers only (checked in C): it connects to the peer with this
+-- server's credentials and inserts what it fetches as a replica session.
+CREATE FUNCTION ws.reconcile(peer text) RETURNS TABLE (entity_id text, change text)
+AS 'MODULE_PATHNAME', 'reconcile_peer'
+LANGUAGE C VOLATILE SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION ws.reconcile(text) IS
+'fetches through dblink the events a peer of ws.nodes has and this node lacks (compared by digests of event ids per entity and origin node) and integrates them as replicated events; one row per entity saying how many events were fetched (superusers only)';
+REVOKE ALL ON FUNCTION ws.reconcile(text) FROM PUBLIC;

@@ -185,6 +185,7 @@ static struct
 	SPIPlanPtr	keyframe_before;
 	SPIPlanPtr	events_after;
 	SPIPlanPtr	events_all;
+	SPIPlanPtr	events_archived;
 	SPIPlanPtr	events_before;
 	SPIPlanPtr	keyframe_at;
 	SPIPlanPtr	patches_between;
@@ -238,6 +239,13 @@ static const WsPlanDef plan_defs[] = {
 	{"pg_catalog.text", "ws.hlc"}},
 	{&plans.events_all,
 		"SELECT " EVENT_COLS " FROM ws.events"
+		" WHERE entity_id OPERATOR(pg_catalog.=) $1"
+		" ORDER BY hlc USING OPERATOR(ws.<)",
+	{"pg_catalog.text"}},
+	{&plans.events_archived,
+		"SELECT " EVENT_COLS " FROM ws.events"
+		" WHERE entity_id OPERATOR(pg_catalog.=) $1"
+		" UNION ALL SELECT " EVENT_COLS " FROM ws.events_archive"
 		" WHERE entity_id OPERATOR(pg_catalog.=) $1"
 		" ORDER BY hlc USING OPERATOR(ws.<)",
 	{"pg_catalog.text"}},
@@ -1325,7 +1333,9 @@ integrate_entity(const char *entity_id, Ev *e)
  * Fold entity_id's whole history canonically.  With check_only, nothing is
  * written and the result describes how ws.entities, ws.keyframes and
  * ws.conflicts differ from the fold (NULL: they do not); otherwise they are
- * brought to it (NULL returned).  For restore and ws.verify (snapshot.c):
+ * brought to it (NULL returned).  The history includes the archived
+ * events (ws.events_archive), as the keyframes before the archive boundary
+ * stay.  For restore, ws.verify (snapshot.c) and ws.reconcile (reconcile.c):
  * runs inside SPI, as the owner of schema ws.  An entity without events
  * or whose kind is not defined here is left alone (and, checked, is said to
  * differ).
@@ -1344,11 +1354,20 @@ ws_converge_entity(const char *entity_id, bool check_only)
 	en.exists = SPI_processed == 1;
 	run(plans.events_all, a, NULL);
 	n = (int) SPI_processed;
-	if (n == 0)
-		return check_only ? "it has no events" : NULL;
-	evs = palloc(sizeof(Ev) * n);
+	evs = palloc(sizeof(Ev) * Max(n, 1));
 	for (int i = 0; i < n; i++)
 		read_event(i, &evs[i]);
+	if (n == 0 || !type_is(&evs[0], "created"))
+	{
+		/* its history starts in the archive (or its creation is missing) */
+		run(plans.events_archived, a, NULL);
+		n = (int) SPI_processed;
+		evs = palloc(sizeof(Ev) * Max(n, 1));
+		for (int i = 0; i < n; i++)
+			read_event(i, &evs[i]);
+	}
+	if (n == 0)
+		return check_only ? "it has no events" : NULL;
 	en.id = entity_id;
 	en.module = evs[0].module;
 	if (!load_kind(&en, evs[0].kind))

@@ -840,6 +840,43 @@ drop_peer_slot(const char *name, const char *conninfo, const char *slot)
 }
 
 /*
+ * The row of peer `name` as SPI_tuptable's only row: its subscription,
+ * slot, whole conninfo (the subscription's, with its password; ws.nodes'
+ * when the subscription is gone) and whether the subscription exists.
+ * 42704 when no peer has that name.  Inside SPI.
+ */
+static void
+node_row(const char *name)
+{
+	Oid			types[1] = {TEXTOID};
+	Datum		args[1] = {CStringGetTextDatum(name)};
+
+	ws_exec("SELECT n.subscription, n.slot, coalesce(s.subconninfo, n.conninfo), s.oid IS NOT NULL"
+			" FROM ws.nodes n LEFT JOIN pg_catalog.pg_subscription s"
+			"   ON s.subname OPERATOR(pg_catalog.=) n.subscription"
+			"  AND s.subdbid OPERATOR(pg_catalog.=) (SELECT d.oid FROM pg_catalog.pg_database d"
+			"        WHERE d.datname OPERATOR(pg_catalog.=) pg_catalog.current_database())"
+			" WHERE n.name OPERATOR(pg_catalog.=) $1",
+			1, types, args, NULL, SPI_OK_SELECT);
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("peer \"%s\" does not exist", ws_input_for_message(name)),
+				 errhint("The table ws.nodes lists the peers of this node by name.")));
+}
+
+/*
+ * The conninfo this node reaches peer `name` with, as ws.remove_peer
+ * connects; 42704 when no peer has that name.  Inside SPI.
+ */
+char *
+ws_peer_conninfo(const char *name)
+{
+	node_row(name);
+	return SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3);
+}
+
+/*
  * ws.remove_peer(name text): stop receiving the peer's events and forget
  * it.  The subscription goes (disabled and detached from its slot first,
  * so that dropping it needs no connection), then the ws.nodes row, and
@@ -862,18 +899,7 @@ replication_remove_peer(PG_FUNCTION_ARGS)
 	args[0] = CStringGetTextDatum(name);
 
 	SPI_connect();
-	ws_exec("SELECT n.subscription, n.slot, coalesce(s.subconninfo, n.conninfo), s.oid IS NOT NULL"
-			" FROM ws.nodes n LEFT JOIN pg_catalog.pg_subscription s"
-			"   ON s.subname OPERATOR(pg_catalog.=) n.subscription"
-			"  AND s.subdbid OPERATOR(pg_catalog.=) (SELECT d.oid FROM pg_catalog.pg_database d"
-			"        WHERE d.datname OPERATOR(pg_catalog.=) pg_catalog.current_database())"
-			" WHERE n.name OPERATOR(pg_catalog.=) $1",
-			1, types, args, NULL, SPI_OK_SELECT);
-	if (SPI_processed == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("peer \"%s\" does not exist", ws_input_for_message(name)),
-				 errhint("The table ws.nodes lists the peers of this node by name.")));
+	node_row(name);
 	sub = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 	slot = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
 	conninfo = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3);

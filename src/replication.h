@@ -2,7 +2,7 @@
  *
  * replication.h
  *		The peers of this node (replication.c): what other files use of
- *		them.
+ *		them -- whether there are any, their names, how to reach one.
  *
  *-------------------------------------------------------------------------
  */
@@ -20,5 +20,6 @@
 
 extern bool ws_has_peers(void);
 extern char *ws_peer_name(int node_id);
+extern char *ws_peer_conninfo(const char *name);
 
 #endif							/* WS_REPLICATION_H */

@@ -9,7 +9,7 @@
 \pset pager off
 
 BEGIN;
-SELECT plan(175);
+SELECT plan(178);
 
 -- tables (DESIGN.md section 5)
 SELECT has_table('ws', 'entities', 'table ws.entities exists');
@@ -318,6 +318,19 @@ SELECT is((SELECT string_agg(p.oid::regprocedure::text, ', ' ORDER BY p.oid::reg
              AND p.proname IN ('register_module', 'grant_module', 'revoke_module', 'define_kind',
                                'add_constraint', 'drop_constraint', 'archive_events', 'delete_snapshot')),
           NULL, 'no catalog or lifecycle function is STRICT: a NULL argument is an error, not a silent NULL');
+-- reconciliation: refolding for ws_admin; fetching from a peer for
+-- superusers only (no role is granted it); a NULL peer is an error
+SELECT results_eq(
+    $$SELECT r FROM unnest(ARRAY['public', 'ws_reader', 'ws_writer', 'ws_admin']) r
+      WHERE has_function_privilege(r, 'ws.reconcile()', 'EXECUTE') ORDER BY r$$,
+    ARRAY['ws_admin'],
+    'ws.reconcile() is executable by ws_admin only');
+SELECT is_empty(
+    $$SELECT r FROM unnest(ARRAY['public', 'ws_reader', 'ws_writer', 'ws_admin']) r
+      WHERE has_function_privilege(r, 'ws.reconcile(text)', 'EXECUTE')$$,
+    'ws.reconcile(peer) is executable by no worldstate role and not by PUBLIC: superusers only');
+SELECT ok(NOT (SELECT proisstrict FROM pg_proc WHERE oid = 'ws.reconcile(text)'::regprocedure),
+          'ws.reconcile(peer) is not STRICT: a NULL peer is an error');
 SELECT ok(NOT has_function_privilege('public', 'ws._merge_patch_counters(jsonb, jsonb, text[])', 'EXECUTE'),
           'the internal merge helper is not callable by PUBLIC');
 
