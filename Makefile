@@ -110,6 +110,9 @@ REGRESS += peers_errors
 
 # 1.1: the README's examples
 
+# 1.1: causal buffering
+REGRESS += causal_buffer
+
 REGRESS_OPTS = --load-extension=worldstate
 
 # Isolation specs live in test/isolation/{specs,expected}.

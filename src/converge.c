@@ -75,6 +75,7 @@
 #include "executor/spi.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "storage/proc.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/jsonb.h"
@@ -185,6 +186,10 @@ static struct
 	SPIPlanPtr	same_hlc;
 	SPIPlanPtr	kind;
 	SPIPlanPtr	entity;
+	SPIPlanPtr	entity_at;
+	SPIPlanPtr	entity_update_at;
+	SPIPlanPtr	entity_step_at;
+	SPIPlanPtr	entity_vclock_at;
 	SPIPlanPtr	keyframe_before;
 	SPIPlanPtr	events_after;
 	SPIPlanPtr	events_all;
@@ -243,8 +248,13 @@ static const WsPlanDef plan_defs[] = {
 	{"pg_catalog.text"}},
 	{&plans.entity,
 		"SELECT kind, module, state, version, hlc, vclock, retired FROM ws.entities"
-		" WHERE entity_id OPERATOR(pg_catalog.=) $1 FOR UPDATE",
+		" WHERE entity_id OPERATOR(pg_catalog.=) $1 FOR NO KEY UPDATE",
 	{"pg_catalog.text"}},
+	{&plans.entity_at,
+		"SELECT kind, module, state, version, hlc, vclock, retired FROM ws.entities"
+		" WHERE entity_id OPERATOR(pg_catalog.=) $1 AND ctid OPERATOR(pg_catalog.=) $2"
+		" FOR NO KEY UPDATE",
+	{"pg_catalog.text", "pg_catalog.tid"}},
 	{&plans.keyframe_before,
 		"SELECT hlc, version, state, vclock, retired FROM ws.keyframes"
 		" WHERE entity_id OPERATOR(pg_catalog.=) $1 AND hlc OPERATOR(ws.<) $2"
@@ -324,20 +334,32 @@ static const WsPlanDef plan_defs[] = {
 	{&plans.entity_insert,
 		"INSERT INTO ws.entities (entity_id, kind, module, state, version, hlc, vclock,"
 		" created_hlc, retired) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
-		" ON CONFLICT (entity_id) DO NOTHING",
+		" ON CONFLICT (entity_id) DO NOTHING RETURNING ctid",
 	{"pg_catalog.text", "pg_catalog.text", "pg_catalog.text", "pg_catalog.jsonb",
 	"pg_catalog.int8", "ws.hlc", "ws.vclock", "ws.hlc", "pg_catalog.bool"}},
 	{&plans.entity_update,
 		"UPDATE ws.entities SET kind = $2, module = $3, state = $4, version = $5,"
 		" hlc = $6, vclock = $7, created_hlc = $8, retired = $9"
-		" WHERE entity_id OPERATOR(pg_catalog.=) $1",
+		" WHERE entity_id OPERATOR(pg_catalog.=) $1 RETURNING ctid",
 	{"pg_catalog.text", "pg_catalog.text", "pg_catalog.text", "pg_catalog.jsonb",
 	"pg_catalog.int8", "ws.hlc", "ws.vclock", "ws.hlc", "pg_catalog.bool"}},
+	{&plans.entity_update_at,
+		"UPDATE ws.entities SET kind = $2, module = $3, state = $4, version = $5,"
+		" hlc = $6, vclock = $7, created_hlc = $8, retired = $9"
+		" WHERE entity_id OPERATOR(pg_catalog.=) $1 AND ctid OPERATOR(pg_catalog.=) $10 RETURNING ctid",
+	{"pg_catalog.text", "pg_catalog.text", "pg_catalog.text", "pg_catalog.jsonb",
+	"pg_catalog.int8", "ws.hlc", "ws.vclock", "ws.hlc", "pg_catalog.bool", "pg_catalog.tid"}},
 	{&plans.entity_step,
 		"UPDATE ws.entities SET state = $2, version = $3, hlc = $4, vclock = $5,"
-		" retired = $6 WHERE entity_id OPERATOR(pg_catalog.=) $1",
+		" retired = $6 WHERE entity_id OPERATOR(pg_catalog.=) $1 RETURNING ctid",
 	{"pg_catalog.text", "pg_catalog.jsonb", "pg_catalog.int8", "ws.hlc", "ws.vclock",
 	"pg_catalog.bool"}},
+	{&plans.entity_step_at,
+		"UPDATE ws.entities SET state = $2, version = $3, hlc = $4, vclock = $5,"
+		" retired = $6 WHERE entity_id OPERATOR(pg_catalog.=) $1 AND ctid OPERATOR(pg_catalog.=) $7"
+		" RETURNING ctid",
+	{"pg_catalog.text", "pg_catalog.jsonb", "pg_catalog.int8", "ws.hlc", "ws.vclock",
+	"pg_catalog.bool", "pg_catalog.tid"}},
 	{&plans.entity_peek,
 		"SELECT state, version, retired FROM ws.entities WHERE entity_id OPERATOR(pg_catalog.=) $1",
 	{"pg_catalog.text"}},
@@ -380,6 +402,10 @@ static const WsPlanDef plan_defs[] = {
 	{&plans.entity_vclock,
 		"SELECT vclock FROM ws.entities WHERE entity_id OPERATOR(pg_catalog.=) $1",
 	{"pg_catalog.text"}},
+	{&plans.entity_vclock_at,
+		"SELECT vclock FROM ws.entities WHERE entity_id OPERATOR(pg_catalog.=) $1"
+		" AND ctid OPERATOR(pg_catalog.=) $2",
+	{"pg_catalog.text", "pg_catalog.tid"}},
 	{&plans.count_from,
 		"SELECT (SELECT pg_catalog.count(*) FROM ws.events WHERE entity_id OPERATOR(pg_catalog.=) $1"
 		" AND origin_node OPERATOR(pg_catalog.=) $2) OPERATOR(pg_catalog.+)"
@@ -446,6 +472,66 @@ static Datum
 col(int r, int c, bool *isnull)
 {
 	return SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, c, isnull);
+}
+
+/*
+ * Where this transaction last wrote an entity's row.  Folding many events
+ * of one entity in one transaction (a release of held events) updates its
+ * row each time, and none of the versions this transaction made can be
+ * pruned before it ends: a lookup by key would read all of them.  The
+ * version written last is read and written again by its ctid instead
+ * (the by-tid twins of the plans), falling back to the key when that
+ * version is not there (a subtransaction rolled back).
+ */
+static struct
+{
+	LocalTransactionId lxid;
+	char	   *entity_id;
+	ItemPointerData tid;
+}			last_write;
+
+/* Remember the ctid that the write just run (RETURNING ctid) gave entity_id. */
+static void
+remember_write(const char *entity_id)
+{
+	bool		isnull;
+
+	if (SPI_processed != 1)
+		return;
+	if (last_write.entity_id)
+		pfree(last_write.entity_id);
+	last_write.entity_id = MemoryContextStrdup(TopMemoryContext, entity_id);
+	last_write.tid = *(ItemPointer) DatumGetPointer(col(0, 1, &isnull));
+	last_write.lxid = MyProc->lxid;
+}
+
+/*
+ * Run plan by_key with args, or its twin by_tid (the same arguments and
+ * then the ctid) when this transaction last wrote entity_id and that
+ * version is still there.  An entity's id is args[0].
+ */
+static int
+run_entity(SPIPlanPtr by_key, SPIPlanPtr by_tid, Datum *args, const char *nulls, int nargs)
+{
+	char	   *entity_id = TextDatumGetCString(args[0]);
+
+	if (last_write.entity_id && last_write.lxid == MyProc->lxid &&
+		strcmp(last_write.entity_id, entity_id) == 0)
+	{
+		Datum		a[WS_PLAN_MAX_ARGS];
+		char		n[WS_PLAN_MAX_ARGS];
+		int			rc;
+
+		memcpy(a, args, sizeof(Datum) * nargs);
+		memset(n, ' ', sizeof(n));
+		if (nulls)
+			memcpy(n, nulls, nargs);
+		a[nargs] = PointerGetDatum(&last_write.tid);
+		rc = run(by_tid, a, n);
+		if (SPI_processed > 0)
+			return rc;
+	}
+	return run(by_key, args, nulls);
 }
 
 /* The count of node's events in v (0 when it has none). */
@@ -1276,15 +1362,18 @@ fold_events(Entity *en, Ev *evs, int n)
 			/* the creation was before the events folded: its HLC stays */
 			Datum		u[6] = {a[0], a[3], a[4], a[5], a[6], a[8]};
 
-			run(plans.entity_step, u, NULL);
+			run_entity(plans.entity_step, plans.entity_step_at, u, NULL, 6);
+			remember_write(en->id);
 		}
 		else
-			run(plans.entity_update, a, nulls);
+			run_entity(plans.entity_update, plans.entity_update_at, a, nulls, 9);
+		remember_write(en->id);
 		return true;
 	}
 	if (nulls[7] == 'n')
 		elog(ERROR, "entity \"%s\" folded without its creation", en->id);
 	run(plans.entity_insert, a, nulls);
+	remember_write(en->id);
 	return SPI_processed == 1;
 }
 
@@ -1364,7 +1453,7 @@ integrate_entity(const char *entity_id, Ev *e)
 		bool		isnull;
 
 		a[0] = CStringGetTextDatum(entity_id);
-		run(plans.entity, a, NULL);
+		run_entity(plans.entity, plans.entity_at, a, NULL, 1);
 		en.id = entity_id;
 		en.exists = SPI_processed == 1;
 		en.module = en.exists ? text_col(0, 2) : e->module;
@@ -1603,7 +1692,7 @@ have_count(const char *entity_id, int32 node, int64 need, WsVclock **here, bool 
 	a[0] = CStringGetTextDatum(entity_id);
 	if (!*fetched)
 	{
-		run(plans.entity_vclock, a, NULL);
+		run_entity(plans.entity_vclock, plans.entity_vclock_at, a, NULL, 1);
 		*here = NULL;
 		if (SPI_processed == 1)
 		{
@@ -2393,7 +2482,7 @@ conflict_resolve(PG_FUNCTION_ARGS)
 	ws_prepare_table(&plans.prepared_for, plan_defs, lengthof(plan_defs));
 	a[0] = id;
 	ws_as_owner_begin(&saved);
-	ws_exec("SELECT c.entity_id, c.status, e.state, e.kind FROM ws.conflicts c"
+	ws_exec("SELECT c.entity_id, c.status, e.state, e.kind, c.type FROM ws.conflicts c"
 			" LEFT JOIN ws.entities e ON e.entity_id OPERATOR(pg_catalog.=) c.entity_id"
 			" WHERE c.conflict_id OPERATOR(pg_catalog.=) $1",
 			1, t, a, NULL, SPI_OK_SELECT);
@@ -2405,6 +2494,12 @@ conflict_resolve(PG_FUNCTION_ARGS)
 	entity_id = text_col(0, 1);
 	status = text_col(0, 2);
 	current = jsonb_col(0, 3);
+	if (strcmp(text_col(0, 5), "causal_timeout") == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("conflict %s closes when its event is released", idtext),
+				 errdetail("A causal_timeout conflict reports an event that waits in ws.pending for its causal past."),
+				 errhint("Restore the link to the peer that has the missing events; ws.pending shows what the event waits for.")));
 	if (strcmp(status, "open") != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
