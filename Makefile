@@ -121,6 +121,9 @@ REGRESS += reconcile reconcile_errors
 
 # 1.1: the README's examples
 
+# 1.1: causal buffering
+REGRESS += causal_buffer
+
 REGRESS_OPTS = --load-extension=worldstate
 
 # Isolation specs live in test/isolation/{specs,expected}.

@@ -60,7 +60,7 @@ SELECT entity_id, state, version FROM ws.entities WHERE entity_id = 'ap_k';
 SELECT count(*) AS pending FROM ws.pending WHERE entity_id LIKE 'ap\_%';
 SET session_replication_role = replica;
 
--- an update whose creation has not arrived waits for it
+-- an update whose creation has not arrived waits for it (held: its causal past is not here)
 SELECT pg_temp.arrive('c2', 'ap_c', 'ap_note', 'update', 3, 7, '{2:1,3:1}', '{"text": "later"}');
 SELECT p.reason FROM ws.pending p WHERE p.entity_id LIKE 'ap\_%';
 SELECT pg_temp.arrive('c1', 'ap_c', 'ap_note', 'created', 2, 6, '{2:1}', '{"text": "first", "hits": 0}');

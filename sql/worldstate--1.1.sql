@@ -1758,6 +1758,7 @@ COMMENT ON COLUMN ws.conflicts.detected_at IS 'when this node recorded it (not e
 CREATE TABLE ws.pending (
     event_id  uuid PRIMARY KEY,
     entity_id text,
+    origin_node int,
     reason    text NOT NULL,
     detail    text,
     since     timestamptz NOT NULL DEFAULT pg_catalog.now()
@@ -1875,3 +1876,36 @@ LANGUAGE C VOLATILE SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION ws.reconcile(text) IS
 'fetches through dblink the events a peer of ws.nodes has and this node lacks (compared by digests of event ids per entity and origin node) and integrates them as replicated events; one row per entity saying how many events were fetched (superusers only)';
 REVOKE ALL ON FUNCTION ws.reconcile(text) FROM PUBLIC;
+
+-- Causal buffering (src/converge.c): a peer's event whose causal past is
+-- not all here yet, or whose HLC is too far ahead of the local clock, is
+-- not inserted into ws.events: it waits in ws.pending, the whole row in
+-- held, and is inserted when what it waits for has arrived.  So
+-- ws.events' arrival order is the order of application, and no reader
+-- (ws.poll, ws.history, the output plugin) sees an event before its past.
+------------------------------------------------------------------------
+
+ALTER TABLE ws.pending ADD COLUMN held ws.events, ADD COLUMN waits_for text;
+CREATE INDEX pending_waits_for_idx ON ws.pending (waits_for) WHERE waits_for IS NOT NULL;
+CREATE INDEX pending_reason_idx ON ws.pending (reason, since);
+COMMENT ON INDEX ws.pending_waits_for_idx IS
+'held events by what they wait for: those an arriving event releases';
+COMMENT ON INDEX ws.pending_reason_idx IS
+'held events by reason and age: the clock_skew ones to retry, the causal ones past worldstate.causal_timeout';
+COMMENT ON TABLE ws.pending IS
+'events from peers not applied yet: causal and clock_skew ones are held here, not in ws.events, until their causal past has arrived or the local clock has caught up; creation_missing and kind_missing ones are in ws.events but not folded until their entity''s creation or kind arrives';
+COMMENT ON COLUMN ws.pending.reason IS
+'causal (its entity vclock or causal_deps are not covered here), clock_skew (its HLC is ahead of the local clock by more than worldstate.max_clock_skew), creation_missing or kind_missing';
+COMMENT ON COLUMN ws.pending.event_id IS
+'the event that waits (in ws.events for creation_missing and kind_missing; only here, in held, for causal and clock_skew)';
+COMMENT ON COLUMN ws.pending.origin_node IS 'node that made the event';
+COMMENT ON COLUMN ws.pending.held IS
+'for causal and clock_skew: the row of ws.events as it arrived, inserted into ws.events when released; NULL otherwise';
+COMMENT ON COLUMN ws.pending.waits_for IS
+'for causal: the first missing prerequisite, event:<event id> (an explicit causal dependency) or entity:<node>:<count>:<entity id> (the count-th event of that node on the entity); its arrival releases the event';
+COMMENT ON COLUMN ws.conflicts.type IS
+'concurrent_update, duplicate_create, after_retirement, constraint, malformed_event (derived from the events), apply_error (this node could not fold an event), or causal_timeout (an event waited in ws.pending longer than worldstate.causal_timeout; open until it is released)';
+COMMENT ON FUNCTION ws.retry_pending() IS
+'folds again the entities whose events wait in ws.pending (once the kind or creation they wait for is here), retries every held event (causal and clock_skew), and reports held events past worldstate.causal_timeout; returns how many left ws.pending';
+COMMENT ON FUNCTION ws.stats() IS
+'node-wide counters since server start: clock_skew_rejections, events_written, rejected_*, bus counters, remote_events_applied, events_buffered (peer events held in ws.pending), events_released, causal_expired (held past worldstate.causal_timeout), clock_skew_parked, conflicts_<type> (ws.conflicts rows recorded, by type); gauge max_clock_skew_observed_us';

@@ -75,11 +75,14 @@
 #include "executor/spi.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "storage/proc.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
 #include "utils/numeric.h"
 #include "utils/resowner.h"
+#include "utils/timestamp.h"
 #include "utils/uuid.h"
 
 #include "clock.h"
@@ -94,6 +97,7 @@
 #include "merge_patch.h"
 #include "settings.h"
 #include "spi.h"
+#include "stats.h"
 #include "util.h"
 #include "vclock.h"
 
@@ -182,6 +186,10 @@ static struct
 	SPIPlanPtr	same_hlc;
 	SPIPlanPtr	kind;
 	SPIPlanPtr	entity;
+	SPIPlanPtr	entity_at;
+	SPIPlanPtr	entity_update_at;
+	SPIPlanPtr	entity_step_at;
+	SPIPlanPtr	entity_vclock_at;
 	SPIPlanPtr	keyframe_before;
 	SPIPlanPtr	events_after;
 	SPIPlanPtr	events_all;
@@ -207,8 +215,24 @@ static struct
 	SPIPlanPtr	link_later;
 	SPIPlanPtr	link_put;
 	SPIPlanPtr	link_delete;
+	/* causal buffering */
+	SPIPlanPtr	held_seen;
+	SPIPlanPtr	dep_present;
+	SPIPlanPtr	entity_vclock;
+	SPIPlanPtr	count_from;
+	SPIPlanPtr	hold_put;
+	SPIPlanPtr	release_take;
+	SPIPlanPtr	release_put;
+	SPIPlanPtr	waiting_on;
+	SPIPlanPtr	held_all;
+	SPIPlanPtr	expired;
+	SPIPlanPtr	timeout_released;
 	Oid			prepared_for;
 } plans;
+
+/* the rows of ws.pending that hold an event (not in ws.events), and the others */
+#define HELD_ROWS "reason OPERATOR(pg_catalog.=) ANY ('{causal,clock_skew}')"
+#define UNFOLDED_ROWS "reason OPERATOR(pg_catalog.=) ANY ('{creation_missing,kind_missing}')"
 
 #define EVENT_COLS "event_id, hlc, origin_node, vclock, event_type, patch, intent, caller_meta, kind, module"
 
@@ -225,8 +249,13 @@ static const WsPlanDef plan_defs[] = {
 	{"pg_catalog.text"}},
 	{&plans.entity,
 		"SELECT kind, module, state, version, hlc, vclock, retired FROM ws.entities"
-		" WHERE entity_id OPERATOR(pg_catalog.=) $1 FOR UPDATE",
+		" WHERE entity_id OPERATOR(pg_catalog.=) $1 FOR NO KEY UPDATE",
 	{"pg_catalog.text"}},
+	{&plans.entity_at,
+		"SELECT kind, module, state, version, hlc, vclock, retired FROM ws.entities"
+		" WHERE entity_id OPERATOR(pg_catalog.=) $1 AND ctid OPERATOR(pg_catalog.=) $2"
+		" FOR NO KEY UPDATE",
+	{"pg_catalog.text", "pg_catalog.tid"}},
 	{&plans.keyframe_before,
 		"SELECT hlc, version, state, vclock, retired FROM ws.keyframes"
 		" WHERE entity_id OPERATOR(pg_catalog.=) $1 AND hlc OPERATOR(ws.<) $2"
@@ -300,7 +329,7 @@ static const WsPlanDef plan_defs[] = {
 		" ON CONFLICT (conflict_id) DO UPDATE SET kind = EXCLUDED.kind,"
 		" policy = EXCLUDED.policy, event_ids = EXCLUDED.event_ids, hlc = EXCLUDED.hlc,"
 		" status = EXCLUDED.status, resolution = EXCLUDED.resolution,"
-		" detail = EXCLUDED.detail",
+		" detail = EXCLUDED.detail RETURNING xmax OPERATOR(pg_catalog.=) 0",
 	{"pg_catalog.uuid", "pg_catalog.text", "pg_catalog.text", "pg_catalog.text",
 		"pg_catalog.text", "pg_catalog.uuid[]", "ws.hlc", "pg_catalog.text",
 	"pg_catalog.text", "pg_catalog.text"}},
@@ -313,20 +342,32 @@ static const WsPlanDef plan_defs[] = {
 	{&plans.entity_insert,
 		"INSERT INTO ws.entities (entity_id, kind, module, state, version, hlc, vclock,"
 		" created_hlc, retired) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
-		" ON CONFLICT (entity_id) DO NOTHING",
+		" ON CONFLICT (entity_id) DO NOTHING RETURNING ctid",
 	{"pg_catalog.text", "pg_catalog.text", "pg_catalog.text", "pg_catalog.jsonb",
 	"pg_catalog.int8", "ws.hlc", "ws.vclock", "ws.hlc", "pg_catalog.bool"}},
 	{&plans.entity_update,
 		"UPDATE ws.entities SET kind = $2, module = $3, state = $4, version = $5,"
 		" hlc = $6, vclock = $7, created_hlc = $8, retired = $9"
-		" WHERE entity_id OPERATOR(pg_catalog.=) $1",
+		" WHERE entity_id OPERATOR(pg_catalog.=) $1 RETURNING ctid",
 	{"pg_catalog.text", "pg_catalog.text", "pg_catalog.text", "pg_catalog.jsonb",
 	"pg_catalog.int8", "ws.hlc", "ws.vclock", "ws.hlc", "pg_catalog.bool"}},
+	{&plans.entity_update_at,
+		"UPDATE ws.entities SET kind = $2, module = $3, state = $4, version = $5,"
+		" hlc = $6, vclock = $7, created_hlc = $8, retired = $9"
+		" WHERE entity_id OPERATOR(pg_catalog.=) $1 AND ctid OPERATOR(pg_catalog.=) $10 RETURNING ctid",
+	{"pg_catalog.text", "pg_catalog.text", "pg_catalog.text", "pg_catalog.jsonb",
+	"pg_catalog.int8", "ws.hlc", "ws.vclock", "ws.hlc", "pg_catalog.bool", "pg_catalog.tid"}},
 	{&plans.entity_step,
 		"UPDATE ws.entities SET state = $2, version = $3, hlc = $4, vclock = $5,"
-		" retired = $6 WHERE entity_id OPERATOR(pg_catalog.=) $1",
+		" retired = $6 WHERE entity_id OPERATOR(pg_catalog.=) $1 RETURNING ctid",
 	{"pg_catalog.text", "pg_catalog.jsonb", "pg_catalog.int8", "ws.hlc", "ws.vclock",
 	"pg_catalog.bool"}},
+	{&plans.entity_step_at,
+		"UPDATE ws.entities SET state = $2, version = $3, hlc = $4, vclock = $5,"
+		" retired = $6 WHERE entity_id OPERATOR(pg_catalog.=) $1 AND ctid OPERATOR(pg_catalog.=) $7"
+		" RETURNING ctid",
+	{"pg_catalog.text", "pg_catalog.jsonb", "pg_catalog.int8", "ws.hlc", "ws.vclock",
+	"pg_catalog.bool", "pg_catalog.tid"}},
 	{&plans.entity_peek,
 		"SELECT state, version, retired FROM ws.entities WHERE entity_id OPERATOR(pg_catalog.=) $1",
 	{"pg_catalog.text"}},
@@ -336,13 +377,13 @@ static const WsPlanDef plan_defs[] = {
 		" AND status OPERATOR(pg_catalog.=) 'open'",
 	{"pg_catalog.text"}},
 	{&plans.pending_delete,
-		"DELETE FROM ws.pending WHERE entity_id OPERATOR(pg_catalog.=) $1",
+		"DELETE FROM ws.pending WHERE entity_id OPERATOR(pg_catalog.=) $1 AND " UNFOLDED_ROWS,
 	{"pg_catalog.text"}},
 	{&plans.pending_put,
-		"INSERT INTO ws.pending (event_id, entity_id, reason, detail)"
-		" VALUES ($1, $2, $3, $4) ON CONFLICT (event_id) DO UPDATE"
+		"INSERT INTO ws.pending (event_id, entity_id, reason, detail, origin_node)"
+		" VALUES ($1, $2, $3, $4, $5) ON CONFLICT (event_id) DO UPDATE"
 		" SET reason = EXCLUDED.reason, detail = EXCLUDED.detail",
-	{"pg_catalog.uuid", "pg_catalog.text", "pg_catalog.text", "pg_catalog.text"}},
+	{"pg_catalog.uuid", "pg_catalog.text", "pg_catalog.text", "pg_catalog.text", "pg_catalog.int4"}},
 	{&plans.link_later,
 		"SELECT 1 FROM ws.events WHERE entity_id OPERATOR(pg_catalog.=) $1"
 		" AND event_type OPERATOR(pg_catalog.=) ANY ('{linked,unlinked}')"
@@ -359,6 +400,64 @@ static const WsPlanDef plan_defs[] = {
 		"DELETE FROM ws.relationships WHERE from_id OPERATOR(pg_catalog.=) $1"
 		" AND rel OPERATOR(pg_catalog.=) $2 AND to_id OPERATOR(pg_catalog.=) $3",
 	{"pg_catalog.text", "pg_catalog.text", "pg_catalog.text"}},
+	{&plans.held_seen,
+		"SELECT 1 FROM ws.pending WHERE event_id OPERATOR(pg_catalog.=) $1 AND " HELD_ROWS,
+	{"pg_catalog.uuid"}},
+	{&plans.dep_present,
+		"SELECT EXISTS (SELECT 1 FROM ws.events WHERE event_id OPERATOR(pg_catalog.=) $1)"
+		" OR EXISTS (SELECT 1 FROM ws.events_archive WHERE event_id OPERATOR(pg_catalog.=) $1)",
+	{"pg_catalog.uuid"}},
+	{&plans.entity_vclock,
+		"SELECT vclock FROM ws.entities WHERE entity_id OPERATOR(pg_catalog.=) $1",
+	{"pg_catalog.text"}},
+	{&plans.entity_vclock_at,
+		"SELECT vclock FROM ws.entities WHERE entity_id OPERATOR(pg_catalog.=) $1"
+		" AND ctid OPERATOR(pg_catalog.=) $2",
+	{"pg_catalog.text", "pg_catalog.tid"}},
+	{&plans.count_from,
+		"SELECT (SELECT pg_catalog.count(*) FROM ws.events WHERE entity_id OPERATOR(pg_catalog.=) $1"
+		" AND origin_node OPERATOR(pg_catalog.=) $2) OPERATOR(pg_catalog.+)"
+		" (SELECT pg_catalog.count(*) FROM ws.events_archive WHERE entity_id OPERATOR(pg_catalog.=) $1"
+		" AND origin_node OPERATOR(pg_catalog.=) $2)",
+	{"pg_catalog.text", "pg_catalog.int4"}},
+	{&plans.hold_put,
+		"INSERT INTO ws.pending (event_id, entity_id, origin_node, reason, detail, held, waits_for, since)"
+		" VALUES ($1, $2, $3, $4, $5, $6, $7, COALESCE($8, pg_catalog.now()))"
+		" ON CONFLICT (event_id) DO UPDATE SET reason = EXCLUDED.reason, detail = EXCLUDED.detail,"
+		" held = EXCLUDED.held, waits_for = EXCLUDED.waits_for",
+	{"pg_catalog.uuid", "pg_catalog.text", "pg_catalog.int4", "pg_catalog.text", "pg_catalog.text",
+	"ws.events", "pg_catalog.text", "pg_catalog.timestamptz"}},
+	{&plans.release_take,
+		"DELETE FROM ws.pending WHERE event_id OPERATOR(pg_catalog.=) $1 AND " HELD_ROWS
+		" RETURNING held, since, (held).hlc",
+	{"pg_catalog.uuid"}},
+	{&plans.release_put,
+		"INSERT INTO ws.events SELECT ($1).*",
+	{"ws.events"}},
+	{&plans.waiting_on,
+		"SELECT event_id FROM ws.pending WHERE waits_for OPERATOR(pg_catalog.=) ANY ($1)"
+		" ORDER BY (held).hlc USING OPERATOR(ws.<)",
+	{"pg_catalog.text[]"}},
+	{&plans.held_all,
+		"SELECT event_id, reason, waits_for, (held).hlc FROM ws.pending WHERE " HELD_ROWS
+		" ORDER BY (held).hlc USING OPERATOR(ws.<)",
+	{NULL}},
+	{&plans.expired,
+		"SELECT p.event_id, p.entity_id, p.origin_node, p.waits_for, p.detail, (p.held).hlc,"
+		" (p.held).kind FROM ws.pending p"
+		" WHERE p.reason OPERATOR(pg_catalog.=) 'causal'"
+		" AND p.since OPERATOR(pg_catalog.<) (pg_catalog.now() OPERATOR(pg_catalog.-)"
+		" ($1 OPERATOR(pg_catalog.*) '1 millisecond'::pg_catalog.interval))"
+		" AND NOT EXISTS (SELECT 1 FROM ws.conflicts c"
+		" WHERE c.type OPERATOR(pg_catalog.=) 'causal_timeout'"
+		" AND (c.entity_id OPERATOR(pg_catalog.=) p.entity_id OR (c.entity_id IS NULL AND p.entity_id IS NULL))"
+		" AND c.hlc OPERATOR(ws.=) (p.held).hlc)"
+		" ORDER BY (p.held).hlc USING OPERATOR(ws.<)",
+	{"pg_catalog.float8"}},
+	{&plans.timeout_released,
+		"UPDATE ws.conflicts SET status = 'resolved', resolution = 'released'"
+		" WHERE conflict_id OPERATOR(pg_catalog.=) $1 AND status OPERATOR(pg_catalog.=) 'open'",
+	{"pg_catalog.uuid"}},
 };
 
 /*
@@ -383,6 +482,65 @@ col(int r, int c, bool *isnull)
 	return SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, c, isnull);
 }
 
+/*
+ * Where this transaction last wrote an entity's row.  Folding many events
+ * of one entity in one transaction (a release of held events) updates its
+ * row each time, and none of the versions this transaction made can be
+ * pruned before it ends: a lookup by key would read all of them.  The
+ * version written last is read and written again by its ctid instead
+ * (the by-tid twins of the plans), falling back to the key when that
+ * version is not there (a subtransaction rolled back).
+ */
+static struct
+{
+	LocalTransactionId lxid;
+	char	   *entity_id;
+	ItemPointerData tid;
+}			last_write;
+
+/* Remember the ctid that the write just run (RETURNING ctid) gave entity_id. */
+static void
+remember_write(const char *entity_id)
+{
+	bool		isnull;
+
+	if (SPI_processed != 1)
+		return;
+	if (last_write.entity_id)
+		pfree(last_write.entity_id);
+	last_write.entity_id = MemoryContextStrdup(TopMemoryContext, entity_id);
+	last_write.tid = *(ItemPointer) DatumGetPointer(col(0, 1, &isnull));
+	last_write.lxid = MyProc->lxid;
+}
+
+/*
+ * Run plan by_key with args, or its twin by_tid (the same arguments and
+ * then the ctid) when this transaction last wrote entity_id and that
+ * version is still there.  An entity's id is args[0].
+ */
+static int
+run_entity(SPIPlanPtr by_key, SPIPlanPtr by_tid, Datum *args, const char *nulls, int nargs)
+{
+	char	   *entity_id = TextDatumGetCString(args[0]);
+
+	if (last_write.entity_id && last_write.lxid == MyProc->lxid &&
+		strcmp(last_write.entity_id, entity_id) == 0)
+	{
+		Datum		a[WS_PLAN_MAX_ARGS];
+		char		n[WS_PLAN_MAX_ARGS];
+		int			rc;
+
+		memcpy(a, args, sizeof(Datum) * nargs);
+		memset(n, ' ', sizeof(n));
+		if (nulls)
+			memcpy(n, nulls, nargs);
+		a[nargs] = PointerGetDatum(&last_write.tid);
+		rc = run(by_tid, a, n);
+		if (SPI_processed > 0)
+			return rc;
+	}
+	return run(by_key, args, nulls);
+}
 /* The number of events v counts. */
 static int64
 vclock_sum(const WsVclock *v)
@@ -547,6 +705,25 @@ policy_name(WsPolicy p)
 }
 
 /*
+ * Write a row of ws.conflicts (the arguments of plans.conflict_put); one
+ * that is new is counted by type in ws.stats().
+ */
+static void
+put_conflict(Datum *a, const char *n)
+{
+	bool		isnull;
+
+	run(plans.conflict_put, a, n);
+	if (SPI_processed == 1 && DatumGetBool(col(0, 1, &isnull)))
+	{
+		char	   *type = TextDatumGetCString(a[4]);
+
+		(void) ws_stats_count_conflict(type);
+		pfree(type);
+	}
+}
+
+/*
  * Record a conflict of the entity between event e and the earlier event m
  * (NULL for none).  A manual conflict is open until an event of type
  * resolve names it (ws.resolve_conflict); the others are resolved by the
@@ -562,7 +739,13 @@ record_conflict(Entity *en, const char *type, const char *tag, const Ev *e, cons
 	Datum		a[10];
 	char		n[10];
 
-	if (strcmp(type, "concurrent_update") == 0 && en->policy == WS_MANUAL)
+	if (strcmp(type, "causal_timeout") == 0)
+	{
+		/* open until the event is released */
+		status = "open";
+		resolution = NULL;
+	}
+	else if (strcmp(type, "concurrent_update") == 0 && en->policy == WS_MANUAL)
 	{
 		Datum		ra[2];
 		char	   *idtext = DatumGetCString(DirectFunctionCall1(uuid_out, uuid_datum(&id)));
@@ -596,7 +779,7 @@ record_conflict(Entity *en, const char *type, const char *tag, const Ev *e, cons
 	n[9] = detail ? ' ' : 'n';
 	if (!en->collect)
 	{
-		run(plans.conflict_put, a, n);
+		put_conflict(a, n);
 		return;
 	}
 	if (en->ncf == en->cfcap)
@@ -972,7 +1155,7 @@ write_derived(Entity *en)
 			if (en->dry)
 				appendStringInfoString(en->dry, "a conflict the events imply is missing or differs; ");
 			else
-				run(plans.conflict_put, en->cf[c].args, en->cf[c].nulls);
+				put_conflict(en->cf[c].args, en->cf[c].nulls);
 		}
 }
 
@@ -1045,13 +1228,14 @@ fold_events(Entity *en, Ev *evs, int n)
 
 		if (!created && !type_is(e, "created"))
 		{
-			Datum		pa[4];
+			Datum		pa[5];
 
 			/* its creation has not arrived: it waits */
 			pa[0] = uuid_datum(&e->id);
 			pa[1] = CStringGetTextDatum(en->id);
 			pa[2] = CStringGetTextDatum("creation_missing");
 			pa[3] = CStringGetTextDatum("the event that creates the entity has not arrived");
+			pa[4] = Int32GetDatum(e->origin);
 			if (!en->dry)
 				run(plans.pending_put, pa, NULL);
 			states[i] = NULL;
@@ -1175,15 +1359,18 @@ fold_events(Entity *en, Ev *evs, int n)
 			/* the creation was before the events folded: its HLC stays */
 			Datum		u[6] = {a[0], a[3], a[4], a[5], a[6], a[8]};
 
-			run(plans.entity_step, u, NULL);
+			run_entity(plans.entity_step, plans.entity_step_at, u, NULL, 6);
+			remember_write(en->id);
 		}
 		else
-			run(plans.entity_update, a, nulls);
+			run_entity(plans.entity_update, plans.entity_update_at, a, nulls, 9);
+		remember_write(en->id);
 		return true;
 	}
 	if (nulls[7] == 'n')
 		elog(ERROR, "entity \"%s\" folded without its creation", en->id);
 	run(plans.entity_insert, a, nulls);
+	remember_write(en->id);
 	return SPI_processed == 1;
 }
 
@@ -1233,15 +1420,15 @@ load_kind(Entity *en, const char *kind)
 
 /* Record that event e waits (ws.pending) for the reason given. */
 static void
-put_pending(const char *entity_id, const pg_uuid_t *event_id, const char *reason,
-			const char *detail)
+put_pending(const char *entity_id, const Ev *e, const char *reason, const char *detail)
 {
-	Datum		a[4];
+	Datum		a[5];
 
-	a[0] = uuid_datum(event_id);
+	a[0] = uuid_datum(&e->id);
 	a[1] = CStringGetTextDatum(entity_id);
 	a[2] = CStringGetTextDatum(reason);
 	a[3] = CStringGetTextDatum(detail);
+	a[4] = Int32GetDatum(e->origin);
 	run(plans.pending_put, a, NULL);
 }
 
@@ -1263,7 +1450,7 @@ integrate_entity(const char *entity_id, Ev *e)
 		bool		isnull;
 
 		a[0] = CStringGetTextDatum(entity_id);
-		run(plans.entity, a, NULL);
+		run_entity(plans.entity, plans.entity_at, a, NULL, 1);
 		en.id = entity_id;
 		en.exists = SPI_processed == 1;
 		en.module = en.exists ? text_col(0, 2) : e->module;
@@ -1287,7 +1474,7 @@ integrate_entity(const char *entity_id, Ev *e)
 		}
 		if (!load_kind(&en, en.exists ? text_col(0, 1) : e->kind))
 		{
-			put_pending(entity_id, &e->id, "kind_missing",
+			put_pending(entity_id, e, "kind_missing",
 						psprintf("kind \"%s\" is not defined on this node", e->kind ? e->kind : ""));
 			return;
 		}
@@ -1448,7 +1635,459 @@ check_trigger(FunctionCallInfo fcinfo, const char *name)
 }
 
 /*
+ * Causal buffering.  A peer's event is applied only when its causal past
+ * is here: for the event e of entity E from node o, the local count of E's
+ * events from every node n is at least e.vclock[n] (e.vclock[o] - 1 for o
+ * itself), and every explicit causal_deps id is in ws.events or
+ * ws.events_archive (an event without an entity needs only the latter).
+ * Otherwise events_arrive keeps the whole row in ws.pending.held (reason
+ * causal) and the insert does not happen, as it does not for an HLC ahead
+ * of the local clock by more than worldstate.max_clock_skew (reason
+ * clock_skew).  So ws.events' arrival order is the order of application.
+ *
+ * A held causal event waits for one key at a time (ws.pending.waits_for),
+ * its first missing prerequisite: event:<id>, or entity:<n>:<c>:<E>, the
+ * c-th event of node n on E.  Since every node's events of an entity are
+ * applied in their order, that key is met exactly when the event carrying
+ * it (vclock[n] = c) is applied.  Every applied event looks up the two
+ * keys it meets and queues the events waiting for them; the outermost
+ * integration drains the queue in a loop, releasing each by inserting its
+ * row into ws.events again as a replica insert, so that events_arrive
+ * decides once more (and may hold it for its next key) and
+ * events_integrate folds it and queues what it unblocks in turn.  The
+ * nesting stays one level deep however long the chain.
+ *
+ * An entity's count of a node's events is read from ws.entities.vclock
+ * when that suffices (every event folded there passed this check, so its
+ * counts never exceed the rows here), else counted in the log.
+ */
+
+/* the queue of held events to release, drained by the outermost integration */
+static struct
+{
+	pg_uuid_t  *ids;
+	int			n;
+	int			cap;
+	bool		draining;
+}			release_queue;
+
+/* while an event is released: when it started waiting (0: not releasing) */
+static TimestampTz releasing_since = 0;
+
+/* The key of the c-th event of node on entity_id. */
+static char *
+entity_key(int32 node, int64 c, const char *entity_id)
+{
+	return psprintf("entity:%d:" INT64_FORMAT ":%s", node, c, entity_id);
+}
+
+static char *
+uuid_text(const pg_uuid_t *u)
+{
+	return DatumGetCString(DirectFunctionCall1(uuid_out, uuid_datum(u)));
+}
+
+/*
+ * Whether at least `need` events of node on entity_id are here; *here
+ * caches the entity's vclock between calls (NULL before the first).
+ */
+static bool
+have_count(const char *entity_id, int32 node, int64 need, WsVclock **here, bool *fetched)
+{
+	Datum		a[2];
+	bool		isnull;
+
+	a[0] = CStringGetTextDatum(entity_id);
+	if (!*fetched)
+	{
+		run_entity(plans.entity_vclock, plans.entity_vclock_at, a, NULL, 1);
+		*here = NULL;
+		if (SPI_processed == 1)
+		{
+			Datum		d = col(0, 1, &isnull);
+
+			if (!isnull)
+				*here = (WsVclock *) PG_DETOAST_DATUM_COPY(d);
+		}
+		*fetched = true;
+	}
+	if (*here && ws_vclock_count(*here, node) >= need)
+		return true;
+	a[1] = Int32GetDatum(node);
+	run(plans.count_from, a, NULL);
+	return DatumGetInt64(col(0, 1, &isnull)) >= need;
+}
+
+static bool
+dep_present(Datum id)
+{
+	bool		isnull;
+
+	run(plans.dep_present, &id, NULL);
+	return DatumGetBool(col(0, 1, &isnull));
+}
+
+/*
+ * The first prerequisite of an event that is not here (its key, with a
+ * sentence in *detail), or NULL when its causal past is all here.
+ */
+static char *
+causal_wait(const char *entity_id, int32 origin, WsVclock *vc, ArrayType *deps, char **detail)
+{
+	WsVclock   *here = NULL;
+	bool		fetched = false;
+
+	if (entity_id != NULL && vc != NULL)
+		for (int i = 0; i < vc->n; i++)
+		{
+			int32		node = vc->entries[i].node;
+			int64		need = vc->entries[i].count - (node == origin ? 1 : 0);
+
+			if (need <= 0 || have_count(entity_id, node, need, &here, &fetched))
+				continue;
+			*detail = psprintf("it has seen " INT64_FORMAT " events of node %d on entity \"%s\", "
+							   "which are not all here", need, node, entity_id);
+			return entity_key(node, need, entity_id);
+		}
+	if (deps != NULL && ARR_NDIM(deps) == 1)
+	{
+		Datum	   *elems;
+		bool	   *nulls;
+		int			n;
+
+		deconstruct_array(deps, UUIDOID, UUID_LEN, false, TYPALIGN_CHAR, &elems, &nulls, &n);
+		for (int i = 0; i < n; i++)
+			if (!nulls[i] && !dep_present(elems[i]))
+			{
+				char	   *id = uuid_text(DatumGetUUIDP(elems[i]));
+
+				*detail = psprintf("event %s it depends on (causal_deps) has not arrived", id);
+				return psprintf("event:%s", id);
+			}
+	}
+	return NULL;
+}
+
+/* Whether the prerequisite a waits_for key names is here now. */
+static bool
+key_met(const char *key)
+{
+	if (strncmp(key, "event:", 6) == 0)
+		return dep_present(DirectFunctionCall1(uuid_in, CStringGetDatum(key + 6)));
+	if (strncmp(key, "entity:", 7) == 0)
+	{
+		int32		node;
+		int64		need;
+		int			off = 0;
+		WsVclock   *here = NULL;
+		bool		fetched = false;
+
+		if (sscanf(key + 7, "%d:" INT64_FORMAT ":%n", &node, &need, &off) == 2 && off > 0)
+			return have_count(key + 7 + off, node, need, &here, &fetched);
+	}
+	return false;
+}
+
+/*
+ * Hold the row a replica session inserts into ws.events (trigger data td)
+ * in ws.pending instead, for reason (causal: waiting for key).  A first
+ * hold is counted; a release that holds it again keeps its start.
+ */
+static void
+hold_event(TriggerData *td, const char *reason, const char *key, const char *detail)
+{
+	Datum		a[8];
+	char		n[8] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
+	bool		isnull;
+
+	a[0] = row_col(td, "event_id", &isnull);
+	a[1] = row_col(td, "entity_id", &isnull);
+	n[1] = isnull ? 'n' : ' ';
+	a[2] = row_col(td, "origin_node", &isnull);
+	n[2] = isnull ? 'n' : ' ';
+	a[3] = CStringGetTextDatum(reason);
+	a[4] = CStringGetTextDatum(detail);
+	a[5] = heap_copy_tuple_as_datum(td->tg_trigtuple, RelationGetDescr(td->tg_relation));
+	a[6] = key ? CStringGetTextDatum(key) : (Datum) 0;
+	n[6] = key ? ' ' : 'n';
+	a[7] = TimestampTzGetDatum(releasing_since);
+	n[7] = releasing_since != 0 ? ' ' : 'n';
+	run(plans.hold_put, a, n);
+	if (releasing_since == 0)
+	{
+		ws_stats_count(WS_STAT_BUFFERED);
+		if (strcmp(reason, "clock_skew") == 0)
+			ws_stats_count(WS_STAT_CLOCK_SKEW_PARKED);
+	}
+}
+
+/* Add held event id to the release queue (which lives until the drain ends). */
+static void
+queue_push(const pg_uuid_t *id)
+{
+	if (release_queue.n == release_queue.cap)
+	{
+		release_queue.cap = Max(64, release_queue.cap * 2);
+		release_queue.ids = release_queue.ids ?
+			repalloc(release_queue.ids, sizeof(pg_uuid_t) * release_queue.cap) :
+			MemoryContextAlloc(TopTransactionContext, sizeof(pg_uuid_t) * release_queue.cap);
+	}
+	memcpy(&release_queue.ids[release_queue.n++], id, sizeof(pg_uuid_t));
+}
+
+/* Queue the held events waiting for the arrival of event e (of entity_id, or NULL). */
+static void
+queue_waiting(const char *entity_id, const Ev *e)
+{
+	Datum		keys[2];
+	int			nkeys = 0;
+	Datum		a[1];
+
+	keys[nkeys++] = CStringGetTextDatum(psprintf("event:%s", uuid_text(&e->id)));
+	if (entity_id != NULL && e->vclock != NULL && ws_vclock_count(e->vclock, e->origin) > 0)
+		keys[nkeys++] = CStringGetTextDatum(entity_key(e->origin, ws_vclock_count(e->vclock, e->origin),
+													   entity_id));
+	a[0] = PointerGetDatum(construct_array(keys, nkeys, TEXTOID, -1, false, TYPALIGN_INT));
+	run(plans.waiting_on, a, NULL);
+	for (uint64 r = 0; r < SPI_processed; r++)
+	{
+		bool		isnull;
+
+		queue_push(DatumGetUUIDP(col(r, 1, &isnull)));
+	}
+}
+
+/*
+ * Release held event id: take its row out of ws.pending and insert it into
+ * ws.events (events_arrive may hold it again), in a subtransaction so that
+ * a failure is recorded, the event stays held, and the others go on.
+ * Returns whether it was applied.
+ */
+static bool
+release_one(const pg_uuid_t *id)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	volatile bool applied = false;
+	volatile WsHlc hlc = {0};
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		Datum		a[1] = {uuid_datum(id)};
+		bool		isnull;
+
+		run(plans.release_take, a, NULL);
+		if (SPI_processed == 1)
+		{
+			hlc = *DatumGetHlcP(col(0, 3, &isnull));
+			a[0] = col(0, 1, &isnull);
+			releasing_since = DatumGetTimestampTz(col(0, 2, &isnull));
+			run(plans.release_put, a, NULL);
+			releasing_since = 0;
+			applied = SPI_processed == 1;
+			if (applied)
+			{
+				pg_uuid_t	cid = conflict_id("causal_timeout", id, NULL);
+
+				a[0] = uuid_datum(&cid);
+				run(plans.timeout_released, a, NULL);
+				ws_stats_count(WS_STAT_RELEASED);
+			}
+		}
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *ed;
+		Entity		en = {0};
+		Ev			e = {0};
+
+		releasing_since = 0;
+		MemoryContextSwitchTo(cxt);
+		ed = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+
+		e.id = *id;
+		e.hlc = hlc;
+		record_conflict(&en, "apply_error", NULL, &e, NULL, "held: not released",
+						psprintf("%s (SQLSTATE %s)", ed->message, unpack_sql_state(ed->sqlerrcode)));
+		FreeErrorData(ed);
+		applied = false;
+	}
+	PG_END_TRY();
+	return applied;
+}
+
+/*
+ * Release the queued events, and those their release queues, in order;
+ * only the outermost call does (a release integrates the event it
+ * inserts, which queues its own waiters here).  Inserts fire the replica
+ * triggers, so the session acts as a replica meanwhile.  Returns how many
+ * were applied.  Inside SPI, as the owner of schema ws.
+ */
+static int64
+release_drain(void)
+{
+	int64		applied = 0;
+	volatile int save_nestlevel = -1;
+	MemoryContext cxt;
+	MemoryContext old;
+
+	if (release_queue.draining || release_queue.n == 0)
+		return 0;
+	release_queue.draining = true;
+	cxt = AllocSetContextCreate(CurrentMemoryContext, "worldstate release", ALLOCSET_DEFAULT_SIZES);
+	PG_TRY();
+	{
+		if (SessionReplicationRole != SESSION_REPLICATION_ROLE_REPLICA)
+		{
+			save_nestlevel = NewGUCNestLevel();
+			(void) set_config_option("session_replication_role", "replica", PGC_SUSET,
+									 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+		}
+		for (int i = 0; i < release_queue.n; i++)
+		{
+			pg_uuid_t	id = release_queue.ids[i];
+
+			CHECK_FOR_INTERRUPTS();
+			old = MemoryContextSwitchTo(cxt);
+			if (release_one(&id))
+				applied++;
+			MemoryContextSwitchTo(old);
+			MemoryContextReset(cxt);
+		}
+		if (save_nestlevel >= 0)
+			AtEOXact_GUC(false, save_nestlevel);
+	}
+	PG_FINALLY();
+	{
+		if (release_queue.ids)
+			pfree(release_queue.ids);
+		release_queue.draining = false;
+		release_queue.n = 0;
+		release_queue.cap = 0;
+		release_queue.ids = NULL;
+	}
+	PG_END_TRY();
+	MemoryContextDelete(cxt);
+	return applied;
+}
+
+/*
+ * Queue the held events whose wait may be over: causal ones whose key is
+ * met, clock_skew ones now within worldstate.max_clock_skew of the local
+ * clock.  Inside SPI.
+ */
+static void
+queue_due(void)
+{
+	int64		limit = ws_clock_physical() + (int64) ws_max_clock_skew_ms * 1000;
+	SPITupleTable *held;
+	uint64		n;
+
+	run(plans.held_all, NULL, NULL);
+	held = SPI_tuptable;
+	n = SPI_processed;
+	for (uint64 r = 0; r < n; r++)
+	{
+		HeapTuple	t = held->vals[r];
+		bool		isnull;
+		char	   *reason = tuple_text(t, held->tupdesc, 2);
+		char	   *key = tuple_text(t, held->tupdesc, 3);
+		WsHlc	   *hlc = DatumGetHlcP(heap_getattr(t, 4, held->tupdesc, &isnull));
+		bool		due;
+
+		CHECK_FOR_INTERRUPTS();
+		if (strcmp(reason, "clock_skew") == 0)
+			due = hlc->wall <= limit;
+		else
+			due = key == NULL || key_met(key);
+		if (due)
+			queue_push(DatumGetUUIDP(heap_getattr(t, 1, held->tupdesc, &isnull)));
+	}
+}
+
+/*
+ * Report, once each, the held causal events that have waited longer than
+ * worldstate.causal_timeout: a WARNING, the counter causal_expired, and an
+ * open ws.conflicts row of type causal_timeout (closed with resolution
+ * released when the event is applied).  They stay held.  Returns how many.
+ */
+static int64
+report_expired(void)
+{
+	SPITupleTable *rows;
+	uint64		n;
+	Datum		a[1];
+
+	if (ws_causal_timeout_ms <= 0)
+		return 0;
+	a[0] = Float8GetDatum((double) ws_causal_timeout_ms);
+	run(plans.expired, a, NULL);
+	rows = SPI_tuptable;
+	n = SPI_processed;
+	for (uint64 r = 0; r < n; r++)
+	{
+		HeapTuple	t = rows->vals[r];
+		bool		isnull;
+		Ev			e = {0};
+		Entity		en = {0};
+		char	   *kind = tuple_text(t, rows->tupdesc, 7);
+		char	   *key = tuple_text(t, rows->tupdesc, 4);
+		char	   *detail = tuple_text(t, rows->tupdesc, 5);
+		int32		origin = DatumGetInt32(heap_getattr(t, 3, rows->tupdesc, &isnull));
+
+		memcpy(&e.id, DatumGetUUIDP(heap_getattr(t, 1, rows->tupdesc, &isnull)), sizeof(pg_uuid_t));
+		e.hlc = *DatumGetHlcP(heap_getattr(t, 6, rows->tupdesc, &isnull));
+		en.id = tuple_text(t, rows->tupdesc, 2);
+		if (kind != NULL)
+			(void) load_kind(&en, kind);
+		ereport(WARNING,
+				(errcode(ERRCODE_WS_CAUSAL),
+				 errmsg("event %s from node %d has waited more than %d ms for its causal past",
+						uuid_text(&e.id), origin, ws_causal_timeout_ms),
+				 errdetail("It waits for %s: %s.", key ? key : "?", detail ? detail : "?"),
+				 errhint("It stays in ws.pending and is applied when that arrives; ws.peer_status shows the links to the peers.")));
+		ws_stats_count(WS_STAT_CAUSAL_EXPIRED);
+		record_conflict(&en, "causal_timeout", NULL, &e, NULL, NULL,
+						psprintf("waits for %s: %s", key ? key : "?", detail ? detail : "?"));
+	}
+	return (int64) n;
+}
+
+/*
+ * The background worker's turn (worker.c), in a transaction: release the
+ * held events whose wait is over, report those past
+ * worldstate.causal_timeout.
+ */
+void
+ws_converge_pending_cycle(void)
+{
+	WsAsOwner	saved;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	ws_as_owner_begin(&saved);
+	ws_prepare_table(&plans.prepared_for, plan_defs, lengthof(plan_defs));
+	queue_due();
+	(void) release_drain();
+	(void) report_expired();
+	ws_as_owner_end(&saved);
+	SPI_finish();
+}
+
+/*
  * ws.events_arrive(): BEFORE INSERT on ws.events, for replica sessions.
+ * Drops a re-delivery, holds in ws.pending an event whose causal past is
+ * not all here or whose HLC is too far ahead, else applies the receive
+ * rule and stamps the arrival order.
  */
 Datum
 events_arrive(PG_FUNCTION_ARGS)
@@ -1458,19 +2097,29 @@ events_arrive(PG_FUNCTION_ARGS)
 	HeapTuple	row = td->tg_trigtuple;
 	bool		isnull;
 	bool		entity_null;
+	bool		vnull;
+	bool		dnull;
+	bool		onull;
 	Datum		event_id = row_col(td, "event_id", &isnull);
 	Datum		entity_id = row_col(td, "entity_id", &entity_null);
 	Datum		hlc = row_col(td, "hlc", &isnull);
+	Datum		vclock = row_col(td, "vclock", &vnull);
+	Datum		deps = row_col(td, "causal_deps", &dnull);
+	Datum		origin = row_col(td, "origin_node", &onull);
 	bool		drop = false;
+	WsAsOwner	saved;
 	int			att;
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
+	ws_as_owner_begin(&saved);
 	ws_prepare_table(&plans.prepared_for, plan_defs, lengthof(plan_defs));
 	{
 		Datum		a[2] = {event_id, entity_id};
 
 		run(plans.seen, a, NULL);
+		if (SPI_processed == 0 && releasing_since == 0)
+			run(plans.held_seen, a, NULL);
 		if (SPI_processed > 0)
 		{
 			drop = true;
@@ -1494,13 +2143,32 @@ events_arrive(PG_FUNCTION_ARGS)
 			}
 		}
 	}
+	if (!drop)
+	{
+		char	   *detail = NULL;
+		char	   *key = causal_wait(entity_null ? NULL : TextDatumGetCString(entity_id),
+									  onull ? 0 : DatumGetInt32(origin),
+									  vnull ? NULL : (WsVclock *) PG_DETOAST_DATUM_COPY(vclock),
+									  dnull ? NULL : DatumGetArrayTypeP(deps), &detail);
+
+		if (key != NULL)
+		{
+			hold_event(td, "causal", key, detail);
+			drop = true;
+		}
+		/* the HLC receive rule, unless the remote clock is too far ahead */
+		else if (!isnull && !ws_clock_receive_bounded(DatumGetHlcP(hlc)))
+		{
+			hold_event(td, "clock_skew", NULL,
+					   psprintf("its HLC %s is ahead of the local clock by more than worldstate.max_clock_skew (%d ms)",
+								ws_hlc_to_cstring(DatumGetHlcP(hlc)), ws_max_clock_skew_ms));
+			drop = true;
+		}
+	}
+	ws_as_owner_end(&saved);
 	SPI_finish();
 	if (drop)
 		return PointerGetDatum(NULL);
-
-	/* the HLC receive rule */
-	if (!isnull)
-		(void) ws_clock_receive_bounded(DatumGetHlcP(hlc));
 
 	/* local arrival order, which ws.poll follows (horizon.c) */
 	att = SPI_fnumber(desc, "arrival");
@@ -1508,9 +2176,9 @@ events_arrive(PG_FUNCTION_ARGS)
 		elog(ERROR, "ws.events has no column \"arrival\"");
 	{
 		Datum		v = Int64GetDatum(ws_arrival_for_event(ws_relation_oid("events_arrival_seq")));
-		bool		vnull = false;
+		bool		vnull2 = false;
 
-		row = heap_modify_tuple_by_cols(row, desc, 1, &att, &v, &vnull);
+		row = heap_modify_tuple_by_cols(row, desc, 1, &att, &v, &vnull2);
 	}
 	return PointerGetDatum(row);
 }
@@ -1589,6 +2257,8 @@ integrate_guarded(const char *entity_id, Ev *e, Jsonb *meta)
 
 /*
  * ws.events_integrate(): AFTER INSERT on ws.events, for replica sessions.
+ * Folds the event, then releases the held events it was the last
+ * prerequisite of.
  */
 Datum
 events_integrate(PG_FUNCTION_ARGS)
@@ -1600,6 +2270,7 @@ events_integrate(PG_FUNCTION_ARGS)
 	int			att[lengthof(names)];
 	bool		entity_null;
 	Datum		entity_id = row_col(td, "entity_id", &entity_null);
+	char	   *entity = entity_null ? NULL : TextDatumGetCString(entity_id);
 	int			meta_att = SPI_fnumber(desc, "meta");
 	WsAsOwner	saved;
 	Ev			e;
@@ -1608,10 +2279,6 @@ events_integrate(PG_FUNCTION_ARGS)
 		if ((att[i] = SPI_fnumber(desc, names[i])) <= 0)
 			elog(ERROR, "ws.events has no column \"%s\"", names[i]);
 	read_event_tuple(td->tg_trigtuple, desc, att, &e);
-	/* of events without an entity, only the catalog's change anything here */
-	if (entity_null && !(e.module && strcmp(e.module, WS_CATALOG_MODULE) == 0 &&
-						 type_is(&e, WS_CATALOG_EVENT_TYPE)))
-		return PointerGetDatum(NULL);
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
@@ -1619,13 +2286,19 @@ events_integrate(PG_FUNCTION_ARGS)
 	ws_prepare_table(&plans.prepared_for, plan_defs, lengthof(plan_defs));
 	if (entity_null)
 	{
-		/* a definition from a peer: what waited for it may fold now */
-		if (integrate_guarded(NULL, &e, NULL))
+		/*
+		 * of events without an entity, only the catalog's change anything
+		 * here: a definition from a peer, and what waited for it may fold
+		 */
+		if (e.module && strcmp(e.module, WS_CATALOG_MODULE) == 0 &&
+			type_is(&e, WS_CATALOG_EVENT_TYPE) && integrate_guarded(NULL, &e, NULL))
 			(void) retry_pending_all();
 	}
 	else
-		integrate_guarded(TextDatumGetCString(entity_id), &e,
-						  tuple_jsonb(td->tg_trigtuple, desc, meta_att));
+		integrate_guarded(entity, &e, tuple_jsonb(td->tg_trigtuple, desc, meta_att));
+	ws_stats_count(WS_STAT_REMOTE_APPLIED);
+	queue_waiting(entity, &e);
+	(void) release_drain();
 	ws_as_owner_end(&saved);
 	SPI_finish();
 	return PointerGetDatum(NULL);
@@ -1644,13 +2317,13 @@ retry_pending_all(void)
 	SPITupleTable *entities;
 	uint64		n;
 
-	ws_exec("SELECT count(*) FROM ws.pending", 0, NULL, NULL, NULL, SPI_OK_SELECT);
+	ws_exec("SELECT count(*) FROM ws.pending WHERE " UNFOLDED_ROWS, 0, NULL, NULL, NULL, SPI_OK_SELECT);
 	before = DatumGetInt64(col(0, 1, &isnull));
 	if (before == 0)
 		return 0;
 	/* each entity's first event: the refold starts before it */
 	ws_exec("SELECT DISTINCT ON (entity_id) " EVENT_COLS ", meta, entity_id"
-			" FROM ws.events WHERE entity_id IN (SELECT entity_id FROM ws.pending)"
+			" FROM ws.events WHERE entity_id IN (SELECT entity_id FROM ws.pending WHERE " UNFOLDED_ROWS ")"
 			" ORDER BY entity_id, hlc USING OPERATOR(ws.<)",
 			0, NULL, NULL, NULL, SPI_OK_SELECT);
 	entities = SPI_tuptable;
@@ -1665,7 +2338,7 @@ retry_pending_all(void)
 		integrate_guarded(tuple_text(t, entities->tupdesc, 12), &e,
 						  tuple_jsonb(t, entities->tupdesc, 11));
 	}
-	ws_exec("SELECT count(*) FROM ws.pending", 0, NULL, NULL, NULL, SPI_OK_SELECT);
+	ws_exec("SELECT count(*) FROM ws.pending WHERE " UNFOLDED_ROWS, 0, NULL, NULL, NULL, SPI_OK_SELECT);
 	after = DatumGetInt64(col(0, 1, &isnull));
 	return before - after;
 }
@@ -1673,22 +2346,33 @@ retry_pending_all(void)
 /*
  * ws.retry_pending() -> bigint: fold again every entity with events waiting
  * in ws.pending (after the kind or the creation they wait for came by
- * another way); returns how many events left ws.pending.
+ * another way), release the held events whose wait is over, and report
+ * those past worldstate.causal_timeout; returns how many events left
+ * ws.pending.
  */
 Datum
 pending_retry(PG_FUNCTION_ARGS)
 {
 	WsAsOwner	saved;
-	int64		released;
+	int64		before;
+	int64		after;
+	bool		isnull;
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	ws_as_owner_begin(&saved);
 	ws_prepare_table(&plans.prepared_for, plan_defs, lengthof(plan_defs));
-	released = retry_pending_all();
+	ws_exec("SELECT count(*) FROM ws.pending", 0, NULL, NULL, NULL, SPI_OK_SELECT);
+	before = DatumGetInt64(col(0, 1, &isnull));
+	(void) retry_pending_all();
+	queue_due();
+	(void) release_drain();
+	(void) report_expired();
+	ws_exec("SELECT count(*) FROM ws.pending", 0, NULL, NULL, NULL, SPI_OK_SELECT);
+	after = DatumGetInt64(col(0, 1, &isnull));
 	ws_as_owner_end(&saved);
 	SPI_finish();
-	PG_RETURN_INT64(released);
+	PG_RETURN_INT64(before - after);
 }
 
 /*
@@ -1806,7 +2490,7 @@ conflict_resolve(PG_FUNCTION_ARGS)
 	ws_prepare_table(&plans.prepared_for, plan_defs, lengthof(plan_defs));
 	a[0] = id;
 	ws_as_owner_begin(&saved);
-	ws_exec("SELECT c.entity_id, c.status, e.state, e.kind FROM ws.conflicts c"
+	ws_exec("SELECT c.entity_id, c.status, e.state, e.kind, c.type FROM ws.conflicts c"
 			" LEFT JOIN ws.entities e ON e.entity_id OPERATOR(pg_catalog.=) c.entity_id"
 			" WHERE c.conflict_id OPERATOR(pg_catalog.=) $1",
 			1, t, a, NULL, SPI_OK_SELECT);
@@ -1818,6 +2502,12 @@ conflict_resolve(PG_FUNCTION_ARGS)
 	entity_id = text_col(0, 1);
 	status = text_col(0, 2);
 	current = jsonb_col(0, 3);
+	if (strcmp(text_col(0, 5), "causal_timeout") == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("conflict %s closes when its event is released", idtext),
+				 errdetail("A causal_timeout conflict reports an event that waits in ws.pending for its causal past."),
+				 errhint("Restore the link to the peer that has the missing events; ws.pending shows what the event waits for.")));
 	if (strcmp(status, "open") != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),

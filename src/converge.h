@@ -14,6 +14,9 @@
 
 extern char *ws_converge_entity(const char *entity_id, bool check_only);
 
+/* the background worker's turn: release held events whose wait is over, report expired ones */
+extern void ws_converge_pending_cycle(void);
+
 extern Datum events_arrive(PG_FUNCTION_ARGS);
 extern Datum events_integrate(PG_FUNCTION_ARGS);
 extern Datum conflict_resolve(PG_FUNCTION_ARGS);

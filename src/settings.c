@@ -21,6 +21,7 @@
 int			ws_node_id = 0;
 int			ws_max_clock_skew_ms = 500;
 int			ws_clock_offset_ms = 0;
+int			ws_causal_timeout_ms = 60 * 1000;
 char	   *ws_required_handshake = NULL;
 char	   *ws_handshake = NULL;
 int			ws_keyframe_interval = 16;
@@ -105,10 +106,19 @@ ws_define_settings(bool preloading)
 
 	DefineCustomIntVariable("worldstate.max_clock_skew",
 							"How far a remote clock may be ahead of this node's clock.",
-							"Remote timestamps further ahead are refused (SQLSTATE WS508).",
+							"Remote timestamps further ahead are refused (SQLSTATE WS508); a peer's event that far ahead waits in ws.pending.",
 							&ws_max_clock_skew_ms,
 							500, 0, INT_MAX,
 							PGC_SUSET, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("worldstate.causal_timeout",
+							"How long a peer's event may wait for its causal past before it is reported (0 = never).",
+							"A held event older than this is reported once (a WARNING, the counter causal_expired, a "
+							"ws.conflicts row of type causal_timeout) and still applied when its prerequisite arrives.",
+							&ws_causal_timeout_ms,
+							60 * 1000, 0, INT_MAX,
+							PGC_SIGHUP, GUC_UNIT_MS,
 							NULL, NULL, NULL);
 
 	DefineCustomStringVariable("worldstate.required_handshake",

@@ -15,6 +15,7 @@
 extern int	ws_node_id;
 extern int	ws_max_clock_skew_ms;
 extern int	ws_clock_offset_ms;
+extern int	ws_causal_timeout_ms;
 extern char *ws_required_handshake;
 extern char *ws_handshake;
 extern int	ws_keyframe_interval;

@@ -48,7 +48,23 @@ static const char *const stat_names[WS_STAT_COUNT] = {
 	"events_delivered",
 	"bus_acks",
 	"broadcast_messages_dropped",
+	"remote_events_applied",
+	"events_buffered",
+	"events_released",
+	"causal_expired",
+	"clock_skew_parked",
+	"conflicts_concurrent_update",
+	"conflicts_duplicate_create",
+	"conflicts_after_retirement",
+	"conflicts_constraint",
+	"conflicts_malformed_event",
+	"conflicts_apply_error",
+	"conflicts_causal_timeout",
 };
+
+/* The conflict types of ws.conflicts, from WS_STAT_CONFLICT_CONCURRENT_UPDATE on. */
+#define WS_STAT_FIRST_CONFLICT WS_STAT_CONFLICT_CONCURRENT_UPDATE
+#define WS_STAT_CONFLICT_PREFIX "conflicts_"
 
 static WsStatsShared *stats_shared = NULL;
 
@@ -103,6 +119,24 @@ ws_stats_add(WsStat stat, uint64 n)
 {
 	if (stats_shared && n > 0)
 		pg_atomic_fetch_add_u64(&stats_shared->counters[stat], n);
+}
+
+/*
+ * Count a row of ws.conflicts of the given type (concurrent_update, ...,
+ * causal_timeout); false for a type that has no counter.
+ */
+bool
+ws_stats_count_conflict(const char *type)
+{
+	size_t		plen = strlen(WS_STAT_CONFLICT_PREFIX);
+
+	for (int i = WS_STAT_FIRST_CONFLICT; i < WS_STAT_COUNT; i++)
+		if (strcmp(stat_names[i] + plen, type) == 0)
+		{
+			ws_stats_count((WsStat) i);
+			return true;
+		}
+	return false;
 }
 
 /* Record how far a remote clock was ahead of ours, keeping the maximum. */

@@ -31,6 +31,20 @@ typedef enum WsStat
 	WS_STAT_BUS_ACKS,
 	/* the output plugin (decoder.c) */
 	WS_STAT_BROADCAST_DROPPED,
+	/* events from peers (converge.c) */
+	WS_STAT_REMOTE_APPLIED,
+	WS_STAT_BUFFERED,
+	WS_STAT_RELEASED,
+	WS_STAT_CAUSAL_EXPIRED,
+	WS_STAT_CLOCK_SKEW_PARKED,
+	/* rows of ws.conflicts recorded, by type */
+	WS_STAT_CONFLICT_CONCURRENT_UPDATE,
+	WS_STAT_CONFLICT_DUPLICATE_CREATE,
+	WS_STAT_CONFLICT_AFTER_RETIREMENT,
+	WS_STAT_CONFLICT_CONSTRAINT,
+	WS_STAT_CONFLICT_MALFORMED_EVENT,
+	WS_STAT_CONFLICT_APPLY_ERROR,
+	WS_STAT_CONFLICT_CAUSAL_TIMEOUT,
 	WS_STAT_COUNT				/* number of counters; keep last */
 } WsStat;
 
@@ -42,6 +56,7 @@ extern void ws_stats_shmem_init(void);
 extern void ws_stats_count(WsStat stat);
 extern void ws_stats_add(WsStat stat, uint64 n);
 extern void ws_stats_observe_skew(int64 skew_us);
+extern bool ws_stats_count_conflict(const char *type);
 extern void ws_stats_register_gauge(const char *name, WsStatGauge read);
 
 #endif							/* WS_STATS_H */

@@ -192,6 +192,7 @@ static struct
 	Oid			nsp;
 	SPIPlanPtr	event_by_id;
 	SPIPlanPtr	deps_present;
+	SPIPlanPtr	deps_held;
 	SPIPlanPtr	entity_live;
 }			plans;
 
@@ -209,6 +210,11 @@ static const WsPlanDef plan_defs[] = {
 	{&plans.deps_present,
 		"SELECT pg_catalog.count(*) FROM ws.events"
 		" WHERE event_id OPERATOR(pg_catalog.=) ANY ($1)",
+	{"pg_catalog.uuid[]"}},
+	{&plans.deps_held,
+		"SELECT pg_catalog.count(*) FROM ws.pending"
+		" WHERE event_id OPERATOR(pg_catalog.=) ANY ($1)"
+		" AND reason OPERATOR(pg_catalog.=) ANY ('{causal,clock_skew}')",
 	{"pg_catalog.uuid[]"}},
 
 };
@@ -472,11 +478,23 @@ check_causal_deps(ArrayType *deps, const char *entity_id)
 		elog(ERROR, "could not check causal dependencies");
 	present = DatumGetInt64(spi_col(0, 1, &isnull));
 	if (present < ndistinct)
+	{
+		int64		held;
+
+		/* those that arrived from a peer but wait for their own past */
+		if (SPI_execute_plan(plans.deps_held, args, NULL, false, 1) != SPI_OK_SELECT)
+			elog(ERROR, "could not check causal dependencies");
+		held = DatumGetInt64(spi_col(0, 1, &isnull));
 		ws_reject(WS_STAT_REJECT_CAUSAL, ERRCODE_WS_CAUSAL, entity_id,
+				  held > 0 ?
+				  psprintf("%lld of the %d events it depends on are not in the log; %lld of them arrived "
+						   "from a peer and are buffered in ws.pending until their own causal past arrives.",
+						   (long long) (ndistinct - present), ndistinct, (long long) held) :
 				  psprintf("%lld of the %d events it depends on are not in the log.",
 						   (long long) (ndistinct - present), ndistinct),
 				  "Retry once the prerequisite events have arrived.",
 				  "causal prerequisite missing for entity \"%s\"", entity_id);
+	}
 }
 
 /*

@@ -14,7 +14,8 @@
  * process running periodic tasks, each with its own interval setting (0 =
  * off), in database worldstate.database; a task runs only where the
  * extension is installed.  Heartbeats are its first task; others (the
- * snapshot scheduler) are added to worker_tasks.  Until a task is first
+ * snapshot scheduler, and on a node of a mesh the release of held peer
+ * events every second) are added to worker_tasks.  Until a task is first
  * turned on, the worker waits without connecting to any database, so a
  * default installation holds no connection (and does not keep a database
  * from being dropped).  A background worker cannot change databases: when
@@ -51,6 +52,7 @@
 
 #include "broadcast.h"
 #include "clock.h"
+#include "converge.h"
 #include "hlc.h"
 #include "snapshot.h"
 #include "settings.h"
@@ -68,8 +70,15 @@ PG_FUNCTION_INFO_V1(ws_heartbeat);
 /* seconds before the postmaster starts the worker again after it exits */
 #define WS_WORKER_RESTART_SECONDS 5
 
+/* how often the worker releases held events on a node of a mesh */
+#define WS_WORKER_PENDING_MS 1000
+
 static void worker_heartbeat(void);
 static void worker_snapshot(void);
+static void worker_pending(void);
+
+/* the interval of the pending task: on only where peers can send events */
+static int	pending_interval_ms = 0;
 
 /* A periodic task of the worker. */
 typedef struct WsWorkerTask
@@ -86,6 +95,7 @@ typedef struct WsWorkerTask
 static WsWorkerTask worker_tasks[] = {
 	{"heartbeat", &ws_heartbeat_interval_ms, worker_heartbeat, false, 0, 0},
 	{"snapshot", &ws_snapshot_interval_ms, worker_snapshot, true, 0, 0},
+	{"pending", &pending_interval_ms, worker_pending, false, 0, 0},
 };
 
 /* Register the worker; only while the postmaster preloads the library. */
@@ -145,11 +155,11 @@ worker_heartbeat(void)
 }
 
 /*
- * The worker's snapshot task: a snapshot cycle in a subtransaction, so a
- * failing cycle is logged and the next one runs on schedule.
+ * Run one turn of a task in a subtransaction, so a failing turn is logged
+ * and the next one runs on schedule.
  */
 static void
-worker_snapshot(void)
+worker_guarded(const char *what, void (*turn) (void))
 {
 	MemoryContext cxt = CurrentMemoryContext;
 	ResourceOwner owner = CurrentResourceOwner;
@@ -158,7 +168,7 @@ worker_snapshot(void)
 	PG_TRY();
 	{
 		PushActiveSnapshot(GetTransactionSnapshot());
-		(void) ws_snapshot_cycle(ws_snapshot_retention);
+		turn();
 		PopActiveSnapshot();
 		ReleaseCurrentSubTransaction();
 	}
@@ -171,12 +181,36 @@ worker_snapshot(void)
 		FlushErrorState();
 		RollbackAndReleaseCurrentSubTransaction();
 		ereport(LOG,
-				(errmsg("worldstate worker: snapshot failed, retrying next cycle: %s", edata->message)));
+				(errmsg("worldstate worker: %s failed, retrying next cycle: %s", what, edata->message)));
 		FreeErrorData(edata);
 	}
 	PG_END_TRY();
 	MemoryContextSwitchTo(cxt);
 	CurrentResourceOwner = owner;
+}
+
+static void
+snapshot_turn(void)
+{
+	(void) ws_snapshot_cycle(ws_snapshot_retention);
+}
+
+/* The worker's snapshot task. */
+static void
+worker_snapshot(void)
+{
+	worker_guarded("snapshot", snapshot_turn);
+}
+
+/*
+ * The worker's pending task: release the events from peers held in
+ * ws.pending whose wait is over (a clock_skew one once the local clock has
+ * caught up), and report the causal ones past worldstate.causal_timeout.
+ */
+static void
+worker_pending(void)
+{
+	worker_guarded("releasing held events", ws_converge_pending_cycle);
 }
 
 /* True while some task is on, and so the worker needs its database. */
@@ -317,6 +351,7 @@ ws_worker_main(Datum main_arg)
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
 
+	pending_interval_ms = ws_node_id > 0 ? WS_WORKER_PENDING_MS : 0;
 	while (!worker_has_work())
 		worker_wait(-1);
 
