@@ -38,6 +38,7 @@ use JSON::PP;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use WsCheck;
 use WsMesh;
 
 my $seed = $ENV{WS_SEED} // int(rand(1_000_000));
@@ -696,6 +697,17 @@ my @fixed = ('disable', 'kill', 'proxy');
 for my $r (1 .. $nrounds)
 {
 	round($r, $r <= @fixed ? $fixed[ $r - 1 ] : $fixed[ int(rand(@fixed)) ]);
+}
+
+# the independent checker (WsCheck.pm) over the whole run: the writers'
+# acknowledgements of every node against every node's log and world
+if ($B->{name} eq 'worldstate')
+{
+	my @acked = map { split /\n/, q1($_, 'SELECT event_id FROM public.mesh_acked') } sort keys %node;
+	my @violations = ws_check({ map { ("node$_" => ws_check_collect($node{$_})) } sort keys %node }, \@acked);
+	is_deeply(\@violations, [], 'the checker finds no lost event, no event applied before its causal past, '
+		  . 'and the same world on every node')
+	  or diag(join("\n", @violations[ 0 .. ($#violations < 20 ? $#violations : 20) ]));
 }
 
 ws_proxy_stop(delete $proxy{$_}) for 1, 2;
