@@ -59,15 +59,19 @@ ok($node{2}->poll_query_until('postgres', "SELECT count(*) = $written FROM ws.ev
 is($node{3}->safe_psql('postgres', q{SELECT count(*) FROM ws.events WHERE module = 'rec' AND origin_node = 1
 	AND entity_id IS NOT NULL}), '0', 'node 3 has none of node 1\'s entity events');
 
-# node 2 changes an entity of node 1's: node 3 gets that event, not its creation
+# node 2 changes an entity of node 1's: node 3 gets that event, not its
+# creation, and holds it in ws.pending (it is not in ws.events before its
+# causal past)
 $node{2}->safe_psql('postgres', q{
 	SET worldstate.handshake = '55-45-17';
 	SELECT ws.transition('t1', '{"n": 100}')});
 my $node2_events = $node{2}->safe_psql('postgres', 'SELECT count(*) FROM ws.events WHERE origin_node = 2');
-ok($node{3}->poll_query_until('postgres', "SELECT count(*) = $node2_events FROM ws.events WHERE origin_node = 2"),
-	'node 3 has every event of node 2');
-is($node{3}->safe_psql('postgres', q{SELECT reason FROM ws.pending p JOIN ws.events e USING (event_id)
-	WHERE e.entity_id = 't1'}), 'creation_missing', 'on node 3, node 2\'s change waits for the creation');
+ok($node{3}->poll_query_until('postgres', "SELECT count(*) = $node2_events FROM
+	(SELECT event_id FROM ws.events WHERE origin_node = 2
+	 UNION ALL SELECT event_id FROM ws.pending WHERE origin_node = 2) e"),
+	'node 3 has every event of node 2, applied or held');
+is($node{3}->safe_psql('postgres', q{SELECT reason || ' ' || ((held).event_id IS NOT NULL) FROM ws.pending
+	WHERE entity_id = 't1'}), 'causal true', 'on node 3, node 2\'s change waits for the creation');
 
 # node 1 is destroyed and removed from the mesh
 $node{1}->stop('immediate');
