@@ -23,6 +23,7 @@ OBJS = \
 	src/writer.o \
 	src/snapshot.o \
 	src/converge.o \
+	src/stable.o \
 	src/merge_patch.o \
 	src/hlc_parse.o \
 	src/vclock.o \

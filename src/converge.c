@@ -12,11 +12,14 @@
  * transition protocol (transition.c) already wrote the canonical result:
  *
  *	- events_arrive, BEFORE INSERT: drops an exact re-delivery (the event id
- *	  is here already) and a forged duplicate of an HLC, applies the HLC
- *	  receive rule to the node clock (not when the remote wall time is ahead
- *	  by more than worldstate.max_clock_skew: that is counted and the clock
- *	  left alone), and stamps the local arrival order;
- *	- events_integrate, AFTER INSERT: folds the event into its entity.
+ *	  is here already) and a forged duplicate of an HLC, records how far
+ *	  the origin's clock is ahead (per origin, for ws.peer_status), applies
+ *	  the HLC receive rule to the node clock (not when the remote wall time
+ *	  is ahead by more than worldstate.max_clock_skew: that is counted and
+ *	  the clock left alone; nor for a horizon event, see stable.c), and
+ *	  stamps the local arrival order;
+ *	- events_integrate, AFTER INSERT: folds the event into its entity; a
+ *	  horizon event (stable.c) moves its origin's ws.nodes.horizon.
  *	  Every step runs in a subtransaction: an error (a malformed row, a
  *	  state that cannot be built) becomes a row of ws.conflicts of type
  *	  apply_error and the apply worker goes on.  Nothing raised here ever
@@ -94,6 +97,8 @@
 #include "merge_patch.h"
 #include "settings.h"
 #include "spi.h"
+#include "stable.h"
+#include "stats.h"
 #include "util.h"
 #include "vclock.h"
 
@@ -331,10 +336,10 @@ static const WsPlanDef plan_defs[] = {
 		"DELETE FROM ws.pending WHERE entity_id OPERATOR(pg_catalog.=) $1",
 	{"pg_catalog.text"}},
 	{&plans.pending_put,
-		"INSERT INTO ws.pending (event_id, entity_id, reason, detail)"
-		" VALUES ($1, $2, $3, $4) ON CONFLICT (event_id) DO UPDATE"
+		"INSERT INTO ws.pending (event_id, entity_id, reason, detail, origin_node)"
+		" VALUES ($1, $2, $3, $4, $5) ON CONFLICT (event_id) DO UPDATE"
 		" SET reason = EXCLUDED.reason, detail = EXCLUDED.detail",
-	{"pg_catalog.uuid", "pg_catalog.text", "pg_catalog.text", "pg_catalog.text"}},
+	{"pg_catalog.uuid", "pg_catalog.text", "pg_catalog.text", "pg_catalog.text", "pg_catalog.int4"}},
 	{&plans.link_later,
 		"SELECT 1 FROM ws.events WHERE entity_id OPERATOR(pg_catalog.=) $1"
 		" AND event_type OPERATOR(pg_catalog.=) ANY ('{linked,unlinked}')"
@@ -540,6 +545,23 @@ uuid_pair(const pg_uuid_t *a, const pg_uuid_t *b)
 	if (b)
 		ids[n++] = uuid_datum(b);
 	return PointerGetDatum(construct_array(ids, n, UUIDOID, UUID_LEN, false, TYPALIGN_CHAR));
+}
+
+/*
+ * Record that event e of entity entity_id waits (ws.pending) for the
+ * reason given, with its origin.
+ */
+static void
+put_pending(const char *entity_id, const Ev *e, const char *reason, const char *detail)
+{
+	Datum		a[5];
+
+	a[0] = uuid_datum(&e->id);
+	a[1] = CStringGetTextDatum(entity_id);
+	a[2] = CStringGetTextDatum(reason);
+	a[3] = CStringGetTextDatum(detail);
+	a[4] = Int32GetDatum(e->origin);
+	run(plans.pending_put, a, NULL);
 }
 
 static const char *
@@ -1047,15 +1069,10 @@ fold_events(Entity *en, Ev *evs, int n)
 
 		if (!created && !type_is(e, "created"))
 		{
-			Datum		pa[4];
-
 			/* its creation has not arrived: it waits */
-			pa[0] = uuid_datum(&e->id);
-			pa[1] = CStringGetTextDatum(en->id);
-			pa[2] = CStringGetTextDatum("creation_missing");
-			pa[3] = CStringGetTextDatum("the event that creates the entity has not arrived");
 			if (!en->dry)
-				run(plans.pending_put, pa, NULL);
+				put_pending(en->id, e, "creation_missing",
+							"the event that creates the entity has not arrived");
 			states[i] = NULL;
 			continue;
 		}
@@ -1233,20 +1250,6 @@ load_kind(Entity *en, const char *kind)
 	return true;
 }
 
-/* Record that event e waits (ws.pending) for the reason given. */
-static void
-put_pending(const char *entity_id, const pg_uuid_t *event_id, const char *reason,
-			const char *detail)
-{
-	Datum		a[4];
-
-	a[0] = uuid_datum(event_id);
-	a[1] = CStringGetTextDatum(entity_id);
-	a[2] = CStringGetTextDatum(reason);
-	a[3] = CStringGetTextDatum(detail);
-	run(plans.pending_put, a, NULL);
-}
-
 /*
  * Integrate event e of entity entity_id: refold the entity from the last
  * keyframe before e (or, when e continues it, fold e alone).
@@ -1289,7 +1292,7 @@ integrate_entity(const char *entity_id, Ev *e)
 		}
 		if (!load_kind(&en, en.exists ? text_col(0, 1) : e->kind))
 		{
-			put_pending(entity_id, &e->id, "kind_missing",
+			put_pending(entity_id, e, "kind_missing",
 						psprintf("kind \"%s\" is not defined on this node", e->kind ? e->kind : ""));
 			return;
 		}
@@ -1424,6 +1427,23 @@ row_col(TriggerData *td, const char *name, bool *isnull)
 	return heap_getattr(td->tg_trigtuple, att, desc, isnull);
 }
 
+/* Whether the trigger's row is a horizon event (stable.c). */
+static bool
+row_is_horizon(TriggerData *td)
+{
+	bool		entity_null;
+	bool		module_null;
+	bool		type_null;
+	Datum		module;
+	Datum		type;
+
+	(void) row_col(td, "entity_id", &entity_null);
+	module = row_col(td, "module", &module_null);
+	type = row_col(td, "event_type", &type_null);
+	return entity_null && !module_null && !type_null &&
+		ws_is_horizon_event(TextDatumGetCString(module), TextDatumGetCString(type));
+}
+
 static TriggerData *
 check_trigger(FunctionCallInfo fcinfo, const char *name)
 {
@@ -1489,9 +1509,19 @@ events_arrive(PG_FUNCTION_ARGS)
 	if (drop)
 		return PointerGetDatum(NULL);
 
-	/* the HLC receive rule */
 	if (!isnull)
-		(void) ws_clock_receive_bounded(DatumGetHlcP(hlc));
+	{
+		const WsHlc *remote = DatumGetHlcP(hlc);
+		bool		origin_null;
+		Datum		origin = row_col(td, "origin_node", &origin_null);
+
+		if (!origin_null)
+			ws_stats_observe_peer_skew(DatumGetInt32(origin),
+									   remote->wall - ws_clock_physical());
+		/* the HLC receive rule; a horizon event changes nothing here */
+		if (!row_is_horizon(td))
+			(void) ws_clock_receive_bounded(remote);
+	}
 
 	/* local arrival order, which ws.poll follows (horizon.c) */
 	att = SPI_fnumber(desc, "arrival");
@@ -1527,7 +1557,7 @@ mark_resolved(const Ev *e)
 
 /*
  * Integrate event e of entity entity_id (meta: the event's meta; entity_id
- * NULL: a catalog event) in a subtransaction: a failure is recorded as an
+ * NULL: a catalog or horizon event) in a subtransaction: a failure is recorded as an
  * apply_error conflict, never raised.  Runs inside SPI, as the owner of
  * schema ws.  Returns whether it succeeded.
  */
@@ -1542,7 +1572,9 @@ integrate_guarded(const char *entity_id, Ev *e, Jsonb *meta)
 	MemoryContextSwitchTo(cxt);
 	PG_TRY();
 	{
-		if (entity_id == NULL)
+		if (entity_id == NULL && ws_is_horizon_event(e->module, e->type))
+			ws_stable_record_horizon(e->origin, e->patch);
+		else if (entity_id == NULL)
 			(void) ws_apply_definitions(e->patch);
 		else
 		{
@@ -1599,16 +1631,18 @@ events_integrate(PG_FUNCTION_ARGS)
 		if ((att[i] = SPI_fnumber(desc, names[i])) <= 0)
 			elog(ERROR, "ws.events has no column \"%s\"", names[i]);
 	read_event_tuple(td->tg_trigtuple, desc, att, &e);
-	/* of events without an entity, only the catalog's change anything here */
+	/* of events without an entity, only the catalog's and horizons change anything here */
 	if (entity_null && !(e.module && strcmp(e.module, WS_CATALOG_MODULE) == 0 &&
-						 type_is(&e, WS_CATALOG_EVENT_TYPE)))
+						 (type_is(&e, WS_CATALOG_EVENT_TYPE) || type_is(&e, WS_HORIZON_EVENT_TYPE))))
 		return PointerGetDatum(NULL);
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	ws_as_owner_begin(&saved);
 	ws_prepare_table(&plans.prepared_for, plan_defs, lengthof(plan_defs));
-	if (entity_null)
+	if (entity_null && type_is(&e, WS_HORIZON_EVENT_TYPE))
+		integrate_guarded(NULL, &e, NULL);
+	else if (entity_null)
 	{
 		/* a definition from a peer: what waited for it may fold now */
 		if (integrate_guarded(NULL, &e, NULL))

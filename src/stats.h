@@ -30,6 +30,8 @@ typedef enum WsStat
 	WS_STAT_BUS_ACKS,
 	/* the output plugin (decoder.c) */
 	WS_STAT_BROADCAST_DROPPED,
+	/* peers beyond those whose skew is tracked (ws_stats_observe_peer_skew) */
+	WS_STAT_PEER_SKEW_UNTRACKED,
 	WS_STAT_COUNT				/* number of counters; keep last */
 } WsStat;
 
@@ -41,6 +43,8 @@ extern void ws_stats_shmem_init(void);
 extern void ws_stats_count(WsStat stat);
 extern void ws_stats_add(WsStat stat, uint64 n);
 extern void ws_stats_observe_skew(int64 skew_us);
+extern void ws_stats_observe_peer_skew(int32 node, int64 skew_us);
+extern bool ws_stats_peer_skew(int32 node, int64 *skew_us);
 extern void ws_stats_register_gauge(const char *name, WsStatGauge read);
 
 #endif							/* WS_STATS_H */

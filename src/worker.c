@@ -14,7 +14,8 @@
  * process running periodic tasks, each with its own interval setting (0 =
  * off), in database worldstate.database; a task runs only where the
  * extension is installed.  Heartbeats are its first task; others (the
- * snapshot scheduler) are added to worker_tasks.  Until a task is first
+ * snapshot scheduler, the horizon events of a node with peers, stable.c)
+ * are added to worker_tasks.  Until a task is first
  * turned on, the worker waits without connecting to any database, so a
  * default installation holds no connection (and does not keep a database
  * from being dropped).  A background worker cannot change databases: when
@@ -54,6 +55,7 @@
 #include "hlc.h"
 #include "snapshot.h"
 #include "settings.h"
+#include "stable.h"
 #include "worker.h"
 
 PG_FUNCTION_INFO_V1(ws_heartbeat);
@@ -70,6 +72,7 @@ PG_FUNCTION_INFO_V1(ws_heartbeat);
 
 static void worker_heartbeat(void);
 static void worker_snapshot(void);
+static void worker_horizon(void);
 
 /* A periodic task of the worker. */
 typedef struct WsWorkerTask
@@ -86,6 +89,7 @@ typedef struct WsWorkerTask
 static WsWorkerTask worker_tasks[] = {
 	{"heartbeat", &ws_heartbeat_interval_ms, worker_heartbeat, false, 0, 0},
 	{"snapshot", &ws_snapshot_interval_ms, worker_snapshot, true, 0, 0},
+	{"horizon", &ws_horizon_interval_ms, worker_horizon, false, 0, 0},
 };
 
 /* Register the worker; only while the postmaster preloads the library. */
@@ -144,12 +148,28 @@ worker_heartbeat(void)
 	(void) ws_heartbeat_emit();
 }
 
+/* The snapshot cycle, as worker_guarded runs it. */
+static void
+snapshot_step(void)
+{
+	(void) ws_snapshot_cycle(ws_snapshot_retention);
+}
+
+/* The horizon event, as worker_guarded runs it. */
+static void
+horizon_step(void)
+{
+	WsHlc		published;
+
+	(void) ws_horizon_publish(&published);
+}
+
 /*
- * The worker's snapshot task: a snapshot cycle in a subtransaction, so a
- * failing cycle is logged and the next one runs on schedule.
+ * Run step, the work of the task `name`, in a subtransaction with a
+ * snapshot, so a failing run is logged and the next one runs on schedule.
  */
 static void
-worker_snapshot(void)
+worker_guarded(const char *name, void (*step) (void))
 {
 	MemoryContext cxt = CurrentMemoryContext;
 	ResourceOwner owner = CurrentResourceOwner;
@@ -158,7 +178,7 @@ worker_snapshot(void)
 	PG_TRY();
 	{
 		PushActiveSnapshot(GetTransactionSnapshot());
-		(void) ws_snapshot_cycle(ws_snapshot_retention);
+		step();
 		PopActiveSnapshot();
 		ReleaseCurrentSubTransaction();
 	}
@@ -171,12 +191,29 @@ worker_snapshot(void)
 		FlushErrorState();
 		RollbackAndReleaseCurrentSubTransaction();
 		ereport(LOG,
-				(errmsg("worldstate worker: snapshot failed, retrying next cycle: %s", edata->message)));
+				(errmsg("worldstate worker: %s failed, retrying next cycle: %s", name, edata->message)));
 		FreeErrorData(edata);
 	}
 	PG_END_TRY();
 	MemoryContextSwitchTo(cxt);
 	CurrentResourceOwner = owner;
+}
+
+/* The worker's snapshot task. */
+static void
+worker_snapshot(void)
+{
+	worker_guarded("snapshot", snapshot_step);
+}
+
+/*
+ * The worker's horizon task: on a node with peers, a horizon event when
+ * the safe horizon advanced (stable.c).
+ */
+static void
+worker_horizon(void)
+{
+	worker_guarded("horizon", horizon_step);
 }
 
 /* True while some task is on, and so the worker needs its database. */
