@@ -97,6 +97,9 @@ REGRESS += transition_indexes
 # 1.1: convergence of several nodes' events
 REGRESS += converge converge_apply
 
+# 1.1: the stable past
+REGRESS += stable_hlc
+
 # 1.1: definitions
 REGRESS += definitions
 
