@@ -911,7 +911,8 @@ AS $$
 SELECT n.name, n.node_id, s.subenabled, st.pid IS NOT NULL,
        st.received_lsn, st.latest_end_lsn, st.last_msg_receipt_time,
        CASE WHEN st.pid IS NOT NULL
-            THEN pg_catalog.date_part('epoch', pg_catalog.now() OPERATOR(pg_catalog.-) st.last_msg_receipt_time) END,
+            THEN GREATEST(0, pg_catalog.date_part('epoch',
+                     pg_catalog.now() OPERATOR(pg_catalog.-) st.last_msg_receipt_time)) END,
        pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_lsn(), sl.confirmed_flush_lsn)::bigint,
        (SELECT e.hlc FROM ws.events e WHERE e.origin_node OPERATOR(pg_catalog.=) n.node_id
          ORDER BY e.hlc USING OPERATOR(ws.>) LIMIT 1),

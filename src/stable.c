@@ -165,8 +165,10 @@ stable_hlc(PG_FUNCTION_ARGS)
  * Raise a NOTICE when a result as of `at`, of the function `what`, is
  * tentative: the node has peers and `at` lies above ws.stable_hlc(), or a
  * peer has sent no horizon yet.  Once per statement: the stable HLC is
- * computed once for the statement (its first query with a moment), so a
- * query calling ws.get_state for many rows pays for it once.
+ * computed for the statement's first query with a moment, so a query
+ * calling ws.get_state for many rows at or below it pays for it once; a
+ * moment above it computes it again, as it may have moved, until the
+ * NOTICE is raised.
  */
 void
 ws_stable_note_tentative(const WsHlc *at, const char *what)
@@ -189,6 +191,10 @@ ws_stable_note_tentative(const WsHlc *at, const char *what)
 	if (!cached.peers || cached.noticed)
 		return;
 	if (!cached.stable_null && ws_hlc_cmp(at, &cached.stable) <= 0)
+		return;
+	/* the stable HLC only moves forward: it may have passed `at` since */
+	cached.stable_null = !stable_compute(&cached.stable, &cached.peers);
+	if (!cached.peers || (!cached.stable_null && ws_hlc_cmp(at, &cached.stable) <= 0))
 		return;
 	cached.noticed = true;
 	if (!cached.stable_null)
