@@ -82,14 +82,15 @@ typedef struct WsWorkerTask
 	void		(*run) (void);	/* runs in a transaction of a database
 								 * where worldstate is installed */
 	bool		first_after_interval;	/* first run one interval after start */
+	bool		mesh_only;		/* only where worldstate.node_id is set */
 	TimestampTz next;			/* when it is due; 0: now */
 	int			logged_ms;		/* the interval last logged */
 } WsWorkerTask;
 
 static WsWorkerTask worker_tasks[] = {
-	{"heartbeat", &ws_heartbeat_interval_ms, worker_heartbeat, false, 0, 0},
-	{"snapshot", &ws_snapshot_interval_ms, worker_snapshot, true, 0, 0},
-	{"horizon", &ws_horizon_interval_ms, worker_horizon, false, 0, 0},
+	{"heartbeat", &ws_heartbeat_interval_ms, worker_heartbeat, false, false, 0, 0},
+	{"snapshot", &ws_snapshot_interval_ms, worker_snapshot, true, false, 0, 0},
+	{"horizon", &ws_horizon_interval_ms, worker_horizon, false, true, 0, 0},
 };
 
 /* Register the worker; only while the postmaster preloads the library. */
@@ -216,12 +217,22 @@ worker_horizon(void)
 	worker_guarded("horizon", horizon_step);
 }
 
+/*
+ * The interval of task t, 0 when it is off: the horizon task is off on a
+ * standalone node (worldstate.node_id 0), which can have no peers.
+ */
+static int
+task_interval(const WsWorkerTask *t)
+{
+	return t->mesh_only && ws_node_id == 0 ? 0 : *t->interval_ms;
+}
+
 /* True while some task is on, and so the worker needs its database. */
 static bool
 worker_has_work(void)
 {
 	for (size_t i = 0; i < lengthof(worker_tasks); i++)
-		if (*worker_tasks[i].interval_ms > 0)
+		if (task_interval(&worker_tasks[i]) > 0)
 			return true;
 	return false;
 }
@@ -234,15 +245,15 @@ worker_log_intervals(void)
 	{
 		WsWorkerTask *t = &worker_tasks[i];
 
-		if (*t->interval_ms == t->logged_ms)
+		if (task_interval(t) == t->logged_ms)
 			continue;
-		if (*t->interval_ms > 0)
+		if (task_interval(t) > 0)
 			ereport(LOG,
-					(errmsg("worldstate worker: %s every %d ms", t->name, *t->interval_ms)));
+					(errmsg("worldstate worker: %s every %d ms", t->name, task_interval(t))));
 		else
 			ereport(LOG,
 					(errmsg("worldstate worker: %s off", t->name)));
-		t->logged_ms = *t->interval_ms;
+		t->logged_ms = task_interval(t);
 	}
 }
 
@@ -279,7 +290,7 @@ worker_run_due(TimestampTz now, MemoryContext cycle, int *installed)
 	MemoryContext old;
 
 	for (size_t i = 0; i < lengthof(worker_tasks); i++)
-		if (*worker_tasks[i].interval_ms > 0 && worker_tasks[i].next <= now)
+		if (task_interval(&worker_tasks[i]) > 0 && worker_tasks[i].next <= now)
 			due = true;
 	if (!due)
 		return;
@@ -301,7 +312,7 @@ worker_run_due(TimestampTz now, MemoryContext cycle, int *installed)
 	{
 		WsWorkerTask *t = &worker_tasks[i];
 
-		if (*t->interval_ms <= 0 || t->next > now)
+		if (task_interval(t) <= 0 || t->next > now)
 			continue;
 		if (t->next == 0 && t->first_after_interval)
 		{
@@ -330,7 +341,7 @@ worker_timeout(TimestampTz now)
 		WsWorkerTask *t = &worker_tasks[i];
 		long		ms;
 
-		if (*t->interval_ms <= 0)
+		if (task_interval(t) <= 0)
 			continue;
 		ms = t->next <= now ? 0 : (long) ((t->next - now + 999) / 1000);
 		if (timeout < 0 || ms < timeout)
