@@ -1871,13 +1871,13 @@ COMMENT ON FUNCTION ws._peer_clock_skew(int) IS
 'internal: the greatest clock skew (microseconds the node''s clock was ahead of this one''s, 0 if never) seen in the node''s events since the server started; NULL when none arrived';
 REVOKE ALL ON FUNCTION ws._peer_clock_skew(int) FROM PUBLIC;
 
--- The rows of ws.peer_status.  SECURITY DEFINER: pg_subscription,
--- pg_stat_subscription, pg_stat_replication and pg_replication_slots hold
--- what a ws_reader may not read (conninfo, other sessions' queries); only
--- these columns leave.
+-- The rows of ws.peer_status: ws.peer_links with what this node knows of
+-- each peer.  SECURITY DEFINER: pg_stat_replication and
+-- pg_replication_slots hold what a ws_reader may not read (other
+-- sessions' queries and connections); only these columns leave.
 CREATE FUNCTION ws._peer_status(
     OUT name text, OUT node_id int, OUT enabled boolean, OUT running boolean,
-    OUT received_lsn pg_lsn, OUT applied_lsn pg_lsn, OUT last_message_at timestamptz,
+    OUT received_lsn pg_lsn, OUT applied_lsn pg_lsn, OUT reported_at timestamptz,
     OUT lag_seconds double precision, OUT lag_bytes bigint, OUT last_applied_hlc ws.hlc,
     OUT horizon ws.hlc, OUT max_clock_skew_us bigint, OUT pending bigint,
     OUT open_conflicts bigint, OUT synchronous boolean, OUT sync_state text,
@@ -1885,11 +1885,11 @@ CREATE FUNCTION ws._peer_status(
 RETURNS SETOF record
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
-SELECT n.name, n.node_id, s.subenabled, st.pid IS NOT NULL,
-       st.received_lsn, st.latest_end_lsn, st.last_msg_receipt_time,
-       CASE WHEN st.pid IS NOT NULL
+SELECT n.name, n.node_id, l.enabled, l.pid IS NOT NULL,
+       l.received_lsn, l.latest_end_lsn, l.latest_end_time,
+       CASE WHEN l.pid IS NOT NULL
             THEN GREATEST(0, pg_catalog.date_part('epoch',
-                     pg_catalog.now() OPERATOR(pg_catalog.-) st.last_msg_receipt_time)) END,
+                     pg_catalog.now() OPERATOR(pg_catalog.-) l.latest_end_time)) END,
        pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_lsn(), sl.confirmed_flush_lsn)::bigint,
        (SELECT e.hlc FROM ws.events e WHERE e.origin_node OPERATOR(pg_catalog.=) n.node_id
          ORDER BY e.hlc USING OPERATOR(ws.>) LIMIT 1),
@@ -1905,12 +1905,7 @@ SELECT n.name, n.node_id, s.subenabled, st.pid IS NOT NULL,
        r.sync_state,
        pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_lsn(), sl.restart_lsn)::bigint
 FROM ws.nodes n
-LEFT JOIN pg_catalog.pg_subscription s
-       ON s.subname OPERATOR(pg_catalog.=) n.subscription
-      AND s.subdbid OPERATOR(pg_catalog.=) (SELECT d.oid FROM pg_catalog.pg_database d
-                                            WHERE d.datname OPERATOR(pg_catalog.=) pg_catalog.current_database())
-LEFT JOIN pg_catalog.pg_stat_subscription st
-       ON st.subid OPERATOR(pg_catalog.=) s.oid AND st.relid IS NULL
+JOIN ws.peer_links l ON l.node_id OPERATOR(pg_catalog.=) n.node_id
 LEFT JOIN pg_catalog.pg_replication_slots sl
        ON sl.slot_name OPERATOR(pg_catalog.=)
           pg_catalog.format('ws_node_%s_to_%s', pg_catalog.current_setting('worldstate.node_id'), n.node_id)
@@ -1935,8 +1930,8 @@ COMMENT ON COLUMN ws.peer_status.enabled IS 'whether this node''s subscription t
 COMMENT ON COLUMN ws.peer_status.running IS 'whether its apply worker runs';
 COMMENT ON COLUMN ws.peer_status.received_lsn IS 'last position of the peer''s WAL received';
 COMMENT ON COLUMN ws.peer_status.applied_lsn IS 'last position of the peer''s WAL reported to the peer as applied';
-COMMENT ON COLUMN ws.peer_status.last_message_at IS 'when the last message (data or keepalive) came from the peer';
-COMMENT ON COLUMN ws.peer_status.lag_seconds IS 'seconds since that message, while the apply worker runs; grows past wal_sender_timeout / 2 only when the link is stuck';
+COMMENT ON COLUMN ws.peer_status.reported_at IS 'when the apply worker last reported its position to the peer (also in answer to keepalives)';
+COMMENT ON COLUMN ws.peer_status.lag_seconds IS 'seconds since then, while the apply worker runs; grows past wal_sender_timeout / 2 only when the link is stuck';
 COMMENT ON COLUMN ws.peer_status.lag_bytes IS 'bytes of this node''s WAL the peer has not confirmed yet (its slot ws_node_<this id>_to_<peer id> here)';
 COMMENT ON COLUMN ws.peer_status.last_applied_hlc IS 'the greatest HLC of the peer''s events here';
 COMMENT ON COLUMN ws.peer_status.horizon IS 'the peer''s last horizon (ws.nodes.horizon); ws.stable_hlc() is at most this';
