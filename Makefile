@@ -23,6 +23,7 @@ OBJS = \
 	src/writer.o \
 	src/snapshot.o \
 	src/converge.o \
+	src/stable.o \
 	src/merge_patch.o \
 	src/hlc_parse.o \
 	src/vclock.o \
@@ -97,6 +98,9 @@ REGRESS += transition_indexes
 
 # 1.1: convergence of several nodes' events
 REGRESS += converge converge_apply
+
+# 1.1: the stable past
+REGRESS += stable_hlc
 
 # 1.1: definitions
 REGRESS += definitions

@@ -932,3 +932,120 @@ COMMENT ON FUNCTION ws.retry_pending() IS
 'folds again the entities whose events wait in ws.pending (once the kind or creation they wait for is here), retries every held event (causal and clock_skew), and reports held events past worldstate.causal_timeout; returns how many left ws.pending';
 COMMENT ON FUNCTION ws.stats() IS
 'node-wide counters since server start: clock_skew_rejections, events_written, rejected_*, bus counters, remote_events_applied, events_buffered (peer events held in ws.pending), events_released, causal_expired (held past worldstate.causal_timeout), clock_skew_parked, conflicts_<type> (ws.conflicts rows recorded, by type); gauge max_clock_skew_observed_us';
+
+-- The stable past and ws.peer_status (src/stable.c)
+--
+-- On a node with peers the worker publishes the node's safe horizon every
+-- worldstate.horizon_interval as an event of module 'ws', type 'horizon',
+-- without an entity, patch {"horizon": "<hlc>"}; a peer records the last
+-- one in ws.nodes.horizon.  ws.stable_hlc() is the least of this node's
+-- safe horizon and every peer's: at or below it the past is final.
+------------------------------------------------------------------------
+
+ALTER TABLE ws.nodes ADD COLUMN horizon ws.hlc;
+COMMENT ON COLUMN ws.pending.origin_node IS 'node the event comes from';
+COMMENT ON COLUMN ws.nodes.horizon IS
+'the peer''s last horizon event: every event of the peer at or below it has arrived here; NULL until the first one';
+
+-- this node's last horizon event, and those of each peer (the partial
+-- index costs other events only the evaluation of its predicate)
+CREATE INDEX events_horizon_idx ON ws.events (origin_node, hlc)
+    WHERE module = 'ws' AND event_type = 'horizon';
+COMMENT ON INDEX ws.events_horizon_idx IS
+'horizon events of each node in HLC order: the worker''s check whether the horizon advanced, archival';
+
+CREATE FUNCTION ws.stable_hlc() RETURNS ws.hlc
+AS 'MODULE_PATHNAME', 'stable_hlc'
+LANGUAGE C VOLATILE PARALLEL RESTRICTED;
+COMMENT ON FUNCTION ws.stable_hlc() IS
+'the least of this node''s safe horizon and the last horizon of every peer: at or below it no event can arrive any more, so time travel, ws.state_hash(at) and snapshots there are final and equal on every converged node; NULL while a peer has sent no horizon; on a standalone node its safe horizon';
+REVOKE ALL ON FUNCTION ws.stable_hlc() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ws.stable_hlc() TO ws_reader;
+
+CREATE FUNCTION ws._publish_horizon() RETURNS ws.hlc
+AS 'MODULE_PATHNAME', 'stable_publish_horizon'
+LANGUAGE C VOLATILE SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION ws._publish_horizon() IS
+'internal: what the worker does every worldstate.horizon_interval, now: on a node with peers, writes a horizon event when the safe horizon advanced past the last one and returns the horizon; NULL when it wrote none';
+REVOKE ALL ON FUNCTION ws._publish_horizon() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ws._publish_horizon() TO ws_admin;
+
+CREATE FUNCTION ws._peer_clock_skew(node_id int) RETURNS bigint
+AS 'MODULE_PATHNAME', 'ws_peer_clock_skew'
+LANGUAGE C VOLATILE PARALLEL RESTRICTED;
+COMMENT ON FUNCTION ws._peer_clock_skew(int) IS
+'internal: the greatest clock skew (microseconds the node''s clock was ahead of this one''s, 0 if never) seen in the node''s events since the server started; NULL when none arrived';
+REVOKE ALL ON FUNCTION ws._peer_clock_skew(int) FROM PUBLIC;
+
+-- The rows of ws.peer_status: ws.peer_links with what this node knows of
+-- each peer.  SECURITY DEFINER: pg_stat_replication and
+-- pg_replication_slots hold what a ws_reader may not read (other
+-- sessions' queries and connections); only these columns leave.
+CREATE FUNCTION ws._peer_status(
+    OUT name text, OUT node_id int, OUT enabled boolean, OUT running boolean,
+    OUT received_lsn pg_lsn, OUT applied_lsn pg_lsn, OUT reported_at timestamptz,
+    OUT lag_seconds double precision, OUT lag_bytes bigint, OUT last_applied_hlc ws.hlc,
+    OUT horizon ws.hlc, OUT max_clock_skew_us bigint, OUT pending bigint,
+    OUT open_conflicts bigint, OUT synchronous boolean, OUT sync_state text,
+    OUT wal_retained_bytes bigint)
+RETURNS SETOF record
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+SELECT n.name, n.node_id, l.enabled, l.pid IS NOT NULL,
+       l.received_lsn, l.latest_end_lsn, l.latest_end_time,
+       CASE WHEN l.pid IS NOT NULL
+            THEN GREATEST(0, pg_catalog.date_part('epoch',
+                     pg_catalog.now() OPERATOR(pg_catalog.-) l.latest_end_time)) END,
+       pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_lsn(), sl.confirmed_flush_lsn)::bigint,
+       (SELECT e.hlc FROM ws.events e WHERE e.origin_node OPERATOR(pg_catalog.=) n.node_id
+         ORDER BY e.hlc USING OPERATOR(ws.>) LIMIT 1),
+       n.horizon,
+       ws._peer_clock_skew(n.node_id),
+       (SELECT pg_catalog.count(*) FROM ws.pending p WHERE p.origin_node OPERATOR(pg_catalog.=) n.node_id),
+       (SELECT pg_catalog.count(*) FROM ws.conflicts c
+         WHERE c.status OPERATOR(pg_catalog.=) 'open'
+           AND EXISTS (SELECT FROM ws.events e
+                       WHERE e.event_id OPERATOR(pg_catalog.=) ANY (c.event_ids)
+                         AND e.origin_node OPERATOR(pg_catalog.=) n.node_id)),
+       COALESCE(r.sync_state OPERATOR(pg_catalog.=) ANY ('{sync,quorum}'), false),
+       r.sync_state,
+       pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_lsn(), sl.restart_lsn)::bigint
+FROM ws.nodes n
+JOIN ws.peer_links l ON l.node_id OPERATOR(pg_catalog.=) n.node_id
+LEFT JOIN pg_catalog.pg_replication_slots sl
+       ON sl.slot_name OPERATOR(pg_catalog.=)
+          pg_catalog.format('ws_node_%s_to_%s', pg_catalog.current_setting('worldstate.node_id'), n.node_id)
+LEFT JOIN LATERAL (
+    SELECT w.sync_state FROM pg_catalog.pg_stat_replication w
+    WHERE w.application_name OPERATOR(pg_catalog.=) pg_catalog.format('ws_node_%s', n.node_id)
+       OR w.pid OPERATOR(pg_catalog.=) sl.active_pid
+    ORDER BY w.application_name OPERATOR(pg_catalog.=) pg_catalog.format('ws_node_%s', n.node_id) DESC
+    LIMIT 1) r ON true
+ORDER BY n.node_id
+$$;
+COMMENT ON FUNCTION ws._peer_status() IS 'internal: the rows of the view ws.peer_status';
+REVOKE ALL ON FUNCTION ws._peer_status() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ws._peer_status() TO ws_reader;
+
+CREATE VIEW ws.peer_status AS SELECT * FROM ws._peer_status();
+COMMENT ON VIEW ws.peer_status IS
+'one row per peer of this node: its link (enabled, running, positions, lag), the last of its events and its horizon here, the greatest clock skew seen from it, its events waiting and its open conflicts, whether it is a synchronous standby, the WAL this node retains for it';
+COMMENT ON COLUMN ws.peer_status.name IS 'as ws.nodes.name';
+COMMENT ON COLUMN ws.peer_status.node_id IS 'as ws.nodes.node_id';
+COMMENT ON COLUMN ws.peer_status.enabled IS 'whether this node''s subscription to the peer is enabled (NULL: the subscription is missing)';
+COMMENT ON COLUMN ws.peer_status.running IS 'whether its apply worker runs';
+COMMENT ON COLUMN ws.peer_status.received_lsn IS 'last position of the peer''s WAL received';
+COMMENT ON COLUMN ws.peer_status.applied_lsn IS 'last position of the peer''s WAL reported to the peer as applied';
+COMMENT ON COLUMN ws.peer_status.reported_at IS 'when the apply worker last reported its position to the peer (also in answer to keepalives)';
+COMMENT ON COLUMN ws.peer_status.lag_seconds IS 'seconds since then, while the apply worker runs; grows past wal_sender_timeout / 2 only when the link is stuck';
+COMMENT ON COLUMN ws.peer_status.lag_bytes IS 'bytes of this node''s WAL the peer has not confirmed yet (its slot ws_node_<this id>_to_<peer id> here)';
+COMMENT ON COLUMN ws.peer_status.last_applied_hlc IS 'the greatest HLC of the peer''s events here';
+COMMENT ON COLUMN ws.peer_status.horizon IS 'the peer''s last horizon (ws.nodes.horizon); ws.stable_hlc() is at most this';
+COMMENT ON COLUMN ws.peer_status.max_clock_skew_us IS 'the greatest number of microseconds the peer''s clock was ahead of this node''s when one of its events arrived, since this server started (0: never ahead, NULL: no event yet)';
+COMMENT ON COLUMN ws.peer_status.pending IS 'events of the peer waiting in ws.pending';
+COMMENT ON COLUMN ws.peer_status.open_conflicts IS 'open conflicts of ws.conflicts involving an event of the peer';
+COMMENT ON COLUMN ws.peer_status.synchronous IS 'whether the peer''s subscription to this node is a synchronous standby here (sync_state sync or quorum)';
+COMMENT ON COLUMN ws.peer_status.sync_state IS 'sync_state of the WAL sender serving the peer (async, potential, sync, quorum), NULL while none runs';
+COMMENT ON COLUMN ws.peer_status.wal_retained_bytes IS 'bytes of WAL this node retains for the peer (from the restart_lsn of its slot here); grows while the peer is away';
+REVOKE ALL ON ws.peer_status FROM PUBLIC;
+GRANT SELECT ON ws.peer_status TO ws_reader;

@@ -12,11 +12,14 @@
  * transition protocol (transition.c) already wrote the canonical result:
  *
  *	- events_arrive, BEFORE INSERT: drops an exact re-delivery (the event id
- *	  is here already) and a forged duplicate of an HLC, applies the HLC
- *	  receive rule to the node clock (not when the remote wall time is ahead
- *	  by more than worldstate.max_clock_skew: that is counted and the clock
- *	  left alone), and stamps the local arrival order;
- *	- events_integrate, AFTER INSERT: folds the event into its entity.
+ *	  is here already) and a forged duplicate of an HLC, records how far
+ *	  the origin's clock is ahead (per origin, for ws.peer_status), applies
+ *	  the HLC receive rule to the node clock (not when the remote wall time
+ *	  is ahead by more than worldstate.max_clock_skew: that is counted and
+ *	  the clock left alone; nor for a horizon event, see stable.c), and
+ *	  stamps the local arrival order;
+ *	- events_integrate, AFTER INSERT: folds the event into its entity; a
+ *	  horizon event (stable.c) moves its origin's ws.nodes.horizon.
  *	  Every step runs in a subtransaction: an error (a malformed row, a
  *	  state that cannot be built) becomes a row of ws.conflicts of type
  *	  apply_error and the apply worker goes on.  Nothing raised here ever
@@ -97,6 +100,7 @@
 #include "merge_patch.h"
 #include "settings.h"
 #include "spi.h"
+#include "stable.h"
 #include "stats.h"
 #include "util.h"
 #include "vclock.h"
@@ -698,6 +702,23 @@ uuid_pair(const pg_uuid_t *a, const pg_uuid_t *b)
 	return PointerGetDatum(construct_array(ids, n, UUIDOID, UUID_LEN, false, TYPALIGN_CHAR));
 }
 
+/*
+ * Record that event e of entity entity_id waits (ws.pending) for the
+ * reason given, with its origin.
+ */
+static void
+put_pending(const char *entity_id, const Ev *e, const char *reason, const char *detail)
+{
+	Datum		a[5];
+
+	a[0] = uuid_datum(&e->id);
+	a[1] = CStringGetTextDatum(entity_id);
+	a[2] = CStringGetTextDatum(reason);
+	a[3] = CStringGetTextDatum(detail);
+	a[4] = Int32GetDatum(e->origin);
+	run(plans.pending_put, a, NULL);
+}
+
 static const char *
 policy_name(WsPolicy p)
 {
@@ -1228,16 +1249,10 @@ fold_events(Entity *en, Ev *evs, int n)
 
 		if (!created && !type_is(e, "created"))
 		{
-			Datum		pa[5];
-
 			/* its creation has not arrived: it waits */
-			pa[0] = uuid_datum(&e->id);
-			pa[1] = CStringGetTextDatum(en->id);
-			pa[2] = CStringGetTextDatum("creation_missing");
-			pa[3] = CStringGetTextDatum("the event that creates the entity has not arrived");
-			pa[4] = Int32GetDatum(e->origin);
 			if (!en->dry)
-				run(plans.pending_put, pa, NULL);
+				put_pending(en->id, e, "creation_missing",
+							"the event that creates the entity has not arrived");
 			states[i] = NULL;
 			continue;
 		}
@@ -1416,20 +1431,6 @@ load_kind(Entity *en, const char *kind)
 			en->counters[en->ncounters++] = TextDatumGetCString(elems[i]);
 	}
 	return true;
-}
-
-/* Record that event e waits (ws.pending) for the reason given. */
-static void
-put_pending(const char *entity_id, const Ev *e, const char *reason, const char *detail)
-{
-	Datum		a[5];
-
-	a[0] = uuid_datum(&e->id);
-	a[1] = CStringGetTextDatum(entity_id);
-	a[2] = CStringGetTextDatum(reason);
-	a[3] = CStringGetTextDatum(detail);
-	a[4] = Int32GetDatum(e->origin);
-	run(plans.pending_put, a, NULL);
 }
 
 /*
@@ -1618,6 +1619,23 @@ row_col(TriggerData *td, const char *name, bool *isnull)
 	if (att <= 0)
 		elog(ERROR, "ws.events has no column \"%s\"", name);
 	return heap_getattr(td->tg_trigtuple, att, desc, isnull);
+}
+
+/* Whether the trigger's row is a horizon event (stable.c). */
+static bool
+row_is_horizon(TriggerData *td)
+{
+	bool		entity_null;
+	bool		module_null;
+	bool		type_null;
+	Datum		module;
+	Datum		type;
+
+	(void) row_col(td, "entity_id", &entity_null);
+	module = row_col(td, "module", &module_null);
+	type = row_col(td, "event_type", &type_null);
+	return entity_null && !module_null && !type_null &&
+		ws_is_horizon_event(TextDatumGetCString(module), TextDatumGetCString(type));
 }
 
 static TriggerData *
@@ -2151,11 +2169,18 @@ events_arrive(PG_FUNCTION_ARGS)
 									  vnull ? NULL : (WsVclock *) PG_DETOAST_DATUM_COPY(vclock),
 									  dnull ? NULL : DatumGetArrayTypeP(deps), &detail);
 
+		/* how far the origin's clock is ahead of ours (ws.peer_status) */
+		if (!isnull && !onull)
+			ws_stats_observe_peer_skew(DatumGetInt32(origin),
+									   DatumGetHlcP(hlc)->wall - ws_clock_physical());
 		if (key != NULL)
 		{
 			hold_event(td, "causal", key, detail);
 			drop = true;
 		}
+		/* a horizon event changes nothing of the clock */
+		else if (row_is_horizon(td))
+			;
 		/* the HLC receive rule, unless the remote clock is too far ahead */
 		else if (!isnull && !ws_clock_receive_bounded(DatumGetHlcP(hlc)))
 		{
@@ -2204,7 +2229,7 @@ mark_resolved(const Ev *e)
 
 /*
  * Integrate event e of entity entity_id (meta: the event's meta; entity_id
- * NULL: a catalog event) in a subtransaction: a failure is recorded as an
+ * NULL: a catalog or horizon event) in a subtransaction: a failure is recorded as an
  * apply_error conflict, never raised.  Runs inside SPI, as the owner of
  * schema ws.  Returns whether it succeeded.
  */
@@ -2219,7 +2244,9 @@ integrate_guarded(const char *entity_id, Ev *e, Jsonb *meta)
 	MemoryContextSwitchTo(cxt);
 	PG_TRY();
 	{
-		if (entity_id == NULL)
+		if (entity_id == NULL && ws_is_horizon_event(e->module, e->type))
+			ws_stable_record_horizon(e->origin, e->patch);
+		else if (entity_id == NULL)
 			(void) ws_apply_definitions(e->patch);
 		else
 		{
@@ -2284,7 +2311,9 @@ events_integrate(PG_FUNCTION_ARGS)
 		elog(ERROR, "SPI_connect failed");
 	ws_as_owner_begin(&saved);
 	ws_prepare_table(&plans.prepared_for, plan_defs, lengthof(plan_defs));
-	if (entity_null)
+	if (entity_null && type_is(&e, WS_HORIZON_EVENT_TYPE))
+		integrate_guarded(NULL, &e, NULL);
+	else if (entity_null)
 	{
 		/*
 		 * of events without an entity, only the catalog's change anything

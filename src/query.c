@@ -52,6 +52,10 @@
  * it is -- go into the result as the tuples stored, not deformed and
  * formed again.
  *
+ * On a node with peers, a result as of a moment above ws.stable_hlc() is
+ * tentative -- events of peers at or below it may still arrive -- and a
+ * NOTICE says so, once per statement (stable.c).
+ *
  * ws.find on the present is the one statement PostgreSQL plans (through
  * SPI, for each predicate's actual value): whether the GIN index on
  * ws.entities.state or the primary key order is cheaper depends on how
@@ -96,6 +100,7 @@
 #include "reader.h"
 #include "settings.h"
 #include "spi.h"
+#include "stable.h"
 
 PG_FUNCTION_INFO_V1(entity_get_state);
 PG_FUNCTION_INFO_V1(entity_get);
@@ -174,6 +179,19 @@ hlc_arg(FunctionCallInfo fcinfo, int n)
 }
 
 /*
+ * The moment a result is computed at, as hlc_arg; on a node with peers a
+ * NOTICE says when the result of `what` is tentative (stable.c).
+ */
+static const WsHlc *
+moment_arg(FunctionCallInfo fcinfo, int n, const char *what)
+{
+	const WsHlc *at = hlc_arg(fcinfo, n);
+
+	ws_stable_note_tentative(at, what);
+	return at;
+}
+
+/*
  * Look up entity_id as of `at` (NULL: now) and call done() with its row
  * while the reader is open.  Shared by ws.get_state and ws.get_entity,
  * which differ only in what they return.
@@ -184,7 +202,7 @@ static Datum
 point_query(FunctionCallInfo fcinfo, PointResult done)
 {
 	Datum		entity_id = entity_id_arg(fcinfo, 0);
-	const WsHlc *at = hlc_arg(fcinfo, 1);
+	const WsHlc *at = moment_arg(fcinfo, 1, "the entity");
 	MemoryContext outer = CurrentMemoryContext;
 	MemoryContext work;
 	WsReader	r;
@@ -448,7 +466,7 @@ world_entities_at(PG_FUNCTION_ARGS)
 	outv = palloc(sizeof(Datum) * desc->natts);
 	outn = palloc(sizeof(bool) * desc->natts);
 
-	world_begin(&w, hlc_arg(fcinfo, 0), "entities_at");
+	world_begin(&w, moment_arg(fcinfo, 0, "the world"), "entities_at");
 	fit = stored_rows_fit(w.r.entities, desc, att);
 	while (world_next(&w, values, nulls))
 	{
@@ -655,7 +673,7 @@ entity_find(PG_FUNCTION_ARGS)
 	if (PG_ARGISNULL(3))
 		find_present(rsinfo, att, predicate, lim, off);
 	else
-		find_at(rsinfo, att, predicate, lim, off, hlc_arg(fcinfo, 3));
+		find_at(rsinfo, att, predicate, lim, off, moment_arg(fcinfo, 3, "the world"));
 	return (Datum) 0;
 }
 
@@ -911,7 +929,7 @@ entity_neighbors(PG_FUNCTION_ARGS)
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	Datum		entity_id = entity_id_arg(fcinfo, 0);
 	text	   *rel = NULL;
-	const WsHlc *at = hlc_arg(fcinfo, 2);
+	const WsHlc *at = moment_arg(fcinfo, 2, "the graph");
 	WsReader	r;
 
 	if (!PG_ARGISNULL(1))

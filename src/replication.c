@@ -716,10 +716,11 @@ add_peer_steps(PeerLink *link, const char *conninfo, const char *stored,
 					 5, types, args, NULL, SPI_OK_INSERT_RETURNING);
 	{
 		MemoryContext old = MemoryContextSwitchTo(cxt);
-		Datum		values[6];
-		bool		nulls[6];
+		Datum	   *values = palloc(sizeof(Datum) * rowdesc->natts);
+		bool	   *nulls = palloc(sizeof(bool) * rowdesc->natts);
 
-		Assert(rowdesc->natts == lengthof(values));
+		if (SPI_tuptable->tupdesc->natts != rowdesc->natts)
+			elog(ERROR, "ws.nodes changed while ws.add_peer ran");
 		heap_deform_tuple(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, values, nulls);
 		row = HeapTupleGetDatum(heap_form_tuple(rowdesc, values, nulls));
 		MemoryContextSwitchTo(old);

@@ -31,6 +31,7 @@ bool		ws_preloaded = false;
 
 int			ws_heartbeat_interval_ms = 0;
 int			ws_snapshot_interval_ms = 3600 * 1000;
+int			ws_horizon_interval_ms = 1000;
 int			ws_snapshot_retention = 30;
 char	   *ws_worker_database = NULL;
 
@@ -66,6 +67,14 @@ define_worker_settings(void)
 							"Each cycle takes a snapshot with ws.create_snapshot and keeps the newest worldstate.snapshot_retention.",
 							&ws_snapshot_interval_ms,
 							3600 * 1000, 0, INT_MAX,
+							PGC_SIGHUP, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("worldstate.horizon_interval",
+							"Interval between horizon events published by the worldstate worker on a node with peers (0 = off).",
+							"A horizon event tells the peers that every event of this node at or below its horizon has committed; ws.stable_hlc() is the least of them.",
+							&ws_horizon_interval_ms,
+							1000, 0, INT_MAX,
 							PGC_SIGHUP, GUC_UNIT_MS,
 							NULL, NULL, NULL);
 

@@ -24,6 +24,7 @@ extern bool ws_notify;
 /* the background worker (worker.c) */
 extern int	ws_heartbeat_interval_ms;
 extern int	ws_snapshot_interval_ms;
+extern int	ws_horizon_interval_ms;
 extern int	ws_snapshot_retention;
 extern char *ws_worker_database;
 

@@ -29,7 +29,14 @@
  * Archival moves events that a kept snapshot covers to ws.events_archive,
  * keeping each entity's events from its last keyframe before the boundary
  * on, so point queries after it still need no archived event; keyframes
- * are never archived.
+ * are never archived.  The boundary must be stable (stable.c): at or below
+ * ws.stable_hlc(), where no event can arrive any more.  Horizon events
+ * before it go to the archive too.
+ *
+ * On a node with peers, a snapshot taken above ws.stable_hlc() -- any
+ * snapshot of the present, as the stable past lags behind -- is noted
+ * with a NOTICE: events of peers at or below its HLC may still arrive,
+ * which it will not hold.  So is ws.state_hash(at) above it.
  *
  *-------------------------------------------------------------------------
  */
@@ -58,6 +65,7 @@
 #include "reader.h"
 #include "settings.h"
 #include "spi.h"
+#include "stable.h"
 #include "transition.h"
 #include "util.h"
 #include "args.h"
@@ -457,6 +465,17 @@ snapshot_create(PG_FUNCTION_ARGS)
 	SPI_connect();
 	ws_as_owner_begin(&saved);
 	id = ws_snapshot_take(label);
+	{
+		Oid			t[1] = {INT8OID};
+		Datum		a[1] = {Int64GetDatum(id)};
+		bool		isnull;
+
+		ws_exec("SELECT hlc FROM ws.snapshots WHERE id OPERATOR(pg_catalog.=) $1",
+				1, t, a, NULL, SPI_OK_SELECT);
+		ws_stable_note_tentative(DatumGetHlcP(SPI_getbinval(SPI_tuptable->vals[0],
+															 SPI_tuptable->tupdesc, 1, &isnull)),
+								 "the snapshot");
+	}
 	ws_as_owner_end(&saved);
 	SPI_finish();
 	PG_RETURN_INT64(id);
@@ -1351,6 +1370,8 @@ world_state_hash(PG_FUNCTION_ARGS)
 		Oid			t[1] = {ws_type_oid("hlc")};
 		Datum		a[1] = {HlcPGetDatum(ws_arg_moment(fcinfo, 0, true))};
 
+		ws_stable_note_tentative(DatumGetHlcP(a[0]), "the state hash");
+
 		/*
 		 * The entities alive then, as they were, and those retired by then
 		 * as their present rows (retirement is final), like the present.
@@ -1428,6 +1449,12 @@ archive_move(Datum before)
 		pfree(ids);
 	}
 	SPI_freeplan(plan);
+	/* horizon events (stable.c) before it: no reader needs them */
+	ws_exec("WITH moved AS (DELETE FROM ws.events"
+			"  WHERE module OPERATOR(pg_catalog.=) 'ws' AND event_type OPERATOR(pg_catalog.=) 'horizon'"
+			"    AND entity_id IS NULL AND hlc OPERATOR(ws.<) $1 RETURNING *)"
+			" INSERT INTO ws.events_archive SELECT * FROM moved", 1, t, a, NULL, SPI_OK_INSERT);
+	moved += (int64) SPI_processed;
 	ws_progress_end();
 	return moved;
 }
@@ -1453,6 +1480,8 @@ events_archive(PG_FUNCTION_ARGS)
 				 errmsg("before must not be null"),
 				 errhint("Pass the HLC before which to archive, such as the hlc of a row of ws.snapshots.")));
 	a[0] = PG_GETARG_DATUM(0);
+	/* nothing above the stable HLC: events may still arrive there */
+	ws_stable_check_archive(DatumGetHlcP(a[0]));
 	SPI_connect();
 	ws_as_owner_begin(&saved);
 	ws_exec("SELECT ws.max(hlc) FROM ws.snapshots", 0, NULL, NULL, NULL, SPI_OK_SELECT);

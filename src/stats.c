@@ -7,6 +7,13 @@
  * raising an error) never take a lock.  They count since the server
  * started; like pg_stat_* counters they are not persisted.
  *
+ * The greatest clock skew seen from each peer (ws.peer_status) is kept the
+ * same way, in a small fixed array of (node, skew) pairs: a peer's pair is
+ * claimed by a compare-and-swap of its node id into a free one, and never
+ * given back while the server runs.  A mesh has far fewer nodes than
+ * WS_STAT_PEERS; nodes beyond it are not tracked (ws.stats() counts them
+ * as peer_skew_untracked).
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -22,11 +29,23 @@
 #include "stats.h"
 
 PG_FUNCTION_INFO_V1(ws_stats);
+PG_FUNCTION_INFO_V1(ws_peer_clock_skew);
+
+/* the peers whose greatest skew is tracked */
+#define WS_STAT_PEERS 64
+
+/* The greatest skew seen from one node; node 0: a free pair. */
+typedef struct WsPeerSkew
+{
+	pg_atomic_uint32 node;
+	pg_atomic_uint64 max_skew_us;	/* 0 until a remote clock was ahead */
+} WsPeerSkew;
 
 typedef struct WsStatsShared
 {
 	pg_atomic_uint64 counters[WS_STAT_COUNT];
 	pg_atomic_uint64 max_skew_us;	/* greatest remote-ahead skew seen */
+	WsPeerSkew	peers[WS_STAT_PEERS];
 } WsStatsShared;
 
 /* Names reported by ws.stats(), in WsStat order. */
@@ -53,6 +72,7 @@ static const char *const stat_names[WS_STAT_COUNT] = {
 	"events_released",
 	"causal_expired",
 	"clock_skew_parked",
+	"peer_skew_untracked",
 	"conflicts_concurrent_update",
 	"conflicts_duplicate_create",
 	"conflicts_after_retirement",
@@ -62,7 +82,7 @@ static const char *const stat_names[WS_STAT_COUNT] = {
 	"conflicts_causal_timeout",
 };
 
-/* The conflict types of ws.conflicts, from WS_STAT_CONFLICT_CONCURRENT_UPDATE on. */
+/* The conflict types of ws.conflicts, from WS_STAT_CONFLICT_CONCURRENT_UPDATE to the last counter. */
 #define WS_STAT_FIRST_CONFLICT WS_STAT_CONFLICT_CONCURRENT_UPDATE
 #define WS_STAT_CONFLICT_PREFIX "conflicts_"
 
@@ -101,6 +121,11 @@ ws_stats_shmem_init(void)
 		for (int i = 0; i < WS_STAT_COUNT; i++)
 			pg_atomic_init_u64(&stats_shared->counters[i], 0);
 		pg_atomic_init_u64(&stats_shared->max_skew_us, 0);
+		for (int i = 0; i < WS_STAT_PEERS; i++)
+		{
+			pg_atomic_init_u32(&stats_shared->peers[i].node, 0);
+			pg_atomic_init_u64(&stats_shared->peers[i].max_skew_us, 0);
+		}
 	}
 	LWLockRelease(AddinShmemInitLock);
 }
@@ -139,19 +164,81 @@ ws_stats_count_conflict(const char *type)
 	return false;
 }
 
+/* Raise *target to value (both microseconds, value > 0). */
+static void
+atomic_raise(pg_atomic_uint64 *target, uint64 value)
+{
+	uint64		seen = pg_atomic_read_u64(target);
+
+	while (seen < value && !pg_atomic_compare_exchange_u64(target, &seen, value))
+		;
+}
+
 /* Record how far a remote clock was ahead of ours, keeping the maximum. */
 void
 ws_stats_observe_skew(int64 skew_us)
 {
-	uint64		seen;
-
 	if (stats_shared == NULL || skew_us <= 0)
 		return;
-	seen = pg_atomic_read_u64(&stats_shared->max_skew_us);
-	while (seen < (uint64) skew_us &&
-		   !pg_atomic_compare_exchange_u64(&stats_shared->max_skew_us,
-										   &seen, (uint64) skew_us))
-		;
+	atomic_raise(&stats_shared->max_skew_us, (uint64) skew_us);
+}
+
+/*
+ * Record how far the clock of node `node` (an event's origin, > 0) was
+ * ahead of ours when one of its events arrived: its pair keeps the
+ * greatest skew, 0 when its clock was never ahead.  A no-op when the
+ * library was not preloaded.
+ */
+void
+ws_stats_observe_peer_skew(int32 node, int64 skew_us)
+{
+	if (stats_shared == NULL || node <= 0)
+		return;
+	for (int i = 0; i < WS_STAT_PEERS; i++)
+	{
+		WsPeerSkew *p = &stats_shared->peers[i];
+		uint32		owner = pg_atomic_read_u32(&p->node);
+
+		if (owner == 0)
+		{
+			uint32		expected = 0;
+
+			/* claim the free pair, unless another backend got it first */
+			if (!pg_atomic_compare_exchange_u32(&p->node, &expected, (uint32) node))
+				owner = expected;
+			else
+				owner = (uint32) node;
+		}
+		if (owner == (uint32) node)
+		{
+			if (skew_us > 0)
+				atomic_raise(&p->max_skew_us, (uint64) skew_us);
+			return;
+		}
+	}
+	ws_stats_count(WS_STAT_PEER_SKEW_UNTRACKED);
+}
+
+/*
+ * The greatest skew seen from node `node` into *skew_us; false when no
+ * event of it has arrived since the server started (or it is not tracked).
+ */
+bool
+ws_stats_peer_skew(int32 node, int64 *skew_us)
+{
+	if (stats_shared == NULL || node <= 0)
+		return false;
+	for (int i = 0; i < WS_STAT_PEERS; i++)
+	{
+		WsPeerSkew *p = &stats_shared->peers[i];
+
+		if (pg_atomic_read_u32(&p->node) == (uint32) node)
+		{
+			*skew_us = (int64) pg_atomic_read_u64(&p->max_skew_us);
+			return true;
+		}
+	}
+	return false;
 }
 
 /* Report a gauge in ws.stats(), under name (a string that stays). */
@@ -193,4 +280,19 @@ ws_stats(PG_FUNCTION_ARGS)
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	return (Datum) 0;
+}
+
+/*
+ * ws._peer_clock_skew(node_id int) -> bigint: the greatest skew, in
+ * microseconds, seen from the node since the server started (0: its clock
+ * was never ahead); NULL when none of its events has arrived.
+ */
+Datum
+ws_peer_clock_skew(PG_FUNCTION_ARGS)
+{
+	int64		skew;
+
+	if (PG_ARGISNULL(0) || !ws_stats_peer_skew(PG_GETARG_INT32(0), &skew))
+		PG_RETURN_NULL();
+	PG_RETURN_INT64(skew);
 }

@@ -37,6 +37,8 @@ typedef enum WsStat
 	WS_STAT_RELEASED,
 	WS_STAT_CAUSAL_EXPIRED,
 	WS_STAT_CLOCK_SKEW_PARKED,
+	/* peers beyond those whose skew is tracked (ws_stats_observe_peer_skew) */
+	WS_STAT_PEER_SKEW_UNTRACKED,
 	/* rows of ws.conflicts recorded, by type */
 	WS_STAT_CONFLICT_CONCURRENT_UPDATE,
 	WS_STAT_CONFLICT_DUPLICATE_CREATE,
@@ -57,6 +59,9 @@ extern void ws_stats_count(WsStat stat);
 extern void ws_stats_add(WsStat stat, uint64 n);
 extern void ws_stats_observe_skew(int64 skew_us);
 extern bool ws_stats_count_conflict(const char *type);
+
+extern void ws_stats_observe_peer_skew(int32 node, int64 skew_us);
+extern bool ws_stats_peer_skew(int32 node, int64 *skew_us);
 extern void ws_stats_register_gauge(const char *name, WsStatGauge read);
 
 #endif							/* WS_STATS_H */

@@ -15,7 +15,8 @@
  * off), in database worldstate.database; a task runs only where the
  * extension is installed.  Heartbeats are its first task; others (the
  * snapshot scheduler, and on a node of a mesh the release of held peer
- * events every second) are added to worker_tasks.  Until a task is first
+ * events every second and the horizon events, stable.c) are added to
+ * worker_tasks.  Until a task is first
  * turned on, the worker waits without connecting to any database, so a
  * default installation holds no connection (and does not keep a database
  * from being dropped).  A background worker cannot change databases: when
@@ -56,6 +57,7 @@
 #include "hlc.h"
 #include "snapshot.h"
 #include "settings.h"
+#include "stable.h"
 #include "worker.h"
 
 PG_FUNCTION_INFO_V1(ws_heartbeat);
@@ -76,9 +78,10 @@ PG_FUNCTION_INFO_V1(ws_heartbeat);
 static void worker_heartbeat(void);
 static void worker_snapshot(void);
 static void worker_pending(void);
+static void worker_horizon(void);
 
-/* the interval of the pending task: on only where peers can send events */
-static int	pending_interval_ms = 0;
+/* the interval of the pending task */
+static int	pending_interval_ms = WS_WORKER_PENDING_MS;
 
 /* A periodic task of the worker. */
 typedef struct WsWorkerTask
@@ -88,14 +91,16 @@ typedef struct WsWorkerTask
 	void		(*run) (void);	/* runs in a transaction of a database
 								 * where worldstate is installed */
 	bool		first_after_interval;	/* first run one interval after start */
+	bool		mesh_only;		/* only where worldstate.node_id is set */
 	TimestampTz next;			/* when it is due; 0: now */
 	int			logged_ms;		/* the interval last logged */
 } WsWorkerTask;
 
 static WsWorkerTask worker_tasks[] = {
-	{"heartbeat", &ws_heartbeat_interval_ms, worker_heartbeat, false, 0, 0},
-	{"snapshot", &ws_snapshot_interval_ms, worker_snapshot, true, 0, 0},
-	{"pending", &pending_interval_ms, worker_pending, false, 0, 0},
+	{"heartbeat", &ws_heartbeat_interval_ms, worker_heartbeat, false, false, 0, 0},
+	{"snapshot", &ws_snapshot_interval_ms, worker_snapshot, true, false, 0, 0},
+	{"pending", &pending_interval_ms, worker_pending, false, true, 0, 0},
+	{"horizon", &ws_horizon_interval_ms, worker_horizon, false, true, 0, 0},
 };
 
 /* Register the worker; only while the postmaster preloads the library. */
@@ -154,12 +159,28 @@ worker_heartbeat(void)
 	(void) ws_heartbeat_emit();
 }
 
+/* The snapshot cycle, as worker_guarded runs it. */
+static void
+snapshot_step(void)
+{
+	(void) ws_snapshot_cycle(ws_snapshot_retention);
+}
+
+/* The horizon event, as worker_guarded runs it. */
+static void
+horizon_step(void)
+{
+	WsHlc		published;
+
+	(void) ws_horizon_publish(&published);
+}
+
 /*
- * Run one turn of a task in a subtransaction, so a failing turn is logged
- * and the next one runs on schedule.
+ * Run step, the work of the task `name`, in a subtransaction with a
+ * snapshot, so a failing run is logged and the next one runs on schedule.
  */
 static void
-worker_guarded(const char *what, void (*turn) (void))
+worker_guarded(const char *name, void (*step) (void))
 {
 	MemoryContext cxt = CurrentMemoryContext;
 	ResourceOwner owner = CurrentResourceOwner;
@@ -168,7 +189,7 @@ worker_guarded(const char *what, void (*turn) (void))
 	PG_TRY();
 	{
 		PushActiveSnapshot(GetTransactionSnapshot());
-		turn();
+		step();
 		PopActiveSnapshot();
 		ReleaseCurrentSubTransaction();
 	}
@@ -181,7 +202,7 @@ worker_guarded(const char *what, void (*turn) (void))
 		FlushErrorState();
 		RollbackAndReleaseCurrentSubTransaction();
 		ereport(LOG,
-				(errmsg("worldstate worker: %s failed, retrying next cycle: %s", what, edata->message)));
+				(errmsg("worldstate worker: %s failed, retrying next cycle: %s", name, edata->message)));
 		FreeErrorData(edata);
 	}
 	PG_END_TRY();
@@ -189,17 +210,11 @@ worker_guarded(const char *what, void (*turn) (void))
 	CurrentResourceOwner = owner;
 }
 
-static void
-snapshot_turn(void)
-{
-	(void) ws_snapshot_cycle(ws_snapshot_retention);
-}
-
 /* The worker's snapshot task. */
 static void
 worker_snapshot(void)
 {
-	worker_guarded("snapshot", snapshot_turn);
+	worker_guarded("snapshot", snapshot_step);
 }
 
 /*
@@ -213,12 +228,33 @@ worker_pending(void)
 	worker_guarded("releasing held events", ws_converge_pending_cycle);
 }
 
+/*
+ * The worker's horizon task: on a node with peers, a horizon event when
+ * the safe horizon advanced (stable.c).
+ */
+static void
+worker_horizon(void)
+{
+	worker_guarded("horizon", horizon_step);
+}
+
+/*
+ * The interval of task t, 0 when it is off: the tasks of a mesh (the
+ * release of held events, the horizon) are off on a standalone node
+ * (worldstate.node_id 0), which can have no peers.
+ */
+static int
+task_interval(const WsWorkerTask *t)
+{
+	return t->mesh_only && ws_node_id == 0 ? 0 : *t->interval_ms;
+}
+
 /* True while some task is on, and so the worker needs its database. */
 static bool
 worker_has_work(void)
 {
 	for (size_t i = 0; i < lengthof(worker_tasks); i++)
-		if (*worker_tasks[i].interval_ms > 0)
+		if (task_interval(&worker_tasks[i]) > 0)
 			return true;
 	return false;
 }
@@ -231,15 +267,15 @@ worker_log_intervals(void)
 	{
 		WsWorkerTask *t = &worker_tasks[i];
 
-		if (*t->interval_ms == t->logged_ms)
+		if (task_interval(t) == t->logged_ms)
 			continue;
-		if (*t->interval_ms > 0)
+		if (task_interval(t) > 0)
 			ereport(LOG,
-					(errmsg("worldstate worker: %s every %d ms", t->name, *t->interval_ms)));
+					(errmsg("worldstate worker: %s every %d ms", t->name, task_interval(t))));
 		else
 			ereport(LOG,
 					(errmsg("worldstate worker: %s off", t->name)));
-		t->logged_ms = *t->interval_ms;
+		t->logged_ms = task_interval(t);
 	}
 }
 
@@ -276,7 +312,7 @@ worker_run_due(TimestampTz now, MemoryContext cycle, int *installed)
 	MemoryContext old;
 
 	for (size_t i = 0; i < lengthof(worker_tasks); i++)
-		if (*worker_tasks[i].interval_ms > 0 && worker_tasks[i].next <= now)
+		if (task_interval(&worker_tasks[i]) > 0 && worker_tasks[i].next <= now)
 			due = true;
 	if (!due)
 		return;
@@ -298,7 +334,7 @@ worker_run_due(TimestampTz now, MemoryContext cycle, int *installed)
 	{
 		WsWorkerTask *t = &worker_tasks[i];
 
-		if (*t->interval_ms <= 0 || t->next > now)
+		if (task_interval(t) <= 0 || t->next > now)
 			continue;
 		if (t->next == 0 && t->first_after_interval)
 		{
@@ -327,7 +363,7 @@ worker_timeout(TimestampTz now)
 		WsWorkerTask *t = &worker_tasks[i];
 		long		ms;
 
-		if (*t->interval_ms <= 0)
+		if (task_interval(t) <= 0)
 			continue;
 		ms = t->next <= now ? 0 : (long) ((t->next - now + 999) / 1000);
 		if (timeout < 0 || ms < timeout)
@@ -351,7 +387,6 @@ ws_worker_main(Datum main_arg)
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
 
-	pending_interval_ms = ws_node_id > 0 ? WS_WORKER_PENDING_MS : 0;
 	while (!worker_has_work())
 		worker_wait(-1);
 

@@ -1,5 +1,5 @@
 # The worldstate background worker: with every task off (here the
-# snapshot schedule is turned off too) it holds no connection; it
+# snapshot schedule and the horizon events are turned off too) it holds no connection; it
 # starts sending heartbeats when worldstate.heartbeat_interval is set and
 # the configuration reloaded, only into a database where the extension is
 # installed, and moves to another database when worldstate.database
@@ -13,7 +13,7 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use WsTest;
 
-my $node = ws_node('heartbeat', "worldstate.node_id = 3\nworldstate.snapshot_interval = 0\n");
+my $node = ws_node('heartbeat', "worldstate.node_id = 3\nworldstate.snapshot_interval = 0\nworldstate.horizon_interval = 0\n");
 ws_trust_plugins($node);
 
 my $worker = "SELECT datname FROM pg_stat_activity WHERE backend_type = 'worldstate worker'";
