@@ -99,7 +99,7 @@ VALUES (md5('stable_hlc7')::uuid, ws.hlc(now() + interval '1 day', 0, 7), 7, 'ws
 SELECT ws.hlc_wall(ws.hlc_now()) < now() + interval '1 hour' AS clock_not_moved;
 SELECT horizon FROM ws.nodes WHERE node_id = 7;
 SELECT ws._peer_clock_skew(7) > 86000000000 AS skew_of_node_7_seen;
--- an update of node 7 whose creation has not arrived waits, counted for it
+-- an update of node 7 whose creation has not arrived is held, counted for it
 INSERT INTO ws.events (event_id, entity_id, version, hlc, origin_node, module, kind, event_type,
                        patch, handshake, vclock)
 VALUES (md5('stable_hlc8')::uuid, 'st_late', 2, ws.hlc('2026-01-01 00:00:20+00'::timestamptz, 0, 7), 7,
