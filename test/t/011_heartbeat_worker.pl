@@ -1,5 +1,7 @@
-# The worldstate background worker: with every task off (here the
-# snapshot schedule and the horizon events are turned off too) it holds no connection; it
+# The worldstate background worker, on a standalone node (worldstate.node_id
+# 0: on a node of a mesh it always releases held peer events, so it always
+# connects): with every task off (here the snapshot schedule is turned off
+# too) it holds no connection; it
 # starts sending heartbeats when worldstate.heartbeat_interval is set and
 # the configuration reloaded, only into a database where the extension is
 # installed, and moves to another database when worldstate.database
@@ -13,7 +15,7 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use WsTest;
 
-my $node = ws_node('heartbeat', "worldstate.node_id = 3\nworldstate.snapshot_interval = 0\nworldstate.horizon_interval = 0\n");
+my $node = ws_node('heartbeat', "worldstate.snapshot_interval = 0\n");
 ws_trust_plugins($node);
 
 my $worker = "SELECT datname FROM pg_stat_activity WHERE backend_type = 'worldstate worker'";
@@ -42,7 +44,7 @@ ok($node->poll_query_until('postgres',
 	'heartbeats reach the slot');
 like(
 	$node->safe_psql('postgres', "SELECT data FROM pg_logical_slot_peek_changes('hb', NULL, NULL) LIMIT 1"),
-	qr/^\{"handshake":"55-45-17","format_version":1,"kind":"heartbeat","position":"[0-9A-F]+\/[0-9A-F]+:0","origin":3,"hlc":"[^"]+\@3"\}$/,
+	qr/^\{"handshake":"55-45-17","format_version":1,"kind":"heartbeat","position":"[0-9A-F]+\/[0-9A-F]+:0","origin":0,"hlc":"[^"]+\@0"\}$/,
 	'a heartbeat line: origin and hlc of this node');
 
 # consuming them advances the slot of an idle database
