@@ -58,6 +58,13 @@
  *   from-entity changed after it, and this change's own update of that
  *   entity would already have failed.
  *
+ * - Convergence (converge.c) takes hold of an entity's row before it folds
+ *   peers' events into it (ws_writer_hold_entity: the row locked as SELECT
+ *   ... FOR NO KEY UPDATE locks it, or the version this transaction wrote
+ *   last, which it holds already), then replaces it
+ *   (ws_writer_try_update_entity, which cannot find it changed) or, for
+ *   an entity it had no row of, creates it (ws_writer_insert_entity).
+ *
  * - Restore's replay replaces or inserts each rebuilt entity row
  *   (ws_writer_put_entity), with the tables held in EXCLUSIVE mode.
  *
@@ -85,6 +92,10 @@
  * version, as under an MVCC snapshot only one version of a row is visible
  * -- else the primary key is searched as before.  What was remembered is
  * forgotten when the transaction ends and when a subtransaction aborts.
+ * A reader without a writer may ask where that was
+ * (ws_writer_last_entity_write) and read the row by its ctid: convergence's
+ * check of an arriving event's causal past does, as the release of held
+ * events folds thousands of one entity's events in one transaction.
  * And the primary-key entry of an updated row, whose key has not changed,
  * goes in without a uniqueness check (insert_update_index_entries says why
  * that is safe).
