@@ -1277,16 +1277,19 @@ fold_events(Entity *en, Ev *evs, int n)
 		/* held since it was read: no other transaction has changed it */
 		if (ws_writer_try_update_entity(en->w, &en->tid, rv, rn) != TM_Ok)
 			elog(ERROR, "entity \"%s\" changed while its events were folded", en->id);
-		return true;
 	}
-	if (!created_by)
+	else if (!created_by)
 		elog(ERROR, "entity \"%s\" folded without its creation", en->id);
-	return ws_writer_insert_entity(en->w, rv, rn);
+	else if (!ws_writer_insert_entity(en->w, rv, rn))
+		return false;
+	/* what follows in this transaction (the next event's fold) sees the row */
+	CommandCounterIncrement();
+	return true;
 }
 
 /*
  * Load the kind of the entity into en (policy, counters): from its row in
- * ws.entities (locked), else from event e.  False when the kind is not
+ * ws.entities (held), else from event e.  False when the kind is not
  * defined here.
  */
 static bool
@@ -1352,6 +1355,7 @@ hold_entity(Entity *en)
 {
 	WsWriter   *w = en->w;
 	bool		isnull;
+	Datum		d;
 
 	en->exists = ws_writer_hold_entity(w, en->id, &en->tid);
 	if (!en->exists)
@@ -1361,15 +1365,13 @@ hold_entity(Entity *en)
 	en->row.state = DatumGetJsonbPCopy(ws_writer_entity_col(w, EN_STATE, &isnull));
 	en->row.version = DatumGetInt64(ws_writer_entity_col(w, EN_VERSION, &isnull));
 	en->row.hlc = *DatumGetHlcP(ws_writer_entity_col(w, EN_HLC, &isnull));
-	en->row.vclock = (WsVclock *) PG_DETOAST_DATUM_COPY(ws_writer_entity_col(w, EN_VCLOCK, &isnull));
 	en->row.retired = DatumGetBool(ws_writer_entity_col(w, EN_RETIRED, &isnull));
-	{
-		Datum		c = ws_writer_entity_col(w, EN_CREATED_HLC, &isnull);
-
-		en->row.has_created = !isnull;
-		if (!isnull)
-			en->row.created_hlc = *DatumGetHlcP(c);
-	}
+	d = ws_writer_entity_col(w, EN_VCLOCK, &isnull);
+	en->row.vclock = isnull ? NULL : (WsVclock *) PG_DETOAST_DATUM_COPY(d);
+	d = ws_writer_entity_col(w, EN_CREATED_HLC, &isnull);
+	en->row.has_created = !isnull;
+	if (!isnull)
+		en->row.created_hlc = *DatumGetHlcP(d);
 }
 
 /*
