@@ -78,7 +78,6 @@
 #include "executor/spi.h"
 #include "funcapi.h"
 #include "miscadmin.h"
-#include "storage/proc.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/jsonb.h"
@@ -104,6 +103,7 @@
 #include "stats.h"
 #include "util.h"
 #include "vclock.h"
+#include "writer.h"
 
 PG_FUNCTION_INFO_V1(events_arrive);
 PG_FUNCTION_INFO_V1(events_integrate);
@@ -136,6 +136,20 @@ typedef struct Ev
 	const char *bad;			/* why it cannot be folded, or NULL */
 } Ev;
 
+/* The entity's row in ws.entities, as read when the fold took hold of it. */
+typedef struct EntityRow
+{
+	char	   *kind;
+	char	   *module;
+	Jsonb	   *state;
+	int64		version;
+	WsHlc		hlc;
+	WsVclock   *vclock;
+	bool		has_created;	/* created_hlc is not NULL */
+	WsHlc		created_hlc;
+	bool		retired;
+} EntityRow;
+
 /* What the fold works on: the entity's kind and where the refold starts. */
 typedef struct Entity
 {
@@ -145,7 +159,11 @@ typedef struct Entity
 	WsPolicy	policy;
 	char	  **counters;
 	int			ncounters;
-	bool		exists;			/* ws.entities has its row */
+	/* the writer of its row (NULL: check only), where the row is, and what */
+	WsWriter   *w;
+	bool		exists;			/* ws.entities has its row, held */
+	ItemPointerData tid;
+	EntityRow	row;
 	/* the start: a keyframe (has_base) or nothing */
 	bool		has_base;
 	WsHlc		base_hlc;
@@ -189,10 +207,6 @@ static struct
 	SPIPlanPtr	seen;
 	SPIPlanPtr	same_hlc;
 	SPIPlanPtr	kind;
-	SPIPlanPtr	entity;
-	SPIPlanPtr	entity_at;
-	SPIPlanPtr	entity_update_at;
-	SPIPlanPtr	entity_step_at;
 	SPIPlanPtr	entity_vclock_at;
 	SPIPlanPtr	keyframe_before;
 	SPIPlanPtr	events_after;
@@ -209,9 +223,6 @@ static struct
 	SPIPlanPtr	keyframe_put;
 	SPIPlanPtr	conflict_put;
 	SPIPlanPtr	resolved_by;
-	SPIPlanPtr	entity_insert;
-	SPIPlanPtr	entity_update;
-	SPIPlanPtr	entity_step;
 	SPIPlanPtr	entity_peek;
 	SPIPlanPtr	mark_resolved;
 	SPIPlanPtr	pending_delete;
@@ -251,15 +262,6 @@ static const WsPlanDef plan_defs[] = {
 	{&plans.kind,
 		"SELECT policy, counters FROM ws.kinds WHERE kind OPERATOR(pg_catalog.=) $1",
 	{"pg_catalog.text"}},
-	{&plans.entity,
-		"SELECT kind, module, state, version, hlc, vclock, retired FROM ws.entities"
-		" WHERE entity_id OPERATOR(pg_catalog.=) $1 FOR NO KEY UPDATE",
-	{"pg_catalog.text"}},
-	{&plans.entity_at,
-		"SELECT kind, module, state, version, hlc, vclock, retired FROM ws.entities"
-		" WHERE entity_id OPERATOR(pg_catalog.=) $1 AND ctid OPERATOR(pg_catalog.=) $2"
-		" FOR NO KEY UPDATE",
-	{"pg_catalog.text", "pg_catalog.tid"}},
 	{&plans.keyframe_before,
 		"SELECT hlc, version, state, vclock, retired FROM ws.keyframes"
 		" WHERE entity_id OPERATOR(pg_catalog.=) $1 AND hlc OPERATOR(ws.<) $2"
@@ -343,35 +345,6 @@ static const WsPlanDef plan_defs[] = {
 		" AND caller_meta OPERATOR(pg_catalog.->>) 'resolves' OPERATOR(pg_catalog.=) $2"
 		" ORDER BY hlc USING OPERATOR(ws.<) LIMIT 1",
 	{"pg_catalog.text", "pg_catalog.text"}},
-	{&plans.entity_insert,
-		"INSERT INTO ws.entities (entity_id, kind, module, state, version, hlc, vclock,"
-		" created_hlc, retired) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
-		" ON CONFLICT (entity_id) DO NOTHING RETURNING ctid",
-	{"pg_catalog.text", "pg_catalog.text", "pg_catalog.text", "pg_catalog.jsonb",
-	"pg_catalog.int8", "ws.hlc", "ws.vclock", "ws.hlc", "pg_catalog.bool"}},
-	{&plans.entity_update,
-		"UPDATE ws.entities SET kind = $2, module = $3, state = $4, version = $5,"
-		" hlc = $6, vclock = $7, created_hlc = $8, retired = $9"
-		" WHERE entity_id OPERATOR(pg_catalog.=) $1 RETURNING ctid",
-	{"pg_catalog.text", "pg_catalog.text", "pg_catalog.text", "pg_catalog.jsonb",
-	"pg_catalog.int8", "ws.hlc", "ws.vclock", "ws.hlc", "pg_catalog.bool"}},
-	{&plans.entity_update_at,
-		"UPDATE ws.entities SET kind = $2, module = $3, state = $4, version = $5,"
-		" hlc = $6, vclock = $7, created_hlc = $8, retired = $9"
-		" WHERE entity_id OPERATOR(pg_catalog.=) $1 AND ctid OPERATOR(pg_catalog.=) $10 RETURNING ctid",
-	{"pg_catalog.text", "pg_catalog.text", "pg_catalog.text", "pg_catalog.jsonb",
-	"pg_catalog.int8", "ws.hlc", "ws.vclock", "ws.hlc", "pg_catalog.bool", "pg_catalog.tid"}},
-	{&plans.entity_step,
-		"UPDATE ws.entities SET state = $2, version = $3, hlc = $4, vclock = $5,"
-		" retired = $6 WHERE entity_id OPERATOR(pg_catalog.=) $1 RETURNING ctid",
-	{"pg_catalog.text", "pg_catalog.jsonb", "pg_catalog.int8", "ws.hlc", "ws.vclock",
-	"pg_catalog.bool"}},
-	{&plans.entity_step_at,
-		"UPDATE ws.entities SET state = $2, version = $3, hlc = $4, vclock = $5,"
-		" retired = $6 WHERE entity_id OPERATOR(pg_catalog.=) $1 AND ctid OPERATOR(pg_catalog.=) $7"
-		" RETURNING ctid",
-	{"pg_catalog.text", "pg_catalog.jsonb", "pg_catalog.int8", "ws.hlc", "ws.vclock",
-	"pg_catalog.bool", "pg_catalog.tid"}},
 	{&plans.entity_peek,
 		"SELECT state, version, retired FROM ws.entities WHERE entity_id OPERATOR(pg_catalog.=) $1",
 	{"pg_catalog.text"}},
@@ -486,65 +459,6 @@ col(int r, int c, bool *isnull)
 	return SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, c, isnull);
 }
 
-/*
- * Where this transaction last wrote an entity's row.  Folding many events
- * of one entity in one transaction (a release of held events) updates its
- * row each time, and none of the versions this transaction made can be
- * pruned before it ends: a lookup by key would read all of them.  The
- * version written last is read and written again by its ctid instead
- * (the by-tid twins of the plans), falling back to the key when that
- * version is not there (a subtransaction rolled back).
- */
-static struct
-{
-	LocalTransactionId lxid;
-	char	   *entity_id;
-	ItemPointerData tid;
-}			last_write;
-
-/* Remember the ctid that the write just run (RETURNING ctid) gave entity_id. */
-static void
-remember_write(const char *entity_id)
-{
-	bool		isnull;
-
-	if (SPI_processed != 1)
-		return;
-	if (last_write.entity_id)
-		pfree(last_write.entity_id);
-	last_write.entity_id = MemoryContextStrdup(TopMemoryContext, entity_id);
-	last_write.tid = *(ItemPointer) DatumGetPointer(col(0, 1, &isnull));
-	last_write.lxid = MyProc->lxid;
-}
-
-/*
- * Run plan by_key with args, or its twin by_tid (the same arguments and
- * then the ctid) when this transaction last wrote entity_id and that
- * version is still there.  An entity's id is args[0].
- */
-static int
-run_entity(SPIPlanPtr by_key, SPIPlanPtr by_tid, Datum *args, const char *nulls, int nargs)
-{
-	char	   *entity_id = TextDatumGetCString(args[0]);
-
-	if (last_write.entity_id && last_write.lxid == MyProc->lxid &&
-		strcmp(last_write.entity_id, entity_id) == 0)
-	{
-		Datum		a[WS_PLAN_MAX_ARGS];
-		char		n[WS_PLAN_MAX_ARGS];
-		int			rc;
-
-		memcpy(a, args, sizeof(Datum) * nargs);
-		memset(n, ' ', sizeof(n));
-		if (nulls)
-			memcpy(n, nulls, nargs);
-		a[nargs] = PointerGetDatum(&last_write.tid);
-		rc = run(by_tid, a, n);
-		if (SPI_processed > 0)
-			return rc;
-	}
-	return run(by_key, args, nulls);
-}
 /* The number of events v counts. */
 static int64
 vclock_sum(const WsVclock *v)
@@ -1221,10 +1135,9 @@ fold_events(Entity *en, Ev *evs, int n)
 	const Ev   *retired_by = NULL;
 	WsHlc		created_hlc = {0};
 	Ev			before;
-	Datum		a[9];
-	char		nulls[9];
+	Datum		rv[EN_NCOLS];
+	bool		rn[EN_NCOLS];
 
-	memset(nulls, ' ', sizeof(nulls));
 	for (int i = 0; i < n; i++)
 	{
 		Ev		   *e = &evs[i];
@@ -1349,49 +1262,49 @@ fold_events(Entity *en, Ev *evs, int n)
 	if (!created)
 		return true;
 
-	/* the entity's row */
-	a[0] = CStringGetTextDatum(en->id);
-	a[1] = CStringGetTextDatum(en->kind);
-	a[2] = CStringGetTextDatum(en->module);
-	a[3] = JsonbPGetDatum(state);
-	a[4] = Int64GetDatum(version);
-	a[5] = HlcPGetDatum(n > 0 ? &evs[n - 1].hlc : &en->base_hlc);
-	a[6] = PointerGetDatum(vclock);
-	if (created_by)
-		a[7] = HlcPGetDatum(&created_hlc);
-	else
-		nulls[7] = 'n';
-	a[8] = BoolGetDatum(retired);
 	if (en->dry)
 	{
 		check_entity_row(en, state, version, retired);
 		return true;
 	}
+
+	/* the entity's row, through the writer */
+	memset(rn, false, sizeof(rn));
+	rv[EN_ENTITY_ID] = CStringGetTextDatum(en->id);
+	rv[EN_KIND] = CStringGetTextDatum(en->kind);
+	rv[EN_MODULE] = CStringGetTextDatum(en->module);
+	rv[EN_STATE] = JsonbPGetDatum(state);
+	rv[EN_VERSION] = Int64GetDatum(version);
+	rv[EN_HLC] = HlcPGetDatum(n > 0 ? &evs[n - 1].hlc : &en->base_hlc);
+	rv[EN_VCLOCK] = PointerGetDatum(vclock);
+	rv[EN_RETIRED] = BoolGetDatum(retired);
+	if (created_by)
+		rv[EN_CREATED_HLC] = HlcPGetDatum(&created_hlc);
+	else if (en->exists && en->row.has_created)
+	{
+		/* the creation was before the events folded: its HLC stays */
+		rv[EN_CREATED_HLC] = HlcPGetDatum(&en->row.created_hlc);
+	}
+	else
+		rn[EN_CREATED_HLC] = true;
 	if (en->exists)
 	{
-		if (!created_by)
-		{
-			/* the creation was before the events folded: its HLC stays */
-			Datum		u[6] = {a[0], a[3], a[4], a[5], a[6], a[8]};
-
-			run_entity(plans.entity_step, plans.entity_step_at, u, NULL, 6);
-			remember_write(en->id);
-		}
-		else
-			run_entity(plans.entity_update, plans.entity_update_at, a, nulls, 9);
-		remember_write(en->id);
-		return true;
+		/* held since it was read: no other transaction has changed it */
+		if (ws_writer_try_update_entity(en->w, &en->tid, rv, rn) != TM_Ok)
+			elog(ERROR, "entity \"%s\" changed while its events were folded", en->id);
 	}
-	if (nulls[7] == 'n')
+	else if (!created_by)
 		elog(ERROR, "entity \"%s\" folded without its creation", en->id);
-	run(plans.entity_insert, a, nulls);
-	remember_write(en->id);
-	return SPI_processed == 1;
+	else if (!ws_writer_insert_entity(en->w, rv, rn))
+		return false;
+	/* what follows in this transaction (the next event's fold) sees the row */
+	CommandCounterIncrement();
+	return true;
 }
 
 /*
  * Load the kind of the entity into en (policy, counters): from its row in
- * ws.entities (locked), else from event e.  False when the kind is not
+ * ws.entities (held), else from event e.  False when the kind is not
  * defined here.
  */
 static bool
@@ -1434,50 +1347,77 @@ load_kind(Entity *en, const char *kind)
 }
 
 /*
+ * Take hold of the entity's row through en->w (writer.c): read it into
+ * en->row, its place into en->tid, and keep other transactions from
+ * changing it until this one ends.  Sets en->exists.
+ */
+static void
+hold_entity(Entity *en)
+{
+	WsWriter   *w = en->w;
+	bool		isnull;
+	Datum		d;
+
+	en->exists = ws_writer_hold_entity(w, en->id, &en->tid);
+	if (!en->exists)
+		return;
+	en->row.kind = TextDatumGetCString(ws_writer_entity_col(w, EN_KIND, &isnull));
+	en->row.module = TextDatumGetCString(ws_writer_entity_col(w, EN_MODULE, &isnull));
+	en->row.state = DatumGetJsonbPCopy(ws_writer_entity_col(w, EN_STATE, &isnull));
+	en->row.version = DatumGetInt64(ws_writer_entity_col(w, EN_VERSION, &isnull));
+	en->row.hlc = *DatumGetHlcP(ws_writer_entity_col(w, EN_HLC, &isnull));
+	en->row.retired = DatumGetBool(ws_writer_entity_col(w, EN_RETIRED, &isnull));
+	d = ws_writer_entity_col(w, EN_VCLOCK, &isnull);
+	en->row.vclock = isnull ? NULL : (WsVclock *) PG_DETOAST_DATUM_COPY(d);
+	d = ws_writer_entity_col(w, EN_CREATED_HLC, &isnull);
+	en->row.has_created = !isnull;
+	if (!isnull)
+		en->row.created_hlc = *DatumGetHlcP(d);
+}
+
+/*
  * Integrate event e of entity entity_id: refold the entity from the last
  * keyframe before e (or, when e continues it, fold e alone).
  */
 static void
 integrate_entity(const char *entity_id, Ev *e)
 {
-	Entity		en = {0};
+	Entity		en;
+	WsWriter	w;
 	Datum		a[2];
 	Ev		   *evs;
 	int			n;
 
+	ws_writer_begin(&w);
 	for (;;)
 	{
 		bool		continues = false;
-		bool		isnull;
 
-		a[0] = CStringGetTextDatum(entity_id);
-		run_entity(plans.entity, plans.entity_at, a, NULL, 1);
+		memset(&en, 0, sizeof(en));
 		en.id = entity_id;
-		en.exists = SPI_processed == 1;
-		en.module = en.exists ? text_col(0, 2) : e->module;
+		en.w = &w;
+		hold_entity(&en);
+		en.module = en.exists ? en.row.module : e->module;
 		if (en.exists)
 		{
-			WsHlc		head = *DatumGetHlcP(col(0, 5, &isnull));
-			int64		version = DatumGetInt64(col(0, 4, &isnull));
-
 			/* e continues the entity: its past is everything here */
-			continues = !e->bad && ws_hlc_cmp(&head, &e->hlc) < 0 &&
-				vclock_sum(e->vclock) == version + 1;
+			continues = !e->bad && ws_hlc_cmp(&en.row.hlc, &e->hlc) < 0 &&
+				vclock_sum(e->vclock) == en.row.version + 1;
 			if (continues)
 			{
 				en.has_base = true;
-				en.base_hlc = head;
-				en.base_version = version;
-				en.base_state = jsonb_col(0, 3);
-				en.base_vclock = (WsVclock *) PG_DETOAST_DATUM_COPY(col(0, 6, &isnull));
-				en.base_retired = DatumGetBool(col(0, 7, &isnull));
+				en.base_hlc = en.row.hlc;
+				en.base_version = en.row.version;
+				en.base_state = en.row.state;
+				en.base_vclock = en.row.vclock;
+				en.base_retired = en.row.retired;
 			}
 		}
-		if (!load_kind(&en, en.exists ? text_col(0, 1) : e->kind))
+		if (!load_kind(&en, en.exists ? en.row.kind : e->kind))
 		{
 			put_pending(entity_id, e, "kind_missing",
 						psprintf("kind \"%s\" is not defined on this node", e->kind ? e->kind : ""));
-			return;
+			break;
 		}
 		if (continues)
 		{
@@ -1487,11 +1427,14 @@ integrate_entity(const char *entity_id, Ev *e)
 		}
 
 		/* the base: the last keyframe before e */
+		a[0] = CStringGetTextDatum(entity_id);
 		a[1] = HlcPGetDatum(&e->hlc);
 		run(plans.keyframe_before, a, NULL);
 		en.has_base = SPI_processed == 1;
 		if (en.has_base)
 		{
+			bool		isnull;
+
 			en.base_hlc = *DatumGetHlcP(col(0, 1, &isnull));
 			en.base_version = DatumGetInt64(col(0, 2, &isnull));
 			en.base_state = jsonb_col(0, 3);
@@ -1513,8 +1456,58 @@ integrate_entity(const char *entity_id, Ev *e)
 			read_event(i, &evs[i]);
 		if (fold_events(&en, evs, n))
 			break;
-		/* created meanwhile by a local change: fold again, now locked */
+		/* created meanwhile by a local change: fold again, now held */
 	}
+	ws_writer_end(&w);
+}
+
+/*
+ * ws_converge_entity's fold of en->id, whose row en holds (en->w) or, when
+ * there is no writer, is only checked.
+ */
+static char *
+converge_entity(Entity *en)
+{
+	bool		check_only = en->w == NULL;
+	Datum		a[1] = {CStringGetTextDatum(en->id)};
+	StringInfoData dry;
+	Ev		   *evs;
+	int			n;
+
+	if (check_only)
+	{
+		run(plans.entity_peek, a, NULL);
+		en->exists = SPI_processed == 1;
+	}
+	run(plans.events_all, a, NULL);
+	n = (int) SPI_processed;
+	evs = palloc(sizeof(Ev) * Max(n, 1));
+	for (int i = 0; i < n; i++)
+		read_event(i, &evs[i]);
+	if (n == 0 || !type_is(&evs[0], "created"))
+	{
+		/* its history starts in the archive (or its creation is missing) */
+		run(plans.events_archived, a, NULL);
+		n = (int) SPI_processed;
+		evs = palloc(sizeof(Ev) * Max(n, 1));
+		for (int i = 0; i < n; i++)
+			read_event(i, &evs[i]);
+	}
+	if (n == 0)
+		return check_only ? "it has no events" : NULL;
+	en->module = evs[0].module;
+	if (!load_kind(en, evs[0].kind))
+		return check_only ? "its kind is not defined here" : NULL;
+	en->collect = true;
+	if (check_only)
+	{
+		initStringInfo(&dry);
+		en->dry = &dry;
+	}
+	else
+		run(plans.pending_delete, a, NULL);
+	(void) fold_events(en, evs, n);
+	return check_only && dry.len > 0 ? dry.data : NULL;
 }
 
 /*
@@ -1532,44 +1525,19 @@ char *
 ws_converge_entity(const char *entity_id, bool check_only)
 {
 	Entity		en = {0};
-	Datum		a[1] = {CStringGetTextDatum(entity_id)};
-	StringInfoData dry;
-	Ev		   *evs;
-	int			n;
+	WsWriter	w;
+	char	   *result;
 
 	ws_prepare_table(&plans.prepared_for, plan_defs, lengthof(plan_defs));
-	run(check_only ? plans.entity_peek : plans.entity, a, NULL);
-	en.exists = SPI_processed == 1;
-	run(plans.events_all, a, NULL);
-	n = (int) SPI_processed;
-	evs = palloc(sizeof(Ev) * Max(n, 1));
-	for (int i = 0; i < n; i++)
-		read_event(i, &evs[i]);
-	if (n == 0 || !type_is(&evs[0], "created"))
-	{
-		/* its history starts in the archive (or its creation is missing) */
-		run(plans.events_archived, a, NULL);
-		n = (int) SPI_processed;
-		evs = palloc(sizeof(Ev) * Max(n, 1));
-		for (int i = 0; i < n; i++)
-			read_event(i, &evs[i]);
-	}
-	if (n == 0)
-		return check_only ? "it has no events" : NULL;
 	en.id = entity_id;
-	en.module = evs[0].module;
-	if (!load_kind(&en, evs[0].kind))
-		return check_only ? "its kind is not defined here" : NULL;
-	en.collect = true;
 	if (check_only)
-	{
-		initStringInfo(&dry);
-		en.dry = &dry;
-	}
-	else
-		run(plans.pending_delete, a, NULL);
-	(void) fold_events(&en, evs, n);
-	return check_only && dry.len > 0 ? dry.data : NULL;
+		return converge_entity(&en);
+	ws_writer_begin(&w);
+	en.w = &w;
+	hold_entity(&en);
+	result = converge_entity(&en);
+	ws_writer_end(&w);
+	return result;
 }
 
 /*
@@ -1718,9 +1686,27 @@ have_count(const char *entity_id, int32 node, int64 need, WsVclock **here, bool 
 	a[0] = CStringGetTextDatum(entity_id);
 	if (!*fetched)
 	{
-		run_entity(plans.entity_vclock, plans.entity_vclock_at, a, NULL, 1);
+		ItemPointerData tid;
+		bool		found = false;
+
+		/*
+		 * by its ctid when this transaction wrote the row last (writer.c
+		 * remembers where; a lookup by key would read every version this
+		 * transaction made), if the version there is still the one seen
+		 */
+		if (ws_writer_last_entity_write(entity_id, &tid))
+		{
+			a[1] = PointerGetDatum(&tid);
+			run(plans.entity_vclock_at, a, NULL);
+			found = SPI_processed == 1;
+		}
+		if (!found)
+		{
+			run(plans.entity_vclock, a, NULL);
+			found = SPI_processed == 1;
+		}
 		*here = NULL;
-		if (SPI_processed == 1)
+		if (found)
 		{
 			Datum		d = col(0, 1, &isnull);
 

@@ -58,6 +58,13 @@
  *   from-entity changed after it, and this change's own update of that
  *   entity would already have failed.
  *
+ * - Convergence (converge.c) takes hold of an entity's row before it folds
+ *   peers' events into it (ws_writer_hold_entity: the row locked as SELECT
+ *   ... FOR NO KEY UPDATE locks it, or the version this transaction wrote
+ *   last, which it holds already), then replaces it
+ *   (ws_writer_try_update_entity, which cannot find it changed) or, for
+ *   an entity it had no row of, creates it (ws_writer_insert_entity).
+ *
  * - Restore's replay replaces or inserts each rebuilt entity row
  *   (ws_writer_put_entity), with the tables held in EXCLUSIVE mode.
  *
@@ -85,6 +92,10 @@
  * version, as under an MVCC snapshot only one version of a row is visible
  * -- else the primary key is searched as before.  What was remembered is
  * forgotten when the transaction ends and when a subtransaction aborts.
+ * A reader without a writer may ask where that was
+ * (ws_writer_last_entity_write) and read the row by its ctid: convergence's
+ * check of an arriving event's causal past does, as the release of held
+ * events folds thousands of one entity's events in one transaction.
  * And the primary-key entry of an updated row, whose key has not changed,
  * goes in without a uniqueness check (insert_update_index_entries says why
  * that is safe).
@@ -822,11 +833,11 @@ entity_id_hash(const char *id, int len)
  * of last writes for ws.entities (w's), or NULL.
  */
 static LastWrite *
-last_write_slot(WsWriter *w, uint32 hash)
+last_write_slot(Oid entities, uint32 hash)
 {
 	LastWrite  *lw;
 
-	if (last_writes == NULL || last_write_relid != RelationGetRelid(w->entities_rel))
+	if (last_writes == NULL || !last_write_any || last_write_relid != entities)
 		return NULL;
 	lw = &last_writes[hash & (LAST_WRITE_SLOTS - 1)];
 	if (lw->generation != last_write_generation || lw->hash != hash)
@@ -882,11 +893,8 @@ fetch_last_write(WsWriter *w, const char *entity_id, Snapshot snapshot, ItemPoin
 	AttrNumber	att = w->en_att[EN_ENTITY_ID];
 	text	   *id;
 
-	/* the first change of a transaction has nothing to look for */
-	if (!last_write_any)
-		return false;
 	len = strlen(entity_id);
-	lw = last_write_slot(w, entity_id_hash(entity_id, len));
+	lw = last_write_slot(RelationGetRelid(w->entities_rel), entity_id_hash(entity_id, len));
 	if (lw == NULL ||
 		ItemPointerGetBlockNumber(&lw->tid) >= RelationGetNumberOfBlocks(w->entities_rel) ||
 		!table_tuple_fetch_row_version(w->entities_rel, &lw->tid, snapshot, w->old_slot))
@@ -918,6 +926,70 @@ ws_writer_fetch_entity(WsWriter *w, const char *entity_id, Snapshot snapshot,
 	if (!fetch_by_key(w->entities, &key, 1, snapshot, w->old_slot))
 		return false;
 	*tid = w->old_slot->tts_tid;
+	return true;
+}
+
+/*
+ * Read the current row of entity_id into w->old_slot and its tid into
+ * *tid, and hold it: no other transaction can change it until this one
+ * ends.  The version this transaction wrote last is held already (another
+ * writer of the row waits for this transaction); any other is found by the
+ * primary key and locked as SELECT ... FOR NO KEY UPDATE locks it: waiting
+ * for a transaction changing it, then taking its newest version in READ
+ * COMMITTED, a serialization failure with a transaction snapshot.  So a
+ * transaction that folds many events into one entity reads and writes its
+ * row in constant time each (see "The last version written" in the file
+ * header).  False when the entity has no row.
+ */
+bool
+ws_writer_hold_entity(WsWriter *w, const char *entity_id, ItemPointer tid)
+{
+	Snapshot	snap;
+	bool		found;
+	ItemPointerData read_tid;
+
+	snap = RegisterSnapshot(IsolationUsesXactSnapshot() ? GetTransactionSnapshot()
+							: GetLatestSnapshot());
+	if (fetch_last_write(w, entity_id, snap, tid))
+	{
+		UnregisterSnapshot(snap);
+		return true;
+	}
+	found = ws_writer_fetch_entity(w, entity_id, snap, tid);
+	UnregisterSnapshot(snap);
+	if (!found)
+		return false;
+	read_tid = *tid;
+	if (!ws_writer_lock_latest(w, tid))
+		return false;
+	if (IsolationUsesXactSnapshot() && !ItemPointerEquals(tid, &read_tid))
+		ereport(ERROR,
+				(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+				 errmsg("could not serialize access due to concurrent update of entity \"%s\"",
+						entity_id),
+				 errhint("Retry the transaction.")));
+	return true;
+}
+
+/*
+ * Where this transaction last wrote entity_id's row, for a reader without
+ * a writer (an SQL statement reading the row by its ctid): true and *tid
+ * when it is remembered.  The version there is the current one only if the
+ * reader's snapshot sees it and it has entity_id (see fetch_last_write);
+ * else the reader looks the entity up by its key.
+ */
+bool
+ws_writer_last_entity_write(const char *entity_id, ItemPointer tid)
+{
+	LastWrite  *lw;
+
+	if (!last_write_any)
+		return false;
+	lw = last_write_slot(ws_relation_oid(ws_entities_table.name),
+						 entity_id_hash(entity_id, strlen(entity_id)));
+	if (lw == NULL)
+		return false;
+	*tid = lw->tid;
 	return true;
 }
 

@@ -66,6 +66,8 @@ extern void ws_writer_append_unattached(pg_uuid_t *event_id, const char *module,
 extern bool ws_writer_fetch_entity(WsWriter *w, const char *entity_id,
 								   Snapshot snapshot, ItemPointer tid);
 extern bool ws_writer_lock_latest(WsWriter *w, ItemPointer tid);
+extern bool ws_writer_hold_entity(WsWriter *w, const char *entity_id, ItemPointer tid);
+extern bool ws_writer_last_entity_write(const char *entity_id, ItemPointer tid);
 extern Datum ws_writer_entity_col(WsWriter *w, int col, bool *isnull);
 extern TM_Result ws_writer_try_update_entity(WsWriter *w, ItemPointer tid,
 											 const Datum *values, const bool *nulls);

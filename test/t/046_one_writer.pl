@@ -50,27 +50,17 @@ is_deeply(
 			# horizon events before the boundary
 			'snapshot.c: DELETE FROM ws.events e USING k',
 			'snapshot.c: DELETE FROM ws.events',
-			# the fold of peers' events: the entity row it derives (a new
-			# one, a refold, a step), and the relationship of the latest
-			# link or unlink
-			'converge.c: INSERT INTO ws.entities (entity_id, kind, module, state, version, hlc, vclock,',
-			'converge.c: UPDATE ws.entities SET kind = $2, module = $3, state = $4, version = $5,',
-			'converge.c: UPDATE ws.entities SET state = $2, version = $3, hlc = $4, vclock = $5,',
-			# the same two updates by the ctid of the row version this
-			# transaction wrote last (a release of many held events of one
-			# entity)
-			'converge.c: UPDATE ws.entities SET kind = $2, module = $3, state = $4, version = $5,',
-			'converge.c: UPDATE ws.entities SET state = $2, version = $3, hlc = $4, vclock = $5,',
+			# the fold of peers' events: the relationship of the latest link
+			# or unlink (the entity row it derives goes through the writer)
 			'converge.c: INSERT INTO ws.relationships (from_id, rel, to_id, props, hlc)',
 			'converge.c: DELETE FROM ws.relationships WHERE from_id OPERATOR(pg_catalog.=) $1',
-			# peers' events inserted as the apply worker inserts them, so
-			# that the replica triggers integrate them: a held event
-			# released from ws.pending, and an event fetched from a peer by
-			# ws.reconcile(peer)
+			# peers' events inserted as a replica session inserts them, so
+			# that the replica triggers decide and fold: a held event
+			# released, and the events ws.reconcile(peer) fetches
 			'converge.c: INSERT INTO ws.events SELECT ($1).*',
 			'reconcile.c: INSERT INTO ws.events (%s) VALUES (%s) ON CONFLICT DO NOTHING')
 	],
-	'ws.entities, ws.events and ws.relationships are written in SQL only by restore, archival, the fold of peers\' events and their replica inserts'
+	'ws.entities, ws.events and ws.relationships are written in SQL only by restore, archival and the fold and arrival of peers\' events'
 ) or diag(explain(\@writes));
 
 is_deeply(ws_files_with(qr/\bExecSimpleRelation(?:Insert|Update|Delete)\s*\(|\btable_tuple_(?:insert|update|delete)\w*\s*\(/),
