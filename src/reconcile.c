@@ -75,6 +75,15 @@ PG_FUNCTION_INFO_V1(reconcile_peer);
 #define DBLINK_CONN "ws_reconcile"
 
 /*
+ * Horizon events (stable.c) are left out: each node publishes its own, and
+ * they reach a peer by replication while the node lives; the horizon of a
+ * node that is gone matters to nobody.
+ */
+#define NOT_HORIZON \
+	" NOT (e.entity_id IS NULL AND e.module OPERATOR(pg_catalog.=) 'ws'" \
+	"  AND e.event_type OPERATOR(pg_catalog.=) 'horizon')"
+
+/*
  * The digest of the event ids of each group, on either node: a group is
  * an entity and an origin node, or for events without an entity a module
  * and an origin node.  The peer runs it through dblink, this node in the
@@ -84,8 +93,9 @@ PG_FUNCTION_INFO_V1(reconcile_peer);
 	"SELECT e.entity_id IS NOT NULL, COALESCE(e.entity_id, e.module), e.origin_node," \
 	" pg_catalog.md5(pg_catalog.string_agg(e.event_id::pg_catalog.text, ','" \
 	"  ORDER BY e.event_id USING OPERATOR(pg_catalog.<)))" \
-	" FROM (SELECT entity_id, module, origin_node, event_id FROM ws.events" \
-	"  UNION ALL SELECT entity_id, module, origin_node, event_id FROM ws.events_archive) e" \
+	" FROM (SELECT entity_id, module, event_type, origin_node, event_id FROM ws.events" \
+	"  UNION ALL SELECT entity_id, module, event_type, origin_node, event_id FROM ws.events_archive) e" \
+	" WHERE" NOT_HORIZON \
 	" GROUP BY 1, 2, 3"
 
 /* Put a row (entity_id NULL for events without an entity) in the result. */
@@ -420,7 +430,7 @@ list_sql(EvGroup *g, int n, bool entity, const char *table)
 					" AS g(k, origin)"
 					" ON e.%s OPERATOR(pg_catalog.=) g.k AND e.origin_node OPERATOR(pg_catalog.=) g.origin%s",
 					table, array_literal(keys, m, TEXTOID), array_literal(origins, m, INT4OID),
-					entity ? "entity_id" : "module", entity ? "" : " WHERE e.entity_id IS NULL");
+					entity ? "entity_id" : "module", entity ? "" : " WHERE e.entity_id IS NULL AND" NOT_HORIZON);
 }
 
 /* Order groups as the comparison returns them: without an entity first, then by key. */

@@ -35,8 +35,11 @@
  * Bounding the log.  A horizon event is written only when the horizon has
  * passed the node clock as it was after the previous one -- when some
  * other event was written or received, or a value was taken from the
- * clock, since -- so an idle node writes none, and a busy one writes one
- * small event per interval.  A peer's horizon event does not move the
+ * clock, since -- or when the node holds an event of another node above
+ * the horizon it last published (then it takes a value from its clock: a
+ * node that only reads must not hold the stable past of the others back).
+ * So an idle mesh writes none, and a busy node one small event per
+ * interval.  A peer's horizon event does not move the
  * receiving node's clock (converge.c skips the receive rule for it), or
  * two idle nodes would answer each other's horizon events for ever.
  * ws.archive_events moves the horizon events before its boundary to the
@@ -284,6 +287,30 @@ last_horizon_event(WsHlc *last)
 	return true;
 }
 
+/*
+ * Whether this node holds an event above the horizon its last horizon
+ * event published, other than a horizon event: in ws.events, or held in
+ * ws.pending (an event of a peer whose causal past has not arrived).
+ * Inside SPI.
+ */
+static bool
+events_above_last_horizon(void)
+{
+	Oid			types[1] = {INT4OID};
+	Datum		args[1] = {Int32GetDatum(ws_node_id)};
+	bool		isnull;
+
+	ws_exec("WITH l AS (SELECT (patch OPERATOR(pg_catalog.->>) 'horizon')::ws.hlc AS h FROM ws.events"
+			"   WHERE origin_node OPERATOR(pg_catalog.=) $1 AND module OPERATOR(pg_catalog.=) 'ws'"
+			"     AND event_type OPERATOR(pg_catalog.=) 'horizon'"
+			"   ORDER BY origin_node DESC, hlc USING OPERATOR(ws.>) LIMIT 1)"
+			" SELECT EXISTS (SELECT FROM ws.events, l WHERE hlc OPERATOR(ws.>) l.h"
+			"   AND NOT (module OPERATOR(pg_catalog.=) 'ws' AND event_type OPERATOR(pg_catalog.=) 'horizon'))"
+			" OR EXISTS (SELECT FROM ws.pending, l WHERE (held).hlc OPERATOR(ws.>) l.h)",
+			1, types, args, NULL, SPI_OK_SELECT);
+	return DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+}
+
 /* {"horizon": "<h>"} */
 static Jsonb *
 horizon_patch(const WsHlc *h)
@@ -321,6 +348,19 @@ ws_horizon_publish(WsHlc *published)
 		/* the horizon first, then the snapshot of the query below */
 		h = ws_event_horizon();
 		write = !last_horizon_event(&last) || ws_hlc_cmp(&h, &last) > 0;
+		/*
+		 * An idle node whose clock has not moved still holds back the
+		 * stable past of every node while events of others lie above its
+		 * last horizon: it takes a value from its clock, so that its
+		 * horizon passes them.  Once every node's horizon is above the
+		 * last event, none does: an idle mesh stays quiet.
+		 */
+		if (!write && events_above_last_horizon())
+		{
+			(void) ws_clock_now();
+			h = ws_event_horizon();
+			write = ws_hlc_cmp(&h, &last) > 0;
+		}
 		if (write)
 		{
 			pg_uuid_t	event_id;
