@@ -83,7 +83,6 @@
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
 #include "utils/numeric.h"
-#include "utils/resowner.h"
 #include "utils/timestamp.h"
 #include "utils/uuid.h"
 
@@ -1861,6 +1860,41 @@ queue_waiting(const char *entity_id, const Ev *e)
 	}
 }
 
+/* What release_one's subtransaction takes and gives back. */
+typedef struct Release
+{
+	const pg_uuid_t *id;
+	WsHlc		hlc;			/* the held event's HLC, once read */
+	bool		applied;
+} Release;
+
+/* release_one's work, in its subtransaction. */
+static void
+release_step(void *arg)
+{
+	Release    *r = (Release *) arg;
+	Datum		a[1] = {uuid_datum(r->id)};
+	bool		isnull;
+
+	run(plans.release_take, a, NULL);
+	if (SPI_processed != 1)
+		return;
+	r->hlc = *DatumGetHlcP(col(0, 3, &isnull));
+	a[0] = col(0, 1, &isnull);
+	releasing_since = DatumGetTimestampTz(col(0, 2, &isnull));
+	run(plans.release_put, a, NULL);
+	releasing_since = 0;
+	r->applied = SPI_processed == 1;
+	if (r->applied)
+	{
+		pg_uuid_t	cid = conflict_id("causal_timeout", r->id, NULL);
+
+		a[0] = uuid_datum(&cid);
+		run(plans.timeout_released, a, NULL);
+		ws_stats_count(WS_STAT_RELEASED);
+	}
+}
+
 /*
  * Release held event id: take its row out of ws.pending and insert it into
  * ws.events (events_arrive may hold it again), in a subtransaction so that
@@ -1870,63 +1904,20 @@ queue_waiting(const char *entity_id, const Ev *e)
 static bool
 release_one(const pg_uuid_t *id)
 {
-	MemoryContext cxt = CurrentMemoryContext;
-	ResourceOwner owner = CurrentResourceOwner;
-	volatile bool applied = false;
-	volatile WsHlc hlc = {0};
+	Release		r = {.id = id};
+	ErrorData  *ed = ws_subxact_try(release_step, &r);
+	Entity		en = {0};
+	Ev			e = {0};
 
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(cxt);
-	PG_TRY();
-	{
-		Datum		a[1] = {uuid_datum(id)};
-		bool		isnull;
-
-		run(plans.release_take, a, NULL);
-		if (SPI_processed == 1)
-		{
-			hlc = *DatumGetHlcP(col(0, 3, &isnull));
-			a[0] = col(0, 1, &isnull);
-			releasing_since = DatumGetTimestampTz(col(0, 2, &isnull));
-			run(plans.release_put, a, NULL);
-			releasing_since = 0;
-			applied = SPI_processed == 1;
-			if (applied)
-			{
-				pg_uuid_t	cid = conflict_id("causal_timeout", id, NULL);
-
-				a[0] = uuid_datum(&cid);
-				run(plans.timeout_released, a, NULL);
-				ws_stats_count(WS_STAT_RELEASED);
-			}
-		}
-		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(cxt);
-		CurrentResourceOwner = owner;
-	}
-	PG_CATCH();
-	{
-		ErrorData  *ed;
-		Entity		en = {0};
-		Ev			e = {0};
-
-		releasing_since = 0;
-		MemoryContextSwitchTo(cxt);
-		ed = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(cxt);
-		CurrentResourceOwner = owner;
-
-		e.id = *id;
-		e.hlc = hlc;
-		record_conflict(&en, "apply_error", NULL, &e, NULL, "held: not released",
-						psprintf("%s (SQLSTATE %s)", ed->message, unpack_sql_state(ed->sqlerrcode)));
-		FreeErrorData(ed);
-		applied = false;
-	}
-	PG_END_TRY();
-	return applied;
+	if (ed == NULL)
+		return r.applied;
+	releasing_since = 0;
+	e.id = *id;
+	e.hlc = r.hlc;
+	record_conflict(&en, "apply_error", NULL, &e, NULL, "held: not released",
+					psprintf("%s (SQLSTATE %s)", ed->message, unpack_sql_state(ed->sqlerrcode)));
+	FreeErrorData(ed);
+	return false;
 }
 
 /*
@@ -2213,59 +2204,55 @@ mark_resolved(const Ev *e)
 	run(plans.mark_resolved, a, NULL);
 }
 
+/* An event to integrate: integrate_guarded's arguments. */
+typedef struct Integration
+{
+	const char *entity_id;		/* NULL: a catalog or horizon event */
+	Ev		   *e;
+	Jsonb	   *meta;
+} Integration;
+
+/* integrate_guarded's work, in its subtransaction. */
+static void
+integrate_step(void *arg)
+{
+	Integration *in = (Integration *) arg;
+	Ev		   *e = in->e;
+
+	if (in->entity_id == NULL && ws_is_horizon_event(e->module, e->type))
+		ws_stable_record_horizon(e->origin, e->patch);
+	else if (in->entity_id == NULL)
+		(void) ws_apply_definitions(e->patch);
+	else
+	{
+		if (type_is(e, "linked") || type_is(e, "unlinked"))
+			integrate_link(in->entity_id, e, in->meta);
+		integrate_entity(in->entity_id, e);
+		if (type_is(e, "resolve"))
+			mark_resolved(e);
+	}
+}
+
 /*
  * Integrate event e of entity entity_id (meta: the event's meta; entity_id
- * NULL: a catalog or horizon event) in a subtransaction: a failure is recorded as an
- * apply_error conflict, never raised.  Runs inside SPI, as the owner of
- * schema ws.  Returns whether it succeeded.
+ * NULL: a catalog or horizon event) in a subtransaction: a failure is
+ * recorded as an apply_error conflict, never raised.  Runs inside SPI, as
+ * the owner of schema ws.  Returns whether it succeeded.
  */
 static bool
 integrate_guarded(const char *entity_id, Ev *e, Jsonb *meta)
 {
-	MemoryContext cxt = CurrentMemoryContext;
-	ResourceOwner owner = CurrentResourceOwner;
-	volatile bool ok = true;
+	Integration in = {entity_id, e, meta};
+	ErrorData  *ed = ws_subxact_try(integrate_step, &in);
+	Entity		en = {0};
 
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(cxt);
-	PG_TRY();
-	{
-		if (entity_id == NULL && ws_is_horizon_event(e->module, e->type))
-			ws_stable_record_horizon(e->origin, e->patch);
-		else if (entity_id == NULL)
-			(void) ws_apply_definitions(e->patch);
-		else
-		{
-			if (type_is(e, "linked") || type_is(e, "unlinked"))
-				integrate_link(entity_id, e, meta);
-			integrate_entity(entity_id, e);
-			if (type_is(e, "resolve"))
-				mark_resolved(e);
-		}
-		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(cxt);
-		CurrentResourceOwner = owner;
-	}
-	PG_CATCH();
-	{
-		ErrorData  *ed;
-		Entity		en = {0};
-
-		MemoryContextSwitchTo(cxt);
-		ed = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(cxt);
-		CurrentResourceOwner = owner;
-
-		en.id = entity_id;
-		record_conflict(&en, "apply_error", NULL, e, NULL, "not applied",
-						psprintf("%s (SQLSTATE %s)", ed->message, unpack_sql_state(ed->sqlerrcode)));
-		FreeErrorData(ed);
-		ok = false;
-	}
-	PG_END_TRY();
-	return ok;
+	if (ed == NULL)
+		return true;
+	en.id = entity_id;
+	record_conflict(&en, "apply_error", NULL, e, NULL, "not applied",
+					psprintf("%s (SQLSTATE %s)", ed->message, unpack_sql_state(ed->sqlerrcode)));
+	FreeErrorData(ed);
+	return false;
 }
 
 /*

@@ -45,7 +45,6 @@
  */
 #include "postgres.h"
 
-#include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
@@ -53,12 +52,12 @@
 #include "utils/guc.h"
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
-#include "utils/resowner.h"
 #include "utils/uuid.h"
 
 #include "definitions.h"
 #include "settings.h"
 #include "spi.h"
+#include "util.h"
 #include "writer.h"
 
 PG_FUNCTION_INFO_V1(definitions_export);
@@ -533,6 +532,25 @@ check_entry(const DefSection *s, const char *name, int i, JsonbValue *entry, int
 	}
 }
 
+/* normalize's statement and entry, and what it prints */
+typedef struct Normalization
+{
+	const char *sql;
+	Datum		entry;
+	Jsonb	   *result;
+} Normalization;
+
+/* normalize's work, in its subtransaction. */
+static void
+normalize_step(void *arg)
+{
+	Normalization *n = (Normalization *) arg;
+	Oid			t[1] = {JSONBOID};
+
+	ws_exec(n->sql, 1, t, &n->entry, NULL, SPI_OK_SELECT);
+	n->result = result_jsonb();
+}
+
 /*
  * The entry in canonical form, as the section's select prints it, parsed
  * as the calling role.  A value that does not parse (a jsonpath, an
@@ -541,44 +559,21 @@ check_entry(const DefSection *s, const char *name, int i, JsonbValue *entry, int
 static Jsonb *
 normalize(const DefSection *s, int i, Jsonb *entry)
 {
-	MemoryContext cxt = CurrentMemoryContext;
-	ResourceOwner owner = CurrentResourceOwner;
-	Oid			t[1] = {JSONBOID};
-	Datum		a[1] = {JsonbPGetDatum(entry)};
-	Jsonb	   *result = NULL;
+	Normalization n = {s->normalize, JsonbPGetDatum(entry), NULL};
+	ErrorData  *ed = ws_subxact_try(normalize_step, &n);
 
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(cxt);
-	PG_TRY();
-	{
-		ws_exec(s->normalize, 1, t, a, NULL, SPI_OK_SELECT);
-		result = result_jsonb();
-		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(cxt);
-		CurrentResourceOwner = owner;
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-
-		MemoryContextSwitchTo(cxt);
-		edata = CopyErrorData();
-		if (ERRCODE_TO_CATEGORY(edata->sqlerrcode) != ERRCODE_DATA_EXCEPTION &&
-			edata->sqlerrcode != ERRCODE_SYNTAX_ERROR)
-			PG_RE_THROW();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(cxt);
-		CurrentResourceOwner = owner;
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
-				 errmsg("entry %d of \"%s\" has a value that does not parse: %s",
-						i, s->name, edata->message),
-				 errdetail("The entry is %s.", jsonb_text(entry)),
-				 errhint("Write predicates and rules as jsonpath, grace as an interval, versions as whole numbers.")));
-	}
-	PG_END_TRY();
-	return result;
+	if (ed == NULL)
+		return n.result;
+	if (ERRCODE_TO_CATEGORY(ed->sqlerrcode) != ERRCODE_DATA_EXCEPTION &&
+		ed->sqlerrcode != ERRCODE_SYNTAX_ERROR)
+		ReThrowError(ed);
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+			 errmsg("entry %d of \"%s\" has a value that does not parse: %s",
+					i, s->name, ed->message),
+			 errdetail("The entry is %s.", jsonb_text(entry)),
+			 errhint("Write predicates and rules as jsonpath, grace as an interval, versions as whole numbers.")));
+	return NULL;				/* not reached */
 }
 
 /* The entries of one section's array: checked, normalized unless removals. */

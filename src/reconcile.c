@@ -41,7 +41,6 @@
  */
 #include "postgres.h"
 
-#include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "funcapi.h"
 #include "miscadmin.h"
@@ -50,7 +49,6 @@
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
-#include "utils/resowner.h"
 #include "utils/uuid.h"
 
 #include "canon.h"
@@ -585,10 +583,12 @@ report_groups(Reconcile *r, EvGroup *g, int n)
 /*
  * The work of ws.reconcile(peer) once the checks passed: connect, compare
  * the digests, fetch and insert what differs, GROUP_BATCH groups at a time.
+ * arg is the Reconcile; it runs in a subtransaction (ws_subxact_try).
  */
 static void
-reconcile_with_peer(Reconcile *r)
+reconcile_with_peer(void *arg)
 {
+	Reconcile  *r = (Reconcile *) arg;
 	SPIPlanPtr	compare;
 	Portal		portal;
 	Oid			t[2] = {TEXTOID, TEXTOID};
@@ -670,8 +670,7 @@ Datum
 reconcile_peer(PG_FUNCTION_ARGS)
 {
 	Reconcile	r = {0};
-	MemoryContext cxt;
-	ResourceOwner owner = CurrentResourceOwner;
+	ErrorData  *ed;
 
 	require_superuser();
 	r.peer = ws_arg_text(fcinfo, 0, "peer", 0);
@@ -684,27 +683,10 @@ reconcile_peer(PG_FUNCTION_ARGS)
 	r.peer = ws_input_for_message(r.peer);
 
 	/* everything from here in a subtransaction: an error leaves nothing */
-	cxt = CurrentMemoryContext;
 	ws_progress_begin("reconcile", "comparing with the peer", WS_PROGRESS_UNKNOWN);
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(cxt);
-	PG_TRY();
+	ed = ws_subxact_try(reconcile_with_peer, &r);
+	if (ed != NULL)
 	{
-		reconcile_with_peer(&r);
-		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(cxt);
-		CurrentResourceOwner = owner;
-	}
-	PG_CATCH();
-	{
-		ErrorData  *ed;
-
-		MemoryContextSwitchTo(cxt);
-		ed = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(cxt);
-		CurrentResourceOwner = owner;
 		dblink_close(&r);
 		if (ed->sqlerrcode == ERRCODE_SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION)
 			ereport(ERROR,
@@ -714,7 +696,6 @@ reconcile_peer(PG_FUNCTION_ARGS)
 					 errhint("Check that the peer is running and that its conninfo in ws.nodes reaches it as this server connects (host, port, dbname, user; a password in ~/.pgpass of the server's operating-system user).")));
 		ReThrowError(ed);
 	}
-	PG_END_TRY();
 	ws_progress_end();
 	SPI_finish();
 	return (Datum) 0;

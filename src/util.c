@@ -8,10 +8,12 @@
 #include "postgres.h"
 
 #include "fmgr.h"
+#include "access/xact.h"
 #include "miscadmin.h"
 #include "mb/pg_wchar.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
+#include "utils/resowner.h"
 
 #include "util.h"
 
@@ -94,4 +96,39 @@ ws_append_vformat(StringInfo buf, const char *fmt, va_list args)
 			break;
 		enlargeStringInfo(buf, needed);
 	}
+}
+
+/*
+ * Run work(arg) in an internal subtransaction.  Returns NULL when it
+ * finished (its work is kept in the current transaction), or else the
+ * error it raised, copied into the caller's memory context, with its work
+ * rolled back and the error state cleared: the caller records, rewrites or
+ * rethrows it (ReThrowError).  Either way the caller's memory context and
+ * resource owner are current again.
+ */
+ErrorData *
+ws_subxact_try(WsSubxactWork work, void *arg)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	ErrorData  *volatile ed = NULL;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		work(arg);
+		ReleaseCurrentSubTransaction();
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(cxt);
+		ed = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(cxt);
+	CurrentResourceOwner = owner;
+	return ed;
 }

@@ -46,7 +46,6 @@
 #include "tcop/tcopprot.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
-#include "utils/resowner.h"
 #include "utils/snapmgr.h"
 #include "utils/pg_lsn.h"
 #include "utils/timestamp.h"
@@ -58,6 +57,7 @@
 #include "snapshot.h"
 #include "settings.h"
 #include "stable.h"
+#include "util.h"
 #include "worker.h"
 
 PG_FUNCTION_INFO_V1(ws_heartbeat);
@@ -175,6 +175,17 @@ horizon_step(void)
 	(void) ws_horizon_publish(&published);
 }
 
+/* worker_guarded's work: arg is the step, run with a snapshot. */
+static void
+worker_step(void *arg)
+{
+	void		(*step) (void) = *(void (**) (void)) arg;
+
+	PushActiveSnapshot(GetTransactionSnapshot());
+	step();
+	PopActiveSnapshot();
+}
+
 /*
  * Run step, the work of the task `name`, in a subtransaction with a
  * snapshot, so a failing run is logged and the next one runs on schedule.
@@ -182,32 +193,13 @@ horizon_step(void)
 static void
 worker_guarded(const char *name, void (*step) (void))
 {
-	MemoryContext cxt = CurrentMemoryContext;
-	ResourceOwner owner = CurrentResourceOwner;
+	ErrorData  *edata = ws_subxact_try(worker_step, &step);
 
-	BeginInternalSubTransaction(NULL);
-	PG_TRY();
-	{
-		PushActiveSnapshot(GetTransactionSnapshot());
-		step();
-		PopActiveSnapshot();
-		ReleaseCurrentSubTransaction();
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-
-		MemoryContextSwitchTo(cxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		ereport(LOG,
-				(errmsg("worldstate worker: %s failed, retrying next cycle: %s", name, edata->message)));
-		FreeErrorData(edata);
-	}
-	PG_END_TRY();
-	MemoryContextSwitchTo(cxt);
-	CurrentResourceOwner = owner;
+	if (edata == NULL)
+		return;
+	ereport(LOG,
+			(errmsg("worldstate worker: %s failed, retrying next cycle: %s", name, edata->message)));
+	FreeErrorData(edata);
 }
 
 /* The worker's snapshot task. */
