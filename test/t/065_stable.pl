@@ -155,10 +155,11 @@ ok($n3->poll_query_until('postgres',
 		"SELECT wal_retained_bytes > $retained FROM ws.peer_status WHERE name = 'n1'"),
 	'node 3 retains more and more WAL for node 1');
 
-# a synchronous standby: node 1's subscription to node 2, connecting as
-# ws_node_1
-q1(1, "ALTER SUBSCRIPTION ws_peer_n2 CONNECTION 'host=127.0.0.1 port=" . $n2->port
-	  . " dbname=postgres application_name=ws_node_1'");
+# a synchronous standby: node 1's subscription to node 2, whose WAL sender
+# ws.add_peer named ws_node_1 (changing the subscription's connection here
+# would restart it, and the standby would come and go under the checks)
+is(q1(2, q{SELECT count(*) FROM pg_stat_replication WHERE application_name = 'ws_node_1'}), '1',
+	"node 2: node 1's WAL sender is named ws_node_1");
 $n2->append_conf('postgresql.conf', "synchronous_standby_names = 'ws_node_1'\n");
 $n2->reload;
 ok($n2->poll_query_until('postgres', q{SELECT synchronous AND sync_state = 'sync' FROM ws.peer_status WHERE name = 'n1'}),

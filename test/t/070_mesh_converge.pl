@@ -676,19 +676,7 @@ sub check_round
 	# no apply worker failed on a remote change
 	for my $i (sort keys %node)
 	{
-		my $log = slurp_file($node{$i}->logfile, $logpos->{$i} // 0);
-		# an ERROR raised while an apply worker processed a remote change:
-		# an ERROR line whose process's next line is that CONTEXT (not a
-		# worker stopped by a disabled subscription or a killed peer)
-		my (%last, @errors);
-		for my $line (split /\n/, $log)
-		{
-			my ($pid, $level) = $line =~ /^\S+ \S+ \S+ \[(\d+)\] (?:\S+ )?([A-Z]+): / or next;
-			push @errors, $last{$pid}
-			  if $level eq 'CONTEXT' && $line =~ /processing remote data for replication origin/
-			  && ($last{$pid} // '') =~ /\] (?:\S+ )?ERROR: /;
-			$last{$pid} = $line unless $level eq 'CONTEXT';
-		}
+		my @errors = ws_apply_errors($node{$i}, $logpos->{$i});
 		is(scalar(@errors), 0, "round $r: node $i: no apply worker failed on a remote change")
 		  or diag(join("\n", @errors[ 0 .. ($#errors < 4 ? $#errors : 4) ]));
 	}

@@ -20,7 +20,7 @@ use POSIX ();
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Exporter 'import';
-our @EXPORT = qw(ws_mesh_node ws_mesh ws_proxy_start ws_proxy_signal ws_proxy_stop);
+our @EXPORT = qw(ws_mesh_node ws_mesh ws_apply_errors ws_proxy_start ws_proxy_signal ws_proxy_stop);
 
 # A node configured for a mesh of $size nodes, worldstate.node_id $id,
 # started, with the extension created in database postgres.
@@ -53,6 +53,27 @@ sub ws_mesh
 {
 	my ($prefix, $size, $extra) = @_;
 	return map { ws_mesh_node("$prefix$_", $_, $size, $extra) } 1 .. $size;
+}
+
+# The ERRORs an apply worker raised while it processed a remote change, in
+# $node's log from byte $from on: each an ERROR line whose process's next
+# line is the CONTEXT "processing remote data for replication origin" (a
+# worker stopped by a disabled subscription or a killed peer logs that
+# CONTEXT under a LOG line, and is not one).
+sub ws_apply_errors
+{
+	my ($node, $from) = @_;
+	my $log = slurp_file($node->logfile, $from // 0);
+	my (%last, @errors);
+	for my $line (split /\n/, $log)
+	{
+		my ($pid, $level) = $line =~ /^\S+ \S+ \S+ \[(\d+)\] (?:\S+ )?([A-Z]+): / or next;
+		push @errors, $last{$pid}
+		  if $level eq 'CONTEXT' && $line =~ /processing remote data for replication origin/
+		  && ($last{$pid} // '') =~ /\] (?:\S+ )?ERROR: /;
+		$last{$pid} = $line unless $level eq 'CONTEXT';
+	}
+	return @errors;
 }
 
 # The proxy's loop: accept on $listen, forward each connection to
