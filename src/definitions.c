@@ -573,7 +573,6 @@ normalize(const DefSection *s, int i, Jsonb *entry)
 					i, s->name, ed->message),
 			 errdetail("The entry is %s.", jsonb_text(entry)),
 			 errhint("Write predicates and rules as jsonpath, grace as an interval, versions as whole numbers.")));
-	return NULL;				/* not reached */
 }
 
 /* The entries of one section's array: checked, normalized unless removals. */

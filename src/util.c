@@ -7,8 +7,8 @@
  */
 #include "postgres.h"
 
-#include "fmgr.h"
 #include "access/xact.h"
+#include "fmgr.h"
 #include "miscadmin.h"
 #include "mb/pg_wchar.h"
 #include "utils/builtins.h"

@@ -158,7 +158,8 @@ ok($n3->poll_query_until('postgres',
 # a synchronous standby: node 1's subscription to node 2, whose WAL sender
 # ws.add_peer named ws_node_1 (changing the subscription's connection here
 # would restart it, and the standby would come and go under the checks)
-is(q1(2, q{SELECT count(*) FROM pg_stat_replication WHERE application_name = 'ws_node_1'}), '1',
+ok($n2->poll_query_until('postgres',
+		q{SELECT count(*) = 1 FROM pg_stat_replication WHERE application_name = 'ws_node_1'}),
 	"node 2: node 1's WAL sender is named ws_node_1");
 $n2->append_conf('postgresql.conf', "synchronous_standby_names = 'ws_node_1'\n");
 $n2->reload;
