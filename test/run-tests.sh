@@ -6,8 +6,9 @@
 # install` on first use), the README's SQL examples (test/readme.pl) and the
 # TAP tests (PostgreSQL::Test::Cluster); last, pg_regress and isolation once
 # more against the library built with USE_ASSERT_CHECKING.  Ends with one
-# line "N passed, N failed" and exits non-zero when anything failed; no
-# server is left running.
+# line "N passed, N failed", preceded by what failed (the failing tests'
+# names and their diagnostics, so that the end of the output names them),
+# and exits non-zero when anything failed; no server is left running.
 set -uo pipefail
 source "$(dirname "$0")/cluster.sh"
 cd "$WS_ROOT"
@@ -16,6 +17,19 @@ passed=0
 failed=0
 logdir=$(ws_workdir logs)
 trap ws_cluster_stop EXIT
+failures="$logdir/failures"
+: >"$failures"
+
+# Keep what names a failure in a suite's log, for the end of the output:
+# failed pg_regress/isolation tests, prove's failed tests with their
+# diagnostics and summary, node's "not ok" lines.
+note_failures() {
+	local suite=$1 log=$2
+	{
+		echo "-- $suite ($log)"
+		grep -E '\.\.\. (FAILED|failed)|^not ok|^# +(Failed test|at |got:|expected:|Looks like)|\(Wstat: |^Dubious|^ +Failed tests?:|^ +Non-zero' "$log" | head -40
+	} >>"$failures"
+}
 
 # Count a pg_regress run's "... ok" and "... FAILED" lines.
 count_regress() {
@@ -59,12 +73,14 @@ echo "== build flags (test/build-flags.sh)"
 prove --exec bash test/build-flags.sh >"$logdir/build-flags.log" 2>&1
 rc=$?
 cat "$logdir/build-flags.log"
+[ $rc -ne 0 ] && note_failures "build flags" "$logdir/build-flags.log"
 count_prove "$logdir/build-flags.log" $rc
 
 echo "== layers of src/ (test/layers.pl)"
 prove test/layers.pl :: --self-test >"$logdir/layers.log" 2>&1
 rc=$?
 cat "$logdir/layers.log"
+[ $rc -ne 0 ] && note_failures "layers" "$logdir/layers.log"
 count_prove "$logdir/layers.log" $rc
 
 echo "== starting a throwaway cluster"
@@ -90,6 +106,7 @@ run_installcheck() {
 		grep -E '^(test| +[a-z_]+ +\.\.\.|ok|not ok|# )' "$log" || true
 		count_regress "$log"
 		if [ $rc -ne 0 ]; then
+			note_failures "$suite${tag:+ ($tag)}" "$log"
 			[ -f "$diffs" ] && cat "$diffs"
 			grep -q '\.\.\.' "$log" || { cat "$log"; failed=$((failed + 1)); }
 		fi
@@ -104,6 +121,7 @@ psql -X -q -v ON_ERROR_STOP=1 -c "DROP DATABASE IF EXISTS ws_pgtap" -c "CREATE D
 pg_prove -d ws_pgtap test/pgtap/*.sql >"$logdir/pgtap.log" 2>&1
 rc=$?
 cat "$logdir/pgtap.log"
+[ $rc -ne 0 ] && note_failures pgTAP "$logdir/pgtap.log"
 count_prove "$logdir/pgtap.log" $rc
 
 echo "== Node.js client (test/client)"
@@ -127,7 +145,7 @@ if command -v node >/dev/null 2>&1 && [ "${client_env[0]:-}" != failed ]; then
 	(cd "$client_dir" && env "${client_env[@]}" node --test --test-reporter=tap client.test.js) >"$logdir/client.log" 2>&1
 	rc=$?
 	grep -E '^(ok|not ok|# )' "$logdir/client.log" || true
-	[ $rc -ne 0 ] && cat "$logdir/client.log"
+	[ $rc -ne 0 ] && cat "$logdir/client.log" && note_failures "Node.js client" "$logdir/client.log"
 	count_node "$logdir/client.log" $rc
 fi
 
@@ -144,6 +162,7 @@ if ws_cluster_start readme && psql -X -q -c 'CREATE DATABASE mydb'; then
 	PGDATABASE=mydb prove test/readme.pl :: README.md >"$logdir/readme.log" 2>&1
 	rc=$?
 	grep -E '^(not ok|#|Files|Result)' "$logdir/readme.log" | grep -v '^#   at ' || true
+	[ $rc -ne 0 ] && note_failures "README examples" "$logdir/readme.log"
 	count_prove "$logdir/readme.log" $rc
 else
 	failed=$((failed + 1))
@@ -170,6 +189,7 @@ fi
 rc=$?
 cat "$logdir/tap.log"
 if [ $rc -ne 0 ]; then
+	note_failures TAP "$logdir/tap.log"
 	for f in "$tapdir"/tmp_check/log/regress_log_*; do
 		[ -f "$f" ] && grep -q "not ok\|died\|Dubious" "$f" && { echo "--- $f"; tail -40 "$f"; }
 	done
@@ -209,5 +229,9 @@ test/install.sh make || failed=$((failed + 1))
 trap ws_cluster_stop EXIT
 
 echo
+if [ "$failed" -ne 0 ] && [ -s "$failures" ]; then
+	echo "== what failed"
+	cat "$failures"
+fi
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
