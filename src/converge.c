@@ -1860,6 +1860,22 @@ queue_waiting(const char *entity_id, const Ev *e)
 	}
 }
 
+/*
+ * Record ed, the error event e of entity entity_id (NULL: none known)
+ * raised in its subtransaction, as an apply_error conflict with
+ * resolution; frees ed.
+ */
+static void
+record_apply_error(const char *entity_id, const Ev *e, const char *resolution, ErrorData *ed)
+{
+	Entity		en = {0};
+
+	en.id = entity_id;
+	record_conflict(&en, "apply_error", NULL, e, NULL, resolution,
+					psprintf("%s (SQLSTATE %s)", ed->message, unpack_sql_state(ed->sqlerrcode)));
+	FreeErrorData(ed);
+}
+
 /* What release_one's subtransaction takes and gives back. */
 typedef struct Release
 {
@@ -1906,7 +1922,6 @@ release_one(const pg_uuid_t *id)
 {
 	Release		r = {.id = id};
 	ErrorData  *ed = ws_subxact_try(release_step, &r);
-	Entity		en = {0};
 	Ev			e = {0};
 
 	if (ed == NULL)
@@ -1914,9 +1929,7 @@ release_one(const pg_uuid_t *id)
 	releasing_since = 0;
 	e.id = *id;
 	e.hlc = r.hlc;
-	record_conflict(&en, "apply_error", NULL, &e, NULL, "held: not released",
-					psprintf("%s (SQLSTATE %s)", ed->message, unpack_sql_state(ed->sqlerrcode)));
-	FreeErrorData(ed);
+	record_apply_error(NULL, &e, "held: not released", ed);
 	return false;
 }
 
@@ -2244,14 +2257,10 @@ integrate_guarded(const char *entity_id, Ev *e, Jsonb *meta)
 {
 	Integration in = {entity_id, e, meta};
 	ErrorData  *ed = ws_subxact_try(integrate_step, &in);
-	Entity		en = {0};
 
 	if (ed == NULL)
 		return true;
-	en.id = entity_id;
-	record_conflict(&en, "apply_error", NULL, e, NULL, "not applied",
-					psprintf("%s (SQLSTATE %s)", ed->message, unpack_sql_state(ed->sqlerrcode)));
-	FreeErrorData(ed);
+	record_apply_error(entity_id, e, "not applied", ed);
 	return false;
 }
 
